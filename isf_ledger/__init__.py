@@ -1,0 +1,49 @@
+"""isf-ledger: Individual Service Funds held by a care provider, one restricted fund per person."""
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+from flask_migrate import Migrate
+from flask_smorest import Api
+
+from . import config as cfg
+from .db import db, normalise_url
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class ExactJSON(DefaultJSONProvider):
+    """JSON numbers with a fraction become Decimal, never float, so '12.5' and 12.5 mean the same."""
+
+    def loads(self, s, **kw):
+        kw.setdefault("parse_float", Decimal)
+        return super().loads(s, **kw)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.json_provider_class = ExactJSON
+    app.json = ExactJSON(app)
+    app.config.from_mapping(cfg.DEFAULTS)
+    app.config["SECRET_KEY"] = cfg.secret_key()
+    app.config.update(config or {})
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_url(cfg.database_url(app.config, app.instance_path))
+
+    db.init_app(app)
+    Migrate(app, db, directory=str(MIGRATIONS if MIGRATIONS.is_dir() else "migrations"),
+            render_as_batch=True, compare_type=True)
+
+    from . import errors, users, web
+    from .accounts import api as accounts_api
+    from .accounts import cli as accounts_cli
+
+    api = Api(app)
+    api.register_blueprint(accounts_api.blp)
+    errors.init_app(app)  # after the Api, so the contract's error shape wins
+    users.init_app(app)
+    accounts_cli.init_app(app)
+    web.init_app(app)
+    return app

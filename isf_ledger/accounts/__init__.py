@@ -1,0 +1,1 @@
+"""The restricted-fund ledger: people, funds, plans, the posting engine, fees and receipts."""

@@ -1,0 +1,221 @@
+"""The posting engine: every money movement in the product goes through `post`.
+
+It keeps the ledger's invariants in one place: legs that sum to zero, never two people's
+funds in one transaction, nothing written to a closed fund, nothing dated into a month whose
+statement is issued, fund rows locked in a fixed order, and a monthly checkpoint per account
+so that a balance never re-reads all history.
+"""
+from __future__ import annotations
+
+from calendar import monthrange
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..errors import Conflict
+from .models import Account, AccountMonth, Fund, Posting, Transaction
+
+PERSON_ACCOUNTS = ("available", "contingency")
+# The provider's side of the books. Client money is the bank account that holds every fund;
+# the provider's own bank receives the fee and its charges once they leave client money.
+PROVIDER_ACCOUNTS = {
+    "client_money": "Client money bank account",
+    "provider_bank": "Provider's own bank account",
+    "fee_income": "Management fee income",
+    "support_income": "Income from support charged",
+    "void": "Empty places borne by the provider",
+    "council_refunds": "Refunds and recoveries paid to councils",
+    "third_parties": "Payments to third parties",
+}
+
+
+class LedgerBug(AssertionError):
+    """A programming error that would break an invariant; never caused by a user's input."""
+
+
+@dataclass
+class Entry:
+    """A transaction to post: legs are (account, signed pence); positive is a credit (see Posting)."""
+
+    kind: str
+    date: date
+    legs: list[tuple[Account, int]]
+    person_id: int | None = None
+    description: str = ""
+    reverses_id: int | None = None
+    reason: str | None = None
+    service_date: date | None = None
+    posted_id: int | None = field(default=None, init=False)
+    posted_date: date | None = field(default=None, init=False)
+
+
+def month_start(d: date) -> date:
+    return d.replace(day=1)
+
+
+def month_end(d: date) -> date:
+    return d.replace(day=monthrange(d.year, d.month)[1])
+
+
+def next_month(d: date) -> date:
+    return month_end(d) + timedelta(days=1)
+
+
+def provider_accounts(session) -> dict[str, Account]:
+    rows = session.scalars(sa.select(Account).where(Account.person_id.is_(None)))
+    return {a.kind: a for a in rows}
+
+
+def person_accounts(session, person_id: int) -> dict[str, Account]:
+    rows = session.scalars(sa.select(Account).where(Account.person_id == person_id))
+    return {a.kind: a for a in rows}
+
+
+def open_person_accounts(session, person_id: int) -> dict[str, Account]:
+    """Create a new fund's accounts (called once, when the person is created)."""
+    accounts = {kind: Account(code=f"person:{person_id}:{kind}", kind=kind, person_id=person_id,
+                              name=f"Fund {person_id}: {kind}") for kind in PERSON_ACCOUNTS}
+    session.add_all(accounts.values())
+    session.flush()
+    return accounts
+
+
+def lock_funds(session, person_ids) -> dict[int, Fund]:
+    """Lock the funds a write touches, lowest person id first, so writers never deadlock.
+
+    Refuses any write to a closed fund. On SQLite the write lock taken at BEGIN IMMEDIATE
+    already serialises writers.
+    """
+    ids = sorted(set(person_ids))
+    q = sa.select(Fund).where(Fund.person_id.in_(ids)).order_by(Fund.person_id)
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    funds = {f.person_id: f for f in session.scalars(q.execution_options(populate_existing=True))}
+    for pid in ids:
+        fund = funds.get(pid)
+        if fund is None:
+            raise LedgerBug(f"person {pid} has no fund")
+        if fund.closed_on is not None:
+            raise Conflict(f"the fund of person {pid} was closed on {fund.closed_on.isoformat()}; "
+                           "it takes no further postings", code="fund_closed")
+    return funds
+
+
+def accounting_date(fund: Fund | None, day: date) -> date:
+    """The date an item is posted on: its own, unless that month's statement is already issued,
+    in which case the first day of the fund's earliest month without an issued statement."""
+    if fund is not None and fund.issued_through is not None and day <= month_end(fund.issued_through):
+        return next_month(fund.issued_through)
+    return day
+
+
+def _allocate_ids(session, n: int) -> list[int]:
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(sa.text(
+            "SELECT nextval(pg_get_serial_sequence('transactions', 'id')) FROM generate_series(1, :n)"), {"n": n})
+        return [r[0] for r in rows]
+    # SQLite: this connection holds the write lock (BEGIN IMMEDIATE), so MAX is ours alone.
+    top = session.scalar(sa.select(sa.func.coalesce(sa.func.max(Transaction.id), 0)))
+    return list(range(top + 1, top + 1 + n))
+
+
+def _check(entry: Entry) -> None:
+    if len(entry.legs) < 2 or sum(p for _, p in entry.legs) != 0:
+        raise LedgerBug(f"unbalanced {entry.kind}: {[(a.code, p) for a, p in entry.legs]}")
+    people = {a.person_id for a, _ in entry.legs if a.person_id is not None}
+    if people - {entry.person_id}:
+        raise LedgerBug(f"{entry.kind} would move money between funds {sorted(people)}")
+
+
+def post(session, entries: list[Entry], funds: dict[int, Fund], user_id: int | None = None) -> list[Entry]:
+    """Write balanced transactions. Funds must already be locked with `lock_funds`.
+
+    Postings go in before their headers; a trigger on the header refuses it unless its
+    postings balance, so the database holds a balanced transaction or none.
+    """
+    entries = [e for e in entries]
+    for e in entries:
+        e.legs = [(a, p) for a, p in e.legs if p != 0]
+        _check(e)
+        if e.person_id is not None and e.person_id not in funds:
+            raise LedgerBug(f"fund {e.person_id} was not locked before posting")
+    ids = _allocate_ids(session, len(entries))
+    postings, headers, months = [], [], {}
+    for txn_id, e in zip(ids, entries):
+        day = accounting_date(funds.get(e.person_id), e.date)
+        e.posted_id, e.posted_date = txn_id, day
+        for account, pence in e.legs:
+            postings.append({"transaction_id": txn_id, "account_id": account.id, "date": day, "amount_pence": pence})
+            key = (account.id, month_start(day))
+            months[key] = months.get(key, 0) + pence
+        headers.append({"id": txn_id, "kind": e.kind, "date": day, "service_date": e.service_date or e.date,
+                        "person_id": e.person_id, "description": e.description[:500],
+                        "reverses_id": e.reverses_id, "reason": e.reason, "created_by": user_id})
+    session.execute(sa.insert(Posting), postings)
+    session.execute(sa.insert(Transaction), headers)
+    _add_to_checkpoints(session, months)
+    return entries
+
+
+def _add_to_checkpoints(session, months: dict[tuple[int, date], int]) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(AccountMonth)
+    stmt = stmt.on_conflict_do_update(index_elements=["account_id", "month"],
+                                      set_={"net_pence": AccountMonth.net_pence + stmt.excluded.net_pence})
+    # Sorted, so two writers touching the same provider accounts take row locks in one order.
+    rows = [{"account_id": a, "month": m, "net_pence": p} for (a, m), p in sorted(months.items())]
+    session.execute(stmt, rows)
+
+
+def balances(session, account_ids=None, as_of: date | None = None) -> dict[int, int]:
+    """Balances in pence of the given accounts (default: every account), counting everything
+    dated on or before `as_of` (default: everything): whole months from the checkpoints, the
+    last month from its postings, so no question re-reads all history."""
+    ids = None if account_ids is None else list(account_ids)
+    out = {a: 0 for a in ids or []}
+    if ids == []:
+        return out
+    first = None if as_of is None else month_start(as_of)
+    q1 = sa.select(AccountMonth.account_id, sa.func.sum(AccountMonth.net_pence)).group_by(AccountMonth.account_id)
+    if ids is not None:
+        q1 = q1.where(AccountMonth.account_id.in_(ids))
+    queries = [q1]
+    if first is not None:
+        queries[0] = q1.where(AccountMonth.month < first)
+        q2 = (sa.select(Posting.account_id, sa.func.sum(Posting.amount_pence))
+              .where(Posting.date >= first, Posting.date <= as_of).group_by(Posting.account_id))
+        queries.append(q2 if ids is None else q2.where(Posting.account_id.in_(ids)))
+    for q in queries:
+        for a, total in session.execute(q):
+            out[a] = out.get(a, 0) + int(total)
+    return out
+
+
+def fund_balance(session, person_id: int, as_of: date | None = None) -> dict[str, int]:
+    accounts = person_accounts(session, person_id)
+    got = balances(session, [a.id for a in accounts.values()], as_of)
+    return {kind: got[a.id] for kind, a in accounts.items()}
+
+
+def reversal_of(session, txn: Transaction) -> Transaction | None:
+    return session.scalar(sa.select(Transaction).where(Transaction.reverses_id == txn.id))
+
+
+def reversing_entry(session, txn: Transaction, reason: str, day: date | None = None) -> Entry:
+    """The entry that undoes `txn`: every leg negated, pointing back at it. Refused twice."""
+    if txn.reverses_id is not None:
+        raise Conflict(f"transaction {txn.id} is itself a reversal and cannot be reversed; "
+                       "post the item again instead", code="cannot_reverse_reversal")
+    done = reversal_of(session, txn)
+    if done is not None:
+        raise Conflict(f"transaction {txn.id} was already reversed by transaction {done.id}",
+                       {"reversal_transaction_id": done.id}, code="already_reversed")
+    accounts = {a.id: a for a in session.scalars(
+        sa.select(Account).where(Account.id.in_([p.account_id for p in txn.postings])))}
+    return Entry(kind="reversal", date=day or txn.date,
+                 legs=[(accounts[p.account_id], -p.amount_pence) for p in txn.postings],
+                 person_id=txn.person_id, description=f"Reversal of {txn.description}".strip(),
+                 reverses_id=txn.id, reason=reason, service_date=txn.service_date)

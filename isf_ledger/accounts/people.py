@@ -1,0 +1,31 @@
+"""People and their funds: a person is created together with their restricted fund."""
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+
+from ..errors import Conflict
+from .councils import council_named
+from .ledger import open_person_accounts
+from .models import Fund, Person
+
+
+def create_person(session, *, name: str, council: str, council_reference: str | None,
+                  opened_on: date | None = None) -> Person:
+    found = council_named(session, council)
+    if council_reference:
+        clash = session.scalar(sa.select(Person.id).where(Person.council_id == found.id,
+                                                          Person.council_reference == council_reference))
+        if clash is not None:
+            raise Conflict(f"{council} already funds person {clash} with reference {council_reference!r}",
+                           {"council_reference": ["already used for another person of this council"]},
+                           code="duplicate_person")
+    person = Person(name=name, council_id=found.id, council_reference=council_reference or None)
+    session.add(person)
+    session.flush()
+    session.add(Fund(person_id=person.id, opened_on=opened_on or date.today()))
+    open_person_accounts(session, person.id)
+    session.flush()
+    session.refresh(person)
+    return person

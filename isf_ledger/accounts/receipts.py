@@ -1,0 +1,42 @@
+"""Receipts: money paid into a person's `available` pot, each bearing the management fee."""
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+
+from .fees import fee_entry, fee_on, fee_rate_on
+from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
+from .models import Receipt
+
+SOURCES = ("council", "health", "client_contribution", "other")
+SOURCE_NAMES = {"council": "council payment", "health": "health funding",
+                "client_contribution": "personal contribution", "other": "other income"}
+
+
+def record_receipt(session, person_id: int, *, date: date, amount_pence: int, source: str,
+                   reference: str | None = None, fee_exempt: bool = False,
+                   user_id: int | None = None) -> Receipt:
+    funds = lock_funds(session, [person_id])
+    fund, provider = person_accounts(session, person_id), provider_accounts(session)
+    rate = fee_rate_on(session, person_id, date)
+    fee = 0 if fee_exempt else fee_on(amount_pence, rate)
+    what = SOURCE_NAMES[source] + (f" {reference}" if reference else "")
+    receipt = Entry(kind="receipt", date=date, person_id=person_id, description=f"Received: {what}",
+                    legs=[(provider["client_money"], -amount_pence), (fund["available"], amount_pence)])
+    entries = [receipt]
+    if fee:
+        entries.append(fee_entry(person_id, date, fee, fund, provider, what))
+    post(session, entries, funds, user_id)
+    row = Receipt(person_id=person_id, date=date, amount_pence=amount_pence, source=source,
+                  reference=reference, fee_exempt=fee_exempt, fee_rate=rate, fee_pence=fee,
+                  transaction_id=receipt.posted_id, fee_transaction_id=entries[1].posted_id if fee else None)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def receipt_for(session, transaction_id: int) -> Receipt | None:
+    """The receipt a transaction belongs to, as the receipt itself or as its fee."""
+    return session.scalar(sa.select(Receipt).where(sa.or_(Receipt.transaction_id == transaction_id,
+                                                          Receipt.fee_transaction_id == transaction_id)))

@@ -1,0 +1,35 @@
+"""Settings: defaults here, then the config dict given to create_app, then the environment."""
+from __future__ import annotations
+
+import os
+import secrets
+
+DEFAULTS = {
+    "API_TITLE": "isf-ledger",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "API_SPEC_OPTIONS": {
+        "info": {"description": "Individual Service Funds held by a care provider. Money is a string "
+                                "of pounds with two decimals; every write takes an Idempotency-Key."},
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearerAuth": []}],
+    },
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "JSON_SORT_KEYS": False,
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+}
+
+
+def database_url(config: dict, instance_path: str) -> str:
+    """DATABASE_URL from the config dict, else ISF_DATABASE_URL, else a SQLite file in the instance folder."""
+    url = config.get("DATABASE_URL") or os.environ.get("ISF_DATABASE_URL")
+    if url:
+        return url
+    os.makedirs(instance_path, exist_ok=True)
+    return f"sqlite:///{os.path.join(instance_path, 'isf_ledger.db')}"
+
+
+def secret_key() -> str:
+    return os.environ.get("ISF_SECRET_KEY") or secrets.token_urlsafe(32)

@@ -1,0 +1,115 @@
+"""One error shape for the whole API: {"error": {"code", "message", "details"}}."""
+from __future__ import annotations
+
+from flask import Flask, jsonify
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+
+from .db import db
+
+
+class LedgerError(Exception):
+    """A request the ledger refuses. Operations raise it; the API turns it into JSON."""
+
+    status = 409
+    code = "conflict"
+
+    def __init__(self, message: str, details: dict | None = None, *, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+        if code:
+            self.code = code
+
+
+class Invalid(LedgerError):
+    """The request names something wrong in a field (422)."""
+
+    status = 422
+    code = "invalid"
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}", {field: [message]})
+
+
+class BadRequest(LedgerError):
+    status = 400
+    code = "bad_request"
+
+
+class NotFound(LedgerError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(LedgerError):
+    status = 403
+    code = "forbidden"
+
+
+class Unauthorised(LedgerError):
+    status = 401
+    code = "unauthorised"
+
+
+class Conflict(LedgerError):
+    """A rule of the ledger refuses the write (409)."""
+
+
+def error_response(status: int, code: str, message: str, details=None):
+    resp = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
+    resp.status_code = status
+    if status == 401:
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="isf-ledger"'
+    return resp
+
+
+def _flatten(messages) -> dict:
+    """webargs nests errors by location ({"json": {...}}); callers want field -> messages."""
+    if isinstance(messages, dict) and set(messages) <= {"json", "query", "querystring", "view_args", "form", "headers"}:
+        out = {}
+        for part in messages.values():
+            out.update(part if isinstance(part, dict) else {"_body": part})
+        return out
+    return messages if isinstance(messages, dict) else {"_body": messages}
+
+
+def _describe(details: dict) -> str:
+    parts = []
+    for field, msgs in details.items():
+        text = msgs
+        if isinstance(msgs, list):
+            text = "; ".join(str(m) for m in msgs)
+        elif isinstance(msgs, dict):
+            text = "; ".join(f"{k}: {v}" for k, v in msgs.items())
+        parts.append(f"{field}: {text}")
+    return "; ".join(parts)
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(LedgerError)
+    def _ledger_error(e: LedgerError):
+        db.session.rollback()
+        return error_response(e.status, e.code, e.message, e.details)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(e: HTTPException):
+        db.session.rollback()
+        data = getattr(e, "data", None) or {}
+        messages = data.get("messages")
+        if messages:
+            details = _flatten(messages)
+            status = e.code if e.code in (400, 422) else 422
+            if status == 400:
+                return error_response(400, "bad_request", "the body is not valid JSON", details)
+            return error_response(422, "invalid", "invalid request: " + _describe(details), details)
+        code = (e.name or "error").lower().replace(" ", "_")
+        return error_response(e.code or 500, code, e.description or e.name)
+
+    @app.errorhandler(IntegrityError)
+    def _db_error(e: IntegrityError):
+        # Reached only when the database itself refuses a write the rules let through (a
+        # trigger, a unique index under a race): nothing was written, so say so as a conflict.
+        db.session.rollback()
+        app.logger.warning("database refused a write: %s", e.orig)
+        return error_response(409, "refused_by_database", "the database refused the change; nothing was written")

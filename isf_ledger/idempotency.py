@@ -1,0 +1,89 @@
+"""Every write is idempotent by key: a replay returns the first result and writes nothing.
+
+The key is stored with a hash of the request in the same database transaction as the write
+it guards, under a unique constraint, so two racing requests with one key cannot both land.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from functools import wraps
+
+import sqlalchemy as sa
+from flask import Response, g, request
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .db import db, utcnow
+from .errors import BadRequest, Conflict
+
+MAX_KEY_LENGTH = 200
+
+
+class IdempotencyRecord(db.Model):
+    __tablename__ = "idempotency_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(MAX_KEY_LENGTH), unique=True)
+    request_hash: Mapped[str] = mapped_column(sa.String(64))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    status: Mapped[int]
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def request_hash() -> str:
+    """Who asked for what: the user, the method, the path and the body as parsed JSON."""
+    raw = request.get_data(cache=True)
+    try:
+        body = json.dumps(json.loads(raw or b"null"), sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        body = raw.decode("utf-8", "replace")
+    text = f"{g.user.id}\n{request.method}\n{request.full_path}\n{body}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _replay(record: IdempotencyRecord, digest: str) -> Response:
+    if record.request_hash != digest:
+        raise Conflict("this Idempotency-Key was used for a different request",
+                       {"Idempotency-Key": ["already used with another body, path or user"]},
+                       code="idempotency_key_reused")
+    resp = Response(record.body, status=record.status, mimetype="application/json")
+    resp.headers["Idempotent-Replayed"] = "true"
+    return resp
+
+
+def write(view):
+    """Run a write once per Idempotency-Key, commit it, and remember its answer with the key."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not (0 < len(key.strip()) <= MAX_KEY_LENGTH):
+            raise BadRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
+                             {"Idempotency-Key": ["bad length"]})
+        if key is None:
+            resp = view(*args, **kwargs)
+            db.session.commit()
+            return resp
+        digest = request_hash()
+        seen = db.session.scalar(sa.select(IdempotencyRecord).where(IdempotencyRecord.key == key))
+        if seen is not None:
+            db.session.rollback()
+            return _replay(seen, digest)
+        resp = view(*args, **kwargs)
+        if resp.status_code < 400:
+            db.session.add(IdempotencyRecord(key=key, request_hash=digest, user_id=g.user.id,
+                                             status=resp.status_code, body=resp.get_data(as_text=True)))
+        try:
+            db.session.commit()
+        except IntegrityError:
+            # Another request with this key committed first: answer as it did.
+            db.session.rollback()
+            seen = db.session.scalar(sa.select(IdempotencyRecord).where(IdempotencyRecord.key == key))
+            if seen is None:
+                raise
+            return _replay(seen, digest)
+        return resp
+
+    return wrapper

@@ -1,0 +1,94 @@
+"""Exact money: integer pence inside, strings of pounds at the edges, never a float.
+
+Every amount the ledger computes is rounded once, ROUND_HALF_UP, where it is first computed;
+every amount shared between people is split by the largest remainder so nothing is lost.
+"""
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Hashable, Sequence
+
+# A fund larger than a billion pounds is a typing mistake, not a budget.
+MAX_PENCE = 100_000_000_000
+_MONEY = re.compile(r"^-?\d{1,12}(\.\d{1,2})?$")
+_DECIMAL = re.compile(r"^-?\d{1,12}(\.\d+)?$")
+
+
+class MoneyError(ValueError):
+    """A value that is not an exact amount of money."""
+
+
+def parse_pence(value: object) -> int:
+    """'2000.00', '12.5', '7' or an exact JSON number -> pence. Floats and 3+ decimals are refused."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise MoneyError("send money as a string of pounds, e.g. \"12.50\"")
+    if isinstance(value, (int, Decimal)):
+        value = str(value)
+    if not isinstance(value, str) or not _MONEY.match(value):
+        if isinstance(value, str) and re.match(r"^-?\d+\.\d{3,}$", value):
+            raise MoneyError("money has at most two decimal places (pence)")
+        raise MoneyError("not an amount of money: use pounds and pence, e.g. \"12.50\"")
+    pence = int((Decimal(value) * 100).to_integral_exact())
+    if abs(pence) >= MAX_PENCE:
+        raise MoneyError("amount is too large")
+    return pence
+
+
+def format_pence(pence: int) -> str:
+    """Pence -> '1800.00' / '-12.50'."""
+    sign = "-" if pence < 0 else ""
+    pounds, p = divmod(abs(int(pence)), 100)
+    return f"{sign}{pounds}.{p:02d}"
+
+
+def parse_decimal(value: object, *, max_places: int) -> Decimal:
+    """An exact decimal from a string or exact JSON number (rates, weights, hours)."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise MoneyError("send numbers as strings, e.g. \"0.10\"")
+    if isinstance(value, (int, Decimal)):
+        value = str(value)
+    if not isinstance(value, str) or not _DECIMAL.match(value):
+        raise MoneyError("not a decimal number")
+    try:
+        d = Decimal(value)
+    except InvalidOperation as e:  # pragma: no cover - the pattern already guards this
+        raise MoneyError("not a decimal number") from e
+    if -d.as_tuple().exponent > max_places:
+        raise MoneyError(f"at most {max_places} decimal places")
+    return d
+
+
+def format_decimal(d: Decimal, *, min_places: int = 2) -> str:
+    """A rate or quantity as a string with at least two decimals: '0.10', '18.50', '0.125'."""
+    places = max(min_places, -d.normalize().as_tuple().exponent)
+    return f"{d:.{places}f}"
+
+
+def round_half_up(value: Decimal) -> int:
+    """A computed amount in pence (possibly fractional) -> whole pence, half away from zero."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def apply_rate(pence: int, rate: Decimal) -> int:
+    """ROUND_HALF_UP(amount x rate), in pence: a fee on a receipt, a charge for hours."""
+    return round_half_up(Decimal(pence) * rate)
+
+
+def split_largest_remainder(total: int, weights: Sequence[tuple[Hashable, Decimal]]) -> dict:
+    """Split `total` pence in proportion to weights so the parts sum exactly to the total.
+
+    Each part gets the floor of its exact share; the pence left over go one each to the largest
+    remainders, ties to the earlier entry (callers list people by id, the void share last).
+    """
+    weight_sum = sum((w for _, w in weights), Decimal(0))
+    if weight_sum <= 0:
+        raise ValueError("weights must sum to more than zero")
+    exact = [(key, Decimal(total) * w / weight_sum) for key, w in weights]
+    parts = {key: int(share.to_integral_value(rounding="ROUND_FLOOR")) for key, share in exact}
+    left = total - sum(parts.values())
+    order = sorted(range(len(exact)), key=lambda i: -(exact[i][1] - parts[exact[i][0]]))
+    for i in order[:left]:
+        parts[exact[i][0]] += 1
+    assert sum(parts.values()) == total
+    return parts

@@ -1,0 +1,1 @@
+"""Reports for people, brokers, finance and councils: statements, review packs, dashboards."""

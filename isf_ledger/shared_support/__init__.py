@@ -1,0 +1,1 @@
+"""Shared support (sleep-in, background support): arrangements, members and the month charge run."""
