@@ -14,6 +14,7 @@ from flask_smorest import Blueprint
 
 from ..db import db
 from ..idempotency import write
+from ..api_base import ExactBlueprint
 from ..users import ANYONE, FINANCE, FINANCE_OR_BROKER, guard
 from . import schemas as s
 from .instalments import arrears, expected_instalments
@@ -26,7 +27,7 @@ from .receipts import record_receipt
 from .reconciliation import reconcile
 from .reversals import reverse
 
-blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="People, funds and money in")
+blp = ExactBlueprint("accounts", __name__, url_prefix="/api/v1", description="People, funds and money in")
 
 
 def person_json(person: Person, as_of: date | None = None) -> dict:
