@@ -1,0 +1,166 @@
+"""Bad input gets a clear 4xx naming the field, in the contract's error shape, and writes nothing."""
+import pytest
+import sqlalchemy as sa
+
+from isf_ledger.db import db
+
+COUNTED = ("people", "transactions", "postings", "receipts", "plan_versions", "rates", "idempotency_keys")
+
+
+def rows(app) -> dict:
+    with app.app_context():
+        return {t: db.session.scalar(sa.text(f"SELECT COUNT(*) FROM {t}")) for t in COUNTED}
+
+
+def refused(api, path, body, status, field=None):
+    before = rows(api.app)
+    r = api.call("POST", path, body)
+    assert r.status_code == status, r.get_json()
+    err = r.get_json()["error"]
+    assert set(err) == {"code", "message", "details"}
+    if field:
+        assert field in err["details"], err
+        if status == 422:
+            assert field in err["message"], err
+    assert rows(api.app) == before
+    return err
+
+
+GOOD_RECEIPT = {"date": "2026-10-01", "amount": "2000.00", "source": "council", "reference": "Oct"}
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"amount": "two thousand"}, "amount"),
+    ({"amount": "12.345"}, "amount"),
+    ({"amount": "-5.00"}, "amount"),
+    ({"amount": "0.00"}, "amount"),
+    ({"amount": 12.5}, None),  # an exact JSON number is fine: see below
+    ({"amount": True}, "amount"),
+    ({"amount": "1e3"}, "amount"),
+    ({"amount": "99999999999999.00"}, "amount"),
+    ({"date": "2026-02-30"}, "date"),
+    ({"date": "01/10/2026"}, "date"),
+    ({"date": "2026-13-01"}, "date"),
+    ({"date": 20261001}, "date"),
+    ({"source": "lottery"}, "source"),
+    ({"fee_exempt": "perhaps"}, "fee_exempt"),
+    ({"colour": "red"}, "colour"),
+])
+def test_bad_receipts_are_refused_with_the_field_named(api, change, field):
+    pid = api.person()
+    body = {**GOOD_RECEIPT, **change}
+    if field is None:
+        assert api.receipt(pid, **{k: v for k, v in body.items() if k not in ("date", "amount", "source")},
+                           amount=body["amount"])["amount"] == "12.50"
+        return
+    refused(api, f"/api/v1/people/{pid}/receipts", body, 422, field)
+
+
+@pytest.mark.parametrize("missing", ["date", "amount", "source"])
+def test_missing_fields_are_named(api, missing):
+    pid = api.person()
+    body = {k: v for k, v in GOOD_RECEIPT.items() if k != missing}
+    err = refused(api, f"/api/v1/people/{pid}/receipts", body, 422, missing)
+    assert "required" in err["message"].lower()
+
+
+def test_unknown_person_is_404_before_the_body_is_read(api):
+    refused(api, "/api/v1/people/9999/receipts", {"amount": "nonsense"}, 404)
+    refused(api, "/api/v1/people/9999/plans", {}, 404)
+
+
+def test_body_that_is_not_json_is_400(api):
+    pid = api.person()
+    before = rows(api.app)
+    r = api.client.post(f"/api/v1/people/{pid}/receipts", data="{not json",
+                        headers={"Authorization": f"Bearer {api.token}", "Content-Type": "application/json",
+                                 "Idempotency-Key": "k-notjson"})
+    assert r.status_code == 400
+    assert r.get_json()["error"]["code"] == "bad_request"
+    assert rows(api.app) == before
+
+
+def test_body_that_is_a_list_is_refused(api):
+    pid = api.person()
+    refused(api, f"/api/v1/people/{pid}/receipts", [GOOD_RECEIPT], 422)
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"annual_budget": "lots"}, "annual_budget"),
+    ({"annual_budget": "-1.00"}, "annual_budget"),
+    ({"effective_from": "2026-04-31"}, "effective_from"),
+    ({"effective_to": "2026-03-01"}, "effective_to"),
+    ({"payment_cycle": "fortnightly"}, "payment_cycle"),
+    ({"management_fee_rate": "1.50"}, "management_fee_rate"),
+    ({"management_fee_rate": "-0.10"}, "management_fee_rate"),
+    ({"management_fee_rate": 0.1}, None),
+    ({"planned_weekly_hours": {"day_support": "200.00"}}, "planned_weekly_hours"),
+    ({"planned_weekly_hours": {"Day Support!": "2.00"}}, "planned_weekly_hours"),
+    ({"planned_weekly_hours": {"day_support": "2.125"}}, "planned_weekly_hours"),
+    ({"budget_lines": [{"domain": "gardening", "outcome": "x", "annual_amount": "10.00"}]}, "budget_lines"),
+    ({"budget_lines": [{"domain": "health", "annual_amount": "10.00"}]}, "budget_lines"),
+    ({"weekly_client_contribution": "600.00"}, "weekly_client_contribution"),
+    ({"rate_overrides": {"day_support": "0"}}, "rate_overrides"),
+    ({"surplus_threshold_weeks": "four"}, "surplus_threshold_weeks"),
+])
+def test_bad_plans_are_refused(api, change, field):
+    pid = api.person()
+    body = {"effective_from": "2026-04-01", "annual_budget": "26000.00", **change}
+    if field is None:
+        assert api.post(f"/api/v1/people/{pid}/plans", body)["management_fee_rate"] == "0.10"
+        return
+    refused(api, f"/api/v1/people/{pid}/plans", body, 422, field)
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"service": "day_support", "unit": "minute", "rate": "18.50", "effective_from": "2026-01-01"}, "unit"),
+    ({"service": "day_support", "unit": "hour", "rate": "free", "effective_from": "2026-01-01"}, "rate"),
+    ({"service": "day_support", "unit": "hour", "rate": "-1", "effective_from": "2026-01-01"}, "rate"),
+    ({"service": "day_support", "unit": "hour", "rate": "18.50"}, "effective_from"),
+    ({"service": "", "unit": "hour", "rate": "18.50", "effective_from": "2026-01-01"}, "service"),
+])
+def test_bad_rates_are_refused(api, body, field):
+    refused(api, "/api/v1/rates", body, 422, field)
+
+
+def test_rate_card_refuses_a_second_entry_on_the_same_date_and_a_changed_unit(api):
+    api.post("/api/v1/rates", {"service": "day_support", "unit": "hour", "rate": "18.50",
+                               "effective_from": "2026-01-01"})
+    refused(api, "/api/v1/rates", {"service": "day_support", "unit": "hour", "rate": "19.00",
+                                   "effective_from": "2026-01-01"}, 409, "effective_from")
+    refused(api, "/api/v1/rates", {"service": "day_support", "unit": "night", "rate": "19.00",
+                                   "effective_from": "2026-07-01"}, 409, "unit")
+    api.post("/api/v1/rates", {"service": "day_support", "unit": "hour", "rate": "19.00",
+                               "effective_from": "2026-07-01"})
+    assert [r["rate"] for r in api.get("/api/v1/rates")] == ["18.50", "19.00"]
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"name": "", "council": "Northshire"}, "name"),
+    ({"council": "Northshire"}, "name"),
+    ({"name": "Ana"}, "council"),
+    ({"name": 7, "council": "Northshire"}, "name"),
+    ({"name": "Ana", "council": "Northshire", "council_reference": "x" * 101}, "council_reference"),
+])
+def test_bad_people_are_refused(api, body, field):
+    refused(api, "/api/v1/people", body, 422, field)
+
+
+def test_bad_query_parameters_are_422(api):
+    pid = api.person()
+    r = api.call("GET", f"/api/v1/people/{pid}/balance?as_of=2026-02-30")
+    assert r.status_code == 422 and "as_of" in r.get_json()["error"]["details"]
+
+
+def test_reverse_needs_a_reason(api):
+    pid = api.person()
+    r = api.receipt(pid)
+    refused(api, f"/api/v1/transactions/{r['transaction_id']}/reverse", {}, 422, "reason")
+    refused(api, "/api/v1/transactions/99999/reverse", {"reason": "typo"}, 404)
+
+
+def test_unknown_paths_and_methods_use_the_error_shape(api):
+    r = api.call("GET", "/api/v1/nothing-here")
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
+    r = api.call("DELETE", "/api/v1/rates")
+    assert r.status_code == 405 and "error" in r.get_json()

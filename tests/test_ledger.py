@@ -1,0 +1,262 @@
+"""The ledger's invariants: idempotency, reversal once, immutability enforced by the database itself,
+a balanced transaction or none, closed months and closed funds."""
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from isf_ledger.accounts.ledger import Entry, lock_funds, person_accounts, post, provider_accounts
+from isf_ledger.accounts.models import Fund
+from isf_ledger.accounts.receipts import record_receipt
+from isf_ledger.db import db
+from isf_ledger.errors import Conflict
+
+
+def count(app, table):
+    with app.app_context():
+        return db.session.scalar(sa.text(f"SELECT COUNT(*) FROM {table}"))
+
+
+# --- idempotency -------------------------------------------------------------------------------
+
+def test_replay_returns_the_first_result_and_writes_nothing(api):
+    pid = api.person()
+    body = {"date": "2026-10-01", "amount": "2000.00", "source": "council"}
+    first = api.call("POST", f"/api/v1/people/{pid}/receipts", body, key="oct-payment")
+    assert first.status_code == 201
+    before = count(api.app, "postings")
+    again = api.call("POST", f"/api/v1/people/{pid}/receipts", body, key="oct-payment")
+    assert again.status_code == 201
+    assert again.get_json() == first.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert count(api.app, "postings") == before
+    assert api.balance(pid)["available"] == "1800.00"
+
+
+def test_same_key_with_another_body_is_409(api):
+    pid = api.person()
+    api.call("POST", f"/api/v1/people/{pid}/receipts",
+             {"date": "2026-10-01", "amount": "2000.00", "source": "council"}, key="k1")
+    r = api.call("POST", f"/api/v1/people/{pid}/receipts",
+                 {"date": "2026-10-01", "amount": "2500.00", "source": "council"}, key="k1")
+    assert r.status_code == 409
+    assert r.get_json()["error"]["code"] == "idempotency_key_reused"
+    assert api.balance(pid)["available"] == "1800.00"
+
+
+def test_same_key_on_another_path_is_409(api):
+    a, b = api.person("Ana"), api.person("Bo")
+    body = {"date": "2026-10-01", "amount": "10.00", "source": "council"}
+    assert api.call("POST", f"/api/v1/people/{a}/receipts", body, key="k2").status_code == 201
+    assert api.call("POST", f"/api/v1/people/{b}/receipts", body, key="k2").status_code == 409
+
+
+def test_a_refused_write_does_not_use_up_its_key(api):
+    pid = api.person()
+    bad = api.call("POST", f"/api/v1/people/{pid}/receipts",
+                   {"date": "2026-10-01", "amount": "abc", "source": "council"}, key="k3")
+    assert bad.status_code == 422
+    good = api.call("POST", f"/api/v1/people/{pid}/receipts",
+                    {"date": "2026-10-01", "amount": "10.00", "source": "council"}, key="k3")
+    assert good.status_code == 201
+
+
+def test_person_creation_is_idempotent(api):
+    body = {"name": "Ana", "council": "Northshire", "council_reference": "NS-ANA"}
+    first = api.call("POST", "/api/v1/people", body, key="new-ana").get_json()
+    again = api.call("POST", "/api/v1/people", body, key="new-ana").get_json()
+    assert first == again
+    assert len(api.get("/api/v1/people")) == 1
+
+
+# --- reversal ----------------------------------------------------------------------------------
+
+def test_reversing_a_receipt_reverses_its_fee_once(api):
+    pid = api.person()
+    api.plan(pid)
+    r = api.receipt(pid, "2000.00", "2026-10-01")
+    api.receipt(pid, "500.00", "2026-10-02")
+    rev = api.post(f"/api/v1/transactions/{r['transaction_id']}/reverse", {"reason": "paid to the wrong fund"})
+    assert rev["reverses_transaction_id"] == r["transaction_id"]
+    assert rev["fee_reversal_transaction_id"] is not None
+    assert rev["date"] == "2026-10-01"
+    assert api.balance(pid)["available"] == "450.00"
+    txn = api.get(f"/api/v1/transactions/{rev['transaction_id']}")
+    assert txn["reverses_id"] == r["transaction_id"] and txn["reason"] == "paid to the wrong fund"
+    assert api.get(f"/api/v1/transactions/{r['transaction_id']}")["reversed_by"] == rev["transaction_id"]
+    receipts = api.get(f"/api/v1/people/{pid}/receipts")
+    assert receipts[0]["reversed_by_transaction_id"] == rev["transaction_id"]
+
+    again = api.call("POST", f"/api/v1/transactions/{r['transaction_id']}/reverse", {"reason": "twice"})
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_reversed"
+    assert api.balance(pid)["available"] == "450.00"
+
+
+def test_a_fee_is_reversed_only_with_its_receipt_and_a_reversal_never(api):
+    pid = api.person()
+    r = api.receipt(pid)
+    fee = api.call("POST", f"/api/v1/transactions/{r['fee_transaction_id']}/reverse", {"reason": "no fee"})
+    assert fee.status_code == 409 and fee.get_json()["error"]["code"] == "reverse_the_receipt"
+    rev = api.post(f"/api/v1/transactions/{r['transaction_id']}/reverse", {"reason": "mistake"})
+    back = api.call("POST", f"/api/v1/transactions/{rev['transaction_id']}/reverse", {"reason": "undo"})
+    assert back.status_code == 409 and back.get_json()["error"]["code"] == "cannot_reverse_reversal"
+
+
+def test_reversal_may_be_dated_later_but_not_earlier(api):
+    pid = api.person()
+    r = api.receipt(pid, "100.00", "2026-10-10")
+    early = api.call("POST", f"/api/v1/transactions/{r['transaction_id']}/reverse",
+                     {"reason": "x", "date": "2026-10-09"})
+    assert early.status_code == 422 and "date" in early.get_json()["error"]["details"]
+    api.post(f"/api/v1/transactions/{r['transaction_id']}/reverse", {"reason": "x", "date": "2026-11-02"})
+    assert api.balance(pid, "2026-10-31")["available"] == "90.00"
+    assert api.balance(pid, "2026-11-02")["available"] == "0.00"
+
+
+def test_reversal_of_a_receipt_may_take_the_fund_below_zero_and_reconciliation_says_so(api):
+    pid = api.person()
+    r = api.receipt(pid, "100.00", "2026-10-01")
+    # Money spent in between would do the same; here a second, fee-exempt receipt is reversed after
+    # a first one: the fund is made to owe what it never had.
+    with api.app.app_context():
+        funds = lock_funds(db.session, [pid])
+        acc, prov = person_accounts(db.session, pid), provider_accounts(db.session)
+        post(db.session, [Entry(kind="support_charge", date=date(2026, 10, 5), person_id=pid,
+                                legs=[(acc["available"], -8000), (prov["support_income"], 8000),
+                                      (prov["client_money"], 8000), (prov["provider_bank"], -8000)])], funds)
+        db.session.commit()
+    api.post(f"/api/v1/transactions/{r['transaction_id']}/reverse", {"reason": "paid to the wrong fund"})
+    assert api.balance(pid)["available"] == "-80.00"
+    rec = api.get("/api/v1/reconciliation")
+    assert rec["reconciles"] is True and rec["funds_overdrawn"] == "80.00"
+
+
+# --- the database refuses what the rules refuse -------------------------------------------------
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE postings SET amount_pence = amount_pence + 1",
+    "DELETE FROM postings",
+    "UPDATE transactions SET date = '2026-01-01'",
+    "DELETE FROM transactions",
+    "UPDATE receipts SET amount_pence = 1",
+    "DELETE FROM receipts",
+    "UPDATE plan_versions SET annual_budget_pence = 1",
+    "UPDATE rates SET rate = '1.00'",
+])
+def test_raw_sql_cannot_change_history(api, sql):
+    pid = api.person()
+    api.plan(pid)
+    api.receipt(pid)
+    api.post("/api/v1/rates", {"service": "day_support", "unit": "hour", "rate": "18.50",
+                               "effective_from": "2026-01-01"})
+    with api.app.app_context():
+        with pytest.raises(IntegrityError, match="immutable"):
+            db.session.execute(sa.text(sql))
+        db.session.rollback()
+    assert api.balance(pid)["available"] == "1800.00"
+
+
+def test_truncate_of_postings_is_refused_on_postgresql(api, backend):
+    if backend != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE")
+    api.receipt(api.person())
+    with api.app.app_context():
+        with pytest.raises(IntegrityError, match="immutable"):
+            db.session.execute(sa.text("TRUNCATE postings CASCADE"))
+        db.session.rollback()
+    assert count(api.app, "postings") == 6  # the receipt 2, its fee 4
+
+
+def test_database_refuses_an_unbalanced_transaction(api):
+    pid = api.person()
+    with api.app.app_context():
+        acc = person_accounts(db.session, pid)
+        db.session.execute(sa.text(
+            "INSERT INTO postings (transaction_id, account_id, date, amount_pence) VALUES (900, :a, '2026-10-01', 500)"),
+            {"a": acc["available"].id})
+        with pytest.raises(IntegrityError, match="unbalanced"):
+            db.session.execute(sa.text(
+                "INSERT INTO transactions (id, kind, date, service_date, description, created_at) "
+                "VALUES (900, 'receipt', '2026-10-01', '2026-10-01', 'forged', '2026-10-01 00:00:00')"))
+        db.session.rollback()
+
+
+def test_postings_without_a_header_cannot_be_committed(api):
+    pid = api.person()
+    with api.app.app_context():
+        acc = person_accounts(db.session, pid)
+        db.session.execute(sa.text(
+            "INSERT INTO postings (transaction_id, account_id, date, amount_pence) VALUES (901, :a, '2026-10-01', 500)"),
+            {"a": acc["available"].id})
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+    assert count(api.app, "postings") == 0
+
+
+def test_a_posting_cannot_join_a_transaction_already_written(api):
+    pid = api.person()
+    r = api.receipt(pid)
+    with api.app.app_context():
+        acc = person_accounts(db.session, pid)
+        with pytest.raises(IntegrityError, match="already posted"):
+            db.session.execute(sa.text(
+                "INSERT INTO postings (transaction_id, account_id, date, amount_pence) "
+                "VALUES (:t, :a, '2026-10-01', 500)"), {"t": r["transaction_id"], "a": acc["available"].id})
+        db.session.rollback()
+
+
+def test_posting_engine_refuses_money_moving_between_two_funds(app):
+    from isf_ledger.accounts.ledger import LedgerBug
+    from isf_ledger.accounts.people import create_person
+
+    with app.app_context():
+        a = create_person(db.session, name="A", council="N", council_reference="1")
+        b = create_person(db.session, name="B", council="N", council_reference="2")
+        funds = lock_funds(db.session, [a.id, b.id])
+        acc_a, acc_b = person_accounts(db.session, a.id), person_accounts(db.session, b.id)
+        with pytest.raises(LedgerBug, match="between funds"):
+            post(db.session, [Entry(kind="transfer", date=date(2026, 10, 1), person_id=a.id,
+                                    legs=[(acc_a["available"], -100), (acc_b["available"], 100)])], funds)
+        db.session.rollback()
+
+
+# --- closed months and closed funds ------------------------------------------------------------
+
+def test_a_late_item_is_posted_in_the_first_open_month_keeping_its_service_date(app):
+    from isf_ledger.accounts.people import create_person
+
+    with app.app_context():
+        pid = create_person(db.session, name="A", council="N", council_reference="1").id
+        db.session.execute(sa.update(Fund).where(Fund.person_id == pid).values(issued_through=date(2026, 10, 1)))
+        receipt = record_receipt(db.session, pid, date=date(2026, 10, 20), amount_pence=10000, source="council")
+        db.session.commit()
+        txn = db.session.execute(sa.text("SELECT date, service_date FROM transactions WHERE id = :i"),
+                                 {"i": receipt.transaction_id}).one()
+        assert (str(txn[0]), str(txn[1])) == ("2026-11-01", "2026-10-20")
+
+
+def test_a_closed_fund_takes_no_further_postings(api):
+    pid = api.person()
+    r = api.receipt(pid)
+    with api.app.app_context():
+        db.session.execute(sa.update(Fund).where(Fund.person_id == pid).values(closed_on=date(2026, 10, 31)))
+        db.session.commit()
+    late = api.call("POST", f"/api/v1/people/{pid}/receipts",
+                    {"date": "2026-11-01", "amount": "10.00", "source": "council"})
+    assert late.status_code == 409
+    assert late.get_json()["error"]["code"] == "fund_closed" and "closed" in late.get_json()["error"]["message"]
+    rev = api.call("POST", f"/api/v1/transactions/{r['transaction_id']}/reverse", {"reason": "x"})
+    assert rev.status_code == 409
+
+
+def test_closed_fund_error_is_a_conflict_in_the_service_layer(app):
+    from isf_ledger.accounts.people import create_person
+
+    with app.app_context():
+        pid = create_person(db.session, name="A", council="N", council_reference="1").id
+        db.session.execute(sa.update(Fund).where(Fund.person_id == pid).values(closed_on=date(2026, 1, 1)))
+        with pytest.raises(Conflict):
+            lock_funds(db.session, [pid])
+        db.session.rollback()
