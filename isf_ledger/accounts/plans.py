@@ -82,11 +82,9 @@ def plan_year_start(session, person_id: int, day: date) -> date | None:
                            .where(PlanVersion.person_id == person_id))
     if first is None or day < first:
         return None
-    months = (day.year - first.year) * 12 + (day.month - first.month)
-    start = add_months(first, months)
-    if start > day:
-        start = add_months(first, months - 1)
-    return start
+    years = ((day.year - first.year) * 12 + (day.month - first.month)) // 12
+    start = add_months(first, 12 * years)
+    return start if start <= day else add_months(first, 12 * (years - 1))
 
 
 def add_months(d: date, n: int) -> date:

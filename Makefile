@@ -1,0 +1,46 @@
+# Two commands for a fresh machine (see README.md):
+#   make run    set up, migrate a SQLite file, load demo data, serve the app on http://127.0.0.1:5000
+#   make test   set up, then run every test on SQLite and (when it answers) PostgreSQL
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+STAMP = $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+PEOPLE ?= 60
+MONTHS ?= 12
+PORT ?= 5000
+
+.PHONY: setup run test postgres bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/isf-ledger db upgrade
+	$(BIN)/isf-ledger demo --people $(PEOPLE) --months $(MONTHS) --seed 1 --if-empty
+	@echo "An API token for a finance user (use it as: Authorization: Bearer TOKEN):"
+	@$(BIN)/isf-ledger users create --name "finance-$$(date +%Y%m%d%H%M%S)" --role finance | tail -n 1
+	@echo "API description: http://127.0.0.1:$(PORT)/api/v1/openapi.json"
+	$(BIN)/isf-ledger run --host 127.0.0.1 --port $(PORT)
+
+# Start the machine's PostgreSQL if it is installed but stopped; carry on without it otherwise.
+postgres:
+	@if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
+	  if [ -d /etc/postgresql ]; then \
+	    pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true; \
+	    for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; \
+	  fi; \
+	fi
+
+test: setup postgres
+	$(BIN)/pytest
+
+bench: setup postgres
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .hypothesis
