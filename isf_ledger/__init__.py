@@ -7,9 +7,9 @@ from pathlib import Path
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from flask_migrate import Migrate
-from flask_smorest import Api
 
 from . import config as cfg
+from .api_base import LedgerApi
 from .db import db, normalise_url
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -40,7 +40,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .accounts import api as accounts_api
     from .accounts import cli as accounts_cli
 
-    api = Api(app)
+    api = LedgerApi(app)
     api.register_blueprint(accounts_api.blp)
     errors.init_app(app)  # after the Api, so the contract's error shape wins
     users.init_app(app)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from flask_smorest import Blueprint
+from flask_smorest import Api, Blueprint
+from marshmallow import Schema, fields
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
@@ -19,3 +20,27 @@ class ExactParser(FlaskParser):
 
 class ExactBlueprint(Blueprint):
     ARGUMENTS_PARSER = ExactParser()
+
+
+class ErrorDetail(Schema):
+    code = fields.String(metadata={"description": "what went wrong, e.g. invalid, fund_closed"})
+    message = fields.String(metadata={"description": "a sentence naming the field or rule"})
+    details = fields.Dict(metadata={"description": "field -> messages, or facts about the refusal"})
+
+
+class ErrorEnvelope(Schema):
+    error = fields.Nested(ErrorDetail)
+
+
+class LedgerApi(Api):
+    """flask-smorest's Api, documenting the contract's error shape."""
+
+    ERROR_SCHEMA = ErrorEnvelope
+
+
+IDEMPOTENCY_KEY_DOC = {
+    "in": "header", "name": "Idempotency-Key", "required": False,
+    "schema": {"type": "string", "maxLength": 200},
+    "description": "Send one per intended write: a replay returns the first answer and writes "
+                   "nothing; the same key with another request is refused with 409.",
+}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
+from copy import deepcopy
 from functools import wraps
 
 import sqlalchemy as sa
@@ -15,6 +16,7 @@ from flask import Response, g, request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .api_base import IDEMPOTENCY_KEY_DOC
 from .db import db, utcnow
 from .errors import BadRequest, Conflict
 
@@ -86,4 +88,8 @@ def write(view):
             return _replay(seen, digest)
         return resp
 
+    # Document the header on every write in the OpenAPI document.
+    wrapper._apidoc = deepcopy(getattr(view, "_apidoc", {}))
+    manual = wrapper._apidoc.setdefault("manual_doc", {})
+    manual["parameters"] = [*manual.get("parameters", []), IDEMPOTENCY_KEY_DOC]
     return wrapper

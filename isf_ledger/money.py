@@ -54,7 +54,7 @@ def parse_decimal(value: object, *, max_places: int) -> Decimal:
         d = Decimal(value)
     except InvalidOperation as e:  # pragma: no cover - the pattern already guards this
         raise MoneyError("not a decimal number") from e
-    if -d.as_tuple().exponent > max_places:
+    if -d.normalize().as_tuple().exponent > max_places:
         raise MoneyError(f"at most {max_places} decimal places")
     return d
 
