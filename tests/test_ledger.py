@@ -177,8 +177,9 @@ def test_database_refuses_an_unbalanced_transaction(api):
             {"a": acc["available"].id})
         with pytest.raises(IntegrityError, match="unbalanced"):
             db.session.execute(sa.text(
-                "INSERT INTO transactions (id, kind, date, service_date, description, created_at) "
-                "VALUES (900, 'receipt', '2026-10-01', '2026-10-01', 'forged', '2026-10-01 00:00:00')"))
+                "INSERT INTO transactions (id, kind, date, service_date, person_id, description, created_at) "
+                "VALUES (900, 'receipt', '2026-10-01', '2026-10-01', :p, 'forged', '2026-10-01 00:00:00')"),
+                {"p": pid})
         db.session.rollback()
 
 
@@ -259,4 +260,20 @@ def test_closed_fund_error_is_a_conflict_in_the_service_layer(app):
         db.session.execute(sa.update(Fund).where(Fund.person_id == pid).values(closed_on=date(2026, 1, 1)))
         with pytest.raises(Conflict):
             lock_funds(db.session, [pid])
+        db.session.rollback()
+
+
+def test_database_refuses_a_transaction_between_two_funds(api):
+    a, b = api.person("Ana"), api.person("Bo")
+    with api.app.app_context():
+        acc_a, acc_b = person_accounts(db.session, a), person_accounts(db.session, b)
+        db.session.execute(sa.text(
+            "INSERT INTO postings (transaction_id, account_id, date, amount_pence) VALUES "
+            "(902, :a, '2026-10-01', -500), (902, :b, '2026-10-01', 500)"),
+            {"a": acc_a["available"].id, "b": acc_b["available"].id})
+        with pytest.raises(IntegrityError, match="one fund only"):
+            db.session.execute(sa.text(
+                "INSERT INTO transactions (id, kind, date, service_date, person_id, description, created_at) "
+                "VALUES (902, 'transfer', '2026-10-01', '2026-10-01', :a, 'forged', '2026-10-01 00:00:00')"),
+                {"a": a})
         db.session.rollback()

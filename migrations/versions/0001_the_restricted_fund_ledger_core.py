@@ -31,6 +31,12 @@ SQLITE_TRIGGERS = [
     """CREATE TRIGGER postings_sealed BEFORE INSERT ON postings
        WHEN EXISTS (SELECT 1 FROM transactions WHERE id = NEW.transaction_id)
        BEGIN SELECT RAISE(ABORT, 'transaction already posted: its postings are fixed'); END""",
+    # No cross-subsidy: a transaction touches at most one fund, the one it names.
+    """CREATE TRIGGER transactions_one_fund BEFORE INSERT ON transactions
+       WHEN EXISTS (SELECT 1 FROM postings p JOIN accounts a ON a.id = p.account_id
+                     WHERE p.transaction_id = NEW.id AND a.person_id IS NOT NULL
+                       AND (NEW.person_id IS NULL OR a.person_id <> NEW.person_id))
+       BEGIN SELECT RAISE(ABORT, 'a transaction may move money in one fund only: no cross-subsidy'); END""",
 ] + [
     f"""CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table}
         BEGIN SELECT RAISE(ABORT, '{table} are immutable: post a reversal instead'); END"""
@@ -50,6 +56,13 @@ POSTGRESQL_TRIGGERS = [
            FROM postings WHERE transaction_id = NEW.id;
          IF n < 2 OR total <> 0 THEN
            RAISE EXCEPTION 'unbalanced transaction %: % postings summing to % pence', NEW.id, n, total
+             USING ERRCODE = 'check_violation';
+         END IF;
+         -- No cross-subsidy: a transaction touches at most one fund, the one it names.
+         IF EXISTS (SELECT 1 FROM postings p JOIN accounts a ON a.id = p.account_id
+                     WHERE p.transaction_id = NEW.id AND a.person_id IS NOT NULL
+                       AND (NEW.person_id IS NULL OR a.person_id <> NEW.person_id)) THEN
+           RAISE EXCEPTION 'transaction % may move money in one fund only: no cross-subsidy', NEW.id
              USING ERRCODE = 'check_violation';
          END IF;
          RETURN NEW;
