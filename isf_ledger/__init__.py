@@ -31,6 +31,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["SECRET_KEY"] = cfg.secret_key()
     app.config.update(config or {})
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_url(cfg.database_url(app.config, app.instance_path))
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A file on this machine: no connection to check before each request.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
 
     db.init_app(app)
     Migrate(app, db, directory=str(MIGRATIONS if MIGRATIONS.is_dir() else "migrations"),

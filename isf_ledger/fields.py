@@ -73,3 +73,18 @@ class Day(fields.Date):
         if not (EARLIEST <= d <= LATEST):
             raise ValidationError(f"must be between {EARLIEST} and {LATEST}")
         return d
+
+
+class Text(fields.String):
+    """Free text a database can hold: no NUL characters and no lone surrogates (PostgreSQL refuses
+    the first, UTF-8 the second), so such input is a 422 naming the field, never a server error."""
+
+    def _deserialize(self, value, attr, data, **kw):
+        text = super()._deserialize(value, attr, data, **kw)
+        if "\x00" in text:
+            raise ValidationError("must not contain NUL characters")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ValidationError("is not valid Unicode text") from e
+        return text

@@ -10,6 +10,7 @@ from datetime import date
 import sqlalchemy as sa
 from flask import g
 from flask.views import MethodView
+from sqlalchemy.orm import joinedload
 from flask_smorest import Blueprint
 
 from ..db import db
@@ -45,7 +46,7 @@ class People(MethodView):
     @blp.response(200, s.PersonOut(many=True))
     def get(self):
         """List the people whose funds you may see."""
-        q = sa.select(Person).order_by(Person.id)
+        q = sa.select(Person).options(joinedload(Person.council), joinedload(Person.fund)).order_by(Person.id)
         if g.user.role == "person":
             q = q.where(Person.id == g.user.person_id)
         elif g.user.role == "auditor":

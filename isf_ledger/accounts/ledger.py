@@ -195,9 +195,16 @@ def balances(session, account_ids=None, as_of: date | None = None) -> dict[int, 
 
 
 def fund_balance(session, person_id: int, as_of: date | None = None) -> dict[str, int]:
-    accounts = person_accounts(session, person_id)
-    got = balances(session, [a.id for a in accounts.values()], as_of)
-    return {kind: got[a.id] for kind, a in accounts.items()}
+    """A person's pots in pence, in one query: checkpoints of whole months, then one month's postings."""
+    months = sa.select(sa.func.sum(AccountMonth.net_pence)).where(AccountMonth.account_id == Account.id)
+    total = sa.func.coalesce(months.scalar_subquery() if as_of is None else
+                             months.where(AccountMonth.month < month_start(as_of)).scalar_subquery(), 0)
+    if as_of is not None:
+        last = (sa.select(sa.func.sum(Posting.amount_pence))
+                .where(Posting.account_id == Account.id, Posting.date >= month_start(as_of), Posting.date <= as_of))
+        total = total + sa.func.coalesce(last.scalar_subquery(), 0)
+    rows = session.execute(sa.select(Account.kind, total).where(Account.person_id == person_id))
+    return {kind: int(pence) for kind, pence in rows}
 
 
 def reversal_of(session, txn: Transaction) -> Transaction | None:

@@ -33,8 +33,8 @@ class Person(db.Model):
     council_reference: Mapped[str | None] = mapped_column(sa.String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    council: Mapped[Council] = relationship(lazy="joined")
-    fund: Mapped["Fund"] = relationship(back_populates="person", lazy="joined", uselist=False)
+    council: Mapped[Council] = relationship()
+    fund: Mapped["Fund"] = relationship(back_populates="person", uselist=False)
 
 
 class Fund(db.Model):
@@ -97,6 +97,8 @@ class Posting(db.Model):
     __table_args__ = (
         sa.CheckConstraint("amount_pence <> 0", name="nonzero"),
         sa.Index("ix_postings_account_date_amount", "account_id", "date", "amount_pence"),
+        # A month's postings of every account (month end, dashboards) without walking all history.
+        sa.Index("ix_postings_date_account_amount", "date", "account_id", "amount_pence"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # Deferred: the legs go in before their header, which the database checks for balance.

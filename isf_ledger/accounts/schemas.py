@@ -5,12 +5,12 @@ from decimal import Decimal
 
 from marshmallow import Schema, fields, validate
 
-from ..fields import Day, Exact, Money
+from ..fields import Day, Exact, Money, Text as TextField
 from .plans import DOMAINS, PAYMENTS_A_YEAR
 from .rates import UNITS
 from .receipts import SOURCES
 
-Text = lambda n, **kw: fields.String(validate=validate.Length(min=1, max=n), **kw)  # noqa: E731
+Text = lambda n, **kw: TextField(validate=validate.Length(min=1, max=n), **kw)  # noqa: E731
 Name = validate.Regexp(r"^[a-z][a-z0-9_]{0,59}$", error="use lower-case letters, digits and _ (e.g. day_support)")
 Hours = lambda **kw: Exact(places=2, maximum=Decimal(168), **kw)  # noqa: E731
 FeeRate = lambda **kw: Exact(places=4, maximum=Decimal(1), **kw)  # noqa: E731
@@ -20,7 +20,7 @@ UnitRate = lambda **kw: Exact(places=4, positive=True, maximum=Decimal(100000), 
 class PersonIn(Schema):
     name = Text(200, required=True)
     council = Text(200, required=True)
-    council_reference = fields.String(validate=validate.Length(max=100), allow_none=True, load_default=None)
+    council_reference = TextField(validate=validate.Length(max=100), allow_none=True, load_default=None)
 
 
 class FundOut(Schema):
@@ -35,12 +35,12 @@ class PersonOut(Schema):
     id = fields.Integer()
     name = fields.String()
     council = fields.String()
-    council_reference = fields.String(allow_none=True)
+    council_reference = TextField(allow_none=True)
     fund = fields.Nested(FundOut)
 
 
 class BudgetLineSchema(Schema):
-    domain = fields.String(required=True, validate=validate.OneOf(DOMAINS))
+    domain = TextField(required=True, validate=validate.OneOf(DOMAINS))
     outcome = Text(500, required=True)
     annual_amount = Money(required=True, attribute="annual_amount_pence")
 
@@ -49,12 +49,12 @@ class PlanIn(Schema):
     effective_from = Day(required=True)
     effective_to = Day(allow_none=True, load_default=None)
     annual_budget = Money(required=True, attribute="annual_budget_pence")
-    payment_cycle = fields.String(validate=validate.OneOf(list(PAYMENTS_A_YEAR)), allow_none=True, load_default=None)
+    payment_cycle = TextField(validate=validate.OneOf(list(PAYMENTS_A_YEAR)), allow_none=True, load_default=None)
     management_fee_rate = FeeRate(load_default=Decimal("0.10"))
     contingency_amount = Money(load_default=0, attribute="contingency_amount_pence")
     weekly_client_contribution = Money(load_default=0, attribute="weekly_client_contribution_pence")
-    planned_weekly_hours = fields.Dict(keys=fields.String(validate=Name), values=Hours(), load_default=dict)
-    rate_overrides = fields.Dict(keys=fields.String(validate=Name), values=UnitRate(), load_default=dict)
+    planned_weekly_hours = fields.Dict(keys=TextField(validate=Name), values=Hours(), load_default=dict)
+    rate_overrides = fields.Dict(keys=TextField(validate=Name), values=UnitRate(), load_default=dict)
     budget_lines = fields.List(fields.Nested(BudgetLineSchema), load_default=list)
     surplus_threshold_weeks = fields.Integer(validate=validate.Range(0, 104), allow_none=True, load_default=None, strict=True)
     bank_expiry_days = fields.Integer(validate=validate.Range(1, 3650), allow_none=True, load_default=None, strict=True)
@@ -83,8 +83,8 @@ class PlanOut(Schema):
 
 
 class RateIn(Schema):
-    service = fields.String(required=True, validate=Name)
-    unit = fields.String(required=True, validate=validate.OneOf(UNITS))
+    service = TextField(required=True, validate=Name)
+    unit = TextField(required=True, validate=validate.OneOf(UNITS))
     rate = UnitRate(required=True)
     effective_from = Day(required=True)
 
@@ -98,8 +98,8 @@ class RateOut(RateIn):
 class ReceiptIn(Schema):
     date = Day(required=True)
     amount = Money(required=True, positive=True, attribute="amount_pence")
-    source = fields.String(required=True, validate=validate.OneOf(SOURCES))
-    reference = fields.String(validate=validate.Length(max=200), allow_none=True, load_default=None)
+    source = TextField(required=True, validate=validate.OneOf(SOURCES))
+    reference = TextField(validate=validate.Length(max=200), allow_none=True, load_default=None)
     fee_exempt = fields.Boolean(load_default=False)
 
 
@@ -108,8 +108,8 @@ class ReceiptOut(Schema):
     person_id = fields.Integer()
     date = fields.Date()
     amount = Money(attribute="amount_pence")
-    source = fields.String()
-    reference = fields.String(allow_none=True)
+    source = TextField()
+    reference = TextField(allow_none=True)
     fee_exempt = fields.Boolean()
     fee_rate = Exact()
     fee = Money(attribute="fee_pence")

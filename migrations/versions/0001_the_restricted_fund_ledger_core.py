@@ -49,7 +49,9 @@ POSTGRESQL_TRIGGERS = [
          RAISE EXCEPTION '% are immutable: post a reversal instead', TG_TABLE_NAME
            USING ERRCODE = 'restrict_violation';
        END $$""",
-    """CREATE FUNCTION isf_transaction_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+    # Custom plans: a generic plan made while the tables were empty would scan them for ever after.
+    """CREATE FUNCTION isf_transaction_balanced() RETURNS trigger LANGUAGE plpgsql
+       SET plan_cache_mode = force_custom_plan AS $$
        DECLARE n integer; total bigint;
        BEGIN
          SELECT COUNT(*), COALESCE(SUM(amount_pence), 0) INTO n, total
@@ -67,7 +69,8 @@ POSTGRESQL_TRIGGERS = [
          END IF;
          RETURN NEW;
        END $$""",
-    """CREATE FUNCTION isf_posting_sealed() RETURNS trigger LANGUAGE plpgsql AS $$
+    """CREATE FUNCTION isf_posting_sealed() RETURNS trigger LANGUAGE plpgsql
+       SET plan_cache_mode = force_custom_plan AS $$
        BEGIN
          IF EXISTS (SELECT 1 FROM transactions WHERE id = NEW.transaction_id) THEN
            RAISE EXCEPTION 'transaction % already posted: its postings are fixed', NEW.transaction_id
@@ -268,6 +271,7 @@ def upgrade():
     )
     with op.batch_alter_table('postings', schema=None) as batch_op:
         batch_op.create_index('ix_postings_account_date_amount', ['account_id', 'date', 'amount_pence'], unique=False)
+        batch_op.create_index('ix_postings_date_account_amount', ['date', 'account_id', 'amount_pence'], unique=False)
         batch_op.create_index(batch_op.f('ix_postings_transaction_id'), ['transaction_id'], unique=False)
 
     op.create_table('receipts',
@@ -320,6 +324,7 @@ def downgrade():
     with op.batch_alter_table('postings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_postings_transaction_id'))
         batch_op.drop_index('ix_postings_account_date_amount')
+        batch_op.drop_index('ix_postings_date_account_amount')
 
     op.drop_table('postings')
     with op.batch_alter_table('budget_lines', schema=None) as batch_op:

@@ -1,0 +1,282 @@
+"""Concurrency: many clients writing at once must leave exact, balanced books.
+
+The app is created once per test (the `app` fixture); every thread has its own test client,
+so every request runs in its own app context with its own database session and connection.
+Most tests here need PostgreSQL (row locks, a real server); the last runs on both engines
+(SQLite serialises writers with BEGIN IMMEDIATE and a busy timeout).
+"""
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from isf_ledger.db import db
+
+YEAR_START = date(2026, 1, 1)
+
+
+def fee_pence(amount_pence: int, rate: str) -> int:
+    return int((Decimal(amount_pence) * Decimal(rate)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def pounds(pence: int) -> str:
+    sign = "-" if pence < 0 else ""
+    return f"{sign}{abs(pence) // 100}.{abs(pence) % 100:02d}"
+
+
+def needs_postgresql(backend):
+    if backend != "postgresql":
+        pytest.skip("concurrency under row locks is a PostgreSQL matter: SQLite serialises every writer "
+                    "(BEGIN IMMEDIATE), so there is no race to test; see the both-engines test below")
+
+
+class Client:
+    """One caller: its own Flask test client, so its requests never share a session with another's."""
+
+    def __init__(self, app, token):
+        self.client = app.test_client()
+        self.token = token
+
+    def post(self, path, body, key):
+        r = self.client.post(path, json=body, headers={"Authorization": f"Bearer {self.token}",
+                                                       "Idempotency-Key": key})
+        return r.status_code, r.get_data()
+
+    def get(self, path):
+        r = self.client.get(path, headers={"Authorization": f"Bearer {self.token}"})
+        return r.status_code, r.get_json()
+
+
+class Setup:
+    def __init__(self, app):
+        self.app = app
+        result = app.test_cli_runner().invoke(args=["users", "create", "--name", "finance", "--role", "finance"])
+        assert result.exit_code == 0, result.output
+        self.token = result.output.split()[-1]
+        self.client = Client(app, self.token)
+        self.n = 0
+
+    def post(self, path, body, expect=201):
+        self.n += 1
+        status, raw = self.client.post(path, body, f"setup-{self.n}")
+        assert status == expect, (status, raw)
+        return db_json(raw)
+
+    def person(self, name, rate):
+        pid = self.post("/api/v1/people", {"name": name, "council": "Northshire",
+                                           "council_reference": f"REF-{name}"})["id"]
+        self.post(f"/api/v1/people/{pid}/plans", {"effective_from": "2025-04-01", "annual_budget": "26000.00",
+                                                  "management_fee_rate": rate})
+        return pid
+
+    def balance(self, pid, as_of="2026-12-31"):
+        status, body = self.client.get(f"/api/v1/people/{pid}/balance?as_of={as_of}")
+        assert status == 200, body
+        return body["available"]
+
+
+def db_json(raw: bytes):
+    import json
+
+    return json.loads(raw)
+
+
+def run_threads(n: int, target, timeout=120):
+    """Run target(i) in n threads released together; return their results; re-raise any error."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+    errors: list = []
+
+    def run(i):
+        try:
+            barrier.wait(timeout=30)
+            results[i] = target(i)
+        except BaseException as e:  # noqa: BLE001 - handed back to the test below
+            errors.append((i, e))
+
+    threads = [threading.Thread(target=run, args=(i,), name=f"client-{i}") for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    assert not any(t.is_alive() for t in threads), "a thread hung (deadlock?)"
+    if errors:
+        raise errors[0][1]
+    return results
+
+
+def sql(app, text, **params):
+    with app.app_context():
+        try:
+            return db.session.execute(sa.text(text), params).all()
+        finally:
+            db.session.remove()
+
+
+def assert_books_hold(app, setup, expected: dict[int, int]):
+    """Every transaction balances, no transaction spans two funds, balances and the reconciliation
+    are exact, and the self-audit finds nothing."""
+    unbalanced = sql(app, "SELECT t.id, COALESCE(SUM(p.amount_pence), 0), COUNT(p.id) FROM transactions t "
+                          "LEFT JOIN postings p ON p.transaction_id = t.id GROUP BY t.id "
+                          "HAVING COALESCE(SUM(p.amount_pence), 0) <> 0 OR COUNT(p.id) < 2")
+    assert unbalanced == []
+    orphans = sql(app, "SELECT p.id FROM postings p LEFT JOIN transactions t ON t.id = p.transaction_id "
+                       "WHERE t.id IS NULL")
+    assert orphans == []
+    cross = sql(app, "SELECT p.transaction_id FROM postings p JOIN accounts a ON a.id = p.account_id "
+                     "WHERE a.person_id IS NOT NULL GROUP BY p.transaction_id "
+                     "HAVING COUNT(DISTINCT a.person_id) > 1")
+    assert cross == []
+    per_person = {pid: int(total) for pid, total in sql(
+        app, "SELECT a.person_id, SUM(p.amount_pence) FROM postings p JOIN accounts a ON a.id = p.account_id "
+             "WHERE a.kind = 'available' GROUP BY a.person_id")}
+    for pid, pence in expected.items():
+        assert per_person.get(pid, 0) == pence, (pid, per_person.get(pid), pence)
+        assert setup.balance(pid) == pounds(pence), pid
+    status, rec = setup.client.get("/api/v1/reconciliation")
+    assert status == 200, rec
+    assert rec["reconciles"] is True, rec
+    assert rec["funds_total"] == pounds(sum(expected.values())), rec
+    assert rec["client_money_held"] == rec["funds_total"], rec
+    result = app.test_cli_runner().invoke(args=["audit"])
+    assert result.exit_code == 0, result.output
+
+
+def test_many_clients_post_receipts_at_once(app, backend):
+    """8 threads x 25 receipts: four threads into one fund, four into a fund each; readers poll the
+    reconciliation meanwhile and must always see it hold."""
+    needs_postgresql(backend)
+    setup = Setup(app)
+    shared = setup.person("Shared", "0.125")
+    own_rates = ["0.10", "0.0833", "0.15", "0.2"]
+    own = [setup.person(f"Own{i}", rate) for i, rate in enumerate(own_rates)]
+    rate_of = {shared: "0.125", **dict(zip(own, own_rates))}
+    rng = random.Random(20261001)
+    writers, per_thread = 8, 25
+    plan = []  # per thread: [(pid, body)]
+    for t in range(writers):
+        pid = shared if t < 4 else own[t - 4]
+        rows = []
+        for _ in range(per_thread):
+            amount = rng.choice([rng.randint(1, 10_000_000), rng.randint(1, 999), rng.randint(1, 100_000) * 10 + 5])
+            day = YEAR_START + timedelta(days=rng.randint(0, 364))
+            rows.append((pid, {"date": day.isoformat(), "amount": pounds(amount),
+                               "source": rng.choice(["council", "health", "client_contribution", "other"])},
+                         amount))
+        plan.append(rows)
+    stop = threading.Event()
+    seen_by_readers: list = []
+
+    def work(i):
+        if i >= writers:  # a reader
+            client, out = Client(app, setup.token), []
+            while not stop.is_set():
+                for path in ("/api/v1/reconciliation", "/api/v1/reconciliation?as_of=2026-06-30"):
+                    out.append(client.get(path))
+            return out
+        client, out = Client(app, setup.token), []
+        for n, (pid, body, _) in enumerate(plan[i]):
+            out.append(client.post(f"/api/v1/people/{pid}/receipts", body, f"w{i}-{n}"))
+        return out
+
+    def writers_then_stop(i):
+        try:
+            return work(i)
+        finally:
+            if i < writers:
+                done.append(i)
+                if len(done) == writers:
+                    stop.set()
+
+    done: list = []
+    results = run_threads(writers + 2, writers_then_stop)
+    statuses = Counter(s for rows in results[:writers] for s, _ in rows)
+    assert statuses == {201: writers * per_thread}, statuses
+    for rows, posted in zip(results[:writers], plan):
+        for (status, raw), (pid, body, amount) in zip(rows, posted):
+            got = db_json(raw)
+            assert (got["person_id"], got["amount"]) == (pid, body["amount"])
+            assert got["fee"] == pounds(fee_pence(amount, rate_of[pid])), (got, rate_of[pid])
+    for reads in results[writers:]:
+        seen_by_readers.extend(reads)
+    assert seen_by_readers, "the readers never read"
+    assert all(s == 200 for s, _ in seen_by_readers), Counter(s for s, _ in seen_by_readers)
+    assert all(body["reconciles"] for _, body in seen_by_readers), [b for _, b in seen_by_readers
+                                                                    if not b["reconciles"]][:3]
+    expected = {pid: 0 for pid in rate_of}
+    for rows in plan:
+        for pid, _, amount in rows:
+            expected[pid] += amount - fee_pence(amount, rate_of[pid])
+    assert sql(app, "SELECT COUNT(*) FROM receipts")[0][0] == writers * per_thread
+    assert_books_hold(app, setup, expected)
+
+
+def test_two_clients_reversing_one_receipt_reverse_it_once(app, backend):
+    needs_postgresql(backend)
+    setup = Setup(app)
+    pid = setup.person("Ana", "0.10")
+    receipts = [setup.post(f"/api/v1/people/{pid}/receipts",
+                           {"date": f"2026-{m:02d}-15", "amount": f"{1000 + m}.05", "source": "council"})
+                for m in range(1, 11)]
+    for r in receipts:
+        clients = [Client(app, setup.token) for _ in range(2)]
+        answers = run_threads(2, lambda i: clients[i].post(f"/api/v1/transactions/{r['transaction_id']}/reverse",
+                                                           {"reason": f"race {i}"}, f"rev-{r['id']}-{i}"))
+        assert sorted(s for s, _ in answers) == [201, 409], answers
+        loser = db_json(next(raw for s, raw in answers if s == 409))
+        assert set(loser["error"]) >= {"code", "message", "details"}
+        n = sql(app, "SELECT COUNT(*) FROM transactions WHERE reverses_id = :t", t=r["transaction_id"])[0][0]
+        assert n == 1
+        n = sql(app, "SELECT COUNT(*) FROM transactions WHERE reverses_id = :t", t=r["fee_transaction_id"])[0][0]
+        assert n == 1
+    assert sql(app, "SELECT COUNT(*) FROM transactions WHERE reverses_id IS NOT NULL")[0][0] == 2 * len(receipts)
+    assert_books_hold(app, setup, {pid: 0})
+
+
+def test_racing_replays_of_one_key_write_once(app, backend):
+    needs_postgresql(backend)
+    setup = Setup(app)
+    pid = setup.person("Ana", "0.10")
+    threads, rounds = 8, 5
+    expected = 0
+    for n in range(rounds):
+        body = {"date": f"2026-0{n + 1}-01", "amount": "2000.05", "source": "council", "reference": f"R{n}"}
+        clients = [Client(app, setup.token) for _ in range(threads)]
+        answers = run_threads(threads, lambda i: clients[i].post(f"/api/v1/people/{pid}/receipts", body,
+                                                                 f"same-key-{n}"))
+        assert {s for s, _ in answers} == {201}, answers
+        assert len({raw for _, raw in answers}) == 1, "every answer to one key must be the same"
+        rows = sql(app, "SELECT COUNT(*) FROM receipts WHERE reference = :r", r=f"R{n}")[0][0]
+        assert rows == 1
+        expected += 200005 - fee_pence(200005, "0.10")
+    assert sql(app, "SELECT COUNT(*) FROM idempotency_keys WHERE key LIKE 'same-key-%'")[0][0] == rounds
+    assert sql(app, "SELECT COUNT(*) FROM transactions")[0][0] == 2 * rounds
+    assert_books_hold(app, setup, {pid: expected})
+
+
+def test_writers_on_one_fund_queue_on_both_engines(app, backend):
+    """4 threads post receipts to one fund at once: on SQLite they queue on the write lock (no
+    "database is locked"), on PostgreSQL on the fund's row lock; the balance is exact."""
+    setup = Setup(app)
+    pid = setup.person("Ana", "0.125")
+    threads, per_thread = 4, 10
+    amounts = [[(t * 1000 + n) * 100 + 5 for n in range(per_thread)] for t in range(threads)]
+
+    def work(i):
+        client = Client(app, setup.token)
+        return [client.post(f"/api/v1/people/{pid}/receipts",
+                            {"date": f"2026-{(n % 12) + 1:02d}-10", "amount": pounds(a), "source": "council"},
+                            f"t{i}-{n}")
+                for n, a in enumerate(amounts[i])]
+
+    results = run_threads(threads, work)
+    bad = [(s, raw) for rows in results for s, raw in rows if s != 201]
+    assert bad == [], bad[:3]
+    expected = sum(a - fee_pence(a, "0.125") for rows in amounts for a in rows)
+    assert_books_hold(app, setup, {pid: expected})

@@ -1,0 +1,541 @@
+"""Property tests: random sequences of valid operations against the public API, checked after
+every step against an independent reference model (plain dicts of integer pence, fees computed
+here with Decimal and ROUND_HALF_UP) and against the database itself (raw SQL).
+
+Operations: people (2-4), plan versions with various fee rates and dates, receipts of random
+amounts on random dates in 2026 from every source (some fee-exempt), reversals of receipts (and
+the refused attempts: a second reversal, reversing a fee directly, reversing a reversal, a
+reversal dated before its item), idempotent replays of earlier writes, and the same key with
+another body. Every hypothesis example runs on its own fresh, migrated database.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition, rule,
+                                 run_state_machine_as_test)
+
+from isf_ledger import create_app
+from isf_ledger.db import db
+
+SOURCES = ("council", "health", "client_contribution", "other")
+DEFAULT_RATE = Decimal("0.10")
+YEAR_START, YEAR_END = date(2026, 1, 1), date(2026, 12, 31)
+# Balances are checked as at these dates (one in rotation each step, all at the end), and around
+# the last item touched.
+CHECK_DATES = ([date(2025, 12, 31)] + [date(2026, m + 1, 1) - timedelta(days=1) for m in range(1, 12)]
+               + [date(2026, 12, 31), date(2027, 3, 31), date(2027, 12, 31)])
+COUNTED_TABLES = ("transactions", "postings", "receipts", "people", "funds", "accounts",
+                  "plan_versions", "idempotency_keys", "account_months")
+
+EXAMPLES = {"sqlite": 25, "postgresql": 12}
+STEPS = 20
+
+
+# ---------------------------------------------------------------- the reference model
+
+
+def fee_pence(amount_pence: int, rate: Decimal) -> int:
+    return int((Decimal(amount_pence) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def pounds(pence: int) -> str:
+    sign = "-" if pence < 0 else ""
+    return f"{sign}{abs(pence) // 100}.{abs(pence) % 100:02d}"
+
+
+@dataclass
+class PlanModel:
+    version: int
+    start: date
+    end: date | None
+    rate: Decimal
+
+
+@dataclass
+class ReceiptModel:
+    person: int
+    date: date
+    amount: int
+    fee: int
+    transaction_id: int
+    fee_transaction_id: int | None
+    reversal_id: int | None = None
+    fee_reversal_id: int | None = None
+    reversed_on: date | None = None
+
+    @property
+    def net(self) -> int:
+        return self.amount - self.fee
+
+
+def model_rate(plans: list[PlanModel], day: date) -> Decimal:
+    """The plan in force on a day: versions ordered by start (then version); each runs from its
+    start to its own end or the day before the next start; a later version with the same start
+    replaces it from its first day. No plan in force: the provider's default rate."""
+    ordered = sorted(plans, key=lambda p: (p.start, p.version))
+    for plan, following in zip(ordered, ordered[1:] + [None]):
+        end = plan.end
+        if following is not None:
+            if following.start <= plan.start:
+                continue
+            cap = following.start - timedelta(days=1)
+            end = cap if end is None else min(end, cap)
+        if plan.start <= day and (end is None or day <= end):
+            return plan.rate
+    return DEFAULT_RATE
+
+
+# ---------------------------------------------------------------- strategies
+
+dates_2026 = st.integers(0, (YEAR_END - YEAR_START).days).map(lambda n: YEAR_START + timedelta(days=n))
+plan_starts = st.integers(-120, 400).map(lambda n: YEAR_START + timedelta(days=n))
+# 1p to £100,000, with small amounts and amounts on which half-up rounding bites over-weighted.
+amounts = st.one_of(
+    st.integers(1, 10_000_000),
+    st.integers(1, 500),
+    st.integers(1, 100_000).map(lambda n: n * 10 + 5),
+    st.sampled_from([1, 5, 25, 45, 10_000_000, 9_999_999, 123_445, 3_333]),
+)
+references = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20)
+rates = st.one_of(st.integers(0, 2000), st.sampled_from([0, 500, 1000, 1250, 1500, 2000, 1, 1999]))
+plan_args = st.fixed_dictionaries({
+    "who": st.integers(0, 3), "start": plan_starts, "length": st.one_of(st.none(), st.integers(0, 300)),
+    "rate": rates, "short": st.booleans()})
+receipt_args = st.fixed_dictionaries({
+    "who": st.integers(0, 3), "day": dates_2026, "amount": amounts, "style": st.integers(0, 2),
+    "source": st.sampled_from(SOURCES), "exempt": st.booleans(),
+    "reference": st.one_of(st.none(), st.just("ref"), references)})
+
+
+def rate_text(ten_thousandths: int, short: bool) -> str:
+    """A rate as the API takes it: "0.1250", or the shortest form with two places ("0.125")."""
+    d = Decimal(ten_thousandths).scaleb(-4)
+    text = f"{d:.4f}"
+    if short:
+        text = text.rstrip("0")
+        if len(text.split(".")[1]) < 2:
+            text = f"{d:.2f}"
+    return text
+
+
+def amount_text(pence: int, style: int) -> str:
+    """Pounds as a string: canonical "12.50", or without needless zeros ("12.5", "12")."""
+    text = pounds(pence)
+    if style == 1 and pence % 100 == 0:
+        return text[:-3]
+    if style == 2 and pence % 10 == 0:
+        return text[:-1]
+    return text
+
+
+# ---------------------------------------------------------------- the state machine
+
+
+class Ledger(RuleBasedStateMachine):
+    """One example: a fresh database, a finance user, and the model beside it."""
+
+    databases = None  # set per test run (see make_machine)
+    backend = None
+
+    def __init__(self):
+        super().__init__()
+        self.url = self.databases.fresh(self.backend)
+        self.app = create_app({"TESTING": True, "DATABASE_URL": self.url})
+        self.client = self.app.test_client()
+        result = self.app.test_cli_runner().invoke(args=["users", "create", "--name", "fin", "--role", "finance"])
+        assert result.exit_code == 0, result.output
+        self.token = result.output.split()[-1]
+        self.keys = itertools.count(1)
+        self.people: list[int] = []
+        self.plans: dict[int, list[PlanModel]] = {}
+        self.receipts: list[ReceiptModel] = []
+        self.reversal_ids: list[int] = []
+        self.writes: list[dict] = []  # earlier successful writes, for replays
+        self.touched: set[date] = set()
+        self.touched_last: date | None = None
+        self.step = 0
+
+    def teardown(self):
+        try:
+            if hasattr(self, "app"):
+                self.check_balances(CHECK_DATES)
+                result = self.app.test_cli_runner().invoke(args=["audit"])
+                assert result.exit_code == 0, result.output
+        finally:
+            if hasattr(self, "app"):
+                with self.app.app_context():
+                    db.session.remove()
+                    db.engine.dispose()
+            self.databases.drop(self.url)
+
+    # -- talking to the API
+
+    def call(self, method, path, body=None, key=None):
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if method == "POST":
+            headers["Idempotency-Key"] = key or f"k-{next(self.keys)}"
+        resp = self.client.open(path, method=method, json=body, headers=headers)
+        assert resp.status_code < 500, (method, path, body, resp.status_code, resp.get_data(as_text=True))
+        return resp
+
+    def write(self, path, body, expect=201):
+        key = f"k-{next(self.keys)}"
+        resp = self.call("POST", path, body, key=key)
+        assert resp.status_code == expect, (path, body, resp.status_code, resp.get_json())
+        if resp.status_code < 400:
+            self.writes.append({"path": path, "body": body, "key": key, "status": resp.status_code,
+                                "raw": resp.get_data()})
+        return resp.get_json()
+
+    def sql(self, text, **params):
+        with self.app.app_context():
+            try:
+                return db.session.execute(sa.text(text), params).all()
+            finally:
+                db.session.remove()
+
+    def counts(self) -> dict[str, int]:
+        with self.app.app_context():
+            try:
+                out = {t: db.session.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
+                       for t in COUNTED_TABLES}
+                out["sum(account_months)"] = db.session.execute(
+                    sa.text("SELECT COALESCE(SUM(ABS(net_pence)), 0) FROM account_months")).scalar_one()
+                return out
+            finally:
+                db.session.remove()
+
+    def refused(self, path, body, status, code=None, key=None):
+        """A write the ledger must refuse, leaving nothing behind."""
+        before = self.counts()
+        resp = self.call("POST", path, body, key=key)
+        assert resp.status_code == status, (path, body, resp.status_code, resp.get_json())
+        err = resp.get_json()["error"]
+        assert set(err) >= {"code", "message", "details"}
+        if code is not None:
+            assert err["code"] == code, err
+        assert self.counts() == before, "a refused write left something behind"
+        return err
+
+    # -- the model's answers
+
+    def available(self, person: int, as_of: date) -> int:
+        total = 0
+        for r in self.receipts:
+            if r.person != person:
+                continue
+            if r.date <= as_of:
+                total += r.net
+            if r.reversed_on is not None and r.reversed_on <= as_of:
+                total -= r.net
+        return total
+
+    # -- operations
+
+    @initialize(n=st.integers(2, 4), councils=st.lists(st.sampled_from(["Northshire", "Southvale"]),
+                                                       min_size=4, max_size=4),
+                plans=st.lists(plan_args, max_size=3), batch=st.lists(receipt_args, min_size=1, max_size=6))
+    def start(self, n, councils, plans, batch):
+        """People (2-4), a few plan versions and receipts to start with (one initialize rule, so
+        their order is fixed)."""
+        for i in range(n):
+            body = {"name": f"Person {i}", "council": councils[i], "council_reference": f"REF-{i}"}
+            out = self.write("/api/v1/people", body)
+            assert out["fund"]["available"] == "0.00"
+            self.people.append(out["id"])
+            self.plans[out["id"]] = []
+        assert len(set(self.people)) == n
+        for args in plans:
+            self.add_plan(**args)
+        for args in batch:
+            self.receipt(**args)
+
+    @rule(args=plan_args)
+    def plan_version(self, args):
+        self.add_plan(**args)
+
+    def add_plan(self, who, start, length, rate, short):
+        pid = self.people[who % len(self.people)]
+        end = None if length is None else start + timedelta(days=length)
+        body = {"effective_from": start.isoformat(), "annual_budget": "26000.00",
+                "management_fee_rate": rate_text(rate, short), "payment_cycle": "four_weekly",
+                "planned_weekly_hours": {"day_support": "7.00"}}
+        if end is not None:
+            body["effective_to"] = end.isoformat()
+        out = self.write(f"/api/v1/people/{pid}/plans", body)
+        version = len(self.plans[pid]) + 1
+        assert out["version"] == version
+        assert Decimal(out["management_fee_rate"]) == Decimal(rate).scaleb(-4)
+        self.plans[pid].append(PlanModel(version, start, end, Decimal(rate).scaleb(-4)))
+
+    @rule(batch=st.lists(receipt_args, min_size=1, max_size=3))
+    def receipts(self, batch):
+        for args in batch:
+            self.receipt(**args)
+
+    def receipt(self, who, day, amount, style, source, exempt, reference):
+        pid = self.people[who % len(self.people)]
+        body = {"date": day.isoformat(), "amount": amount_text(amount, style), "source": source}
+        if exempt or amount % 3 == 0:  # sometimes say "false" explicitly
+            body["fee_exempt"] = exempt
+        if reference is not None:
+            body["reference"] = reference
+        rate = model_rate(self.plans[pid], day)
+        fee = 0 if exempt else fee_pence(amount, rate)
+        out = self.write(f"/api/v1/people/{pid}/receipts", body)
+        assert (out["amount"], out["fee"], out["date"], out["source"]) == (pounds(amount), pounds(fee),
+                                                                            day.isoformat(), source)
+        assert out["fee_exempt"] is exempt
+        if not exempt:
+            assert Decimal(out["fee_rate"]) == rate, (out["fee_rate"], rate)
+        assert (out["fee_transaction_id"] is None) == (fee == 0), out
+        assert out["reversed_by_transaction_id"] is None
+        self.receipts.append(ReceiptModel(pid, day, amount, fee, out["transaction_id"], out["fee_transaction_id"]))
+        self.touched.add(day)
+        self.touched_last = day
+
+    def unreversed(self):
+        return [r for r in self.receipts if r.reversal_id is None]
+
+    def reversed_(self):
+        return [r for r in self.receipts if r.reversal_id is not None]
+
+    @precondition(lambda self: any(r.reversal_id is None for r in self.receipts))
+    @rule(data=st.data(), later=st.one_of(st.none(), st.integers(0, 400)))
+    def reverse_receipt(self, data, later):
+        r = data.draw(st.sampled_from(self.unreversed()))
+        body = {"reason": "entered twice"}
+        on = r.date if later is None else r.date + timedelta(days=later)
+        if later is not None:
+            body["date"] = on.isoformat()
+        out = self.write(f"/api/v1/transactions/{r.transaction_id}/reverse", body)
+        assert out["reverses_transaction_id"] == r.transaction_id
+        assert out["person_id"] == r.person
+        assert out["date"] == on.isoformat()
+        assert (out["fee_reversal_transaction_id"] is None) == (r.fee_transaction_id is None)
+        r.reversal_id, r.fee_reversal_id, r.reversed_on = (out["transaction_id"],
+                                                            out["fee_reversal_transaction_id"], on)
+        self.reversal_ids.append(out["transaction_id"])
+        if out["fee_reversal_transaction_id"] is not None:
+            self.reversal_ids.append(out["fee_reversal_transaction_id"])
+        self.touched.add(on)
+        self.touched_last = on
+        receipts = self.call("GET", f"/api/v1/people/{r.person}/receipts").get_json()
+        mine = [x for x in receipts if x["transaction_id"] == r.transaction_id]
+        assert len(mine) == 1 and mine[0]["reversed_by_transaction_id"] == r.reversal_id
+
+    @precondition(lambda self: bool(self.receipts))
+    @rule(data=st.data(), attempt=st.sampled_from(["again", "fee", "reversal", "too_early"]))
+    def refused_reversal(self, data, attempt):
+        """Reversals the ledger refuses, writing nothing: a second reversal (409), a fee on its own
+        (409: reverse the receipt), a reversal of a reversal (409), one dated before its item (422)."""
+        reversed_ = self.reversed_()
+        with_fee = [r for r in self.receipts if r.fee_transaction_id is not None]
+        if attempt == "again" and reversed_:
+            r = data.draw(st.sampled_from(reversed_))
+            err = self.refused(f"/api/v1/transactions/{r.transaction_id}/reverse", {"reason": "again"}, 409,
+                               "already_reversed")
+            assert err["details"].get("reversal_transaction_id") == r.reversal_id, err
+        elif attempt == "fee" and with_fee:
+            r = data.draw(st.sampled_from(with_fee))
+            self.refused(f"/api/v1/transactions/{r.fee_transaction_id}/reverse", {"reason": "fee only"}, 409,
+                         "reverse_the_receipt")
+        elif attempt == "reversal" and self.reversal_ids:
+            tid = data.draw(st.sampled_from(self.reversal_ids))
+            self.refused(f"/api/v1/transactions/{tid}/reverse", {"reason": "undo the undo"}, 409,
+                         "cannot_reverse_reversal")
+        elif self.unreversed():
+            r = data.draw(st.sampled_from(self.unreversed()))
+            early = data.draw(st.integers(1, 60))
+            body = {"reason": "too early", "date": (r.date - timedelta(days=early)).isoformat()}
+            self.refused(f"/api/v1/transactions/{r.transaction_id}/reverse", body, 422)
+
+    @precondition(lambda self: bool(self.writes))
+    @rule(data=st.data(), how=st.sampled_from(["replay", "other_body", "other_path"]))
+    def reuse_a_key(self, data, how):
+        """An earlier write's Idempotency-Key again: with the same request, the first answer byte
+        for byte and nothing written; with another body or on another path, 409 and nothing written."""
+        w = data.draw(st.sampled_from(self.writes))
+        if how == "replay":
+            before = self.counts()
+            resp = self.call("POST", w["path"], w["body"], key=w["key"])
+            assert resp.status_code == w["status"], (resp.status_code, resp.get_json())
+            assert resp.get_data() == w["raw"], "a replay must return the first answer, byte for byte"
+            assert self.counts() == before, "a replay wrote something"
+            return
+        path, body = w["path"], dict(w["body"])
+        if how == "other_path":
+            path = "/api/v1/rates"  # never written to here: the same key and body on another path
+        else:
+            # the same kind of body with one field's value changed (still a valid body)
+            for field, new in (("amount", "0.01"), ("reason", "another reason"),
+                               ("management_fee_rate", "0.01"), ("name", "Someone else")):
+                if field in body:
+                    body[field] = new if body[field] != new else {"amount": "0.02", "management_fee_rate": "0.02"}.get(
+                        field, new + " again")
+                    break
+            assert body != w["body"]
+        err = self.refused(path, body, 409, key=w["key"])
+        assert err["code"] == "idempotency_key_reused", err
+
+    # -- checks after every step
+
+    @invariant()
+    def balances_match_the_model(self):
+        # Every step: the last day touched, the day before it, the year end, and one more date
+        # in rotation; at the end (teardown) every month end.
+        self.step += 1
+        days = {YEAR_END, CHECK_DATES[self.step % len(CHECK_DATES)]}
+        if self.touched_last is not None:
+            days |= {self.touched_last, self.touched_last - timedelta(days=1)}
+        self.check_balances(days)
+
+    def check_balances(self, days):
+        for pid in self.people:
+            for d in sorted(days):
+                got = self.call("GET", f"/api/v1/people/{pid}/balance?as_of={d.isoformat()}").get_json()
+                assert got["available"] == pounds(self.available(pid, d)), (pid, d, got)
+                assert got["contingency"] == "0.00", got
+
+    @invariant()
+    def reconciliation_holds(self):
+        for d in (None, date(2026, 6, 30), max(self.touched, default=YEAR_END)):
+            path = "/api/v1/reconciliation" + (f"?as_of={d.isoformat()}" if d else "")
+            got = self.call("GET", path).get_json()
+            want = sum(self.available(p, d or date.max) for p in self.people)
+            assert got["reconciles"] is True, got
+            assert got["funds_total"] == pounds(want), (d, got)
+            assert got["client_money_held"] == pounds(want), (d, got)
+            assert got["difference"] == "0.00", got
+
+    @invariant()
+    def database_holds_the_invariants(self):
+        unbalanced = self.sql(
+            "SELECT t.id, COALESCE(SUM(p.amount_pence), 0), COUNT(p.id) FROM transactions t "
+            "LEFT JOIN postings p ON p.transaction_id = t.id GROUP BY t.id "
+            "HAVING COALESCE(SUM(p.amount_pence), 0) <> 0 OR COUNT(p.id) < 2")
+        assert unbalanced == [], unbalanced
+        orphans = self.sql("SELECT p.id FROM postings p LEFT JOIN transactions t ON t.id = p.transaction_id "
+                           "WHERE t.id IS NULL")
+        assert orphans == [], orphans
+        cross = self.sql(
+            "SELECT p.transaction_id FROM postings p JOIN accounts a ON a.id = p.account_id "
+            "WHERE a.person_id IS NOT NULL GROUP BY p.transaction_id "
+            "HAVING COUNT(DISTINCT a.person_id) > 1")
+        assert cross == [], cross
+        # A posting on a person's account belongs to a transaction of that person.
+        foreign = self.sql(
+            "SELECT p.id FROM postings p JOIN accounts a ON a.id = p.account_id "
+            "JOIN transactions t ON t.id = p.transaction_id "
+            "WHERE a.person_id IS NOT NULL AND (t.person_id IS NULL OR t.person_id <> a.person_id)")
+        assert foreign == [], foreign
+        # Client money held (minus the bank account's sum) equals the model's funds, to the penny.
+        held = self.sql("SELECT COALESCE(SUM(p.amount_pence), 0) FROM postings p JOIN accounts a "
+                        "ON a.id = p.account_id WHERE a.code = 'provider:client_money'")[0][0]
+        assert -int(held) == sum(self.available(p, date.max) for p in self.people)
+        per_person = dict(self.sql(
+            "SELECT a.person_id, COALESCE(SUM(p.amount_pence), 0) FROM postings p JOIN accounts a "
+            "ON a.id = p.account_id WHERE a.kind = 'available' GROUP BY a.person_id"))
+        for pid in self.people:
+            assert int(per_person.get(pid, 0)) == self.available(pid, date.max), pid
+        # One receipt row per receipt, one reversal per reversed receipt (and per reversed fee).
+        n_receipts = self.sql("SELECT COUNT(*) FROM receipts")[0][0]
+        assert n_receipts == len(self.receipts)
+        reversals = dict(self.sql("SELECT reverses_id, COUNT(*) FROM transactions "
+                                  "WHERE reverses_id IS NOT NULL GROUP BY reverses_id"))
+        want = {}
+        for r in self.reversed_():
+            want[r.transaction_id] = 1
+            if r.fee_transaction_id is not None:
+                want[r.fee_transaction_id] = 1
+        assert reversals == want
+
+
+def make_machine(databases, backend):
+    return type("LedgerOn" + backend.capitalize(), (Ledger,), {"databases": databases, "backend": backend})
+
+
+def test_random_operations_keep_the_books(databases, backend):
+    if backend == "postgresql":
+        databases.drop(databases.fresh(backend))  # skips here when PostgreSQL is not reachable
+    run_state_machine_as_test(
+        make_machine(databases, backend),
+        settings=settings(max_examples=EXAMPLES[backend], stateful_step_count=STEPS, deadline=None,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+                          database=None),
+    )
+
+
+# ------------------------------------------------ the model itself (no database needed)
+
+
+def test_model_rate_follows_plan_windows():
+    plans = [PlanModel(1, date(2026, 4, 1), None, Decimal("0.08")),
+             PlanModel(2, date(2026, 10, 1), date(2026, 10, 31), Decimal("0.05")),
+             PlanModel(3, date(2026, 4, 1), None, Decimal("0.12"))]
+    assert model_rate(plans, date(2026, 3, 31)) == DEFAULT_RATE
+    assert model_rate(plans, date(2026, 4, 1)) == Decimal("0.12")  # v3 replaces v1 from its first day
+    assert model_rate(plans, date(2026, 10, 15)) == Decimal("0.05")
+    assert model_rate(plans, date(2026, 11, 1)) == DEFAULT_RATE
+
+
+@pytest.mark.parametrize("amount, rate, fee", [(5, "0.10", 1), (25, "0.10", 3), (12344, "0.125", 1543),
+                                               (1, "0.0001", 0), (5000, "0.0001", 1), (10_000_000, "0.2", 2_000_000)])
+def test_model_fee_rounds_half_up(amount, rate, fee):
+    assert fee_pence(amount, Decimal(rate)) == fee
+
+
+# ------------------------------------------------ free text in, never a server error
+
+TEXT_FIELDS = {
+    "receipt reference": ("/api/v1/people/{pid}/receipts",
+                          lambda t: {"date": "2026-10-01", "amount": "10.00", "source": "council", "reference": t},
+                          "reference"),
+    "person name": ("/api/v1/people", lambda t: {"name": t, "council": "Northshire"}, "name"),
+}
+
+
+@pytest.mark.parametrize("field", sorted(TEXT_FIELDS))
+@settings(max_examples=40, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@example(text="a\x00b")  # NUL: PostgreSQL text cannot hold it
+@example(text="\ud800")  # a lone surrogate, as JSON's "\ud800" escape: not encodable as UTF-8
+@given(text=st.text(min_size=1, max_size=60))
+def test_any_text_is_stored_or_refused_never_a_server_error(app, field, text):
+    """Any string a client can send in a free-text field is either kept exactly (201) or refused
+    as invalid (422), on both engines alike, and a refusal writes nothing: never a 500 for bad
+    input (domain.md, "API contract")."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # answer as production does, not raise into the test
+    client = app.test_client()
+    if not hasattr(app, "_prop_token"):
+        out = app.test_cli_runner().invoke(args=["users", "create", "--name", "fin", "--role", "finance"])
+        app._prop_token = out.output.split()[-1]
+        app._prop_keys = itertools.count(1)
+    headers = {"Authorization": f"Bearer {app._prop_token}"}
+    if not hasattr(app, "_prop_person"):
+        r = client.post("/api/v1/people", json={"name": "Ana", "council": "Northshire"},
+                        headers={**headers, "Idempotency-Key": "setup-person"})
+        app._prop_person = r.get_json()["id"]
+    path, body, key = TEXT_FIELDS[field]
+    with app.app_context():
+        before = {t: db.session.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
+                  for t in ("transactions", "postings", "receipts", "people", "idempotency_keys")}
+        db.session.remove()
+    r = client.post(path.format(pid=app._prop_person), json=body(text),
+                    headers={**headers, "Idempotency-Key": f"text-{next(app._prop_keys)}"})
+    assert r.status_code in (201, 422), (r.status_code, r.get_data(as_text=True)[:300])
+    if r.status_code == 201:
+        assert r.get_json()[key] == text
+    else:
+        with app.app_context():
+            after = {t: db.session.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in before}
+            db.session.remove()
+        assert after == before
