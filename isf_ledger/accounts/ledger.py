@@ -194,16 +194,30 @@ def balances(session, account_ids=None, as_of: date | None = None) -> dict[int, 
     return out
 
 
-def fund_balance(session, person_id: int, as_of: date | None = None) -> dict[str, int]:
-    """A person's pots in pence, in one query: checkpoints of whole months, then one month's postings."""
+def _fund_balance_query(dated: bool):
+    """Built once: a person's pots from the checkpoints of whole months, plus (when dated) the
+    last month's postings up to the day."""
     months = sa.select(sa.func.sum(AccountMonth.net_pence)).where(AccountMonth.account_id == Account.id)
-    total = sa.func.coalesce(months.scalar_subquery() if as_of is None else
-                             months.where(AccountMonth.month < month_start(as_of)).scalar_subquery(), 0)
-    if as_of is not None:
+    if not dated:
+        total = sa.func.coalesce(months.scalar_subquery(), 0)
+    else:
         last = (sa.select(sa.func.sum(Posting.amount_pence))
-                .where(Posting.account_id == Account.id, Posting.date >= month_start(as_of), Posting.date <= as_of))
-        total = total + sa.func.coalesce(last.scalar_subquery(), 0)
-    rows = session.execute(sa.select(Account.kind, total).where(Account.person_id == person_id))
+                .where(Posting.account_id == Account.id, Posting.date >= sa.bindparam("first", type_=sa.Date),
+                       Posting.date <= sa.bindparam("as_of", type_=sa.Date)))
+        total = (sa.func.coalesce(months.where(AccountMonth.month < sa.bindparam("first", type_=sa.Date))
+                                  .scalar_subquery(), 0) + sa.func.coalesce(last.scalar_subquery(), 0))
+    return sa.select(Account.kind, total).where(Account.person_id == sa.bindparam("person_id"))
+
+
+_FUND_BALANCE = {False: _fund_balance_query(False), True: _fund_balance_query(True)}
+
+
+def fund_balance(session, person_id: int, as_of: date | None = None) -> dict[str, int]:
+    """A person's pots in pence, in one query, however long their history."""
+    params = {"person_id": person_id}
+    if as_of is not None:
+        params.update(first=month_start(as_of), as_of=as_of)
+    rows = session.execute(_FUND_BALANCE[as_of is not None], params)
     return {kind: int(pence) for kind, pence in rows}
 
 
