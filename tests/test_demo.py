@@ -1,0 +1,251 @@
+"""The demo provider: realistic, deterministic for a seed, and every invariant kept."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from isf_ledger import create_app
+from isf_ledger.accounts.demo import demo_start
+from isf_ledger.accounts.instalments import arrears, expected_instalments
+from isf_ledger.accounts.models import Account, Person, Posting, Rate, Receipt, Transaction
+from isf_ledger.accounts.plans import DOMAINS, plan_on, plans_of
+from isf_ledger.db import db
+
+DEMO = ["demo", "--people", "12", "--months", "6", "--seed", "3"]
+
+
+def run_demo(app, *extra):
+    result = app.test_cli_runner().invoke(args=[*DEMO, *extra])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def half_up(pence: int, rate: Decimal) -> int:
+    return int((Decimal(pence) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def figures(app) -> dict:
+    """Everything the demo decided, without database ids."""
+    with app.app_context():
+        s = db.session
+        people = s.scalars(sa.select(Person).order_by(Person.id)).all()
+        out = {"rates": [(r.service, r.unit, r.rate, r.effective_from)
+                         for r in s.scalars(sa.select(Rate).order_by(Rate.service, Rate.effective_from))],
+               "people": []}
+        for p in people:
+            plans = [(v.effective_from, v.annual_budget_pence, v.payment_cycle, v.management_fee_rate,
+                      v.contingency_amount_pence, v.weekly_client_contribution_pence, v.planned_weekly_hours,
+                      [(b.domain, b.outcome, b.annual_amount_pence) for b in v.budget_lines])
+                     for v in plans_of(s, p.id)]
+            receipts = [(r.date, r.amount_pence, r.source, r.reference, r.fee_rate, r.fee_pence)
+                        for r in s.scalars(sa.select(Receipt).where(Receipt.person_id == p.id)
+                                           .order_by(Receipt.date, Receipt.id))]
+            out["people"].append((p.name, p.council.name, p.council_reference, p.fund.opened_on, plans, receipts))
+        s.rollback()
+        return out
+
+
+def test_demo_fills_the_ledger_and_the_books_hold(app):
+    result = run_demo(app)
+    assert "demo: 12 people," in result.output
+    assert "isf-ledger users create --name NAME --role finance" in result.output
+    audit = app.test_cli_runner().invoke(args=["audit"])
+    assert audit.exit_code == 0, audit.output
+    assert "the books hold" in audit.output
+    with app.app_context():
+        s = db.session
+        assert s.scalar(sa.select(sa.func.count(Person.id))) == 12
+        councils = {p.council.name for p in s.scalars(sa.select(Person))}
+        assert councils <= {"Northshire County Council", "Southvale Borough Council", "Eastmere City Council"}
+        # The summary's counts are the database's.
+        n_receipts = s.scalar(sa.select(sa.func.count(Receipt.id)))
+        n_txns = s.scalar(sa.select(sa.func.count(Transaction.id)))
+        n_postings = s.scalar(sa.select(sa.func.count(Posting.id)))
+        assert f"{n_receipts} receipts, {n_txns} transactions, {n_postings} postings" in result.output
+        # Every transaction is a receipt or the fee it bore.
+        fees = s.scalar(sa.select(sa.func.count(Receipt.fee_transaction_id)))
+        assert n_txns == n_receipts + fees
+
+
+def test_plans_are_realistic_and_budget_lines_sum_to_the_budget(app):
+    run_demo(app)
+    start = demo_start(date.today(), 6)
+    with app.app_context():
+        s = db.session
+        for person in s.scalars(sa.select(Person)):
+            plans = plans_of(s, person.id)
+            assert len(plans) == 1
+            plan = plans[0]
+            assert plan.effective_from == start and person.fund.opened_on == start
+            assert 15_000_00 <= plan.annual_budget_pence <= 95_000_00
+            assert plan.annual_budget_pence % 100 == 0  # whole pounds
+            assert plan.management_fee_rate in (Decimal("0.10"), Decimal("0.08"))
+            assert plan.payment_cycle in (None, "monthly")
+            assert plan.weekly_client_contribution_pence == 0 or \
+                2000 <= plan.weekly_client_contribution_pence <= 6000
+            assert Decimal(plan.planned_weekly_hours["day_support"]) > 0
+            # Five weeks of the budget, in whole pounds.
+            assert plan.contingency_amount_pence == 100 * half_up(plan.annual_budget_pence // 100, Decimal(5) / 52)
+            assert sorted(b.domain for b in plan.budget_lines) == sorted(DOMAINS)
+            assert all(b.annual_amount_pence > 0 and b.outcome for b in plan.budget_lines)
+            assert sum(b.annual_amount_pence for b in plan.budget_lines) == plan.annual_budget_pence
+        # The rate card starts before the demo does, at the contract's example rates.
+        first = {r.service: r for r in s.scalars(sa.select(Rate).order_by(Rate.effective_from.desc()))}
+        assert first["day_support"].rate == Decimal("18.50") and first["day_support"].unit == "hour"
+        assert first["sleep_in"].rate == Decimal("62.40") and first["sleep_in"].unit == "night"
+        assert first["waking_night"].unit == "night"
+        assert all(r.effective_from < start for r in first.values())
+
+
+def test_every_receipt_bears_the_fee_at_its_plan_rate(app):
+    run_demo(app)
+    with app.app_context():
+        s = db.session
+        receipts = s.scalars(sa.select(Receipt).order_by(Receipt.id)).all()
+        assert receipts
+        sources = {r.source for r in receipts}
+        assert "council" in sources and sources <= {"council", "client_contribution"}
+        for r in receipts:
+            rate = plan_on(s, r.person_id, r.date).management_fee_rate
+            assert r.fee_rate == rate
+            assert not r.fee_exempt
+            assert r.fee_pence == half_up(r.amount_pence, rate) > 0
+            fund = {a.kind: a.id for a in s.scalars(sa.select(Account).where(Account.person_id == r.person_id))}
+            money_in = s.get(Transaction, r.transaction_id)
+            assert (money_in.kind, money_in.date, money_in.person_id) == ("receipt", r.date, r.person_id)
+            assert {p.account_id: p.amount_pence for p in money_in.postings}[fund["available"]] == r.amount_pence
+            fee = s.get(Transaction, r.fee_transaction_id)
+            assert (fee.kind, fee.date, fee.person_id) == ("fee", r.date, r.person_id)
+            assert {p.account_id: p.amount_pence for p in fee.postings}[fund["available"]] == -r.fee_pence
+            assert sum(p.amount_pence for p in fee.postings) == 0
+
+
+def test_receipts_are_the_instalments_due_and_arrears_agree(app):
+    run_demo(app)
+    today = date.today()
+    with app.app_context():
+        s = db.session
+        for person in s.scalars(sa.select(Person)):
+            due = expected_instalments(s, person, today)
+            assert due
+            got = s.scalars(sa.select(Receipt).where(Receipt.person_id == person.id)).all()
+            council = [r for r in got if r.source == "council"]
+            own = [r for r in got if r.source == "client_contribution"]
+            # Each council payment is one instalment: its amount, paid on or after its due date.
+            by_due = {i.due: i for i in due}
+            for r in council:
+                inst = by_due[date.fromisoformat(r.reference.rsplit(" ", 1)[-1])]
+                assert r.amount_pence == inst.council_pence and inst.due <= r.date <= today
+            assert len({r.reference for r in council}) == len(council)
+            for r in own:
+                assert r.amount_pence == by_due[r.date].person_pence > 0
+            owed = arrears(s, person, today)
+            assert owed["council"]["received"] == sum(r.amount_pence for r in council)
+            assert owed["council"]["due"] == sum(i.council_pence for i in due)
+            assert owed["council"]["arrears"] == owed["council"]["due"] - owed["council"]["received"]
+            assert owed["person"]["arrears"] == owed["person"]["due"] - owed["person"]["received"]
+            # At most one council instalment is missing or not yet in, at most one contribution.
+            assert len(due) - 1 <= len(council) <= len(due)
+            with_contribution = sum(1 for i in due if i.person_pence)
+            assert with_contribution - 1 <= len(own) <= with_contribution
+
+
+def test_same_seed_gives_the_same_figures(app, databases, backend):
+    run_demo(app)
+    url = databases.fresh(backend)
+    other = create_app({"TESTING": True, "DATABASE_URL": url})
+    try:
+        run_demo(other)
+        assert figures(other) == figures(app)
+        assert len(figures(app)["people"]) == 12
+    finally:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        databases.drop(url)
+
+
+def test_another_seed_gives_other_figures(app, databases, backend):
+    url = databases.fresh(backend)
+    other = create_app({"TESTING": True, "DATABASE_URL": url})
+    try:
+        run_demo(app)
+        result = other.test_cli_runner().invoke(args=["demo", "--people", "12", "--months", "6", "--seed", "4"])
+        assert result.exit_code == 0, result.output
+        assert figures(other)["people"] != figures(app)["people"]
+    finally:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        databases.drop(url)
+
+
+def test_reconciliation_endpoint_reconciles(app, api):
+    run_demo(app)
+    r = api.get("/api/v1/reconciliation")
+    assert r["reconciles"] is True
+    assert r["difference"] == "0.00"
+    assert r["funds_total"] == r["client_money_held"] != "0.00"
+    assert r["funds_overdrawn"] == "0.00"
+
+
+def test_a_second_run_needs_append(app):
+    run_demo(app)
+    before = figures(app)
+    again = app.test_cli_runner().invoke(args=DEMO)
+    assert again.exit_code != 0
+    assert "--append" in again.output
+    assert figures(app) == before  # nothing written
+    quiet = app.test_cli_runner().invoke(args=[*DEMO, "--if-empty"])
+    assert quiet.exit_code == 0 and "no demo data added" in quiet.output
+    assert figures(app) == before
+    # With --append the same provider is added again beside the first: new references, same money.
+    run_demo(app, "--append")
+    after = figures(app)
+    assert after["rates"] == before["rates"]  # the rate card already priced these services
+    assert len(after["people"]) == 24
+    refs = [(p[1], p[2]) for p in after["people"]]
+    assert len(set(refs)) == 24
+    strip = lambda people: [(p[0], p[1], p[3], p[4], [r[:3] + r[4:] for r in p[5]]) for p in people]  # noqa: E731
+    assert strip(after["people"][12:]) == strip(before["people"])
+    audit = app.test_cli_runner().invoke(args=["audit"])
+    assert audit.exit_code == 0, audit.output
+
+
+@pytest.mark.parametrize("args", [["--people", "0"], ["--months", "0"], ["--seed", "x"]])
+def test_bad_options_are_refused(app, args):
+    result = app.test_cli_runner().invoke(args=["demo", *args])
+    assert result.exit_code == 2
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Person.id))) == 0
+
+
+def test_an_interrupted_run_leaves_whole_people_and_the_books_hold(app, monkeypatch):
+    from isf_ledger.accounts import demo
+
+    real, calls = demo.fill_person, []
+
+    def fill_then_fail(session, *args):
+        calls.append(1)
+        got = real(session, *args)
+        if len(calls) == 3:  # the third person is written, then the run stops before its commit
+            raise RuntimeError("power cut")
+        return got
+
+    monkeypatch.setattr(demo, "fill_person", fill_then_fail)
+    result = app.test_cli_runner().invoke(args=DEMO)
+    assert result.exit_code != 0 and isinstance(result.exception, RuntimeError)
+    assert "stopped after 2 people" in result.output
+    with app.app_context():
+        s = db.session
+        people = s.scalars(sa.select(Person)).all()
+        assert len(people) == 2
+        for person in people:  # each with their plan and every receipt
+            assert len(plans_of(s, person.id)) == 1
+            assert s.scalar(sa.select(sa.func.count(Receipt.id)).where(Receipt.person_id == person.id)) > 0
+        s.rollback()
+    audit = app.test_cli_runner().invoke(args=["audit"])
+    assert audit.exit_code == 0, audit.output
