@@ -153,8 +153,9 @@ def post(session, entries: list[Entry], funds: dict[int, Fund], user_id: int | N
         headers.append({"id": txn_id, "kind": e.kind, "date": day, "service_date": e.service_date or e.date,
                         "person_id": e.person_id, "description": e.description[:500],
                         "reverses_id": e.reverses_id, "reason": e.reason, "created_by": user_id})
-    session.execute(sa.insert(Posting), postings)
-    session.execute(sa.insert(Transaction), headers)
+    # RETURNING makes SQLAlchemy send multi-row INSERTs, so the database checks each batch once.
+    session.execute(sa.insert(Posting).returning(Posting.id), postings)
+    session.execute(sa.insert(Transaction).returning(Transaction.id), headers)
     _add_to_checkpoints(session, months)
     return entries
 
