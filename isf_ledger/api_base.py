@@ -15,7 +15,12 @@ class ExactParser(FlaskParser):
         if not is_json_request(req):
             return core.missing
         raw = req.get_data(cache=True)
-        return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw, parse_float=Decimal)
+        try:
+            return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw, parse_float=Decimal)
+        except (ValueError, RecursionError) as e:  # too deep, or an integer too long to read
+            if isinstance(e, json.JSONDecodeError):
+                raise
+            raise json.JSONDecodeError(f"cannot be read: {type(e).__name__}", "?", 0) from e
 
 
 class ExactBlueprint(Blueprint):

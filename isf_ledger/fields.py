@@ -81,6 +81,8 @@ class Text(fields.String):
 
     def _deserialize(self, value, attr, data, **kw):
         text = super()._deserialize(value, attr, data, **kw)
+        if self.required and not text.strip():
+            raise ValidationError("must not be blank")
         if "\x00" in text:
             raise ValidationError("must not contain NUL characters")
         try:
@@ -88,3 +90,10 @@ class Text(fields.String):
         except UnicodeEncodeError as e:
             raise ValidationError("is not valid Unicode text") from e
         return text
+
+
+class Flag(fields.Boolean):
+    """true or false and nothing else: a flag that changes money is never guessed from "yes"."""
+
+    truthy = {True}
+    falsy = {False}

@@ -25,10 +25,12 @@ MAX_KEY_LENGTH = 200
 
 class IdempotencyRecord(db.Model):
     __tablename__ = "idempotency_keys"
+    __table_args__ = (sa.UniqueConstraint("user_id", "key"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(sa.String(MAX_KEY_LENGTH), unique=True)
-    request_hash: Mapped[str] = mapped_column(sa.String(64))
+    # Keys belong to the user who sent them: one user's key neither blocks nor reveals another's.
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(sa.String(MAX_KEY_LENGTH))
+    request_hash: Mapped[str] = mapped_column(sa.String(64))
     status: Mapped[int]
     body: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -39,10 +41,14 @@ def request_hash() -> str:
     raw = request.get_data(cache=True)
     try:
         body = json.dumps(json.loads(raw or b"null"), sort_keys=True, separators=(",", ":"))
-    except ValueError:
+    except (ValueError, RecursionError):
         body = raw.decode("utf-8", "replace")
     text = f"{g.user.id}\n{request.method}\n{request.full_path}\n{body}"
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _recorded(key: str):
+    return sa.select(IdempotencyRecord).where(IdempotencyRecord.user_id == g.user.id, IdempotencyRecord.key == key)
 
 
 def _replay(record: IdempotencyRecord, digest: str) -> Response:
@@ -69,7 +75,7 @@ def write(view):
             db.session.commit()
             return resp
         digest = request_hash()
-        seen = db.session.scalar(sa.select(IdempotencyRecord).where(IdempotencyRecord.key == key))
+        seen = db.session.scalar(_recorded(key))
         if seen is not None:
             db.session.rollback()
             return _replay(seen, digest)
@@ -82,7 +88,7 @@ def write(view):
         except IntegrityError:
             # Another request with this key committed first: answer as it did.
             db.session.rollback()
-            seen = db.session.scalar(sa.select(IdempotencyRecord).where(IdempotencyRecord.key == key))
+            seen = db.session.scalar(_recorded(key))
             if seen is None:
                 raise
             return _replay(seen, digest)

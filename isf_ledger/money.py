@@ -11,8 +11,8 @@ from typing import Hashable, Sequence
 
 # A fund larger than a billion pounds is a typing mistake, not a budget.
 MAX_PENCE = 100_000_000_000
-_MONEY = re.compile(r"^-?\d{1,12}(\.\d{1,2})?$")
-_DECIMAL = re.compile(r"^-?\d{1,12}(\.\d+)?$")
+_MONEY = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,2})?")
+_DECIMAL = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,12})?")
 
 
 class MoneyError(ValueError):
@@ -25,8 +25,8 @@ def parse_pence(value: object) -> int:
         raise MoneyError("send money as a string of pounds, e.g. \"12.50\"")
     if isinstance(value, (int, Decimal)):
         value = str(value)
-    if not isinstance(value, str) or not _MONEY.match(value):
-        if isinstance(value, str) and re.match(r"^-?\d+\.\d{3,}$", value):
+    if not isinstance(value, str) or not _MONEY.fullmatch(value):
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]+\.[0-9]{3,}", value):
             raise MoneyError("money has at most two decimal places (pence)")
         raise MoneyError("not an amount of money: use pounds and pence, e.g. \"12.50\"")
     pence = int((Decimal(value) * 100).to_integral_exact())
@@ -48,7 +48,7 @@ def parse_decimal(value: object, *, max_places: int) -> Decimal:
         raise MoneyError("send numbers as strings, e.g. \"0.10\"")
     if isinstance(value, (int, Decimal)):
         value = str(value)
-    if not isinstance(value, str) or not _DECIMAL.match(value):
+    if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
         raise MoneyError("not a decimal number")
     try:
         d = Decimal(value)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import sys
 from datetime import datetime
 from functools import wraps
 
@@ -24,6 +25,7 @@ ANYONE = ROLES
 # Who may change what. `person` and `auditor` never write.
 FINANCE = ("admin", "finance")
 FINANCE_OR_BROKER = ("admin", "finance", "broker")
+MAX_ID, MAX_BIG_ID = 2**31 - 1, 2**63 - 1
 
 
 class User(db.Model):
@@ -107,11 +109,14 @@ def guard(roles, *, person: bool = False, transaction: bool = False):
             target = None
             if person:
                 pid = kwargs["person_id"]
+                if pid > MAX_ID:  # beyond any id the database can hold
+                    pid = 0
                 if user.role == "person" and pid != user.person_id:
                     raise Forbidden("you may see only your own fund")
                 target = db.session.get(Person, pid)
             elif transaction:
-                txn = db.session.get(Transaction, kwargs["transaction_id"])
+                tid = kwargs["transaction_id"]
+                txn = db.session.get(Transaction, tid) if tid <= MAX_BIG_ID else None
                 g.transaction = txn
                 target = db.session.get(Person, txn.person_id) if txn and txn.person_id else None
                 if user.role in ("person", "auditor") and (txn is None or not can_see_person(user, target)):
@@ -146,7 +151,13 @@ def init_app(app: Flask) -> None:
     def create_cmd(name, role, person_id, council, password):
         """Create a user and print their API token (the last word printed)."""
         if password == "":
-            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+            if sys.stdin is not None and sys.stdin.isatty():
+                password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+            else:  # a script: the password is the first line of standard input
+                password = (sys.stdin.readline() if sys.stdin else "").rstrip("\r\n")
+            if not password:
+                raise click.BadParameter("give a password: --password VALUE, or one line on standard input",
+                                         param_hint="--password")
         user, token = create_user(db.session, name=name, role=role, person_id=person_id,
                                   council=council, password=password)
         db.session.commit()

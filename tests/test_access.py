@@ -132,3 +132,20 @@ def test_every_response_carries_security_headers(api):
               api.call("GET", "/api/v1/people")):
         assert "default-src" in r.headers["Content-Security-Policy"]
         assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_password_may_come_on_standard_input(api):
+    result = api.runner.invoke(args=["users", "create", "--name", "lead", "--role", "finance", "--password"],
+                               input="s3cret words\n")
+    assert result.exit_code == 0, result.output
+    assert len(result.output.split()[-1]) >= 40
+    with api.app.app_context():
+        assert db.session.scalar(sa.text("SELECT password_hash FROM users WHERE name = 'lead'")).startswith("$argon2")
+
+
+def test_idempotency_keys_belong_to_their_user(api):
+    other = api.user("finance", name="second-finance")
+    body = {"name": "Ana", "council": "Northshire"}
+    assert api.call("POST", "/api/v1/people", body, key="shared-key").status_code == 201
+    r = api.call("POST", "/api/v1/people", {"name": "Bo", "council": "Northshire"}, key="shared-key", token=other)
+    assert r.status_code == 201 and r.get_json()["name"] == "Bo"

@@ -164,3 +164,47 @@ def test_unknown_paths_and_methods_use_the_error_shape(api):
     assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
     r = api.call("DELETE", "/api/v1/rates")
     assert r.status_code == 405 and "error" in r.get_json()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/people/99999999999999999999999", "/api/v1/people/2147483648/balance",
+                                  "/api/v1/transactions/9223372036854775808"])
+def test_ids_beyond_any_the_database_holds_are_404(api, path):
+    r = api.call("GET", path)
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("raw", ['{"amount": ' + "9" * 5000 + "}", "[" * 100000 + "]" * 100000])
+def test_json_python_cannot_read_is_400(api, raw):
+    pid = api.person()
+    before = rows(api.app)
+    r = api.client.post(f"/api/v1/people/{pid}/receipts", data=raw,
+                        headers={"Authorization": f"Bearer {api.token}", "Content-Type": "application/json",
+                                 "Idempotency-Key": "k-deep"})
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "bad_request"
+    assert rows(api.app) == before
+
+
+def test_a_reused_key_with_an_invalid_body_is_422_first(api):
+    pid = api.person()
+    api.call("POST", f"/api/v1/people/{pid}/receipts", GOOD_RECEIPT, key="k-order")
+    r = api.call("POST", f"/api/v1/people/{pid}/receipts", {**GOOD_RECEIPT, "amount": "x"}, key="k-order")
+    assert r.status_code == 422
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"name": "   ", "council": "Northshire"}, "name"),
+    ({"name": "Ana", "council": "  "}, "council"),
+])
+def test_blank_names_are_refused(api, body, field):
+    refused(api, "/api/v1/people", body, 422, field)
+
+
+@pytest.mark.parametrize("amount", ["１２.00", "12.00\n"])
+def test_money_is_ascii_digits_only(api, amount):
+    pid = api.person()
+    refused(api, f"/api/v1/people/{pid}/receipts", {**GOOD_RECEIPT, "amount": amount}, 422, "amount")
+
+
+def test_fee_exempt_is_true_or_false_only(api):
+    pid = api.person()
+    refused(api, f"/api/v1/people/{pid}/receipts", {**GOOD_RECEIPT, "fee_exempt": "yes"}, 422, "fee_exempt")

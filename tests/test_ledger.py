@@ -277,3 +277,27 @@ def test_database_refuses_a_transaction_between_two_funds(api):
                 "VALUES (902, 'transfer', '2026-10-01', '2026-10-01', :a, 'forged', '2026-10-01 00:00:00')"),
                 {"a": a})
         db.session.rollback()
+
+
+@pytest.mark.parametrize("sql", [
+    "INSERT OR REPLACE INTO transactions (id, kind, date, service_date, person_id, description, created_at) "
+    "SELECT id, kind, '2030-01-01', service_date, person_id, 'rewritten', created_at FROM transactions LIMIT 1",
+    "INSERT OR REPLACE INTO postings (id, transaction_id, account_id, date, amount_pence) "
+    "SELECT id, transaction_id, account_id, date, amount_pence + 1 FROM postings LIMIT 1",
+    "INSERT OR REPLACE INTO receipts SELECT * FROM receipts LIMIT 1",
+    "INSERT OR REPLACE INTO rates (service, unit, rate, effective_from, created_at) "
+    "SELECT service, unit, '99.00', effective_from, created_at FROM rates LIMIT 1",
+])
+def test_sqlite_insert_or_replace_cannot_rewrite_history(api, backend, sql):
+    if backend != "sqlite":
+        pytest.skip("INSERT OR REPLACE is SQLite's")
+    pid = api.person()
+    api.receipt(pid)
+    api.post("/api/v1/rates", {"service": "day_support", "unit": "hour", "rate": "18.50",
+                               "effective_from": "2026-01-01"})
+    with api.app.app_context():
+        with pytest.raises(IntegrityError, match="immutable"):
+            db.session.execute(sa.text(sql))
+        db.session.rollback()
+    assert api.balance(pid)["available"] == "1800.00"
+    assert api.get("/api/v1/rates")[0]["rate"] == "18.50"

@@ -126,3 +126,29 @@ def test_add_months_keeps_the_day_or_the_months_last():
     assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
     assert add_months(date(2028, 1, 31), 1) == date(2028, 2, 29)
     assert add_months(date(2026, 11, 15), 2) == date(2027, 1, 15)
+
+
+def test_a_plan_year_holds_thirteen_four_weekly_instalments_never_fourteen(api):
+    pid = api.person()
+    api.plan(pid, effective_from="2026-01-01", annual_budget="1000.00", payment_cycle="four_weekly")
+    got = dues(api, pid, "2027-01-01")
+    assert len(got) == 14
+    assert [d for d, _, _ in got][12:] == ["2026-12-03", "2027-01-01"]  # the next year starts afresh
+    assert [c for _, c, _ in got] == ["76.92"] * 12 + ["76.96", "76.92"]
+    a = api.get(f"/api/v1/people/{pid}/arrears?as_of=2026-12-31")
+    assert a["council"]["due"] == "1000.00"
+
+
+def test_weekly_plan_year_holds_52(api):
+    pid = api.person()
+    api.plan(pid, effective_from="2026-01-01", annual_budget="5200.00", payment_cycle="weekly")
+    assert len(dues(api, pid, "2026-12-31")) == 52
+
+
+def test_a_later_reversal_does_not_change_what_was_received_before_it(api):
+    pid = api.person()
+    api.plan(pid, effective_from="2026-01-01", annual_budget="26000.00")
+    r = api.receipt(pid, "2000.00", "2026-01-01")
+    api.post(f"/api/v1/transactions/{r['transaction_id']}/reverse", {"reason": "bounced", "date": "2026-06-01"})
+    assert api.get(f"/api/v1/people/{pid}/arrears?as_of=2026-01-01")["council"]["received"] == "2000.00"
+    assert api.get(f"/api/v1/people/{pid}/arrears?as_of=2026-06-01")["council"]["received"] == "0.00"

@@ -373,7 +373,9 @@ class Ledger(RuleBasedStateMachine):
             return
         path, body = w["path"], dict(w["body"])
         if how == "other_path":
-            path = "/api/v1/rates"  # never written to here: the same key and body on another path
+            # another path with a body valid there (an invalid one is a 422 first, as the contract orders)
+            path = "/api/v1/rates"
+            body = {"service": "day_support", "unit": "hour", "rate": "18.50", "effective_from": "2026-01-01"}
         else:
             # the same kind of body with one field's value changed (still a valid body)
             for field, new in (("amount", "0.01"), ("reason", "another reason"),

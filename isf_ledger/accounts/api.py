@@ -13,6 +13,7 @@ from flask.views import MethodView
 from sqlalchemy.orm import joinedload
 from flask_smorest import Blueprint
 
+from ..clock import today
 from ..db import db
 from ..idempotency import write
 from ..api_base import ExactBlueprint
@@ -22,7 +23,7 @@ from .instalments import arrears, expected_instalments
 from .ledger import fund_balance, reversal_of
 from .models import Account, Person, Rate, Receipt, Transaction
 from .people import create_person
-from .plans import add_plan, plans_of
+from .plans import add_months, add_plan, plans_of
 from .rates import add_rate
 from .receipts import record_receipt
 from .reconciliation import reconcile
@@ -32,7 +33,7 @@ blp = ExactBlueprint("accounts", __name__, url_prefix="/api/v1", description="Pe
 
 
 def person_json(person: Person, as_of: date | None = None) -> dict:
-    bal = fund_balance(db.session, person.id, as_of)
+    bal = fund_balance(db.session, person.id, as_of or today())
     fund = person.fund
     return {"id": person.id, "name": person.name, "council": person.council.name,
             "council_reference": person.council_reference,
@@ -54,8 +55,8 @@ class People(MethodView):
         return [person_json(p) for p in db.session.scalars(q)]
 
     @guard(FINANCE_OR_BROKER)
-    @write
     @blp.arguments(s.PersonIn)
+    @write
     @blp.response(201, s.PersonOut)
     def post(self, args):
         """Create a person and their fund."""
@@ -80,8 +81,8 @@ class Plans(MethodView):
         return plans_of(db.session, person_id)
 
     @guard(FINANCE_OR_BROKER, person=True)
-    @write
     @blp.arguments(s.PlanIn)
+    @write
     @blp.response(201, s.PlanOut)
     def post(self, args, person_id):
         """Add a new version of the person's support plan."""
@@ -97,8 +98,8 @@ class Rates(MethodView):
         return db.session.scalars(sa.select(Rate).order_by(Rate.service, Rate.effective_from)).all()
 
     @guard(FINANCE)
-    @write
     @blp.arguments(s.RateIn)
+    @write
     @blp.response(201, s.RateOut)
     def post(self, args):
         """Add a rate card entry for a service from a date."""
@@ -125,8 +126,8 @@ class Receipts(MethodView):
         return [receipt_json(r) for r in rows]
 
     @guard(FINANCE, person=True)
-    @write
     @blp.arguments(s.ReceiptIn)
+    @write
     @blp.response(201, s.ReceiptOut)
     def post(self, args, person_id):
         """Pay money into the person's fund; the management fee is taken as its own transaction."""
@@ -153,8 +154,8 @@ def get_transaction(transaction_id):
 
 @blp.route("/transactions/<int:transaction_id>/reverse", methods=["POST"])
 @guard(FINANCE, transaction=True)
-@write
 @blp.arguments(s.ReverseIn)
+@write
 @blp.response(201, s.ReversalOut)
 def reverse_transaction(args, transaction_id):
     """Reverse a transaction (a receipt together with its fee), once, with a reason."""
@@ -184,7 +185,7 @@ def person_transactions(args, person_id):
 @blp.response(200, s.BalanceOut)
 def balance(args, person_id):
     """The fund's pots as at a date (default today), counting everything dated on or before it."""
-    as_of = args["as_of"] or date.today()
+    as_of = args["as_of"] or today()
     bal = fund_balance(db.session, person_id, as_of)
     # Hours cannot be recorded yet (the hours capability comes next), so the bank is empty.
     return {"person_id": person_id, "as_of": as_of, "available": bal["available"],
@@ -197,7 +198,7 @@ def balance(args, person_id):
 @blp.response(200, s.ArrearsOut)
 def person_arrears(args, person_id):
     """What the council and the person were due to pay in by a date, what came, what is owed."""
-    as_of = args["as_of"] or date.today()
+    as_of = args["as_of"] or today()
     return {"person_id": person_id, "as_of": as_of, **arrears(db.session, g.person, as_of)}
 
 
@@ -207,7 +208,7 @@ def person_arrears(args, person_id):
 @blp.response(200, s.InstalmentOut(many=True))
 def instalments(args, person_id):
     """The instalments the plan expects, due in advance, up to a date (default: a year from today)."""
-    until = args["to"] or date.today().replace(year=date.today().year + 1)
+    until = args["to"] or add_months(today(), 12)
     rows = expected_instalments(db.session, g.person, until)
     return [i for i in rows if args["from_"] is None or i.due >= args["from_"]]
 

@@ -22,6 +22,7 @@ PLAN_RULES = ("surplus_threshold_weeks", "payment_cycle", "bank_expiry_days", "s
 
 def council_named(session, name: str) -> Council:
     """The council with this name, created (with the provider's defaults) the first time it is named."""
+    name = " ".join(name.split())  # "Northshire " and "Northshire" are one council
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     session.execute(insert(Council).values(name=name).on_conflict_do_nothing(index_elements=["name"]))
     return session.scalar(sa.select(Council).where(Council.name == name))

@@ -2,8 +2,9 @@
 
 Instalments are due in advance from each plan version's `effective_from`: every 28 days
 (`four_weekly`, 13 a year), on the same day each month (`monthly`, 12) or every 7 days
-(`weekly`, 52). A year's money is split evenly, the pence left over on the year's last
-instalment. The annual budget includes the person's assessed contribution: the council is due
+(`weekly`, 52). Plan years run twelve months from the first plan's start and each holds n
+instalments, counted again from the year's start (13 x 28 days is 364, so a year never gets a
+14th). A year's money is split evenly, the pence left over on the year's last instalment. The annual budget includes the person's assessed contribution: the council is due
 the budget less 52 weeks of contribution, the person the contribution.
 """
 from __future__ import annotations
@@ -31,32 +32,50 @@ def _share(total: int, n: int, index: int) -> int:
     return total - base * (n - 1) if index == n - 1 else base
 
 
+def _year_index(first: date, day: date) -> int:
+    """Which plan year (0, 1, ...) a day falls in, the years running from the first plan's start."""
+    k = ((day.year - first.year) * 12 + (day.month - first.month)) // 12
+    return k if add_months(first, 12 * k) <= day else k - 1
+
+
 def expected_instalments(session, person: Person, until: date) -> list[Instalment]:
-    out = []
-    for plan, start, end in windows(plans_of(session, person.id)):
+    """Every instalment due up to `until`: in each plan year a version covers, n of them from the
+    later of the version's start and the year's start; the year's remainder on the nth."""
+    plans = plans_of(session, person.id)
+    out: list[Instalment] = []
+    if not plans:
+        return out
+    first = plans[0].effective_from
+    for plan, start, end in windows(plans):
         cycle = rule("payment_cycle", person.council, plan)
         n = PAYMENTS_A_YEAR[cycle]
         person_year = plan.weekly_client_contribution_pence * 52
         council_year = plan.annual_budget_pence - person_year
-        i = 0
+        last_day = min(until, end) if end is not None else until
+        k = _year_index(first, start)
         while True:
-            if cycle == "monthly":
-                due = add_months(start, i)
-            else:
-                due = start + timedelta(days=(28 if cycle == "four_weekly" else 7) * i)
-            if due > until or (end is not None and due > end):
+            anchor = max(start, add_months(first, 12 * k))
+            if anchor > last_day:
                 break
-            k = i % n
-            out.append(Instalment(due, plan.id, _share(council_year, n, k), _share(person_year, n, k)))
-            i += 1
+            year_end = add_months(first, 12 * (k + 1)) - timedelta(days=1)
+            for i in range(n):
+                if cycle == "monthly":
+                    due = add_months(anchor, i)
+                else:
+                    due = anchor + timedelta(days=(28 if cycle == "four_weekly" else 7) * i)
+                if due > year_end or due > last_day:
+                    break
+                out.append(Instalment(due, plan.id, _share(council_year, n, i), _share(person_year, n, i)))
+            k += 1
     return out
 
 
 def received(session, person_id: int, as_of: date) -> dict[str, int]:
-    """Receipts by source dated on or before `as_of`, less those reversed."""
+    """Receipts by source dated on or before `as_of`, less those reversed on or before it."""
     q = (sa.select(Receipt.source, sa.func.sum(Receipt.amount_pence))
          .where(Receipt.person_id == person_id, Receipt.date <= as_of,
-                ~sa.exists().where(Transaction.reverses_id == Receipt.transaction_id))
+                ~sa.exists().where(Transaction.reverses_id == Receipt.transaction_id,
+                                   Transaction.date <= as_of))
          .group_by(Receipt.source))
     return {source: int(total) for source, total in session.execute(q)}
 

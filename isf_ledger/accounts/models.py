@@ -125,6 +125,7 @@ class PlanVersion(db.Model):
     """One effective-dated version of a person's support plan; later versions never rewrite it."""
 
     __tablename__ = "plan_versions"
+    __table_args__ = (sa.UniqueConstraint("person_id", "version"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(sa.ForeignKey("people.id"), index=True)
     version: Mapped[int]

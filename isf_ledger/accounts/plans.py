@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from ..errors import Invalid
 from ..money import format_decimal
+from .ledger import lock_funds
 from .models import BudgetLine, PlanVersion
 
 DEFAULT_FEE_RATE = Decimal("0.10")
@@ -29,6 +30,7 @@ def add_plan(session, person_id: int, *, effective_from: date, annual_budget_pen
         raise Invalid("effective_to", "must be on or after effective_from")
     if weekly_client_contribution_pence * 52 > annual_budget_pence:
         raise Invalid("weekly_client_contribution", "a year of contributions exceeds the annual budget")
+    lock_funds(session, [person_id])  # versions are numbered one at a time, and never for a closed fund
     version = 1 + (session.scalar(sa.select(sa.func.max(PlanVersion.version))
                                   .where(PlanVersion.person_id == person_id)) or 0)
     plan = PlanVersion(person_id=person_id, version=version, effective_from=effective_from,

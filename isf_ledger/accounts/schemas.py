@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from marshmallow import Schema, fields, validate
 
-from ..fields import Day, Exact, Money, Text as TextField
+from ..fields import Day, Exact, Flag, Money, Text as TextField
 from .plans import DOMAINS, PAYMENTS_A_YEAR
 from .rates import UNITS
 from .receipts import SOURCES
@@ -59,7 +59,7 @@ class PlanIn(Schema):
     surplus_threshold_weeks = fields.Integer(validate=validate.Range(0, 104), allow_none=True, load_default=None, strict=True)
     bank_expiry_days = fields.Integer(validate=validate.Range(1, 3650), allow_none=True, load_default=None, strict=True)
     surplus_notice_days = fields.Integer(validate=validate.Range(0, 365), allow_none=True, load_default=None, strict=True)
-    contribution_spent_first = fields.Boolean(allow_none=True, load_default=None)
+    contribution_spent_first = Flag(allow_none=True, load_default=None)
 
 
 class PlanOut(Schema):
@@ -100,7 +100,7 @@ class ReceiptIn(Schema):
     amount = Money(required=True, positive=True, attribute="amount_pence")
     source = TextField(required=True, validate=validate.OneOf(SOURCES))
     reference = TextField(validate=validate.Length(max=200), allow_none=True, load_default=None)
-    fee_exempt = fields.Boolean(load_default=False)
+    fee_exempt = Flag(load_default=False)
 
 
 class ReceiptOut(Schema):

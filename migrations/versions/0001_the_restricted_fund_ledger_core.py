@@ -41,6 +41,21 @@ SQLITE_TRIGGERS = [
     f"""CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table}
         BEGIN SELECT RAISE(ABORT, '{table} are immutable: post a reversal instead'); END"""
     for table in IMMUTABLE for verb in ("UPDATE", "DELETE")
+] + [
+    # INSERT OR REPLACE deletes the row it collides with without firing DELETE triggers:
+    # refuse any insert that would collide with a row already written.
+    f"""CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table}
+        WHEN EXISTS (SELECT 1 FROM {table} WHERE {' OR '.join(keys)})
+        BEGIN SELECT RAISE(ABORT, '{table} are immutable: a row already written cannot be replaced'); END"""
+    for table, keys in {
+        "postings": ["id = NEW.id"],
+        "transactions": ["id = NEW.id", "reverses_id = NEW.reverses_id"],
+        "receipts": ["id = NEW.id", "transaction_id = NEW.transaction_id",
+                     "fee_transaction_id = NEW.fee_transaction_id"],
+        "plan_versions": ["id = NEW.id", "(person_id = NEW.person_id AND version = NEW.version)"],
+        "budget_lines": ["id = NEW.id"],
+        "rates": ["id = NEW.id", "(service = NEW.service AND effective_from = NEW.effective_from)"],
+    }.items()
 ]
 
 POSTGRESQL_TRIGGERS = [
@@ -187,7 +202,7 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_idempotency_keys_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_keys')),
-    sa.UniqueConstraint('key', name=op.f('uq_idempotency_keys_key'))
+    sa.UniqueConstraint('user_id', 'key', name=op.f('uq_idempotency_keys_user_id_key'))
     )
     op.create_table('plan_versions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -210,7 +225,8 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_plan_versions_created_by_users')),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_plan_versions_person_id_people')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_plan_versions'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_plan_versions')),
+    sa.UniqueConstraint('person_id', 'version', name=op.f('uq_plan_versions_person_id_version'))
     )
     with op.batch_alter_table('plan_versions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_plan_versions_person_id'), ['person_id'], unique=False)
