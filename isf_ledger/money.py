@@ -5,7 +5,9 @@ every amount shared between people is split by the largest remainder so nothing 
 """
 from __future__ import annotations
 
+import math
 import re
+from fractions import Fraction
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Hashable, Sequence
 
@@ -81,11 +83,12 @@ def split_largest_remainder(total: int, weights: Sequence[tuple[Hashable, Decima
     Each part gets the floor of its exact share; the pence left over go one each to the largest
     remainders, ties to the earlier entry (callers list people by id, the void share last).
     """
-    weight_sum = sum((w for _, w in weights), Decimal(0))
+    # Fractions, not Decimals: remainders that are equal must compare equal for ties to go right.
+    weight_sum = sum((Fraction(w) for _, w in weights), Fraction(0))
     if weight_sum <= 0:
         raise ValueError("weights must sum to more than zero")
-    exact = [(key, Decimal(total) * w / weight_sum) for key, w in weights]
-    parts = {key: int(share.to_integral_value(rounding="ROUND_FLOOR")) for key, share in exact}
+    exact = [(key, Fraction(total) * Fraction(w) / weight_sum) for key, w in weights]
+    parts = {key: math.floor(share) for key, share in exact}
     left = total - sum(parts.values())
     order = sorted(range(len(exact)), key=lambda i: -(exact[i][1] - parts[exact[i][0]]))
     for i in order[:left]:

@@ -58,3 +58,11 @@ def test_largest_remainder_never_loses_a_penny(total, weights):
     assert sum(parts.values()) == total
     exact = [Decimal(total) * w / sum(weights) for w in weights]
     assert all(abs(parts[i] - exact[i]) < 1 for i in range(len(weights)))
+
+
+def test_largest_remainder_ties_are_exact_even_with_weights_decimals_cannot_divide():
+    # Thirds: 28-digit decimals would round 1/3 and 2/3 remainders apart; fractions keep them equal.
+    parts = split_largest_remainder(100, [(1, Decimal(1)), (2, Decimal(1)), (3, Decimal(1)),
+                                          (4, Decimal(3)), ("void", Decimal(3))])
+    assert parts == {1: 11, 2: 11, 3: 11, 4: 34, "void": 33}
+    assert sum(parts.values()) == 100
