@@ -134,6 +134,21 @@ def test_reversal_of_a_receipt_may_take_the_fund_below_zero_and_reconciliation_s
 
 # --- the database refuses what the rules refuse -------------------------------------------------
 
+def history_refuses(api, sql):
+    """Write a plan, a receipt and a rate, then check `sql` is refused and changed nothing."""
+    pid = api.person()
+    api.plan(pid)
+    api.receipt(pid)
+    api.post("/api/v1/rates", {"service": "day_support", "unit": "hour", "rate": "18.50",
+                               "effective_from": "2026-01-01"})
+    with api.app.app_context():
+        with pytest.raises(IntegrityError, match="immutable"):
+            db.session.execute(sa.text(sql))
+        db.session.rollback()
+    assert api.balance(pid)["available"] == "1800.00"
+    assert api.get("/api/v1/rates")[0]["rate"] == "18.50"
+
+
 @pytest.mark.parametrize("sql", [
     "UPDATE postings SET amount_pence = amount_pence + 1",
     "DELETE FROM postings",
@@ -145,16 +160,7 @@ def test_reversal_of_a_receipt_may_take_the_fund_below_zero_and_reconciliation_s
     "UPDATE rates SET rate = '1.00'",
 ])
 def test_raw_sql_cannot_change_history(api, sql):
-    pid = api.person()
-    api.plan(pid)
-    api.receipt(pid)
-    api.post("/api/v1/rates", {"service": "day_support", "unit": "hour", "rate": "18.50",
-                               "effective_from": "2026-01-01"})
-    with api.app.app_context():
-        with pytest.raises(IntegrityError, match="immutable"):
-            db.session.execute(sa.text(sql))
-        db.session.rollback()
-    assert api.balance(pid)["available"] == "1800.00"
+    history_refuses(api, sql)
 
 
 def test_truncate_of_postings_is_refused_on_postgresql(api, backend):
@@ -291,13 +297,4 @@ def test_database_refuses_a_transaction_between_two_funds(api):
 def test_sqlite_insert_or_replace_cannot_rewrite_history(api, backend, sql):
     if backend != "sqlite":
         pytest.skip("INSERT OR REPLACE is SQLite's")
-    pid = api.person()
-    api.receipt(pid)
-    api.post("/api/v1/rates", {"service": "day_support", "unit": "hour", "rate": "18.50",
-                               "effective_from": "2026-01-01"})
-    with api.app.app_context():
-        with pytest.raises(IntegrityError, match="immutable"):
-            db.session.execute(sa.text(sql))
-        db.session.rollback()
-    assert api.balance(pid)["available"] == "1800.00"
-    assert api.get("/api/v1/rates")[0]["rate"] == "18.50"
+    history_refuses(api, sql)

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from flask import g
 from flask.views import MethodView
 from sqlalchemy.orm import joinedload
-from flask_smorest import Blueprint
 
 from ..clock import today
 from ..db import db

@@ -29,14 +29,14 @@ from sqlalchemy import event
 
 from ..db import db, utcnow
 from ..money import split_largest_remainder
-from .fees import fee_entry, fee_on
+from .fees import fee_on
 from .instalments import expected_instalments
 from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
 from .models import Council, Person, Rate, Receipt
 from .people import create_person
-from .plans import DEFAULT_FEE_RATE, DOMAINS, add_months, add_plan, windows
+from .plans import DEFAULT_FEE_RATE, DOMAINS, add_months, add_plan, in_force, windows
 from .rates import add_rate
-from .receipts import SOURCE_NAMES
+from .receipts import receipt_entries
 
 # name, short code (on references and remittances), how to write a reference, share of people
 COUNCILS = (
@@ -268,20 +268,16 @@ def pending_receipt(person_id: int, day: date, amount_pence: int, source: str, r
     """The same transactions record_receipt posts: the money into `available`, then the fee at
     the plan's rate on the receipt's date, as its own transaction."""
     fee = fee_on(amount_pence, rate)
-    what = SOURCE_NAMES[source] + (f" {reference}" if reference else "")
-    entry = Entry(kind="receipt", date=day, person_id=person_id, description=f"Received: {what}",
-                  legs=[(provider["client_money"], -amount_pence), (fund["available"], amount_pence)])
-    fee_txn = fee_entry(person_id, day, fee, fund, provider, what) if fee else None
+    entry, *fee_part = receipt_entries(person_id, day, amount_pence, source, reference, fee, fund, provider)
+    fee_txn = fee_part[0] if fee_part else None
     return PendingReceipt(person_id, day, amount_pence, source, reference, rate, fee, entry, fee_txn)
 
 
 def fee_rate_from(plan_windows, day: date) -> Decimal:
     """The fee rate of the plan in force on a day (the provider's default where none is), as
     fees.fee_rate_on decides it, from plan windows read once instead of once per receipt."""
-    for plan, start, end in plan_windows:
-        if start <= day and (end is None or day <= end):
-            return plan.management_fee_rate
-    return DEFAULT_FEE_RATE
+    plan = in_force(plan_windows, day)
+    return DEFAULT_FEE_RATE if plan is None else plan.management_fee_rate
 
 
 def add_rate_card(session, entries) -> int:

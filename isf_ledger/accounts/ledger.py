@@ -135,7 +135,7 @@ def post(session, entries: list[Entry], funds: dict[int, Fund], user_id: int | N
     Postings go in before their headers; a trigger on the header refuses it unless its
     postings balance, so the database holds a balanced transaction or none.
     """
-    entries = [e for e in entries]
+    entries = list(entries)
     for e in entries:
         e.legs = [(a, p) for a, p in e.legs if p != 0]
         _check(e)

@@ -71,11 +71,16 @@ def windows(plans: list[PlanVersion]) -> list[tuple[PlanVersion, date, date | No
     return out
 
 
-def plan_on(session, person_id: int, day: date) -> PlanVersion | None:
-    for plan, start, end in windows(plans_of(session, person_id)):
+def in_force(plan_windows, day: date) -> PlanVersion | None:
+    """The version whose window holds the day, from `windows`."""
+    for plan, start, end in plan_windows:
         if start <= day and (end is None or day <= end):
             return plan
     return None
+
+
+def plan_on(session, person_id: int, day: date) -> PlanVersion | None:
+    return in_force(windows(plans_of(session, person_id)), day)
 
 
 def plan_year_start(session, person_id: int, day: date) -> date | None:

@@ -14,6 +14,17 @@ SOURCE_NAMES = {"council": "council payment", "health": "health funding",
                 "client_contribution": "personal contribution", "other": "other income"}
 
 
+def receipt_entries(person_id: int, day: date, amount_pence: int, source: str, reference: str | None,
+                    fee_pence: int, fund: dict, provider: dict) -> list[Entry]:
+    """A receipt's transactions: the money into `available`, then its fee (if any) as its own."""
+    what = SOURCE_NAMES[source] + (f" {reference}" if reference else "")
+    entries = [Entry(kind="receipt", date=day, person_id=person_id, description=f"Received: {what}",
+                     legs=[(provider["client_money"], -amount_pence), (fund["available"], amount_pence)])]
+    if fee_pence:
+        entries.append(fee_entry(person_id, day, fee_pence, fund, provider, what))
+    return entries
+
+
 def record_receipt(session, person_id: int, *, date: date, amount_pence: int, source: str,
                    reference: str | None = None, fee_exempt: bool = False,
                    user_id: int | None = None) -> Receipt:
@@ -21,12 +32,8 @@ def record_receipt(session, person_id: int, *, date: date, amount_pence: int, so
     fund, provider = person_accounts(session, person_id), provider_accounts(session)
     rate = fee_rate_on(session, person_id, date)
     fee = 0 if fee_exempt else fee_on(amount_pence, rate)
-    what = SOURCE_NAMES[source] + (f" {reference}" if reference else "")
-    receipt = Entry(kind="receipt", date=date, person_id=person_id, description=f"Received: {what}",
-                    legs=[(provider["client_money"], -amount_pence), (fund["available"], amount_pence)])
-    entries = [receipt]
-    if fee:
-        entries.append(fee_entry(person_id, date, fee, fund, provider, what))
+    entries = receipt_entries(person_id, date, amount_pence, source, reference, fee, fund, provider)
+    receipt = entries[0]
     post(session, entries, funds, user_id)
     row = Receipt(person_id=person_id, date=date, amount_pence=amount_pence, source=source,
                   reference=reference, fee_exempt=fee_exempt, fee_rate=rate, fee_pence=fee,
