@@ -22,8 +22,12 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/isf-ledger db upgrade
 	$(BIN)/isf-ledger demo --people $(PEOPLE) --months $(MONTHS) --seed 1 --if-empty
-	@echo "An API token for a finance user (use it as: Authorization: Bearer TOKEN):"
-	@$(BIN)/isf-ledger users create --name "finance-$$(date +%Y%m%d%H%M%S)" --role finance | tail -n 1
+	@echo "An API token for the demo finance user (use it as: Authorization: Bearer TOKEN; each run gives a new one):"
+	@if $(BIN)/isf-ledger users list | grep -q ' demo-finance '; then \
+	  $(BIN)/isf-ledger users token demo-finance | tail -n 1; \
+	else \
+	  $(BIN)/isf-ledger users create --name demo-finance --role finance | tail -n 1; \
+	fi
 	@echo "API description: http://127.0.0.1:$(PORT)/api/v1/openapi.json"
 	$(BIN)/isf-ledger run --host 127.0.0.1 --port $(PORT)
 

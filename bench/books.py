@@ -82,7 +82,7 @@ def fill_person(session, number: int, start: date, end: date, provider: dict, se
     council, code = COUNCILS[rng.randrange(len(COUNCILS))]
     reference = f"{code}{number:07d}"
     person = create_person(session, name=f"{rng.choice(FIRST)} {rng.choice(LAST)}", council=council,
-                           council_reference=reference, opened_on=start)
+                           council_reference=reference, opened_on=start, may_name_council=True)
     budget = rng.randint(15_000, 60_000) * 100
     rate = Decimal("0.08") if rng.randrange(100) < 12 else Decimal("0.10")
     weekly_hours = Decimal(rng.randint(20, 70)) / 2

@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from flask_migrate import Migrate
+from werkzeug.routing import IntegerConverter
 
 from . import config as cfg
 from .api_base import LedgerApi
@@ -21,6 +22,10 @@ class ExactJSON(DefaultJSONProvider):
     def loads(self, s, **kw):
         kw.setdefault("parse_float", Decimal)
         return super().loads(s, **kw)
+
+
+class AsciiInt(IntegerConverter):
+    regex = r"[0-9]+"
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -42,11 +47,15 @@ def create_app(config: dict | None = None) -> Flask:
     from . import errors, users, web
     from .accounts import api as accounts_api
     from .accounts import cli as accounts_cli
+    from .accounts.people import DIRECTORY
 
+    # Ids in paths are ASCII digits: Python's int() would also read "١٢" (Arabic-Indic digits).
+    app.url_map.converters["int"] = AsciiInt
     api = LedgerApi(app)
-    api.register_blueprint(accounts_api.blp)
+    for blueprint in accounts_api.BLUEPRINTS:
+        api.register_blueprint(blueprint)
     errors.init_app(app)  # after the Api, so the contract's error shape wins
-    users.init_app(app)
+    users.init_app(app, DIRECTORY)
     accounts_cli.init_app(app)
     web.init_app(app)
     return app

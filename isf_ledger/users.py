@@ -9,7 +9,9 @@ import hashlib
 import secrets
 import sys
 from datetime import datetime
+from dataclasses import dataclass
 from functools import wraps
+from typing import Callable
 
 import click
 import sqlalchemy as sa
@@ -25,7 +27,7 @@ ANYONE = ROLES
 # Who may change what. `person` and `auditor` never write.
 FINANCE = ("admin", "finance")
 FINANCE_OR_BROKER = ("admin", "finance", "broker")
-MAX_ID, MAX_BIG_ID = 2**31 - 1, 2**63 - 1
+MAX_ID, MAX_BIG_ID = 2**31 - 1, 2**63 - 1  # beyond these no row can exist
 
 
 class User(db.Model):
@@ -45,29 +47,41 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_user(session, *, name: str, role: str, person_id: int | None = None,
-                council: str | None = None, password: str | None = None) -> tuple[User, str]:
-    from .accounts.models import Council, Person
+@dataclass(frozen=True)
+class Directory:
+    """How users are linked to the rest of the product, given by whoever owns people and councils
+    (accounts/), so this module stays free of them: a person's id -> does it exist; a council's
+    name -> its id or None; a council id -> its name."""
 
+    person_exists: Callable[[object, int], bool]
+    council_id: Callable[[object, str], int | None]
+    council_name: Callable[[object, int], str | None]
+
+
+def _new_token() -> tuple[str, str]:
+    token = secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+def create_user(session, directory: Directory, *, name: str, role: str, person_id: int | None = None,
+                council: str | None = None, password: str | None = None) -> tuple[User, str]:
     if role not in ROLES:
         raise click.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
     if role == "person" and person_id is None:
         raise click.BadParameter("a person user needs --person ID", param_hint="--person")
     if role == "auditor" and not council:
         raise click.BadParameter("an auditor needs --council NAME", param_hint="--council")
-    if person_id is not None and session.get(Person, person_id) is None:
+    if person_id is not None and not directory.person_exists(session, person_id):
         raise click.BadParameter(f"no person with id {person_id}", param_hint="--person")
     council_id = None
     if council:
-        found = session.scalar(sa.select(Council).where(Council.name == council))
-        if found is None:
+        council_id = directory.council_id(session, council)
+        if council_id is None:
             raise click.BadParameter(f"no council named {council!r}", param_hint="--council")
-        council_id = found.id
     if session.scalar(sa.select(User.id).where(User.name == name)) is not None:
         raise click.BadParameter(f"a user named {name!r} already exists", param_hint="--name")
-    token = secrets.token_urlsafe(32)
-    user = User(name=name, role=role, person_id=person_id, council_id=council_id,
-                token_hash=hash_token(token),
+    token, digest = _new_token()
+    user = User(name=name, role=role, person_id=person_id, council_id=council_id, token_hash=digest,
                 password_hash=PasswordHasher().hash(password) if password else None)
     session.add(user)
     session.flush()
@@ -86,6 +100,7 @@ def current_user() -> User:
 
 
 def can_see_person(user: User, person) -> bool:
+    """`person` is anything with `id` and `council_id`."""
     if user.role == "person":
         return person is not None and person.id == user.person_id
     if user.role == "auditor":
@@ -93,42 +108,39 @@ def can_see_person(user: User, person) -> bool:
     return True
 
 
-def guard(roles, *, person: bool = False, transaction: bool = False):
+RESTRICTED = ("person", "auditor")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a path names and whose fund it is in, for `guard`: `load(id)` gives (the thing or None,
+    the person it belongs to or None). The thing is left in `g.<name>` for the view."""
+
+    arg: str
+    name: str
+    load: Callable[[int], tuple[object | None, object | None]]
+
+
+def guard(roles, scope: Scope | None = None):
     """Check, in the contract's order: a valid token (401), the role and scope (403), the id in
-    the path (404). The person in the path is left in `g.person` for the view."""
+    the path (404). People and auditors get 403 also for ids that do not exist, so that ids
+    outside their scope cannot be probed."""
 
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            from .accounts.models import Person, Transaction
-
             user = current_user()
             g.user = user
             if user.role not in roles:
                 raise Forbidden(f"a {user.role} user may not do this")
-            target = None
-            if person:
-                pid = kwargs["person_id"]
-                if pid > MAX_ID:  # beyond any id the database can hold
-                    pid = 0
-                if user.role == "person" and pid != user.person_id:
-                    raise Forbidden("you may see only your own fund")
-                target = db.session.get(Person, pid)
-            elif transaction:
-                tid = kwargs["transaction_id"]
-                txn = db.session.get(Transaction, tid) if tid <= MAX_BIG_ID else None
-                g.transaction = txn
-                target = db.session.get(Person, txn.person_id) if txn and txn.person_id else None
-                if user.role in ("person", "auditor") and (txn is None or not can_see_person(user, target)):
-                    raise Forbidden("this transaction is not in a fund you may see")
-                if txn is None:
-                    raise NotFound(f"no transaction with id {kwargs['transaction_id']}")
-            if person:
-                if target is None or not can_see_person(user, target):
-                    if user.role in ("person", "auditor"):
-                        raise Forbidden("this fund is not one you may see")
-                    raise NotFound(f"no person with id {kwargs['person_id']}")
-                g.person = target
+            if scope is not None:
+                ident = kwargs[scope.arg]
+                thing, owner = scope.load(ident) if ident <= MAX_BIG_ID else (None, None)
+                if user.role in RESTRICTED and (thing is None or not can_see_person(user, owner)):
+                    raise Forbidden(f"this {scope.name} is not in a fund you may see")
+                if thing is None:
+                    raise NotFound(f"no {scope.name} with id {ident}")
+                setattr(g, scope.name, thing)
             return view(*args, **kwargs)
 
         return wrapper
@@ -136,7 +148,27 @@ def guard(roles, *, person: bool = False, transaction: bool = False):
     return decorator
 
 
-def init_app(app: Flask) -> None:
+def _read_password(password: str | None) -> str | None:
+    if password != "":
+        return password
+    if sys.stdin is not None and sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:  # a script: the password is the first line of standard input
+        password = (sys.stdin.readline() if sys.stdin else "").rstrip("\r\n")
+    if not password:
+        raise click.BadParameter("give a password: --password VALUE, or one line on standard input",
+                                 param_hint="--password")
+    return password
+
+
+def _user_named(name: str) -> User:
+    user = db.session.scalar(sa.select(User).where(User.name == name))
+    if user is None:
+        raise click.BadParameter(f"no user named {name!r}", param_hint="NAME")
+    return user
+
+
+def init_app(app: Flask, directory: Directory) -> None:
     @app.cli.group("users")
     def users_cli():
         """Manage who may use the ledger."""
@@ -150,16 +182,36 @@ def init_app(app: Flask) -> None:
                   help="Also set a password for the web pages (asked for if no value is given).")
     def create_cmd(name, role, person_id, council, password):
         """Create a user and print their API token (the last word printed)."""
-        if password == "":
-            if sys.stdin is not None and sys.stdin.isatty():
-                password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-            else:  # a script: the password is the first line of standard input
-                password = (sys.stdin.readline() if sys.stdin else "").rstrip("\r\n")
-            if not password:
-                raise click.BadParameter("give a password: --password VALUE, or one line on standard input",
-                                         param_hint="--password")
-        user, token = create_user(db.session, name=name, role=role, person_id=person_id,
-                                  council=council, password=password)
+        user, token = create_user(db.session, directory, name=name, role=role, person_id=person_id,
+                                  council=council, password=_read_password(password))
         db.session.commit()
         click.echo(f"Created user {user.id} {name!r} with role {role}. Keep this API token safe; it is shown once.")
+        click.echo(f"token: {token}")
+
+    @users_cli.command("list")
+    def list_cmd():
+        """List users: name, role, what they are linked to, and whether they may sign in."""
+        for u in db.session.scalars(sa.select(User).order_by(User.id)):
+            link = (f"person {u.person_id}" if u.person_id else
+                    f"council {directory.council_name(db.session, u.council_id)!r}" if u.council_id else "")
+            click.echo(f"{u.id:>5}  {u.name:<30} {u.role:<8} {'active' if u.active else 'DISABLED':<8} {link}".rstrip())
+        db.session.rollback()
+
+    @users_cli.command("disable")
+    @click.argument("name")
+    def disable_cmd(name):
+        """Stop a user's token and password from working (their history stays)."""
+        user = _user_named(name)
+        user.active = False
+        db.session.commit()
+        click.echo(f"User {name!r} is disabled: their token and password no longer work.")
+
+    @users_cli.command("token")
+    @click.argument("name")
+    def token_cmd(name):
+        """Give a user a new API token (the last word printed); the old one stops working."""
+        user = _user_named(name)
+        token, user.token_hash = _new_token()
+        db.session.commit()
+        click.echo(f"New token for {name!r}; the old one no longer works. Keep it safe; it is shown once.")
         click.echo(f"token: {token}")

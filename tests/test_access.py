@@ -62,7 +62,7 @@ def test_person_and_auditor_can_never_write(api, world, role, index):
 
 def test_broker_records_people_and_plans_but_not_money_in_or_reversals(api, world):
     broker = world["tokens"]["broker"]
-    assert api.call("POST", "/api/v1/people", {"name": "C", "council": "N"}, token=broker).status_code == 201
+    assert api.call("POST", "/api/v1/people", {"name": "C", "council": " northSHIRE "}, token=broker).status_code == 201
     assert api.call("POST", f"/api/v1/people/{world['ana']}/plans",
                     {"effective_from": "2026-04-01", "annual_budget": "100.00"}, token=broker).status_code == 201
     for path, body in WRITES[1:2] + WRITES[3:]:

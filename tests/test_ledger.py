@@ -219,8 +219,8 @@ def test_posting_engine_refuses_money_moving_between_two_funds(app):
     from isf_ledger.accounts.people import create_person
 
     with app.app_context():
-        a = create_person(db.session, name="A", council="N", council_reference="1")
-        b = create_person(db.session, name="B", council="N", council_reference="2")
+        a = create_person(db.session, name="A", council="N", council_reference="1", may_name_council=True)
+        b = create_person(db.session, name="B", council="N", council_reference="2", may_name_council=True)
         funds = lock_funds(db.session, [a.id, b.id])
         acc_a, acc_b = person_accounts(db.session, a.id), person_accounts(db.session, b.id)
         with pytest.raises(LedgerBug, match="between funds"):
@@ -235,7 +235,7 @@ def test_a_late_item_is_posted_in_the_first_open_month_keeping_its_service_date(
     from isf_ledger.accounts.people import create_person
 
     with app.app_context():
-        pid = create_person(db.session, name="A", council="N", council_reference="1").id
+        pid = create_person(db.session, name="A", council="N", council_reference="1", may_name_council=True).id
         db.session.execute(sa.update(Fund).where(Fund.person_id == pid).values(issued_through=date(2026, 10, 1)))
         receipt = record_receipt(db.session, pid, date=date(2026, 10, 20), amount_pence=10000, source="council")
         db.session.commit()
@@ -262,7 +262,7 @@ def test_closed_fund_error_is_a_conflict_in_the_service_layer(app):
     from isf_ledger.accounts.people import create_person
 
     with app.app_context():
-        pid = create_person(db.session, name="A", council="N", council_reference="1").id
+        pid = create_person(db.session, name="A", council="N", council_reference="1", may_name_council=True).id
         db.session.execute(sa.update(Fund).where(Fund.person_id == pid).values(closed_on=date(2026, 1, 1)))
         with pytest.raises(Conflict):
             lock_funds(db.session, [pid])

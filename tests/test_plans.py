@@ -109,7 +109,7 @@ def test_plan_keeps_every_field(api):
 
 def test_rules_come_from_the_plan_then_the_council_then_the_provider(app):
     with app.app_context():
-        council = Council(name="Westshire", surplus_threshold_weeks=8, payment_cycle="monthly")
+        council = Council(name="Westshire", name_key="westshire", surplus_threshold_weeks=8, payment_cycle="monthly")
 
         class Plan:
             surplus_threshold_weeks, payment_cycle, bank_expiry_days = 2, None, None

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from flask.cli import with_appcontext
 from sqlalchemy import event
 
+from ..clock import today as uk_today
 from ..db import db, utcnow
 from ..money import split_largest_remainder
 from .fees import fee_on
@@ -294,7 +295,8 @@ def add_rate_card(session, entries) -> int:
 def fill_person(session, spec: PersonSpec, start: date, today: date, provider: dict):
     """Write one person, their plan and their money; returns (receipts, transactions, postings)."""
     person = create_person(session, name=spec.name, council=spec.council[0],
-                           council_reference=spec.reference, opened_on=start)
+                           council_reference=spec.reference, opened_on=start,
+                           may_name_council=True)
     plan = add_plan(session, person.id, effective_from=start, annual_budget_pence=spec.budget_pence,
                     payment_cycle=spec.payment_cycle, management_fee_rate=spec.fee_rate,
                     contingency_amount_pence=spec.contingency_pence,
@@ -405,7 +407,7 @@ def demo_cmd(people, months, seed, append, if_empty):
         session.rollback()
         raise click.ClickException(f"the database already has {already} people; the demo fills an empty "
                                    "ledger (give --append to add the demo provider alongside them)")
-    today = date.today()
+    today = uk_today()
     start = demo_start(today, months)
     rates = rate_entries(start, today)
     held = (sa.select(Council.name, Person.council_reference).join(Person, Person.council_id == Council.id)

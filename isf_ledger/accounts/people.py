@@ -7,14 +7,17 @@ import sqlalchemy as sa
 
 from ..clock import today
 from ..errors import Conflict
-from .councils import council_named
+from ..users import Directory
+from .councils import council_for_person, find_council
 from .ledger import open_person_accounts
-from .models import Fund, Person
+from .models import Council, Fund, Person
 
 
 def create_person(session, *, name: str, council: str, council_reference: str | None,
-                  opened_on: date | None = None) -> Person:
-    found = council_named(session, council)
+                  opened_on: date | None = None, may_name_council: bool = False) -> Person:
+    """A person and their fund. `may_name_council`: finance may name a council not yet known,
+    which creates it; anyone else must name a known council."""
+    found = council_for_person(session, council, may_create=may_name_council)
     if council_reference:
         clash = session.scalar(sa.select(Person.id).where(Person.council_id == found.id,
                                                           Person.council_reference == council_reference))
@@ -30,3 +33,11 @@ def create_person(session, *, name: str, council: str, council_reference: str | 
     session.flush()
     session.refresh(person)
     return person
+
+
+# How users are linked to people and councils (users.py knows neither).
+DIRECTORY = Directory(
+    person_exists=lambda session, pid: session.get(Person, pid) is not None,
+    council_id=lambda session, name: getattr(find_council(session, name), "id", None),
+    council_name=lambda session, cid: getattr(session.get(Council, cid), "name", None),
+)

@@ -1,0 +1,77 @@
+"""People and their funds: create a person with their fund; list people; a fund's position."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import g
+from flask.views import MethodView
+
+from ...api_base import ExactBlueprint
+from ...clock import today
+from ...db import db
+from ...idempotency import write
+from ...users import ANYONE, FINANCE, FINANCE_OR_BROKER, guard
+from ..ledger import fund_balance
+from ..models import Person
+from ..people import create_person
+from ..schemas import people as s
+from ..schemas.common import AsOfQuery
+from .scopes import PERSON
+
+blp = ExactBlueprint("people", __name__, url_prefix="/api/v1", description="People and their funds")
+
+
+def person_json(person: Person, as_of: date | None = None) -> dict:
+    bal = fund_balance(db.session, person.id, as_of or today())
+    fund = person.fund
+    return {"id": person.id, "name": person.name, "council": person.council.name,
+            "council_reference": person.council_reference,
+            "fund": {"id": fund.id, "opened_on": fund.opened_on, "closed_on": fund.closed_on,
+                     "available": bal.get("available", 0), "contingency": bal.get("contingency", 0)}}
+
+
+@blp.route("/people")
+class People(MethodView):
+    @guard(ANYONE)
+    @blp.response(200, s.PersonOut(many=True))
+    def get(self):
+        """List the people whose funds you may see."""
+        import sqlalchemy as sa
+        from sqlalchemy.orm import joinedload
+
+        q = sa.select(Person).options(joinedload(Person.council), joinedload(Person.fund)).order_by(Person.id)
+        if g.user.role == "person":
+            q = q.where(Person.id == g.user.person_id)
+        elif g.user.role == "auditor":
+            q = q.where(Person.council_id == g.user.council_id)
+        return [person_json(p) for p in db.session.scalars(q)]
+
+    @guard(FINANCE_OR_BROKER)
+    @blp.arguments(s.PersonIn)
+    @write
+    @blp.response(201, s.PersonOut)
+    def post(self, args):
+        """Create a person and their fund."""
+        person = create_person(db.session, **args, may_name_council=g.user.role in FINANCE)
+        return person_json(person)
+
+
+@blp.route("/people/<int:person_id>")
+@guard(ANYONE, PERSON)
+@blp.response(200, s.PersonOut)
+def get_person(person_id):
+    """A person and their fund's balances today."""
+    return person_json(g.person)
+
+
+@blp.route("/people/<int:person_id>/balance")
+@guard(ANYONE, PERSON)
+@blp.arguments(AsOfQuery, location="query")
+@blp.response(200, s.BalanceOut)
+def balance(args, person_id):
+    """The fund's pots as at a date (default today), counting everything dated on or before it."""
+    as_of = args["as_of"] or today()
+    bal = fund_balance(db.session, person_id, as_of)
+    # Hours cannot be recorded yet (the hours capability comes next), so the bank is empty.
+    return {"person_id": person_id, "as_of": as_of, "available": bal["available"],
+            "contingency": bal["contingency"], "bank_hours": "0.00", "bank_value": 0}

@@ -1,0 +1,32 @@
+"""Support plan versions of a person."""
+from __future__ import annotations
+
+from flask import g
+from flask.views import MethodView
+
+from ...api_base import ExactBlueprint
+from ...db import db
+from ...idempotency import write
+from ...users import ANYONE, FINANCE_OR_BROKER, guard
+from ..plans import add_plan, plans_of
+from ..schemas import plans as s
+from .scopes import PERSON
+
+blp = ExactBlueprint("plans", __name__, url_prefix="/api/v1", description="Support plans")
+
+
+@blp.route("/people/<int:person_id>/plans")
+class Plans(MethodView):
+    @guard(ANYONE, PERSON)
+    @blp.response(200, s.PlanOut(many=True))
+    def get(self, person_id):
+        """Every version of the person's support plan, oldest first."""
+        return plans_of(db.session, person_id)
+
+    @guard(FINANCE_OR_BROKER, PERSON)
+    @blp.arguments(s.PlanIn)
+    @write
+    @blp.response(201, s.PlanOut)
+    def post(self, args, person_id):
+        """Add a new version of the person's support plan."""
+        return add_plan(db.session, person_id, user_id=g.user.id, **args)

@@ -1,0 +1,33 @@
+"""The provider's rate card."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import g
+from flask.views import MethodView
+
+from ...api_base import ExactBlueprint
+from ...db import db
+from ...idempotency import write
+from ...users import ANYONE, FINANCE, guard
+from ..models import Rate
+from ..rates import add_rate
+from ..schemas import rates as s
+
+blp = ExactBlueprint("rates", __name__, url_prefix="/api/v1", description="The rate card")
+
+
+@blp.route("/rates")
+class Rates(MethodView):
+    @guard(ANYONE)
+    @blp.response(200, s.RateOut(many=True))
+    def get(self):
+        """The rate card, every entry."""
+        return db.session.scalars(sa.select(Rate).order_by(Rate.service, Rate.effective_from)).all()
+
+    @guard(FINANCE)
+    @blp.arguments(s.RateIn)
+    @write
+    @blp.response(201, s.RateOut)
+    def post(self, args):
+        """Add a rate card entry for a service from a date."""
+        return add_rate(db.session, user_id=g.user.id, **args)

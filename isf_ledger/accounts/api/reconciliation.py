@@ -1,0 +1,20 @@
+"""Client money reconciliation, for finance."""
+from __future__ import annotations
+
+from ...api_base import ExactBlueprint
+from ...db import db
+from ...users import FINANCE, guard
+from ..reconciliation import reconcile
+from ..schemas import reconciliation as s
+from ..schemas.common import AsOfQuery
+
+blp = ExactBlueprint("reconciliation", __name__, url_prefix="/api/v1", description="Client money")
+
+
+@blp.route("/reconciliation")
+@guard(FINANCE)
+@blp.arguments(AsOfQuery, location="query")
+@blp.response(200, s.ReconciliationOut)
+def reconciliation(args):
+    """The sum of every fund against the client money held, to the penny."""
+    return reconcile(db.session, args["as_of"])

@@ -1,0 +1,53 @@
+"""People, their councils and their funds."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ...db import db, utcnow
+
+
+class Council(db.Model):
+    """A commissioning council and its rule profile; a blank rule means the provider's default."""
+
+    __tablename__ = "councils"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(unique=True)
+    # The name case-folded and trimmed (councils.name_key): "northshire " is Northshire.
+    name_key: Mapped[str] = mapped_column(unique=True)
+    surplus_threshold_weeks: Mapped[int | None]
+    payment_cycle: Mapped[str | None] = mapped_column(sa.String(20))
+    bank_expiry_days: Mapped[int | None]
+    surplus_notice_days: Mapped[int | None]
+    contribution_spent_first: Mapped[bool | None]
+    voids_funded_by_council: Mapped[bool | None]
+
+
+class Person(db.Model):
+    __tablename__ = "people"
+    __table_args__ = (sa.UniqueConstraint("council_id", "council_reference"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    council_id: Mapped[int] = mapped_column(sa.ForeignKey("councils.id"), index=True)
+    council_reference: Mapped[str | None] = mapped_column(sa.String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    council: Mapped[Council] = relationship()
+    fund: Mapped["Fund"] = relationship(back_populates="person", uselist=False)
+
+
+class Fund(db.Model):
+    """A person's Individual Service Fund: one cost centre, locked while money moves in it."""
+
+    __tablename__ = "funds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("people.id"), unique=True)
+    opened_on: Mapped[date]
+    closed_on: Mapped[date | None]
+    # First day of the last month whose statement was issued: nothing more may be dated up to
+    # the end of that month (late items move to the next open month).
+    issued_through: Mapped[date | None]
+
+    person: Mapped[Person] = relationship(back_populates="fund")

@@ -1,0 +1,28 @@
+"""Field shapes shared by the accounts API's schemas, and the query strings every list takes."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from marshmallow import Schema, ValidationError, validate, validates_schema
+
+from ...fields import Day, Exact, Text as TextField
+
+Text = lambda n, **kw: TextField(validate=validate.Length(min=1, max=n), **kw)  # noqa: E731
+Name = validate.Regexp(r"^[a-z][a-z0-9_]{0,59}$", error="use lower-case letters, digits and _ (e.g. day_support)")
+Hours = lambda **kw: Exact(places=2, maximum=Decimal(168), **kw)  # noqa: E731
+FeeRate = lambda **kw: Exact(places=4, maximum=Decimal(1), **kw)  # noqa: E731
+UnitRate = lambda **kw: Exact(places=4, positive=True, maximum=Decimal(100000), **kw)  # noqa: E731
+
+
+class AsOfQuery(Schema):
+    as_of = Day(load_default=None)
+
+
+class RangeQuery(Schema):
+    from_ = Day(data_key="from", load_default=None)
+    to = Day(load_default=None)
+
+    @validates_schema
+    def _in_order(self, data, **kw):
+        if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
+            raise ValidationError("must be on or before `to`", "from")

@@ -1,0 +1,38 @@
+"""People and their funds' positions."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from ...fields import Money, Text as TextField
+from .common import Text
+
+
+class PersonIn(Schema):
+    name = Text(200, required=True)
+    council = Text(200, required=True)
+    council_reference = TextField(validate=validate.Length(max=100), allow_none=True, load_default=None)
+
+
+class FundOut(Schema):
+    id = fields.Integer()
+    opened_on = fields.Date()
+    closed_on = fields.Date(allow_none=True)
+    available = Money()
+    contingency = Money()
+
+
+class PersonOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    council = fields.String()
+    council_reference = TextField(allow_none=True)
+    fund = fields.Nested(FundOut)
+
+
+class BalanceOut(Schema):
+    person_id = fields.Integer()
+    as_of = fields.Date()
+    available = Money(minimum=None)
+    contingency = Money(minimum=None)
+    bank_hours = fields.String()
+    bank_value = Money()
