@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from ..clock import today
 from ..errors import Conflict
+from ..locks import lock_key
 from .councils import council_named
 from .ledger import open_person_accounts
 from .models import Fund, Person
@@ -16,6 +17,9 @@ def create_person(session, *, name: str, council: str, council_reference: str | 
                   opened_on: date | None = None) -> Person:
     found = council_named(session, council)
     if council_reference:
+        # Racers with one reference wait here, so the later ones see the first and get
+        # duplicate_person rather than the unique index's bare refusal.
+        lock_key(session, f"person:{found.id}:{council_reference}")
         clash = session.scalar(sa.select(Person.id).where(Person.council_id == found.id,
                                                           Person.council_reference == council_reference))
         if clash is not None:
