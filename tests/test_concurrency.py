@@ -2,7 +2,7 @@
 
 The app is created once per test (the `app` fixture); every thread has its own test client,
 so every request runs in its own app context with its own database session and connection.
-Most tests here need PostgreSQL (row locks, a real server); the last runs on both engines
+Most tests here need PostgreSQL (row locks, a real server); the last four run on both engines
 (SQLite serialises writers with BEGIN IMMEDIATE and a busy timeout).
 """
 from __future__ import annotations
@@ -308,8 +308,8 @@ def assert_one_winner(answers, code):
 @pytest.mark.parametrize("one_key", [True, False], ids=["one-key", "a-key-each"])
 def test_racing_reversals_of_one_transaction_reverse_it_once(app, backend, one_key):
     """8 clients reverse one receipt: with one key all get the first answer (the key is locked
-    before it is looked up); with a key each one wins and seven are told it is already reversed."""
-    needs_postgresql(backend)
+    before it is looked up); with a key each one wins and seven are told it is already reversed.
+    Runs on both engines: on SQLite the key lock is a no-op and BEGIN IMMEDIATE does its work."""
     setup = Setup(app)
     pid = setup.person("Ana", "0.10")
     for n in range(3):
@@ -330,7 +330,6 @@ def test_racing_reversals_of_one_transaction_reverse_it_once(app, backend, one_k
 def test_racing_creations_of_one_person_create_them_once(app, backend, one_key):
     """8 clients create one person (one council reference) at once: one person and one fund, and
     the others get the first answer (one key) or 409 duplicate_person (a key each)."""
-    needs_postgresql(backend)
     setup = Setup(app)
     for n in range(3):
         # Round 0 also names a new council, which the racers create together.
@@ -351,7 +350,6 @@ def test_racing_creations_of_one_person_create_them_once(app, backend, one_key):
 def test_racing_rate_entries_for_one_service_keep_one_unit(app, backend):
     """8 clients add rate entries for one new service, half per hour and half per night, each from
     its own date: the first unit written holds, every entry in it lands, every other is 409."""
-    needs_postgresql(backend)
     setup = Setup(app)
     for n in range(5):
         service = f"sleep_in_{n}"
