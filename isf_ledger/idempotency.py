@@ -1,7 +1,8 @@
 """Every write is idempotent by key: a replay returns the first result and writes nothing.
 
 The key is stored with a hash of the request in the same database transaction as the write
-it guards, under a unique constraint, so two racing requests with one key cannot both land.
+it guards, under a unique constraint, so two racing requests with one key cannot both land;
+a lock on the key makes the later ones wait for the first and answer as it did.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .api_base import IDEMPOTENCY_KEY_DOC
 from .db import db, utcnow
 from .errors import BadRequest, Conflict
+from .locks import lock_key
 
 MAX_KEY_LENGTH = 200
 
@@ -75,6 +77,9 @@ def write(view):
             db.session.commit()
             return resp
         digest = request_hash()
+        # Requests with one key queue here until the first commits. The lookup below comes after
+        # the lock, in the same transaction, and on read committed it sees the first one's record.
+        lock_key(db.session, f"idempotency:{g.user.id}:{key}")
         seen = db.session.scalar(_recorded(key))
         if seen is not None:
             db.session.rollback()

@@ -2,7 +2,7 @@
 
 The app is created once per test (the `app` fixture); every thread has its own test client,
 so every request runs in its own app context with its own database session and connection.
-Most tests here need PostgreSQL (row locks, a real server); the last runs on both engines
+Most tests here need PostgreSQL (row locks, a real server); the last four run on both engines
 (SQLite serialises writers with BEGIN IMMEDIATE and a busy timeout).
 """
 from __future__ import annotations
@@ -44,9 +44,13 @@ class Client:
         self.token = token
 
     def post(self, path, body, key):
+        return self.send(path, body, key)[:2]
+
+    def send(self, path, body, key):
+        """POST; the status, the raw body and whether the answer says it is a replay."""
         r = self.client.post(path, json=body, headers={"Authorization": f"Bearer {self.token}",
                                                        "Idempotency-Key": key})
-        return r.status_code, r.get_data()
+        return r.status_code, r.get_data(), r.headers.get("Idempotent-Replayed") == "true"
 
     def get(self, path):
         r = self.client.get(path, headers={"Authorization": f"Bearer {self.token}"})
@@ -280,3 +284,86 @@ def test_writers_on_one_fund_queue_on_both_engines(app, backend):
     assert bad == [], bad[:3]
     expected = sum(a - fee_pence(a, "0.125") for rows in amounts for a in rows)
     assert_books_hold(app, setup, {pid: expected})
+
+
+def race(app, token, n, path, body_of, key_of):
+    """n clients POST at once; body_of(i) and key_of(i) say what client i sends."""
+    clients = [Client(app, token) for _ in range(n)]
+    return run_threads(n, lambda i: clients[i].send(path, body_of(i), key_of(i)))
+
+
+def assert_one_answer(answers):
+    """Every request with one key got the first request's answer, byte for byte; all but one as a replay."""
+    assert {s for s, _, _ in answers} == {201}, [(s, raw) for s, raw, _ in answers if s != 201][:3]
+    assert len({raw for _, raw, _ in answers}) == 1, "every answer to one key must be the same"
+    assert sorted(replayed for _, _, replayed in answers) == [False] + [True] * (len(answers) - 1)
+
+
+def assert_one_winner(answers, code):
+    """Requests with different keys: one writes, every other is refused by the ledger's rule."""
+    assert sorted(s for s, _, _ in answers) == [201] + [409] * (len(answers) - 1), answers
+    assert {db_json(raw)["error"]["code"] for s, raw, _ in answers if s == 409} == {code}
+
+
+@pytest.mark.parametrize("one_key", [True, False], ids=["one-key", "a-key-each"])
+def test_racing_reversals_of_one_transaction_reverse_it_once(app, backend, one_key):
+    """8 clients reverse one receipt: with one key all get the first answer (the key is locked
+    before it is looked up); with a key each one wins and seven are told it is already reversed.
+    Runs on both engines: on SQLite the key lock is a no-op and BEGIN IMMEDIATE does its work."""
+    setup = Setup(app)
+    pid = setup.person("Ana", "0.10")
+    for n in range(3):
+        r = setup.post(f"/api/v1/people/{pid}/receipts",
+                       {"date": f"2026-0{n + 1}-15", "amount": "1000.05", "source": "council"})
+        answers = race(app, setup.token, 8, f"/api/v1/transactions/{r['transaction_id']}/reverse",
+                       lambda i: {"reason": "entered twice"}, lambda i: f"rev-{n}" if one_key else f"rev-{n}-{i}")
+        if one_key:
+            assert_one_answer(answers)
+        else:
+            assert_one_winner(answers, "already_reversed")
+        for t in (r["transaction_id"], r["fee_transaction_id"]):
+            assert sql(app, "SELECT COUNT(*) FROM transactions WHERE reverses_id = :t", t=t)[0][0] == 1
+    assert_books_hold(app, setup, {pid: 0})
+
+
+@pytest.mark.parametrize("one_key", [True, False], ids=["one-key", "a-key-each"])
+def test_racing_creations_of_one_person_create_them_once(app, backend, one_key):
+    """8 clients create one person (one council reference) at once: one person and one fund, and
+    the others get the first answer (one key) or 409 duplicate_person (a key each)."""
+    setup = Setup(app)
+    for n in range(3):
+        # Round 0 also names a new council, which the racers create together.
+        body = {"name": f"Ana {n}", "council": "Northshire" if n else "Southshire", "council_reference": f"NS-{n}"}
+        answers = race(app, setup.token, 8, "/api/v1/people", lambda i: body,
+                       lambda i: f"person-{n}" if one_key else f"person-{n}-{i}")
+        if one_key:
+            assert_one_answer(answers)
+        else:
+            assert_one_winner(answers, "duplicate_person")
+        rows = sql(app, "SELECT p.id FROM people p JOIN funds f ON f.person_id = p.id "
+                        "WHERE p.council_reference = :r", r=f"NS-{n}")
+        assert len(rows) == 1
+    assert sql(app, "SELECT COUNT(*) FROM councils")[0][0] == 2
+    assert_books_hold(app, setup, {})
+
+
+def test_racing_rate_entries_for_one_service_keep_one_unit(app, backend):
+    """8 clients add rate entries for one new service, half per hour and half per night, each from
+    its own date: the first unit written holds, every entry in it lands, every other is 409."""
+    setup = Setup(app)
+    for n in range(5):
+        service = f"sleep_in_{n}"
+        units = ["hour", "night"] * 4
+        answers = race(app, setup.token, 8, "/api/v1/rates",
+                        lambda i: {"service": service, "unit": units[i], "rate": f"{60 + i}.00",
+                                   "effective_from": f"2026-0{i + 1}-01"},
+                        lambda i: f"rate-{n}-{i}")
+        kept = sql(app, "SELECT DISTINCT unit FROM rates WHERE service = :s", s=service)
+        assert len(kept) == 1, kept
+        winner = kept[0][0]
+        for unit, (status, raw, _) in zip(units, answers):
+            if unit == winner:
+                assert status == 201, raw
+            else:
+                assert (status, db_json(raw)["error"]["code"]) == (409, "unit_mismatch"), raw
+        assert sql(app, "SELECT COUNT(*) FROM rates WHERE service = :s", s=service)[0][0] == 4

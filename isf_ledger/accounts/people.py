@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from ..clock import today
 from ..errors import Conflict
+from ..locks import lock_key
 from ..users import Directory
 from .councils import council_for_person, find_council
 from .ledger import open_person_accounts
@@ -19,10 +20,13 @@ def create_person(session, *, name: str, council: str, council_reference: str | 
     which creates it; anyone else must name a known council."""
     found = council_for_person(session, council, may_create=may_name_council)
     if council_reference:
+        # Racers with one reference wait here, so the later ones see the first and get
+        # duplicate_person rather than the unique index's bare refusal.
+        lock_key(session, f"person:{found.id}:{council_reference}")
         clash = session.scalar(sa.select(Person.id).where(Person.council_id == found.id,
                                                           Person.council_reference == council_reference))
         if clash is not None:
-            raise Conflict(f"{council} already funds person {clash} with reference {council_reference!r}",
+            raise Conflict(f"{found.name} already funds person {clash} with reference {council_reference!r}",
                            {"council_reference": ["already used for another person of this council"]},
                            code="duplicate_person")
     person = Person(name=name, council_id=found.id, council_reference=council_reference or None)

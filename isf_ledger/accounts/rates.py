@@ -7,6 +7,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from ..errors import Conflict
+from ..locks import lock_key
 from .models import Rate
 
 UNITS = ("hour", "night")
@@ -14,6 +15,9 @@ UNITS = ("hour", "night")
 
 def add_rate(session, *, service: str, unit: str, rate: Decimal, effective_from: date,
              user_id: int | None = None) -> Rate:
+    # Until the service's first entry commits there is no row to lock: without this, racing
+    # first entries with different units would all see none and all land.
+    lock_key(session, f"rate:{service}")
     known_unit = session.scalar(sa.select(Rate.unit).where(Rate.service == service).limit(1))
     if known_unit is not None and known_unit != unit:
         raise Conflict(f"{service} is charged per {known_unit}, not per {unit}",
