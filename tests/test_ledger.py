@@ -122,7 +122,7 @@ def test_reversal_of_a_receipt_may_take_the_fund_below_zero_and_reconciliation_s
     with api.app.app_context():
         funds = lock_funds(db.session, [pid])
         acc, prov = person_accounts(db.session, pid), provider_accounts(db.session)
-        post(db.session, [Entry(kind="support_charge", date=date(2026, 10, 5), person_id=pid,
+        post(db.session, [Entry(kind="delivery", date=date(2026, 10, 5), person_id=pid,
                                 legs=[(acc["available"], -8000), (prov["support_income"], 8000),
                                       (prov["client_money"], 8000), (prov["provider_bank"], -8000)])], funds)
         db.session.commit()

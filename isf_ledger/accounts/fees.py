@@ -22,9 +22,10 @@ def fee_on(amount_pence: int, rate: Decimal) -> int:
     return apply_rate(amount_pence, rate)
 
 
-def fee_entry(person_id: int, day: date, fee_pence: int, fund: dict, provider: dict, what: str) -> Entry:
+def fee_entry(person_id: int, day: date, fee_pence: int, fund: dict, provider: dict, what: str,
+              follows: Entry | None = None) -> Entry:
     """The fee leaves the fund as the provider's income, and the money moves from the client
     money account to the provider's own bank, so client money still equals the sum of funds."""
-    return Entry(kind="fee", date=day, person_id=person_id, description=f"Management fee on {what}",
+    return Entry(kind="fee", date=day, person_id=person_id, description=f"Management fee on {what}", follows=follows,
                  legs=[(fund["available"], -fee_pence), (provider["fee_income"], fee_pence),
                        (provider["client_money"], fee_pence), (provider["provider_bank"], -fee_pence)])

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..errors import Conflict
+from ..money import format_pence
+from .kinds import REVERSAL, kind_of
 from .models import Account, AccountMonth, Fund, Posting, Transaction
 
 PERSON_ACCOUNTS = ("available", "contingency")
@@ -47,6 +49,10 @@ class Entry:
     reverses_id: int | None = None
     reason: str | None = None
     service_date: date | None = None
+    # The entry this one belongs with (a receipt's fee follows the receipt): they are reversed together.
+    follows: "Entry | None" = None
+    follows_id: int | None = None
+    kind_reversed: str | None = None  # on a reversal: the kind of what it reverses
     posted_id: int | None = field(default=None, init=False)
     posted_date: date | None = field(default=None, init=False)
 
@@ -122,11 +128,46 @@ def _allocate_ids(session, n: int) -> list[int]:
 
 
 def _check(entry: Entry) -> None:
+    """The engine's own guard: balanced, one fund, and only the accounts its kind may move."""
     if len(entry.legs) < 2 or sum(p for _, p in entry.legs) != 0:
         raise LedgerBug(f"unbalanced {entry.kind}: {[(a.code, p) for a, p in entry.legs]}")
     people = {a.person_id for a, _ in entry.legs if a.person_id is not None}
     if people - {entry.person_id}:
         raise LedgerBug(f"{entry.kind} would move money between funds {sorted(people)}")
+    try:
+        kind = kind_of(entry.kind)
+    except KeyError:
+        raise LedgerBug(f"unknown kind of transaction {entry.kind!r}") from None
+    if kind is REVERSAL:
+        return  # the negation of a transaction that passed these checks
+    for account, pence in entry.legs:
+        if account.person_id is None and account.kind not in kind.provider_accounts:
+            raise LedgerBug(f"a {entry.kind} may not move money on {account.code}")
+        if account.person_id is not None and pence < 0 and account.kind not in kind.takes_from:
+            raise LedgerBug(f"a {entry.kind} may not take money out of {account.code}")
+
+
+def _refuse_overdrawing(session, entries: list[Entry]) -> None:
+    """Invariant 5: a payment out of a pot that is not a charge for support given must leave the
+    pot at or above zero, on its own date and after everything already dated later."""
+    for e in entries:
+        kind = kind_of(e.kind)
+        if kind.may_overdraw:
+            continue
+        debited = {a.kind for a, p in e.legs if a.person_id is not None and p < 0}
+        if not debited:
+            continue
+        for as_of in (e.posted_date, None):
+            bal = fund_balance(session, e.person_id, as_of)
+            short = {pot: bal.get(pot, 0) for pot in debited if bal.get(pot, 0) < 0}
+            if short:
+                pot, left = next(iter(short.items()))
+                out = -sum(p for a, p in e.legs if a.kind == pot and a.person_id is not None)
+                raise Conflict(f"not enough money in the fund's {pot}: this needs {format_pence(out)}, "
+                               f"which would leave {format_pence(left)}"
+                               + ("" if as_of is None else f" on {as_of.isoformat()}"),
+                               {"amount": [f"more than the {pot} balance"], pot: format_pence(left + out)},
+                               code="insufficient_funds")
 
 
 def post(session, entries: list[Entry], funds: dict[int, Fund], user_id: int | None = None) -> list[Entry]:
@@ -146,17 +187,23 @@ def post(session, entries: list[Entry], funds: dict[int, Fund], user_id: int | N
     for txn_id, e in zip(ids, entries):
         day = accounting_date(funds.get(e.person_id), e.date)
         e.posted_id, e.posted_date = txn_id, day
+        if e.follows is not None:
+            if e.follows.posted_id is None:
+                raise LedgerBug("an entry must be posted after the one it follows")
+            e.follows_id = e.follows.posted_id
         for account, pence in e.legs:
             postings.append({"transaction_id": txn_id, "account_id": account.id, "date": day, "amount_pence": pence})
             key = (account.id, month_start(day))
             months[key] = months.get(key, 0) + pence
         headers.append({"id": txn_id, "kind": e.kind, "date": day, "service_date": e.service_date or e.date,
                         "person_id": e.person_id, "description": e.description[:500],
-                        "reverses_id": e.reverses_id, "reason": e.reason, "created_by": user_id})
+                        "reverses_id": e.reverses_id, "follows_id": e.follows_id, "reason": e.reason,
+                        "created_by": user_id})
     # RETURNING makes SQLAlchemy send multi-row INSERTs, so the database checks each batch once.
     session.execute(sa.insert(Posting).returning(Posting.id), postings)
     session.execute(sa.insert(Transaction).returning(Transaction.id), headers)
     _add_to_checkpoints(session, months)
+    _refuse_overdrawing(session, entries)
     return entries
 
 
@@ -240,4 +287,4 @@ def reversing_entry(session, txn: Transaction, reason: str, day: date | None = N
     return Entry(kind="reversal", date=day or txn.date,
                  legs=[(accounts[p.account_id], -p.amount_pence) for p in txn.postings],
                  person_id=txn.person_id, description=f"Reversal of {txn.description}".strip(),
-                 reverses_id=txn.id, reason=reason, service_date=txn.service_date)
+                 reverses_id=txn.id, reason=reason, service_date=txn.service_date, kind_reversed=txn.kind)

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import sqlalchemy as sa
-
 from .fees import fee_entry, fee_on, fee_rate_on
 from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
 from .models import Receipt
@@ -21,7 +19,7 @@ def receipt_entries(person_id: int, day: date, amount_pence: int, source: str, r
     entries = [Entry(kind="receipt", date=day, person_id=person_id, description=f"Received: {what}",
                      legs=[(provider["client_money"], -amount_pence), (fund["available"], amount_pence)])]
     if fee_pence:
-        entries.append(fee_entry(person_id, day, fee_pence, fund, provider, what))
+        entries.append(fee_entry(person_id, day, fee_pence, fund, provider, what, follows=entries[0]))
     return entries
 
 
@@ -42,8 +40,3 @@ def record_receipt(session, person_id: int, *, date: date, amount_pence: int, so
     session.flush()
     return row
 
-
-def receipt_for(session, transaction_id: int) -> Receipt | None:
-    """The receipt a transaction belongs to, as the receipt itself or as its fee."""
-    return session.scalar(sa.select(Receipt).where(sa.or_(Receipt.transaction_id == transaction_id,
-                                                          Receipt.fee_transaction_id == transaction_id)))

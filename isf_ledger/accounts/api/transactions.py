@@ -24,6 +24,7 @@ def transaction_json(txn: Transaction) -> dict:
     done = reversal_of(db.session, txn)
     return {"id": txn.id, "kind": txn.kind, "date": txn.date, "service_date": txn.service_date,
             "person_id": txn.person_id, "description": txn.description, "reverses_id": txn.reverses_id,
+            "follows_id": txn.follows_id,
             "reversed_by": done.id if done else None, "reason": txn.reason, "created_at": txn.created_at,
             "postings": [{"account": codes[p.account_id], "amount": p.amount_pence} for p in txn.postings]}
 
@@ -45,7 +46,8 @@ def reverse_transaction(args, transaction_id):
     """Reverse a transaction (a receipt together with its fee), once, with a reason."""
     done = reverse(db.session, g.transaction, reason=args["reason"], day=args["date"], user_id=g.user.id)
     return {"transaction_id": done[0].posted_id, "reverses_transaction_id": transaction_id,
-            "fee_reversal_transaction_id": done[1].posted_id if len(done) > 1 else None,
+            "fee_reversal_transaction_id": next((e.posted_id for e in done[1:] if e.kind_reversed == "fee"), None),
+            "related_reversal_transaction_ids": [e.posted_id for e in done[1:]],
             "person_id": done[0].person_id, "date": done[0].posted_date, "reason": args["reason"]}
 
 

@@ -35,6 +35,8 @@ class Transaction(db.Model):
     person_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id"), index=True)
     description: Mapped[str] = mapped_column(sa.String(500), default="")
     reverses_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("transactions.id"), unique=True)
+    # The transaction this one belongs with (a receipt's fee follows the receipt): reversed together.
+    follows_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("transactions.id"), index=True)
     reason: Mapped[str | None] = mapped_column(sa.String(500))
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

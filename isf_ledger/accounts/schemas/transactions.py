@@ -16,6 +16,8 @@ class ReversalOut(Schema):
     transaction_id = fields.Integer()
     reverses_transaction_id = fields.Integer()
     fee_reversal_transaction_id = fields.Integer(allow_none=True)
+    related_reversal_transaction_ids = fields.List(fields.Integer(), metadata={
+        "description": "reversals of the transactions that belonged with this one (a receipt's fee)"})
     person_id = fields.Integer(allow_none=True)
     date = fields.Date()
     reason = fields.String()
@@ -34,6 +36,7 @@ class TransactionOut(Schema):
     person_id = fields.Integer(allow_none=True)
     description = fields.String()
     reverses_id = fields.Integer(allow_none=True)
+    follows_id = fields.Integer(allow_none=True, metadata={"description": "the transaction this one belongs with"})
     reversed_by = fields.Integer(allow_none=True)
     reason = fields.String(allow_none=True)
     created_at = fields.DateTime()
