@@ -1,10 +1,10 @@
 """People and their funds: create a person with their fund; list people; a fund's position."""
 from __future__ import annotations
 
-from datetime import date
-
-from flask import g
+import sqlalchemy as sa
+from flask import g, url_for
 from flask.views import MethodView
+from sqlalchemy.orm import joinedload
 
 from ...api_base import ExactBlueprint
 from ...clock import today
@@ -14,6 +14,7 @@ from ...users import ANYONE, FINANCE, FINANCE_OR_BROKER, guard
 from ..ledger import fund_balance
 from ..models import Person
 from ..people import create_person
+from ..positions import Position, positions
 from ..schemas import people as s
 from ..schemas.common import AsOfQuery
 from .scopes import PERSON
@@ -21,30 +22,38 @@ from .scopes import PERSON
 blp = ExactBlueprint("people", __name__, url_prefix="/api/v1", description="People and their funds")
 
 
-def person_json(person: Person, as_of: date | None = None) -> dict:
-    bal = fund_balance(db.session, person.id, as_of or today())
+def person_json(person: Person, position: Position | None = None) -> dict:
+    if position is None:
+        position = positions(db.session, [person.id], today())[person.id]
     fund = person.fund
     return {"id": person.id, "name": person.name, "council": person.council.name,
             "council_reference": person.council_reference,
             "fund": {"id": fund.id, "opened_on": fund.opened_on, "closed_on": fund.closed_on,
-                     "available": bal.get("available", 0), "contingency": bal.get("contingency", 0)}}
+                     "available": position.available, "contingency": position.contingency}}
 
 
 @blp.route("/people")
 class People(MethodView):
     @guard(ANYONE)
-    @blp.response(200, s.PersonOut(many=True))
-    def get(self):
-        """List the people whose funds you may see."""
-        import sqlalchemy as sa
-        from sqlalchemy.orm import joinedload
-
-        q = sa.select(Person).options(joinedload(Person.council), joinedload(Person.fund)).order_by(Person.id)
+    @blp.arguments(s.PeopleQuery, location="query")
+    @blp.response(200, s.PersonOut(many=True), headers={"X-Total-Count": {
+        "description": "how many people you may see in all", "schema": {"type": "integer"}}})
+    def get(self, args):
+        """List the people whose funds you may see, a page at a time (by id), with today's balances."""
+        q = sa.select(Person)
         if g.user.role == "person":
             q = q.where(Person.id == g.user.person_id)
         elif g.user.role == "auditor":
             q = q.where(Person.council_id == g.user.council_id)
-        return [person_json(p) for p in db.session.scalars(q)]
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(q.subquery()))
+        page, per_page = args["page"], args["per_page"]
+        people = db.session.scalars(q.options(joinedload(Person.council), joinedload(Person.fund))
+                                    .order_by(Person.id).limit(per_page).offset((page - 1) * per_page)).all()
+        held = positions(db.session, [p.id for p in people], args["as_of"] or today())
+        headers = {"X-Total-Count": str(total)}
+        if page * per_page < total:
+            headers["Link"] = f'<{url_for("people.People", page=page + 1, per_page=per_page)}>; rel="next"'
+        return [person_json(p, held[p.id]) for p in people], 200, headers
 
     @guard(FINANCE_OR_BROKER)
     @blp.arguments(s.PersonIn)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from ...fields import Money, Text as TextField
+from ...fields import Day
 from .common import Text
 
 
@@ -36,3 +37,9 @@ class BalanceOut(Schema):
     contingency = Money(minimum=None)
     bank_hours = fields.String()
     bank_value = Money()
+
+
+class PeopleQuery(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 1_000_000), strict=False)
+    per_page = fields.Integer(load_default=50, validate=validate.Range(1, 500), strict=False)
+    as_of = Day(load_default=None, metadata={"description": "balances as at this date (default today)"})

@@ -1,0 +1,56 @@
+"""Many funds' positions as at a date, in a handful of queries whatever their number.
+
+This is the read path of everything that looks at more than one fund: the people list, month
+end, dashboards, review packs. Each figure is read set-based (one query for every fund's pots
+from the monthly checkpoints plus the last month's postings; later one for every fund's bank,
+surplus and arrears), never a query per person.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+
+from .ledger import month_start
+from .models import Account, AccountMonth, Posting
+
+# Above this many ids a filter is a join on the ids, not an IN list the database must parse.
+_IN_LIST_LIMIT = 1000
+
+
+@dataclass
+class Position:
+    person_id: int
+    available: int = 0  # pence
+    contingency: int = 0
+
+
+def pots(session, person_ids: list[int] | None, as_of: date) -> dict[int, dict[str, int]]:
+    """Every listed fund's pots in pence as at `as_of` (None: every fund), in one query: whole
+    months from the checkpoints, the last month from its postings."""
+    first = month_start(as_of)
+    months = sa.select(AccountMonth.account_id, AccountMonth.net_pence.label("pence")).where(AccountMonth.month < first)
+    last = (sa.select(Posting.account_id, Posting.amount_pence.label("pence"))
+            .where(Posting.date >= first, Posting.date <= as_of))
+    moves = sa.union_all(months, last).subquery()
+    q = (sa.select(Account.person_id, Account.kind, sa.func.sum(moves.c.pence))
+         .join(moves, moves.c.account_id == Account.id)
+         .where(Account.person_id.is_not(None))
+         .group_by(Account.person_id, Account.kind))
+    if person_ids is not None:
+        if len(person_ids) <= _IN_LIST_LIMIT:
+            q = q.where(Account.person_id.in_(person_ids))
+        else:
+            ids = sa.values(sa.column("pid", sa.Integer), name="wanted").data([(i,) for i in person_ids])
+            q = q.join(ids, ids.c.pid == Account.person_id)
+    out: dict[int, dict[str, int]] = {pid: {} for pid in person_ids or []}
+    for pid, kind, pence in session.execute(q):
+        out.setdefault(pid, {})[kind] = int(pence)
+    return out
+
+
+def positions(session, person_ids: list[int] | None, as_of: date) -> dict[int, Position]:
+    """Each listed fund's position as at a date (None: every fund)."""
+    return {pid: Position(pid, p.get("available", 0), p.get("contingency", 0))
+            for pid, p in pots(session, person_ids, as_of).items()}
