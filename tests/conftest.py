@@ -13,6 +13,7 @@ import uuid
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 
 from isf_ledger import create_app
 from isf_ledger.db import db
@@ -206,9 +207,17 @@ class Api:
         return r.get_json()
 
     # Scenario helpers, in the domain's words.
-    def person(self, name="Ana", council="Northshire", ref=None):
-        return self.post("/api/v1/people", {"name": name, "council": council,
-                                            "council_reference": ref or f"REF-{name}-{next(self.keys)}"})["id"]
+    def person(self, name="Ana", council="Northshire", ref=None, opened_on: str | None = "2025-01-01"):
+        """A person; their fund opened on `opened_on` (None: today, as the API opens it), so that
+        tests of ledger mechanics may date items in 2026 without recording a plan first."""
+        pid = self.post("/api/v1/people", {"name": name, "council": council,
+                                           "council_reference": ref or f"REF-{name}-{next(self.keys)}"})["id"]
+        if opened_on is not None:
+            with self.app.app_context():
+                db.session.execute(sa.text("UPDATE funds SET opened_on = :d WHERE person_id = :p"),
+                                   {"d": opened_on, "p": pid})
+                db.session.commit()
+        return pid
 
     def plan(self, pid, **fields):
         body = {"effective_from": "2026-04-01", "annual_budget": "26000.00", "management_fee_rate": "0.10",

@@ -70,7 +70,7 @@ def test_demo_fills_the_ledger_and_the_books_hold(app):
         assert n_txns == n_receipts + fees
 
 
-def test_plans_are_realistic_and_budget_lines_sum_to_the_budget(app):
+def test_plans_are_realistic_and_budget_lines_and_contingency_sum_to_the_budget(app):
     run_demo(app)
     start = demo_start(date.today(), 6)
     with app.app_context():
@@ -91,7 +91,8 @@ def test_plans_are_realistic_and_budget_lines_sum_to_the_budget(app):
             assert plan.contingency_amount_pence == 100 * half_up(plan.annual_budget_pence // 100, Decimal(5) / 52)
             assert sorted(b.domain for b in plan.budget_lines) == sorted(DOMAINS)
             assert all(b.annual_amount_pence > 0 and b.outcome for b in plan.budget_lines)
-            assert sum(b.annual_amount_pence for b in plan.budget_lines) == plan.annual_budget_pence
+            assert sum(b.annual_amount_pence for b in plan.budget_lines) + plan.contingency_amount_pence \
+                == plan.annual_budget_pence
         # The rate card starts before the demo does, at the contract's example rates.
         first = {r.service: r for r in s.scalars(sa.select(Rate).order_by(Rate.effective_from.desc()))}
         assert first["day_support"].rate == Decimal("18.50") and first["day_support"].unit == "hour"

@@ -235,7 +235,8 @@ def test_a_late_item_is_posted_in_the_first_open_month_keeping_its_service_date(
     from isf_ledger.accounts.people import create_person
 
     with app.app_context():
-        pid = create_person(db.session, name="A", council="N", council_reference="1", may_name_council=True).id
+        pid = create_person(db.session, name="A", council="N", council_reference="1",
+                            opened_on=date(2026, 1, 1), may_name_council=True).id
         db.session.execute(sa.update(Fund).where(Fund.person_id == pid).values(issued_through=date(2026, 10, 1)))
         receipt = record_receipt(db.session, pid, date=date(2026, 10, 20), amount_pence=10000, source="council")
         db.session.commit()

@@ -1,10 +1,14 @@
 """Support plans: versions in force by date, expected instalments and arrears, council rules."""
 from datetime import date
 
+import pytest
+
 from isf_ledger.accounts.councils import rule
 from isf_ledger.accounts.models import Council
-from isf_ledger.accounts.plans import add_months, plan_on, plan_year_start
+from isf_ledger.accounts.people import create_person
+from isf_ledger.accounts.plans import add_months, add_plan, plan_on, plan_year_start
 from isf_ledger.db import db
+from isf_ledger.errors import Invalid
 
 
 def dues(api, pid, to):
@@ -98,7 +102,7 @@ def test_plan_keeps_every_field(api):
     p = api.plan(pid, contingency_amount="2500.00", rate_overrides={"day_support": "19.5"},
                  budget_lines=[{"domain": "staying_safe", "outcome": "Feels safe at night", "annual_amount": "9000"},
                                {"domain": "work_leisure_learning", "outcome": "Goes to drama class",
-                                "annual_amount": "17000.00"}],
+                                "annual_amount": "14500.00"}],
                  surplus_threshold_weeks=6, contribution_spent_first=False)
     assert p["contingency_amount"] == "2500.00"
     assert p["rate_overrides"] == {"day_support": "19.50"}
@@ -152,3 +156,59 @@ def test_a_later_reversal_does_not_change_what_was_received_before_it(api):
     api.post(f"/api/v1/transactions/{r['transaction_id']}/reverse", {"reason": "bounced", "date": "2026-06-01"})
     assert api.get(f"/api/v1/people/{pid}/arrears?as_of=2026-01-01")["council"]["received"] == "2000.00"
     assert api.get(f"/api/v1/people/{pid}/arrears?as_of=2026-06-01")["council"]["received"] == "0.00"
+
+
+def refused(api, pid, expect, **fields):
+    body = {"effective_from": "2026-04-01", "annual_budget": "26000.00", **fields}
+    return api.post(f"/api/v1/people/{pid}/plans", body, expect=expect)["error"]
+
+
+def lines(*amounts):
+    return [{"domain": "health", "outcome": f"Outcome {i}", "annual_amount": a} for i, a in enumerate(amounts)]
+
+
+def test_budget_lines_and_contingency_fit_within_the_annual_budget(api):
+    pid = api.person()
+    err = refused(api, pid, 422, budget_lines=lines("20000.00", "6000.01"))
+    assert list(err["details"]) == ["budget_lines"]
+    assert err["message"] == "budget_lines: they total 26000.01, more than the annual budget 26000.00"
+    err = refused(api, pid, 422, contingency_amount="2500.00", budget_lines=lines("20000.00", "3500.01"))
+    assert list(err["details"]) == ["contingency_amount"]
+    assert "2500.00 with the budget lines' 23500.01" in err["message"]
+    assert list(refused(api, pid, 422, contingency_amount="26000.01")["details"]) == ["contingency_amount"]
+    assert api.get(f"/api/v1/people/{pid}/plans") == []
+    # Exactly the budget is accepted: the contingency is part of it.
+    p = api.plan(pid, contingency_amount="2500.00", budget_lines=lines("20000.00", "3500.00"))
+    assert p["contingency_amount"] == "2500.00"
+
+
+def test_plan_lists_and_maps_hold_at_most_fifty_entries(api):
+    pid = api.person()
+    assert list(refused(api, pid, 422, budget_lines=lines(*["1.00"] * 51))["details"]) == ["budget_lines"]
+    many = {f"service_{i}": "1.00" for i in range(51)}
+    assert list(refused(api, pid, 422, planned_weekly_hours=many)["details"]) == ["planned_weekly_hours"]
+    assert list(refused(api, pid, 422, rate_overrides=many)["details"]) == ["rate_overrides"]
+    assert api.get(f"/api/v1/people/{pid}/plans") == []
+    fifty = {f"service_{i}": "1.00" for i in range(50)}
+    api.plan(pid, budget_lines=lines(*["1.00"] * 50), planned_weekly_hours=fifty, rate_overrides=fifty)
+
+
+def test_the_operation_checks_sizes_whoever_calls_it(app):
+    with app.app_context():
+        pid = create_person(db.session, name="Ana", council="Northshire", council_reference=None,
+                            may_name_council=True).id
+        with pytest.raises(Invalid) as e:
+            add_plan(db.session, pid, effective_from=date(2026, 4, 1), annual_budget_pence=100,
+                     rate_overrides={f"s{i}": "1" for i in range(51)})
+        assert e.value.details == {"rate_overrides": ["at most 50 services"]}
+        db.session.rollback()
+
+
+def test_a_version_starting_on_the_day_of_an_earlier_one_is_refused_not_replacing_it(api):
+    pid = api.person()
+    api.plan(pid, effective_from="2026-04-01", annual_budget="26000.00")
+    err = refused(api, pid, 409, annual_budget="52000.00")
+    assert err["code"] == "duplicate_plan_version"
+    assert err["details"] == {"effective_from": ["a plan version already starts on this day"]}
+    assert [p["annual_budget"] for p in api.get(f"/api/v1/people/{pid}/plans")] == ["26000.00"]
+    assert dues(api, pid, "2026-04-01") == [("2026-04-01", "2000.00", "0.00")]

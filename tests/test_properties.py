@@ -156,6 +156,7 @@ class Ledger(RuleBasedStateMachine):
         self.keys = itertools.count(1)
         self.people: list[int] = []
         self.plans: dict[int, list[PlanModel]] = {}
+        self.opened: dict[int, date] = {}  # each fund's opened_on: moves back to its earliest plan
         self.receipts: list[ReceiptModel] = []
         self.reversal_ids: list[int] = []
         self.writes: list[dict] = []  # earlier successful writes, for replays
@@ -252,6 +253,7 @@ class Ledger(RuleBasedStateMachine):
             assert out["fund"]["available"] == "0.00"
             self.people.append(out["id"])
             self.plans[out["id"]] = []
+            self.opened[out["id"]] = date.fromisoformat(out["fund"]["opened_on"])
         assert len(set(self.people)) == n
         for args in plans:
             self.add_plan(**args)
@@ -270,7 +272,11 @@ class Ledger(RuleBasedStateMachine):
                 "planned_weekly_hours": {"day_support": "7.00"}}
         if end is not None:
             body["effective_to"] = end.isoformat()
+        if any(p.start == start for p in self.plans[pid]):
+            self.refused(f"/api/v1/people/{pid}/plans", body, 409, "duplicate_plan_version")
+            return
         out = self.write(f"/api/v1/people/{pid}/plans", body)
+        self.opened[pid] = min(self.opened[pid], start)
         version = len(self.plans[pid]) + 1
         assert out["version"] == version
         assert Decimal(out["management_fee_rate"]) == Decimal(rate).scaleb(-4)
@@ -288,6 +294,10 @@ class Ledger(RuleBasedStateMachine):
             body["fee_exempt"] = exempt
         if reference is not None:
             body["reference"] = reference
+        if day < self.opened[pid]:
+            err = self.refused(f"/api/v1/people/{pid}/receipts", body, 422)
+            assert list(err["details"]) == ["date"], err
+            return
         rate = model_rate(self.plans[pid], day)
         fee = 0 if exempt else fee_pence(amount, rate)
         out = self.write(f"/api/v1/people/{pid}/receipts", body)

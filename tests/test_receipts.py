@@ -92,3 +92,28 @@ def test_same_council_reference_twice_is_refused(api):
     assert r.get_json()["error"]["code"] == "duplicate_person"
     # Another council may use the same reference.
     api.post("/api/v1/people", {"name": "Bo", "council": "Southshire", "council_reference": "NS-1"})
+
+
+def test_a_receipt_dated_before_the_fund_opened_is_refused(api):
+    pid = api.person(opened_on=None)  # opened today, as the API opens it
+    opened = api.get(f"/api/v1/people/{pid}")["fund"]["opened_on"]
+    r = api.call("POST", f"/api/v1/people/{pid}/receipts", {"date": "2026-10-01", "amount": "2000.00",
+                                                             "source": "council"})
+    assert r.status_code == 422, r.get_json()
+    err = r.get_json()["error"]
+    assert err["details"] == {"date": [f"before the fund opened on {opened}; record the plan first"]}
+    assert api.get(f"/api/v1/people/{pid}/receipts") == []
+    # A plan dated earlier opens the fund at its start; from then on receipts are taken.
+    api.plan(pid, effective_from="2026-04-01")
+    assert api.get(f"/api/v1/people/{pid}")["fund"]["opened_on"] == "2026-04-01"
+    assert api.receipt(pid, "2000.00", "2026-10-01")["fee"] == "200.00"
+    api.post(f"/api/v1/people/{pid}/receipts", {"date": "2026-03-31", "amount": "1.00", "source": "council"},
+             expect=422)
+
+
+def test_a_plan_moves_the_fund_opening_earlier_never_later(api):
+    pid = api.person(opened_on=None)
+    api.plan(pid, effective_from="2026-04-01")
+    api.plan(pid, effective_from="2026-02-01")
+    api.plan(pid, effective_from="2026-06-01")
+    assert api.get(f"/api/v1/people/{pid}")["fund"]["opened_on"] == "2026-02-01"

@@ -219,7 +219,7 @@ class Provider:
         contribution = rng.randint(40, 120) * 50 if rng.randrange(100) < 30 else 0  # £20.00 to £60.00
         base = TENANT_WEIGHTS if home else DAY_WEIGHTS
         weights = [(d, Decimal(base[d] + rng.randint(0, base[d] // 2))) for d in DOMAINS]
-        split = split_largest_remainder(pounds, weights)
+        split = split_largest_remainder(pounds - contingency, weights)  # the contingency is in the budget
         lines = []
         for domain in DOMAINS:
             choices = [o for o in OUTCOMES[domain] if home or "{home}" not in o]

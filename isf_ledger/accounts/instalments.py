@@ -1,22 +1,43 @@
 """What the council and the person are due to pay in, and what is in arrears.
 
-Instalments are due in advance from each plan version's `effective_from`: every 28 days
-(`four_weekly`, 13 a year), on the same day each month (`monthly`, 12) or every 7 days
-(`weekly`, 52). Plan years run twelve months from the first plan's start and each holds n
-instalments, counted again from the year's start (13 x 28 days is 364, so a year never gets a
-14th). A year's money is split evenly, the pence left over on the year's last instalment. The annual budget includes the person's assessed contribution: the council is due
-the budget less 52 weeks of contribution, the person the contribution.
+Plan years run twelve months from the first plan's `effective_from`, and a year holds exactly
+its n instalments (`four_weekly` 13, `monthly` 12, `weekly` 52), due in advance, whatever
+versions start inside it:
+
+- The cycle runs from the plan year's start (every 28 days, the same day each month, or every
+  7 days). A new version with the same cycle does not restart it: the instalment paid on
+  2026-10-08 covers to 2026-11-04 whether or not a version starts on 2026-11-01.
+- Each instalment takes its amount from the version in force on its due date: the version's
+  annual council part (budget less 52 weeks of the person's contribution) / n, and the person's
+  contribution likewise. The pence left over go on the year's last instalment, at the rate of
+  the version in force then; so a budget changed mid-year changes the instalments due from the
+  new version's date on, and the year pays each version's share for the instalments it covers.
+- Gaps: an instalment whose period (its due date to the day before the next) has no version in
+  force is not due. One whose due date falls in a gap but whose period reaches a version that
+  starts later in it falls due on that version's first day (paid in advance, as any other),
+  so no instalment is ever due in a gap and a restarted plan is funded from its first day.
+- A version with a different payment cycle starts its own cycle on its `effective_from` (the
+  council pays the new way from the change). The instalments already due in the year count as
+  the share of the year they paid for (m of n_old is m/n_old), and the new cycle adds only what
+  is left of its n (n_new x the unpaid share, to the nearest whole instalment). A plain count
+  (n_new - m) would stop all payment after 48 weekly instalments turn four-weekly, and pay for
+  more than the year after four-weekly ones turn weekly; by share, an unchanged budget still
+  totals the budget (4-weekly x3 then weekly x40 is 26,000 of 26,000). The year's last
+  instalment is then the last the new cycle fits in.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from fractions import Fraction
 
 import sqlalchemy as sa
 
 from .councils import rule
 from .models import Person, Receipt, Transaction
-from .plans import PAYMENTS_A_YEAR, add_months, plans_of, windows
+from .plans import PAYMENTS_A_YEAR, add_months, in_force, plans_of, windows
+
+STEP_DAYS = {"four_weekly": 28, "weekly": 7}
 
 
 @dataclass(frozen=True)
@@ -27,46 +48,72 @@ class Instalment:
     person_pence: int
 
 
-def _share(total: int, n: int, index: int) -> int:
-    base = total // n
-    return total - base * (n - 1) if index == n - 1 else base
+def _nth(anchor: date, cycle: str, i: int) -> date:
+    return add_months(anchor, i) if cycle == "monthly" else anchor + timedelta(days=STEP_DAYS[cycle] * i)
 
 
-def _year_index(first: date, day: date) -> int:
-    """Which plan year (0, 1, ...) a day falls in, the years running from the first plan's start."""
-    k = ((day.year - first.year) * 12 + (day.month - first.month)) // 12
-    return k if add_months(first, 12 * k) <= day else k - 1
+def _first_day_in_force(plan_windows, start: date, end: date):
+    """The first day from start to end on which a version is in force, and that version."""
+    plan = in_force(plan_windows, start)
+    if plan is not None:
+        return start, plan
+    later = [(s, p) for p, s, e in plan_windows if start < s <= end]
+    return min(later, key=lambda sp: sp[0]) if later else (None, None)
+
+
+def _year(plan_windows, cycle_of, year_start: date, year_end: date) -> list[Instalment]:
+    """One plan year's instalments (see the module docstring)."""
+    touching = [(p, s, e) for p, s, e in plan_windows if s <= year_end and (e is None or e >= year_start)]
+    if not touching:
+        return []
+    # Runs of one payment cycle: the first from the year's start, each change from its version's start.
+    runs = [(year_start, cycle_of(touching[0][0]))]
+    for plan, start, _ in touching[1:]:
+        if cycle_of(plan) != runs[-1][1]:
+            runs.append((start, cycle_of(plan)))
+    slots = []  # (due, plan, n) for each instalment due
+    paid_share = Fraction(0)  # of the year, by the instalments due so far
+    last_slot_due = False  # whether the year's last slot, which carries the remainder, is due
+    for j, (anchor, cycle) in enumerate(runs):
+        run_end = runs[j + 1][0] - timedelta(days=1) if j + 1 < len(runs) else year_end
+        n = PAYMENTS_A_YEAR[cycle]
+        room = max(0, int(n * (1 - paid_share) + Fraction(1, 2)))  # whole instalments left, half up
+        dates = [d for d in (_nth(anchor, cycle, i) for i in range(n)) if d <= run_end][:room]
+        for i, slot in enumerate(dates):
+            period_end = dates[i + 1] - timedelta(days=1) if i + 1 < len(dates) else run_end
+            due, plan = _first_day_in_force(plan_windows, slot, period_end)
+            last_slot_due = due is not None
+            if due is not None:
+                slots.append((due, plan, n))
+                paid_share += Fraction(1, n)
+    out = []
+    for i, (due, plan, n) in enumerate(slots):
+        person_year = plan.weekly_client_contribution_pence * 52
+        council_year = plan.annual_budget_pence - person_year
+        last = last_slot_due and i == len(slots) - 1
+        out.append(Instalment(due, plan.id, council_year // n + (council_year % n if last else 0),
+                              person_year // n + (person_year % n if last else 0)))
+    return out
 
 
 def expected_instalments(session, person: Person, until: date) -> list[Instalment]:
-    """Every instalment due up to `until`: in each plan year a version covers, n of them from the
-    later of the version's start and the year's start; the year's remainder on the nth."""
+    """Every instalment due up to `until`, plan year by plan year."""
     plans = plans_of(session, person.id)
-    out: list[Instalment] = []
     if not plans:
-        return out
+        return []
+    plan_windows = windows(plans)
     first = plans[0].effective_from
-    for plan, start, end in windows(plans):
-        cycle = rule("payment_cycle", person.council, plan)
-        n = PAYMENTS_A_YEAR[cycle]
-        person_year = plan.weekly_client_contribution_pence * 52
-        council_year = plan.annual_budget_pence - person_year
-        last_day = min(until, end) if end is not None else until
-        k = _year_index(first, start)
-        while True:
-            anchor = max(start, add_months(first, 12 * k))
-            if anchor > last_day:
-                break
-            year_end = add_months(first, 12 * (k + 1)) - timedelta(days=1)
-            for i in range(n):
-                if cycle == "monthly":
-                    due = add_months(anchor, i)
-                else:
-                    due = anchor + timedelta(days=(28 if cycle == "four_weekly" else 7) * i)
-                if due > year_end or due > last_day:
-                    break
-                out.append(Instalment(due, plan.id, _share(council_year, n, i), _share(person_year, n, i)))
-            k += 1
+    last_day = max((e or date.max) for _, _, e in plan_windows)
+
+    def cycle_of(plan):
+        return rule("payment_cycle", person.council, plan)
+
+    out: list[Instalment] = []
+    k = 0
+    while (year_start := add_months(first, 12 * k)) <= min(until, last_day):
+        year_end = add_months(first, 12 * (k + 1)) - timedelta(days=1)
+        out.extend(i for i in _year(plan_windows, cycle_of, year_start, year_end) if i.due <= until)
+        k += 1
     return out
 
 

@@ -1,4 +1,14 @@
-"""Support plans: versioned and effective-dated; the version in force on a date decides."""
+"""Support plans: versioned and effective-dated; the version in force on a date decides.
+
+The contingency is within the annual budget, not on top of it: the council pays it with the
+budget (domain.md, Contingency), so budget lines plus contingency may not exceed the budget.
+A version never replaces another: one starting on the same day as an earlier one is refused.
+
+The fund opens at the earliest plan's effective_from: people are often entered after their plan
+began, so a plan dated before the fund's `opened_on` moves `opened_on` back to its start. It only
+ever moves earlier (the funds table's guard must allow exactly that); receipts dated before it
+are refused (receipts.py).
+"""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -6,8 +16,8 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from ..errors import Invalid
-from ..money import format_decimal
+from ..errors import Conflict, Invalid
+from ..money import format_decimal, format_pence
 from .ledger import lock_funds
 from .models import BudgetLine, PlanVersion
 
@@ -16,6 +26,7 @@ DEFAULT_FEE_RATE = Decimal("0.10")
 DOMAINS = ("staying_safe", "communication", "work_leisure_learning", "essential_living_tasks",
            "personal_care", "health")
 PAYMENTS_A_YEAR = {"four_weekly": 13, "monthly": 12, "weekly": 52}
+MAX_ENTRIES = 50  # budget lines, and services in planned hours or rate overrides: checked here too, whoever calls
 
 
 def add_plan(session, person_id: int, *, effective_from: date, annual_budget_pence: int,
@@ -30,7 +41,17 @@ def add_plan(session, person_id: int, *, effective_from: date, annual_budget_pen
         raise Invalid("effective_to", "must be on or after effective_from")
     if weekly_client_contribution_pence * 52 > annual_budget_pence:
         raise Invalid("weekly_client_contribution", "a year of contributions exceeds the annual budget")
-    lock_funds(session, [person_id])  # versions are numbered one at a time, and never for a closed fund
+    _check_sizes(budget_lines, planned_weekly_hours, rate_overrides)
+    _check_within_budget(annual_budget_pence, contingency_amount_pence, budget_lines)
+    fund = lock_funds(session, [person_id])[person_id]  # versions numbered one at a time, never for a closed fund
+    if session.scalar(sa.select(PlanVersion.version).where(PlanVersion.person_id == person_id,
+                                                           PlanVersion.effective_from == effective_from)) is not None:
+        raise Conflict(f"a plan version already starts on {effective_from.isoformat()}; versions are never "
+                       "replaced: start the new one on another day",
+                       {"effective_from": ["a plan version already starts on this day"]},
+                       code="duplicate_plan_version")
+    if effective_from < fund.opened_on:
+        fund.opened_on = effective_from  # earlier only: the fund opens with its first plan
     version = 1 + (session.scalar(sa.select(sa.func.max(PlanVersion.version))
                                   .where(PlanVersion.person_id == person_id)) or 0)
     plan = PlanVersion(person_id=person_id, version=version, effective_from=effective_from,
@@ -51,6 +72,25 @@ def add_plan(session, person_id: int, *, effective_from: date, annual_budget_pen
     return plan
 
 
+def _check_sizes(budget_lines, planned_weekly_hours, rate_overrides) -> None:
+    for field, value, what in (("budget_lines", budget_lines, "budget lines"),
+                               ("planned_weekly_hours", planned_weekly_hours, "services"),
+                               ("rate_overrides", rate_overrides, "services")):
+        if value is not None and len(value) > MAX_ENTRIES:
+            raise Invalid(field, f"at most {MAX_ENTRIES} {what}")
+
+
+def _check_within_budget(budget_pence: int, contingency_pence: int, budget_lines) -> None:
+    lines = sum(line["annual_amount_pence"] for line in budget_lines or [])
+    budget = format_pence(budget_pence)
+    if lines > budget_pence:
+        raise Invalid("budget_lines", f"they total {format_pence(lines)}, more than the annual budget {budget}")
+    if contingency_pence + lines > budget_pence:
+        raise Invalid("contingency_amount", f"{format_pence(contingency_pence)} with the budget lines' "
+                      f"{format_pence(lines)} is more than the annual budget {budget}; the contingency is "
+                      "part of the budget")
+
+
 def plans_of(session, person_id: int) -> list[PlanVersion]:
     return list(session.scalars(sa.select(PlanVersion).where(PlanVersion.person_id == person_id)
                                 .order_by(PlanVersion.effective_from, PlanVersion.version)))
@@ -58,7 +98,8 @@ def plans_of(session, person_id: int) -> list[PlanVersion]:
 
 def windows(plans: list[PlanVersion]) -> list[tuple[PlanVersion, date, date | None]]:
     """Each version with the days it is in force: from its start until its own end, or the day
-    before a later version starts (a later version with the same start replaces it)."""
+    before a later version starts. add_plan refuses two versions starting on one day; should
+    two exist anyway, the later one is in force and the earlier never."""
     out = []
     for plan, following in zip(plans, plans[1:] + [None]):
         end = plan.effective_to
