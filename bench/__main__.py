@@ -12,6 +12,7 @@ from isf_ledger.db import db
 from . import books as b
 from .balance import PersonBalance, WrongAnswer, every_balance
 from .engines import make, postgres_problem
+from .reads import measure_reads
 from .report import Row, fmt_time, table
 
 
@@ -97,6 +98,7 @@ def measure(app, raw, ph, books: b.Books, args) -> list[Row]:
             t["bare_5y"].median, t["bare"].median, None),
         Row(f"3. every fund's balance, balances(), median of {runs}", every["ours"].median,
             every["bare"].median, 2),
+        *measure_reads(app, raw, ph, books, calls, runs),
     ]
 
 

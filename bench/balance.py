@@ -52,6 +52,25 @@ BARE_ONE = "SELECT SUM(amount_pence) FROM postings WHERE account_id = {ph} AND d
 BARE_ALL = "SELECT account_id, SUM(amount_pence) FROM postings WHERE date <= {ph} GROUP BY account_id"
 
 
+def time_calls(fns: dict, calls: int, warmup: int = 30) -> dict[str, Timing]:
+    """Time each function `calls` times, round-robin, so drift in the machine hits them alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    out = {k: [] for k in fns}
+    gc.collect()
+    clock = time.perf_counter
+    order = list(fns.items())
+    shuffle = random.Random(0).shuffle
+    for _ in range(calls):
+        shuffle(order)  # no measure always runs right after the same other one
+        for k, fn in order:
+            t = clock()
+            fn()
+            out[k].append(clock() - t)
+    return {k: Timing(v) for k, v in out.items()}
+
+
 class PersonBalance:
     """GET /api/v1/people/{id}/balance?as_of=... through the Flask test client (no app context
     held around it, so every request opens and closes its own session as in production), and
@@ -86,22 +105,7 @@ class PersonBalance:
         return got
 
     def time_calls(self, fns: dict, calls: int, warmup: int = 30) -> dict[str, Timing]:
-        """Time each function `calls` times, round-robin, so drift in the machine hits them alike."""
-        for fn in fns.values():
-            for _ in range(warmup):
-                fn()
-        out = {k: [] for k in fns}
-        gc.collect()
-        clock = time.perf_counter
-        order = list(fns.items())
-        shuffle = random.Random(0).shuffle
-        for _ in range(calls):
-            shuffle(order)  # no measure always runs right after the same other one
-            for k, fn in order:
-                t = clock()
-                fn()
-                out[k].append(clock() - t)
-        return {k: Timing(v) for k, v in out.items()}
+        return time_calls(fns, calls, warmup)
 
 
 def every_balance(app, raw, ph: str, as_of, runs: int) -> dict[str, Timing]:

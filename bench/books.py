@@ -112,7 +112,7 @@ def fill_person(session, number: int, start: date, end: date, provider: dict, se
     while day <= end:
         if rng.randrange(100) < SUPPORT_DAYS_IN_100:
             p = max(1, per_day * rng.randint(80, 120) // 100)
-            entries.append(Entry(kind="support_charge", date=day, person_id=person.id,
+            entries.append(Entry(kind="delivery", date=day, person_id=person.id,
                                  description=f"Support on {day.isoformat()}: day support",
                                  legs=[(fund["available"], -p), (provider["support_income"], p),
                                        (provider["client_money"], p), (provider["provider_bank"], -p)]))

@@ -17,27 +17,28 @@ def ledger_lines(session, person_id: int | None = None, *, start: date | None = 
     """A fund's transactions by accounting date (between `start` and `end`, both included), or the
     transactions named, each with its postings (account code and pence) and what reversed it."""
     reversal = aliased(Transaction)
-    q = (sa.select(Transaction, reversal.id.label("reversed_by"))
+    t = Transaction
+    # Plain rows, not ORM objects: a year of lines is hundreds of them.
+    q = (sa.select(t.id, t.kind, t.date, t.service_date, t.person_id, t.description, t.reverses_id,
+                   t.follows_id, reversal.id.label("reversed_by"), t.reason, t.created_at)
          .outerjoin(reversal, reversal.reverses_id == Transaction.id))
+    which = []
     if person_id is not None:
-        q = q.where(Transaction.person_id == person_id)
+        which.append(Transaction.person_id == person_id)
     if transaction_ids is not None:
-        q = q.where(Transaction.id.in_(transaction_ids))
+        which.append(Transaction.id.in_(transaction_ids))
     if start is not None:
-        q = q.where(Transaction.date >= start)
+        which.append(Transaction.date >= start)
     if end is not None:
-        q = q.where(Transaction.date <= end)
-    rows = session.execute(q.order_by(Transaction.date, Transaction.id)).all()
+        which.append(Transaction.date <= end)
+    rows = session.execute(q.where(*which).order_by(Transaction.date, Transaction.id)).all()
     if not rows:
         return []
-    wanted = sa.select(Transaction.id).where(Transaction.id.in_([t.id for t, _ in rows]))
     legs: dict[int, list[dict]] = {}
     for txn_id, code, pence in session.execute(
             sa.select(Posting.transaction_id, Account.code, Posting.amount_pence)
+            .join(Transaction, Transaction.id == Posting.transaction_id)
             .join(Account, Account.id == Posting.account_id)
-            .where(Posting.transaction_id.in_(wanted)).order_by(Posting.id)):
+            .where(*which).order_by(Posting.id)):
         legs.setdefault(txn_id, []).append({"account": code, "amount": pence})
-    return [{"id": t.id, "kind": t.kind, "date": t.date, "service_date": t.service_date,
-             "person_id": t.person_id, "description": t.description, "reverses_id": t.reverses_id,
-             "follows_id": t.follows_id, "reversed_by": reversed_by, "reason": t.reason,
-             "created_at": t.created_at, "postings": legs.get(t.id, [])} for t, reversed_by in rows]
+    return [{**r._asdict(), "postings": legs.get(r.id, [])} for r in rows]
