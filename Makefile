@@ -44,7 +44,7 @@ test: setup postgres
 	$(BIN)/pytest
 
 bench: setup postgres
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis
