@@ -1,0 +1,96 @@
+"""The money figures of a month for many funds at once: what a statement, a review pack and the
+dashboard say came in and went out, read set-based from the ledger.
+
+Every movement of a fund's `available` pot falls under exactly one heading, by the kind of its
+transaction (a reversal under the heading of what it reverses, negated), so that
+
+    closing = opening + receipts - fee - support - shared support - spend - clawback
+              + contingency drawn - contingency set aside
+
+holds to the penny for every fund and month (domain.md "Monthly statement").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
+from ..accounts.ledger import month_end, month_start
+from ..accounts.models import Account, Posting, Transaction
+from ..accounts.positions import pots
+
+# Heading of each kind of transaction, as money moves in `available`.
+HEADINGS = {
+    "receipt": "receipts_total",
+    "fee": "management_fee_total",
+    "fee_refund": "management_fee_total",
+    "delivery": "support_charged_total",
+    "rate_adjustment": "support_charged_total",
+    "shared_charge": "shared_support_total",
+    "spend": "spend_total",
+    "clawback": "clawback_total",
+    "closing": "clawback_total",
+    "contingency_set_aside": "contingency_set_aside",
+    "contingency_draw": "contingency_drawn",
+}
+# Headings that are money going out: shown as positive amounts, so they are subtracted.
+OUTGOING = {"management_fee_total", "support_charged_total", "shared_support_total", "spend_total",
+            "clawback_total", "contingency_set_aside"}
+MONEY_HEADINGS = sorted(set(HEADINGS.values()))
+
+
+@dataclass
+class MonthMoney:
+    person_id: int
+    month: date  # the first day
+    opening_balance: int = 0
+    closing_balance: int = 0
+    contingency_held: int = 0  # the contingency pot at the month's end
+    totals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MONEY_HEADINGS, 0))
+
+    def reconciles(self) -> bool:
+        t = self.totals
+        return self.closing_balance == (
+            self.opening_balance + t["receipts_total"] - t["management_fee_total"] - t["support_charged_total"]
+            - t["shared_support_total"] - t["spend_total"] - t["clawback_total"] + t["contingency_drawn"]
+            - t["contingency_set_aside"])
+
+
+def movements_by_heading(session, person_ids: list[int] | None, start: date, end: date) -> dict[int, dict[str, int]]:
+    """Net movement of each fund's `available` between two dates (both included), by heading, in
+    one query."""
+    original = aliased(Transaction)
+    kind = sa.func.coalesce(original.kind, Transaction.kind)
+    q = (sa.select(Account.person_id, kind, sa.func.sum(Posting.amount_pence))
+         .join(Account, Account.id == Posting.account_id)
+         .join(Transaction, Transaction.id == Posting.transaction_id)
+         .outerjoin(original, original.id == Transaction.reverses_id)
+         .where(Account.kind == "available", Posting.date >= start, Posting.date <= end)
+         .group_by(Account.person_id, kind))
+    if person_ids is not None:
+        q = q.where(Account.person_id.in_(person_ids))
+    out: dict[int, dict[str, int]] = {}
+    for pid, k, pence in session.execute(q):
+        heading = HEADINGS.get(k)
+        if heading is None:
+            raise AssertionError(f"a {k} transaction moved money in available but has no statement heading")
+        row = out.setdefault(pid, dict.fromkeys(MONEY_HEADINGS, 0))
+        row[heading] += -int(pence) if heading in OUTGOING else int(pence)
+    return out
+
+
+def month_money(session, person_ids: list[int] | None, month: date) -> dict[int, MonthMoney]:
+    """The month's money figures for the funds listed (None: every fund), in three queries."""
+    first, last = month_start(month), month_end(month)
+    before = pots(session, person_ids, first - timedelta(days=1))
+    after = pots(session, person_ids, last)
+    moved = movements_by_heading(session, person_ids, first, last)
+    out = {}
+    for pid in sorted(set(before) | set(after) | set(moved)):
+        m = MonthMoney(pid, first, before.get(pid, {}).get("available", 0), after.get(pid, {}).get("available", 0),
+                       after.get(pid, {}).get("contingency", 0))
+        m.totals.update(moved.get(pid, {}))
+        out[pid] = m
+    return out
