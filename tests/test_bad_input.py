@@ -208,3 +208,62 @@ def test_money_is_ascii_digits_only(api, amount):
 def test_fee_exempt_is_true_or_false_only(api):
     pid = api.person()
     refused(api, f"/api/v1/people/{pid}/receipts", {**GOOD_RECEIPT, "fee_exempt": "yes"}, 422, "fee_exempt")
+
+
+@pytest.mark.parametrize("value", [1, 0, 1.0, "true", None])
+def test_flags_are_json_true_or_false_only(api, value):
+    # 1 == True in Python, so a truthy set {True} alone would let 1 through.
+    pid = api.person()
+    refused(api, f"/api/v1/people/{pid}/receipts", {**GOOD_RECEIPT, "fee_exempt": value}, 422, "fee_exempt")
+
+
+@pytest.mark.parametrize("value", ["20261110", "2026-W46-2", "2026-11-10T00:00", " 2026-11-10", "2026-11-10 ",
+                                   "2026-314", "2026-1-10", "٢٠٢٦-١١-١٠"])
+def test_dates_are_yyyy_mm_dd_only(api, value):
+    pid = api.person()
+    err = refused(api, f"/api/v1/people/{pid}/receipts", {**GOOD_RECEIPT, "date": value}, 422, "date")
+    assert "YYYY-MM-DD" in err["message"] and "2026-11-10" in err["message"]
+
+
+@pytest.mark.parametrize("query", ["as_of=20261110", "as_of=2026-W46-2", "as_of=2026-11-10T00:00",
+                                   "as_of=%202026-11-10"])
+def test_query_dates_are_yyyy_mm_dd_only(api, query):
+    pid = api.person()
+    r = api.call("GET", f"/api/v1/people/{pid}/balance?{query}")
+    assert r.status_code == 422, r.get_json()
+    err = r.get_json()["error"]
+    assert "as_of" in err["details"] and "YYYY-MM-DD" in err["message"]
+
+
+@pytest.mark.parametrize("field", ["from", "to"])
+def test_range_dates_are_yyyy_mm_dd_only(api, field):
+    pid = api.person()
+    r = api.call("GET", f"/api/v1/people/{pid}/instalments?{field}=20261110")
+    assert r.status_code == 422 and field in r.get_json()["error"]["details"], r.get_json()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/people/%D9%A1/balance", "/api/v1/people/%EF%BC%91/balance",
+                                  "/api/v1/people/" + "9" * 400 + "/balance"])
+def test_ids_in_paths_are_ascii_digits_and_never_a_500(api, path):
+    api.person()  # person 1 exists: "١" must not reach it
+    r = api.call("GET", path)
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"budget_lines": [{"domain": "health", "outcome": "x", "annual_amount": "1.00"}] * 51}, "budget_lines"),
+    ({"planned_weekly_hours": {f"s{i}": "1.00" for i in range(51)}}, "planned_weekly_hours"),
+    ({"rate_overrides": {f"s{i}": "1.00" for i in range(51)}}, "rate_overrides"),
+])
+def test_lists_and_maps_are_capped(api, change, field):
+    pid = api.person()
+    body = {"effective_from": "2026-04-01", "annual_budget": "26000.00", **change}
+    refused(api, f"/api/v1/people/{pid}/plans", body, 422, field)
+
+
+def test_fifty_budget_lines_are_fine(api):
+    pid = api.person()
+    plan = api.plan(pid, budget_lines=[{"domain": "health", "outcome": "x", "annual_amount": "1.00"}] * 50,
+                    planned_weekly_hours={f"s{i}": "1.00" for i in range(50)})
+    assert len(plan["budget_lines"]) == 50
+
