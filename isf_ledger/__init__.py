@@ -10,17 +10,19 @@ from flask_migrate import Migrate
 from werkzeug.routing import IntegerConverter
 
 from . import config as cfg
-from .api_base import LedgerApi
+from .api_base import LedgerApi, unique_keys
 from .db import db, normalise_url
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 class ExactJSON(DefaultJSONProvider):
-    """JSON numbers with a fraction become Decimal, never float, so '12.5' and 12.5 mean the same."""
+    """request.get_json() reads as the API's parser does (api_base.loads_exact): numbers with a
+    fraction as Decimal, never float, so '12.5' and 12.5 mean the same; no key given twice."""
 
     def loads(self, s, **kw):
         kw.setdefault("parse_float", Decimal)
+        kw.setdefault("object_pairs_hook", unique_keys)
         return super().loads(s, **kw)
 
 

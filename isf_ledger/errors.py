@@ -37,6 +37,25 @@ class BadRequest(LedgerError):
     code = "bad_request"
 
 
+class DuplicateKey(BadRequest):
+    """A JSON object that names one key twice: json.loads would keep the last silently."""
+
+    code = "duplicate_key"
+
+    def __init__(self, key: str):
+        key = key if len(key) <= 100 else key[:100] + "..."
+        super().__init__(f"the body gives `{key}` more than once", {key: ["given more than once"]})
+
+
+class UnsupportedMediaType(LedgerError):
+    status = 415
+    code = "unsupported_media_type"
+
+    def __init__(self):
+        super().__init__("send the body as JSON with the header Content-Type: application/json",
+                         {"Content-Type": ["must be application/json"]})
+
+
 class NotFound(LedgerError):
     status = 404
     code = "not_found"

@@ -267,3 +267,74 @@ def test_fifty_budget_lines_are_fine(api):
                     planned_weekly_hours={f"s{i}": "1.00" for i in range(50)})
     assert len(plan["budget_lines"]) == 50
 
+
+def _raw_post(api, path, data, content_type="application/json", key="k-raw"):
+    headers = {"Authorization": f"Bearer {api.token}", "Idempotency-Key": key}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    return api.client.post(path, data=data, headers=headers)
+
+
+@pytest.mark.parametrize("raw, key", [
+    ('{"date": "2026-10-01", "amount": "9.00", "source": "council", "amount": "1.00"}', "amount"),
+    ('{"date": "2026-10-01", "amount": "9.00", "source": "council", "x": {"a": 1, "a": 2}}', "a"),
+])
+def test_duplicate_json_keys_are_400_naming_the_key(api, raw, key):
+    pid = api.person()
+    before = rows(api.app)
+    r = _raw_post(api, f"/api/v1/people/{pid}/receipts", raw)
+    assert r.status_code == 400, r.get_json()
+    err = r.get_json()["error"]
+    assert err["code"] == "duplicate_key" and key in err["details"] and key in err["message"]
+    assert rows(api.app) == before
+
+
+def test_duplicate_keys_deep_in_a_list_are_400(api):
+    pid = api.person()
+    raw = ('{"effective_from": "2026-04-01", "annual_budget": "26000.00", "budget_lines": '
+           '[{"domain": "health", "outcome": "x", "annual_amount": "1.00", "annual_amount": "9.00"}]}')
+    r = _raw_post(api, f"/api/v1/people/{pid}/plans", raw)
+    assert r.status_code == 400 and "annual_amount" in r.get_json()["error"]["details"], r.get_json()
+
+
+def test_the_app_json_reader_refuses_duplicate_keys_too(app):
+    from isf_ledger.errors import BadRequest
+    with app.test_request_context("/", method="POST", data='{"a": 1, "a": 2}', content_type="application/json"):
+        from flask import request
+        with pytest.raises(BadRequest):
+            request.get_json()
+
+
+@pytest.mark.parametrize("data, content_type", [
+    ("date=2026-10-01&amount=2000.00&source=council", "application/x-www-form-urlencoded"),
+    ('{"date": "2026-10-01", "amount": "2000.00", "source": "council"}', "text/plain"),
+    ('{"date": "2026-10-01", "amount": "2000.00", "source": "council"}', None),
+    ("", None),
+])
+def test_a_body_that_is_not_declared_json_is_415(api, data, content_type):
+    pid = api.person()
+    before = rows(api.app)
+    r = _raw_post(api, f"/api/v1/people/{pid}/receipts", data, content_type)
+    assert r.status_code == 415, r.get_json()
+    err = r.get_json()["error"]
+    assert err["code"] == "unsupported_media_type" and "Content-Type" in err["details"]
+    assert "Content-Type" in err["message"]
+    assert rows(api.app) == before
+
+
+def test_content_type_is_checked_after_401_403_and_404(api):
+    person_token = api.user("broker")
+    r = api.client.post("/api/v1/rates", data="x=1", headers={"Content-Type": "text/plain"})
+    assert r.status_code == 401
+    r = api.client.post("/api/v1/rates", data="x=1",
+                        headers={"Content-Type": "text/plain", "Authorization": f"Bearer {person_token}"})
+    assert r.status_code == 403
+    r = _raw_post(api, "/api/v1/people/9999/receipts", "x=1", "text/plain")
+    assert r.status_code == 404
+
+
+def test_json_with_a_charset_is_json(api):
+    pid = api.person()
+    r = _raw_post(api, f"/api/v1/people/{pid}/receipts",
+                  '{"date": "2026-10-01", "amount": "20.00", "source": "council"}', "application/json; charset=utf-8")
+    assert r.status_code == 201, r.get_json()
