@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# A developer's machine: a made-up secret key is fine here (the app refuses to start without
+# ISF_SECRET_KEY anywhere else).
+run: export ISF_ENV ?= development
 run: setup
 	$(BIN)/isf-ledger db upgrade
 	$(BIN)/isf-ledger demo --people $(PEOPLE) --months $(MONTHS) --seed 1 --if-empty

@@ -10,17 +10,19 @@ from flask_migrate import Migrate
 from werkzeug.routing import IntegerConverter
 
 from . import config as cfg
-from .api_base import LedgerApi
+from .api_base import LedgerApi, unique_keys
 from .db import db, normalise_url
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 class ExactJSON(DefaultJSONProvider):
-    """JSON numbers with a fraction become Decimal, never float, so '12.5' and 12.5 mean the same."""
+    """request.get_json() reads as the API's parser does (api_base.loads_exact): numbers with a
+    fraction as Decimal, never float, so '12.5' and 12.5 mean the same; no key given twice."""
 
     def loads(self, s, **kw):
         kw.setdefault("parse_float", Decimal)
+        kw.setdefault("object_pairs_hook", unique_keys)
         return super().loads(s, **kw)
 
 
@@ -33,17 +35,21 @@ def create_app(config: dict | None = None) -> Flask:
     app.json_provider_class = ExactJSON
     app.json = ExactJSON(app)
     app.config.from_mapping(cfg.DEFAULTS)
-    app.config["SECRET_KEY"] = cfg.secret_key()
     app.config.update(config or {})
+    app.config["SECRET_KEY"] = cfg.secret_key(app.config)
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_url(cfg.database_url(app.config, app.instance_path))
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        # A file on this machine: no connection to check before each request.
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
+        # A file on this machine: no connection to check before each request. sqlite3's `timeout`
+        # is SQLite's busy timeout: how long a writer queues for the lock.
+        options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+        connect_args = {**options.get("connect_args", {}), "timeout": app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, "pool_pre_ping": False, "connect_args": connect_args}
 
     db.init_app(app)
     Migrate(app, db, directory=str(MIGRATIONS if MIGRATIONS.is_dir() else "migrations"),
             render_as_batch=True, compare_type=True)
 
+    from . import cli as ledger_cli
     from . import errors, users, web
     from .accounts import api as accounts_api
     from .accounts import cli as accounts_cli
@@ -58,4 +64,5 @@ def create_app(config: dict | None = None) -> Flask:
     users.init_app(app, DIRECTORY)
     accounts_cli.init_app(app)
     web.init_app(app)
+    ledger_cli.check_database_first(app)  # last, so it sees every command
     return app

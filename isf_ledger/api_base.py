@@ -6,17 +6,36 @@ from decimal import Decimal
 
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields
-from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
+
+from .errors import DuplicateKey, UnsupportedMediaType
+
+
+def unique_keys(pairs: list) -> dict:
+    """json's object_pairs_hook: a key given twice is refused (DuplicateKey), never read as its last value."""
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def loads_exact(text: str | bytes):
+    """A request body as the API reads it: numbers with a fraction as Decimal, never float, and no
+    key given twice in any object, at any depth."""
+    return json.loads(text, parse_float=Decimal, object_pairs_hook=unique_keys)
 
 
 class ExactParser(FlaskParser):
     def _raw_load_json(self, req):
+        # Reached only for views that take a JSON body, after `guard`, so the contract's order
+        # holds: 401/403/404 first, then this 415 among the checks of the body (400/422).
         if not is_json_request(req):
-            return core.missing
+            raise UnsupportedMediaType()
         raw = req.get_data(cache=True)
         try:
-            return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw, parse_float=Decimal)
+            return loads_exact(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
         except (ValueError, RecursionError) as e:  # too deep, or an integer too long to read
             if isinstance(e, json.JSONDecodeError):
                 raise

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import secrets
 
+import click
+
 DEFAULTS = {
     "API_TITLE": "isf-ledger",
     "API_VERSION": "v1",
@@ -19,6 +21,8 @@ DEFAULTS = {
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "JSON_SORT_KEYS": False,
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    # How long a SQLite writer waits for another's lock before the request answers 503.
+    "SQLITE_BUSY_TIMEOUT_MS": 30000,
 }
 
 
@@ -31,5 +35,22 @@ def database_url(config: dict, instance_path: str) -> str:
     return f"sqlite:///{os.path.join(instance_path, 'isf_ledger.db')}"
 
 
-def secret_key() -> str:
-    return os.environ.get("ISF_SECRET_KEY") or secrets.token_urlsafe(32)
+class ConfigError(click.ClickException):
+    """A setting the app cannot start without. A ClickException, so every command line (isf-ledger,
+    flask --app) prints its message as one line instead of a traceback."""
+
+
+def development(config) -> bool:
+    return bool(config.get("TESTING") or config.get("DEBUG") or os.environ.get("ISF_ENV") == "development")
+
+
+def secret_key(config) -> str:
+    """SECRET_KEY from the config dict, else ISF_SECRET_KEY. Only in development or tests may it be
+    made up: a made-up key changes at every start, signing everyone out, and differs per process."""
+    key = config.get("SECRET_KEY") or os.environ.get("ISF_SECRET_KEY")
+    if key:
+        return key
+    if development(config):
+        return secrets.token_urlsafe(32)
+    raise ConfigError("no secret key: set ISF_SECRET_KEY to a long random value "
+                      "(or ISF_ENV=development on a developer's machine)")

@@ -81,7 +81,8 @@ def _sqlite_connect(dbapi_conn, _record):
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA recursive_triggers=ON")  # so REPLACE's hidden deletes meet the DELETE triggers
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    # The busy timeout is not set here: sqlite3.connect's `timeout` (create_app passes the app's
+    # SQLITE_BUSY_TIMEOUT_MS) sets the same handler, and this listener cannot see the app's settings.
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 

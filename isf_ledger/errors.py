@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from werkzeug.exceptions import HTTPException
 
+from . import dbstate
 from .db import db
 
 
@@ -37,6 +38,25 @@ class BadRequest(LedgerError):
     code = "bad_request"
 
 
+class DuplicateKey(BadRequest):
+    """A JSON object that names one key twice: json.loads would keep the last silently."""
+
+    code = "duplicate_key"
+
+    def __init__(self, key: str):
+        key = key if len(key) <= 100 else key[:100] + "..."
+        super().__init__(f"the body gives `{key}` more than once", {key: ["given more than once"]})
+
+
+class UnsupportedMediaType(LedgerError):
+    status = 415
+    code = "unsupported_media_type"
+
+    def __init__(self):
+        super().__init__("send the body as JSON with the header Content-Type: application/json",
+                         {"Content-Type": ["must be application/json"]})
+
+
 class NotFound(LedgerError):
     status = 404
     code = "not_found"
@@ -56,11 +76,12 @@ class Conflict(LedgerError):
     """A rule of the ledger refuses the write (409)."""
 
 
-def error_response(status: int, code: str, message: str, details=None):
+def error_response(status: int, code: str, message: str, details=None, headers=None):
     resp = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
     resp.status_code = status
     if status == 401:
         resp.headers["WWW-Authenticate"] = 'Bearer realm="isf-ledger"'
+    resp.headers.extend(headers or {})
     return resp
 
 
@@ -113,3 +134,22 @@ def init_app(app: Flask) -> None:
         db.session.rollback()
         app.logger.warning("database refused a write: %s", e.orig)
         return error_response(409, "refused_by_database", "the database refused the change; nothing was written")
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(ProgrammingError)
+    def _db_cannot_serve(e: DBAPIError):
+        # The database is not migrated, busy beyond its timeout, or gone: the client is not at
+        # fault and nothing was written, so 503 (with Retry-After where waiting helps), never 500.
+        try:
+            db.session.rollback()
+        except DBAPIError:  # the connection itself may be the problem
+            pass
+        kind = dbstate.kind(e)
+        if kind is None:
+            raise e
+        app.logger.warning(dbstate.unreachable(db.engine, e))
+        if kind == "not_migrated":
+            return error_response(503, "database_not_migrated", dbstate.UPGRADE)
+        if kind == "busy":
+            return error_response(503, "database_busy", dbstate.BUSY, headers={"Retry-After": "2"})
+        return error_response(503, "database_unavailable", dbstate.UNAVAILABLE, headers={"Retry-After": "10"})

@@ -1,6 +1,7 @@
 """Marshmallow fields for the contract's exact numbers: money, rates, hours and dates."""
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -63,13 +64,22 @@ class Exact(fields.Field):
         return d
 
 
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+NOT_A_DAY = "not a date: use YYYY-MM-DD, e.g. 2026-11-10"
+
+
 class Day(fields.Date):
-    """An ISO date within the years a fund can plausibly have (1990-2100)."""
+    """An ISO date within the years a fund can plausibly have (1990-2100).
+
+    Only YYYY-MM-DD: Python's fromisoformat also reads 20261110, 2026-W46-2 and non-ASCII digits."""
 
     def _deserialize(self, value, attr, data, **kw):
-        if not isinstance(value, str):
-            raise ValidationError("not a date: use YYYY-MM-DD")
-        d = super()._deserialize(value, attr, data, **kw)
+        if not isinstance(value, str) or not DAY.fullmatch(value):
+            raise ValidationError(NOT_A_DAY)
+        try:
+            d = date.fromisoformat(value)
+        except ValueError as e:  # 2026-02-30
+            raise ValidationError(NOT_A_DAY) from e
         if not (EARLIEST <= d <= LATEST):
             raise ValidationError(f"must be between {EARLIEST} and {LATEST}")
         return d
@@ -93,7 +103,11 @@ class Text(fields.String):
 
 
 class Flag(fields.Boolean):
-    """true or false and nothing else: a flag that changes money is never guessed from "yes"."""
+    """true or false and nothing else: a flag that changes money is never guessed from "yes".
 
-    truthy = {True}
-    falsy = {False}
+    Checked by type: Boolean's truthy set {True} would still take 1 and 1.0, as 1 == True."""
+
+    def _deserialize(self, value, attr, data, **kw):
+        if isinstance(value, bool):
+            return value
+        raise ValidationError("must be true or false")

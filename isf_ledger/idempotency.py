@@ -17,9 +17,9 @@ from flask import Response, g, request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .api_base import IDEMPOTENCY_KEY_DOC
+from .api_base import IDEMPOTENCY_KEY_DOC, unique_keys
 from .db import db, utcnow
-from .errors import BadRequest, Conflict
+from .errors import BadRequest, Conflict, DuplicateKey
 from .locks import lock_key
 
 MAX_KEY_LENGTH = 200
@@ -39,11 +39,13 @@ class IdempotencyRecord(db.Model):
 
 
 def request_hash() -> str:
-    """Who asked for what: the user, the method, the path and the body as parsed JSON."""
+    """Who asked for what: the user, the method, the path and the body as parsed JSON (numbers as
+    floats, as hashes already stored were made; a key given twice is never read as its last value)."""
     raw = request.get_data(cache=True)
     try:
-        body = json.dumps(json.loads(raw or b"null"), sort_keys=True, separators=(",", ":"))
-    except (ValueError, RecursionError):
+        body = json.dumps(json.loads(raw or b"null", object_pairs_hook=unique_keys), sort_keys=True,
+                          separators=(",", ":"))
+    except (ValueError, RecursionError, DuplicateKey):
         body = raw.decode("utf-8", "replace")
     text = f"{g.user.id}\n{request.method}\n{request.full_path}\n{body}"
     return hashlib.sha256(text.encode()).hexdigest()

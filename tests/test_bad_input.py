@@ -208,3 +208,133 @@ def test_money_is_ascii_digits_only(api, amount):
 def test_fee_exempt_is_true_or_false_only(api):
     pid = api.person()
     refused(api, f"/api/v1/people/{pid}/receipts", {**GOOD_RECEIPT, "fee_exempt": "yes"}, 422, "fee_exempt")
+
+
+@pytest.mark.parametrize("value", [1, 0, 1.0, "true", None])
+def test_flags_are_json_true_or_false_only(api, value):
+    # 1 == True in Python, so a truthy set {True} alone would let 1 through.
+    pid = api.person()
+    refused(api, f"/api/v1/people/{pid}/receipts", {**GOOD_RECEIPT, "fee_exempt": value}, 422, "fee_exempt")
+
+
+@pytest.mark.parametrize("value", ["20261110", "2026-W46-2", "2026-11-10T00:00", " 2026-11-10", "2026-11-10 ",
+                                   "2026-314", "2026-1-10", "٢٠٢٦-١١-١٠"])
+def test_dates_are_yyyy_mm_dd_only(api, value):
+    pid = api.person()
+    err = refused(api, f"/api/v1/people/{pid}/receipts", {**GOOD_RECEIPT, "date": value}, 422, "date")
+    assert "YYYY-MM-DD" in err["message"] and "2026-11-10" in err["message"]
+
+
+@pytest.mark.parametrize("query", ["as_of=20261110", "as_of=2026-W46-2", "as_of=2026-11-10T00:00",
+                                   "as_of=%202026-11-10"])
+def test_query_dates_are_yyyy_mm_dd_only(api, query):
+    pid = api.person()
+    r = api.call("GET", f"/api/v1/people/{pid}/balance?{query}")
+    assert r.status_code == 422, r.get_json()
+    err = r.get_json()["error"]
+    assert "as_of" in err["details"] and "YYYY-MM-DD" in err["message"]
+
+
+@pytest.mark.parametrize("field", ["from", "to"])
+def test_range_dates_are_yyyy_mm_dd_only(api, field):
+    pid = api.person()
+    r = api.call("GET", f"/api/v1/people/{pid}/instalments?{field}=20261110")
+    assert r.status_code == 422 and field in r.get_json()["error"]["details"], r.get_json()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/people/%D9%A1/balance", "/api/v1/people/%EF%BC%91/balance",
+                                  "/api/v1/people/" + "9" * 400 + "/balance"])
+def test_ids_in_paths_are_ascii_digits_and_never_a_500(api, path):
+    api.person()  # person 1 exists: "١" must not reach it
+    r = api.call("GET", path)
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"budget_lines": [{"domain": "health", "outcome": "x", "annual_amount": "1.00"}] * 51}, "budget_lines"),
+    ({"planned_weekly_hours": {f"s{i}": "1.00" for i in range(51)}}, "planned_weekly_hours"),
+    ({"rate_overrides": {f"s{i}": "1.00" for i in range(51)}}, "rate_overrides"),
+])
+def test_lists_and_maps_are_capped(api, change, field):
+    pid = api.person()
+    body = {"effective_from": "2026-04-01", "annual_budget": "26000.00", **change}
+    refused(api, f"/api/v1/people/{pid}/plans", body, 422, field)
+
+
+def test_fifty_budget_lines_are_fine(api):
+    pid = api.person()
+    plan = api.plan(pid, budget_lines=[{"domain": "health", "outcome": "x", "annual_amount": "1.00"}] * 50,
+                    planned_weekly_hours={f"s{i}": "1.00" for i in range(50)})
+    assert len(plan["budget_lines"]) == 50
+
+
+def _raw_post(api, path, data, content_type="application/json", key="k-raw"):
+    headers = {"Authorization": f"Bearer {api.token}", "Idempotency-Key": key}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    return api.client.post(path, data=data, headers=headers)
+
+
+@pytest.mark.parametrize("raw, key", [
+    ('{"date": "2026-10-01", "amount": "9.00", "source": "council", "amount": "1.00"}', "amount"),
+    ('{"date": "2026-10-01", "amount": "9.00", "source": "council", "x": {"a": 1, "a": 2}}', "a"),
+])
+def test_duplicate_json_keys_are_400_naming_the_key(api, raw, key):
+    pid = api.person()
+    before = rows(api.app)
+    r = _raw_post(api, f"/api/v1/people/{pid}/receipts", raw)
+    assert r.status_code == 400, r.get_json()
+    err = r.get_json()["error"]
+    assert err["code"] == "duplicate_key" and key in err["details"] and key in err["message"]
+    assert rows(api.app) == before
+
+
+def test_duplicate_keys_deep_in_a_list_are_400(api):
+    pid = api.person()
+    raw = ('{"effective_from": "2026-04-01", "annual_budget": "26000.00", "budget_lines": '
+           '[{"domain": "health", "outcome": "x", "annual_amount": "1.00", "annual_amount": "9.00"}]}')
+    r = _raw_post(api, f"/api/v1/people/{pid}/plans", raw)
+    assert r.status_code == 400 and "annual_amount" in r.get_json()["error"]["details"], r.get_json()
+
+
+def test_the_app_json_reader_refuses_duplicate_keys_too(app):
+    from isf_ledger.errors import BadRequest
+    with app.test_request_context("/", method="POST", data='{"a": 1, "a": 2}', content_type="application/json"):
+        from flask import request
+        with pytest.raises(BadRequest):
+            request.get_json()
+
+
+@pytest.mark.parametrize("data, content_type", [
+    ("date=2026-10-01&amount=2000.00&source=council", "application/x-www-form-urlencoded"),
+    ('{"date": "2026-10-01", "amount": "2000.00", "source": "council"}', "text/plain"),
+    ('{"date": "2026-10-01", "amount": "2000.00", "source": "council"}', None),
+    ("", None),
+])
+def test_a_body_that_is_not_declared_json_is_415(api, data, content_type):
+    pid = api.person()
+    before = rows(api.app)
+    r = _raw_post(api, f"/api/v1/people/{pid}/receipts", data, content_type)
+    assert r.status_code == 415, r.get_json()
+    err = r.get_json()["error"]
+    assert err["code"] == "unsupported_media_type" and "Content-Type" in err["details"]
+    assert "Content-Type" in err["message"]
+    assert rows(api.app) == before
+
+
+def test_content_type_is_checked_after_401_403_and_404(api):
+    person_token = api.user("broker")
+    r = api.client.post("/api/v1/rates", data="x=1", headers={"Content-Type": "text/plain"})
+    assert r.status_code == 401
+    r = api.client.post("/api/v1/rates", data="x=1",
+                        headers={"Content-Type": "text/plain", "Authorization": f"Bearer {person_token}"})
+    assert r.status_code == 403
+    r = _raw_post(api, "/api/v1/people/9999/receipts", "x=1", "text/plain")
+    assert r.status_code == 404
+
+
+def test_json_with_a_charset_is_json(api):
+    pid = api.person()
+    r = _raw_post(api, f"/api/v1/people/{pid}/receipts",
+                  '{"date": "2026-10-01", "amount": "20.00", "source": "council"}', "application/json; charset=utf-8")
+    assert r.status_code == 201, r.get_json()

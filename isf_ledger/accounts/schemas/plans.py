@@ -9,6 +9,8 @@ from ...fields import Day, Exact, Flag, Money, Text as TextField
 from ..plans import DOMAINS, PAYMENTS_A_YEAR
 from .common import FeeRate, Hours, Name, Text, UnitRate
 
+MAX_ITEMS = 50  # budget lines, services with planned hours, rate overrides: far more than any plan has
+
 
 class BudgetLineSchema(Schema):
     domain = TextField(required=True, validate=validate.OneOf(DOMAINS))
@@ -24,9 +26,11 @@ class PlanIn(Schema):
     management_fee_rate = FeeRate(load_default=Decimal("0.10"))
     contingency_amount = Money(load_default=0, attribute="contingency_amount_pence")
     weekly_client_contribution = Money(load_default=0, attribute="weekly_client_contribution_pence")
-    planned_weekly_hours = fields.Dict(keys=TextField(validate=Name), values=Hours(), load_default=dict)
-    rate_overrides = fields.Dict(keys=TextField(validate=Name), values=UnitRate(), load_default=dict)
-    budget_lines = fields.List(fields.Nested(BudgetLineSchema), load_default=list)
+    planned_weekly_hours = fields.Dict(keys=TextField(validate=Name), values=Hours(), load_default=dict,
+                                       validate=validate.Length(max=MAX_ITEMS))
+    rate_overrides = fields.Dict(keys=TextField(validate=Name), values=UnitRate(), load_default=dict,
+                                 validate=validate.Length(max=MAX_ITEMS))
+    budget_lines = fields.List(fields.Nested(BudgetLineSchema), load_default=list, validate=validate.Length(max=MAX_ITEMS))
     surplus_threshold_weeks = fields.Integer(validate=validate.Range(0, 104), allow_none=True, load_default=None, strict=True)
     bank_expiry_days = fields.Integer(validate=validate.Range(1, 3650), allow_none=True, load_default=None, strict=True)
     surplus_notice_days = fields.Integer(validate=validate.Range(0, 365), allow_none=True, load_default=None, strict=True)
