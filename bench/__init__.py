@@ -11,6 +11,9 @@ the self-audit, then measures, each against a baseline taken in the same run on 
 3. every fund's balance, `ledger.balances(session, None, as_of)`, against the bare
    `GROUP BY account_id` over all postings (target: within 2x).
 
+`python -m bench audit [--quick]` (bench/audit.py) measures the self-audit on 1,000,000+ postings:
+seconds and peak Python memory against the bare `GROUP BY transaction_id` over all postings.
+
 Benchmarks report, they do not gate: a missed target still exits 0. A failed audit, a wrong
 figure or a crash exits non-zero.
 """

@@ -1,4 +1,5 @@
-"""`python -m bench [--people N] [--years Y] [--quick] [--engine sqlite|postgresql|both]`"""
+"""`python -m bench [--people N] [--years Y] [--quick] [--engine sqlite|postgresql|both]`;
+`python -m bench audit [--quick]` for the self-audit alone (see bench/audit.py)."""
 from __future__ import annotations
 
 import argparse
@@ -103,6 +104,11 @@ def measure(app, raw, ph, books: b.Books, args) -> list[Row]:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["audit"]:
+        from .audit import main as audit_main
+
+        return audit_main(argv[1:], say)
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--people", type=int, default=None, help="people with the default history (default 1000)")
     p.add_argument("--years", type=int, default=1, help="years of history each (default 1)")

@@ -92,8 +92,10 @@ def _sqlite_begin(conn):
     if conn.dialect.name != "sqlite":
         return
     # A writer takes SQLite's write lock up front, so two writers queue instead of one failing
-    # half-way with "database is locked"; reads (GET requests) start an ordinary transaction.
-    reading = has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")
+    # half-way with "database is locked"; reads (GET requests, and connections opened with the
+    # `isf_read_only` execution option, as the audit's) start an ordinary transaction.
+    reading = (conn.get_execution_options().get("isf_read_only", False)
+               or (has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")))
     conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 

@@ -134,6 +134,12 @@ def test_reversal_of_a_receipt_may_take_the_fund_below_zero_and_reconciliation_s
 
 # --- the database refuses what the rules refuse -------------------------------------------------
 
+def allocate(session, txn_id):
+    """Allocate a transaction id as the posting engine does, so a forged posting meets the
+    checks after the allocation one."""
+    session.execute(sa.text("INSERT INTO transaction_ids (id) VALUES (:i)"), {"i": txn_id})
+
+
 def history_refuses(api, sql):
     """Write a plan, a receipt and a rate, then check `sql` is refused and changed nothing."""
     pid = api.person()
@@ -158,18 +164,29 @@ def history_refuses(api, sql):
     "DELETE FROM receipts",
     "UPDATE plan_versions SET annual_budget_pence = 1",
     "UPDATE rates SET rate = '1.00'",
+    # Accounts say whose money a posting is; funds whose history it is.
+    "UPDATE accounts SET person_id = NULL WHERE person_id IS NOT NULL",
+    "UPDATE accounts SET kind = 'contingency' WHERE kind = 'available'",
+    "UPDATE accounts SET code = code || '-moved'",
+    "DELETE FROM accounts WHERE person_id IS NOT NULL",
+    "UPDATE funds SET person_id = person_id + 1",
+    "UPDATE funds SET opened_on = '2099-01-01'",
+    "DELETE FROM funds",
+    "UPDATE transaction_ids SET id = id + 1000",
+    "DELETE FROM transaction_ids",
 ])
 def test_raw_sql_cannot_change_history(api, sql):
     history_refuses(api, sql)
 
 
-def test_truncate_of_postings_is_refused_on_postgresql(api, backend):
+@pytest.mark.parametrize("table", ["postings", "receipts", "accounts", "funds", "transaction_ids"])
+def test_truncate_of_history_is_refused_on_postgresql(api, backend, table):
     if backend != "postgresql":
         pytest.skip("SQLite has no TRUNCATE")
     api.receipt(api.person())
     with api.app.app_context():
         with pytest.raises(IntegrityError, match="immutable"):
-            db.session.execute(sa.text("TRUNCATE postings CASCADE"))
+            db.session.execute(sa.text(f"TRUNCATE {table} CASCADE"))
         db.session.rollback()
     assert count(api.app, "postings") == 6  # the receipt 2, its fee 4
 
@@ -178,6 +195,7 @@ def test_database_refuses_an_unbalanced_transaction(api):
     pid = api.person()
     with api.app.app_context():
         acc = person_accounts(db.session, pid)
+        allocate(db.session, 900)
         db.session.execute(sa.text(
             "INSERT INTO postings (transaction_id, account_id, date, amount_pence) VALUES (900, :a, '2026-10-01', 500)"),
             {"a": acc["available"].id})
@@ -193,6 +211,7 @@ def test_postings_without_a_header_cannot_be_committed(api):
     pid = api.person()
     with api.app.app_context():
         acc = person_accounts(db.session, pid)
+        allocate(db.session, 901)
         db.session.execute(sa.text(
             "INSERT INTO postings (transaction_id, account_id, date, amount_pence) VALUES (901, :a, '2026-10-01', 500)"),
             {"a": acc["available"].id})
@@ -274,6 +293,7 @@ def test_database_refuses_a_transaction_between_two_funds(api):
     a, b = api.person("Ana"), api.person("Bo")
     with api.app.app_context():
         acc_a, acc_b = person_accounts(db.session, a), person_accounts(db.session, b)
+        allocate(db.session, 902)
         db.session.execute(sa.text(
             "INSERT INTO postings (transaction_id, account_id, date, amount_pence) VALUES "
             "(902, :a, '2026-10-01', -500), (902, :b, '2026-10-01', 500)"),
@@ -294,6 +314,10 @@ def test_database_refuses_a_transaction_between_two_funds(api):
     "INSERT OR REPLACE INTO receipts SELECT * FROM receipts LIMIT 1",
     "INSERT OR REPLACE INTO rates (service, unit, rate, effective_from, created_at) "
     "SELECT service, unit, '99.00', effective_from, created_at FROM rates LIMIT 1",
+    "INSERT OR REPLACE INTO accounts (id, code, kind, person_id, name) "
+    "SELECT id, code, 'contingency', person_id, name FROM accounts WHERE kind = 'available' LIMIT 1",
+    "INSERT OR REPLACE INTO funds (id, person_id, opened_on) SELECT id, person_id, '2020-01-01' FROM funds LIMIT 1",
+    "INSERT OR REPLACE INTO transaction_ids (id) SELECT id FROM transaction_ids LIMIT 1",
 ])
 def test_sqlite_insert_or_replace_cannot_rewrite_history(api, backend, sql):
     if backend != "sqlite":

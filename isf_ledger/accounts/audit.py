@@ -1,91 +1,265 @@
 """The self-audit: re-derive what the ledger keeps and check every invariant, from the database.
 
-Each check returns the problems it found as sentences; an empty list means the books hold.
+Each check returns the problems it found as sentences naming the person whose fund they touch;
+an empty list means the books hold. Every check is a set-based query (aggregates and joins in
+the database): the audit reads a few rows per fault, never every receipt or posting as objects.
+It reads in a read-only snapshot (see `begin_read_only`), so it never blocks a writer.
 """
 from __future__ import annotations
 
-import sqlalchemy as sa
+from dataclasses import dataclass
 
-from .fees import fee_on
-from .models import Account, AccountMonth, Posting, Receipt, Transaction
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased, scoped_session
+
+from ..money import apply_rate, format_pence
+from .kinds import outflows
+from .models import Account, AccountMonth, Person, Posting, Receipt, Transaction
 from .reconciliation import reconcile
+
+# Invariant 4: the only kinds of transaction that may take money out of a person's fund (a
+# debit of `available` or `contingency`), each with the provider accounts the money must reach.
+# An empty set: a move between the person's own pots, so nothing may leave the fund. Reversals
+# are checked against what they reverse instead. Money into a fund (receipt, fee_refund) is
+# not listed: those kinds may not take money out.
+OUTFLOWS = outflows()  # from the engine's own table of kinds (kinds.py)
+REVERSAL = "reversal"
+
+
+@dataclass
+class Finding:
+    person_id: int | None  # whose fund; None: the provider's own books
+    message: str
+    others: tuple[int, ...] = ()  # further people the message names, in place of "{others}"
+
+
+def begin_read_only(session) -> None:
+    """Start the session's transaction as a read-only snapshot, unless one is already open.
+
+    PostgreSQL: REPEATABLE READ, READ ONLY (one consistent view, no write locks). SQLite: a
+    plain deferred BEGIN (`db._sqlite_begin` honours `isf_read_only`), not BEGIN IMMEDIATE,
+    which would take the write lock for as long as the audit reads."""
+    if isinstance(session, scoped_session):
+        session = session()
+    if session.in_transaction():
+        return
+    options = {"isf_read_only": True}
+    if session.get_bind().dialect.name == "postgresql":
+        options.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    session.connection(execution_options=options)
 
 
 def _month_of(session, column):
     if session.get_bind().dialect.name == "postgresql":
         return sa.cast(sa.func.date_trunc("month", column), sa.Date)
-    return sa.func.date(column, "start of month")
+    return sa.func.substr(column, 1, 8).concat("01")  # dates are 'YYYY-MM-DD' text
 
 
-def unbalanced_transactions(session) -> list[str]:
-    q = (sa.select(Posting.transaction_id, sa.func.sum(Posting.amount_pence), sa.func.count())
-         .group_by(Posting.transaction_id)
-         .having(sa.or_(sa.func.sum(Posting.amount_pence) != 0, sa.func.count() < 2)))
-    return [f"transaction {t}: {n} postings summing to {s} pence" for t, s, n in session.execute(q)]
+def _sum_if(condition, value=Posting.amount_pence):
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, value), else_=0)), 0)
 
 
-def headerless_postings(session) -> list[str]:
-    q = (sa.select(Posting.transaction_id).outerjoin(Transaction, Transaction.id == Posting.transaction_id)
-         .where(Transaction.id.is_(None)).distinct())
-    return [f"postings of transaction {t} have no header" for t in session.scalars(q)]
+def per_transaction(session) -> dict[str, list[Finding]]:
+    """One pass over all postings, grouped by transaction, for the checks a transaction's own
+    legs decide: balance, header, dates, one fund, and where money leaving a fund goes. The legs
+    are summed first (by fund and by destination account), then each transaction's header is
+    joined once: per posting, only cheap sums."""
+    t, a, p = Transaction, Account, Posting
+    fund_leg = a.person_id.is_not(None)
+    destinations = sorted(set().union(*OUTFLOWS.values()))
+    legs = sa.select(
+        p.transaction_id.label("txn"), sa.func.sum(p.amount_pence).label("total"), sa.func.count().label("n"),
+        sa.func.min(p.date).label("first_date"), sa.func.max(p.date).label("last_date"),
+        sa.func.min(a.person_id).label("lo"), sa.func.max(a.person_id).label("hi"),
+        _sum_if(fund_leg).label("fund_net"), _sum_if(sa.and_(fund_leg, p.amount_pence < 0), 1).label("debits"),
+        *[_sum_if(sa.and_(a.person_id.is_(None), a.kind == k)).label(f"to_{k}") for k in destinations],
+    ).join(a, a.id == p.account_id).group_by(p.transaction_id).subquery()
+    c = legs.c
+    reached = sa.case(*[(t.kind == kind, sum((c[f"to_{k}"] for k in sorted(dests)), sa.literal(0)))
+                        for kind, dests in OUTFLOWS.items() if dests], else_=0)
+    misdated = sa.or_(c.first_date != t.date, c.last_date != t.date)
+    outflow_wrong = sa.and_(c.debits > 0, t.kind.is_distinct_from(REVERSAL),
+                            sa.or_(t.kind.is_(None), t.kind.not_in(list(OUTFLOWS)), reached != -c.fund_net))
+    q = (sa.select(c.txn, t.id.is_(None), t.kind, t.person_id, c.total, c.n, misdated, c.lo, c.hi,
+                   c.fund_net, reached, c.debits)
+         .select_from(legs).outerjoin(t, t.id == c.txn)
+         .where(sa.or_(c.total != 0, c.n < 2, t.id.is_(None), misdated, c.lo != c.hi,
+                       sa.and_(c.lo.is_not(None), t.person_id.is_distinct_from(c.lo)), outflow_wrong)))
+    out = {name: [] for name in ("balance", "headerless", "misdated", "one_fund", "outflow")}
+    headerless: dict[int | None, list[tuple[int, int, int]]] = {}
+    for txn, no_header, kind, owner, s, count, bad_dates, first, last, net, reached, debits in session.execute(q):
+        who = owner if owner is not None else first
+        if s != 0 or count < 2:
+            out["balance"].append(Finding(who, f"transaction {txn}: {count} posting(s) summing to {s} pence"))
+        if no_header:
+            headerless.setdefault(first, []).append((txn, count, net))
+            continue
+        if bad_dates:
+            out["misdated"].append(Finding(who, f"postings of transaction {txn} are dated apart from it"))
+        if first is not None and (first != last or owner != first):
+            others = tuple(x for x in {first, last} if x != owner)
+            out["one_fund"].append(Finding(owner, f"transaction {txn} ({kind}) moves money in the fund of "
+                                                  "{others}", others))
+        elif debits and kind != REVERSAL:
+            if kind not in OUTFLOWS:
+                why = f"a {kind} may not take money from a fund"
+            else:
+                dests = ", ".join(sorted(OUTFLOWS[kind])) or "the person's own pots"
+                why = f"{format_pence(-net)} left the fund, {format_pence(reached)} reached {dests}"
+            out["outflow"].append(Finding(who, f"transaction {txn} ({kind}): {why}"))
+    for pid, rows in headerless.items():
+        ids = ", ".join(str(txn) for txn, _, _ in rows)
+        legs = sum(c for _, c, _ in rows)
+        net = sum(x for _, _, x in rows)
+        out["headerless"].append(Finding(pid, f"{legs} posting(s) without a transaction header (transaction "
+                                              f"id(s) {ids}), {format_pence(net)} to the fund"))
+    return out
 
 
-def misdated_postings(session) -> list[str]:
-    q = (sa.select(Posting.id, Posting.transaction_id).join(Transaction, Transaction.id == Posting.transaction_id)
-         .where(Posting.date != Transaction.date))
-    return [f"posting {p} is dated apart from its transaction {t}" for p, t in session.execute(q)]
-
-
-def cross_fund_transactions(session) -> list[str]:
-    q = (sa.select(Posting.transaction_id).join(Account, Account.id == Posting.account_id)
-         .where(Account.person_id.is_not(None)).group_by(Posting.transaction_id)
-         .having(sa.func.count(sa.distinct(Account.person_id)) > 1))
-    return [f"transaction {t} moves money between two people's funds" for t in session.scalars(q)]
-
-
-def checkpoint_drift(session) -> list[str]:
+def checkpoint_drift(session) -> list[Finding]:
+    """Monthly checkpoints against the postings, compared in the database: one pass over both."""
     month = _month_of(session, Posting.date)
-    derived = {(a, m if not isinstance(m, str) else m): int(s) for a, m, s in session.execute(
-        sa.select(Posting.account_id, month, sa.func.sum(Posting.amount_pence)).group_by(Posting.account_id, month))}
-    derived = {(a, str(m)[:10]): s for (a, m), s in derived.items()}
-    kept = {(a, str(m)[:10]): int(s) for a, m, s in session.execute(
-        sa.select(AccountMonth.account_id, AccountMonth.month, AccountMonth.net_pence))}
+    both = sa.union_all(  # postings summed first, along the (account, date) index
+        sa.select(Posting.account_id.label("account_id"), month.label("month"),
+                  sa.func.sum(Posting.amount_pence).label("derived"), sa.literal(0).label("kept"))
+        .group_by(Posting.account_id, month),
+        sa.select(AccountMonth.account_id, AccountMonth.month, sa.literal(0), AccountMonth.net_pence)).subquery()
+    derived, kept = sa.func.sum(both.c.derived), sa.func.sum(both.c.kept)
+    q = (sa.select(Account.person_id, Account.kind, both.c.month, derived, kept)
+         .join(Account, Account.id == both.c.account_id)
+         .group_by(both.c.account_id, Account.person_id, Account.kind, both.c.month).having(derived != kept))
+    return [Finding(pid, f"{kind} in {str(month)[:7]}: checkpoint {format_pence(k)}, postings {format_pence(d)}")
+            for pid, kind, month, d, k in session.execute(q)]
+
+
+def wrong_fees(session) -> list[Finding]:
+    """The fee each receipt recorded is ROUND_HALF_UP(amount x rate) (none when exempt). Receipts
+    are grouped by (amount, rate, exemption, fee) first: instalments repeat, so few groups."""
+    r = Receipt
+    groups = sa.select(r.amount_pence, r.fee_rate, r.fee_exempt, r.fee_pence).group_by(
+        r.amount_pence, r.fee_rate, r.fee_exempt, r.fee_pence)
     out = []
-    for key in sorted(set(derived) | set(kept)):
-        if derived.get(key, 0) != kept.get(key, 0):
-            out.append(f"account {key[0]} in {key[1][:7]}: checkpoint {kept.get(key, 0)} pence, "
-                       f"postings {derived.get(key, 0)} pence")
+    for amount, rate, exempt, fee in session.execute(groups.execution_options(yield_per=5000)):
+        want = 0 if exempt else apply_rate(amount, rate)
+        if fee == want:
+            continue
+        for rid, pid in session.execute(sa.select(r.id, r.person_id).where(
+                r.amount_pence == amount, r.fee_rate == rate, r.fee_exempt == exempt, r.fee_pence == fee)):
+            out.append(Finding(pid, f"receipt {rid} of {format_pence(amount)}: fee {format_pence(fee)}, "
+                                    f"the rate {rate} gives {format_pence(want)}"))
     return out
 
 
-def wrong_fees(session) -> list[str]:
+def _moved(txn_id, person_id, kinds, provider_kind=None):
+    """Pence a transaction moved on the person's pots of `kinds` (or, with provider_kind, on
+    that provider account), as a correlated subquery."""
+    a, p = aliased(Account), aliased(Posting)
+    where = (a.person_id.is_(None), a.kind == provider_kind) if provider_kind else (
+        a.person_id == person_id, a.kind.in_(kinds))
+    return sa.func.coalesce(sa.select(sa.func.sum(p.amount_pence)).join(a, a.id == p.account_id)
+                            .where(p.transaction_id == txn_id, *where).scalar_subquery(), 0)
+
+
+def receipts_against_postings(session) -> list[Finding]:
+    """Each receipt's transaction put its amount into `available`; its fee transaction (there
+    exactly when the fee is not zero) is a fee that took exactly that fee to fee income."""
+    r, t, f = Receipt, aliased(Transaction), aliased(Transaction)
+    into = _moved(r.transaction_id, r.person_id, ["available"])
+    fee_out = -_moved(r.fee_transaction_id, r.person_id, ["available", "contingency"])
+    fee_in = _moved(r.fee_transaction_id, None, None, "fee_income")
+    receipt_bad = sa.or_(t.id.is_(None), t.kind != "receipt", t.person_id.is_distinct_from(r.person_id),
+                         into != r.amount_pence)
+    fee_bad = sa.case(
+        (r.fee_transaction_id.is_(None), r.fee_pence != 0),
+        else_=sa.or_(r.fee_pence == 0, f.id.is_(None), f.kind != "fee", f.person_id.is_distinct_from(r.person_id),
+                     fee_out != r.fee_pence, fee_in != r.fee_pence))
+    q = (sa.select(r.id, r.person_id, r.amount_pence, r.fee_pence, r.transaction_id, r.fee_transaction_id,
+                   t.kind, into, f.kind, fee_out, fee_in, receipt_bad, fee_bad)
+         .outerjoin(t, t.id == r.transaction_id).outerjoin(f, f.id == r.fee_transaction_id)
+         .where(sa.or_(receipt_bad, fee_bad)))
     out = []
-    for r in session.scalars(sa.select(Receipt)):
-        want = 0 if r.fee_exempt else fee_on(r.amount_pence, r.fee_rate)
-        if r.fee_pence != want:
-            out.append(f"receipt {r.id}: fee {r.fee_pence} pence, the rate gives {want}")
-        if (r.fee_transaction_id is None) != (r.fee_pence == 0):
-            out.append(f"receipt {r.id}: fee transaction missing or unexpected")
+    for rid, pid, amount, fee, txn, fee_txn, kind, got, fee_kind, took, earned, r_bad, f_bad in session.execute(q):
+        if r_bad:
+            out.append(Finding(pid, f"receipt {rid} of {format_pence(amount)}: its transaction {txn} is "
+                                    f"{kind or 'missing'} and put {format_pence(got)} into available"))
+        if f_bad:
+            out.append(Finding(pid, f"receipt {rid}: fee {format_pence(fee)}, but fee transaction {fee_txn} is "
+                                    f"{fee_kind or 'missing'}, took {format_pence(took)} from the fund and "
+                                    f"paid {format_pence(earned)} to fee income"))
+    lone = (sa.select(Transaction.id, Transaction.person_id).outerjoin(r, r.transaction_id == Transaction.id)
+            .where(Transaction.kind == "receipt", r.id.is_(None)))
+    out += [Finding(pid, f"transaction {txn} is a receipt with no receipt recorded") for txn, pid in session.execute(lone)]
     return out
 
 
-def unreconciled(session) -> list[str]:
+def reversals_against_originals(session) -> list[Finding]:
+    """A reversal is the exact negation of what it reverses: the same accounts, negated amounts,
+    the same fund; only reversals point at a transaction; a receipt and its fee go back together."""
+    t, o, p = Transaction, aliased(Transaction), Posting
+    legs = sa.union_all(*[
+        sa.select(t.id.label("rid"), t.person_id.label("pid"), p.account_id, p.amount_pence)
+        .join(p, p.transaction_id == side).where(t.reverses_id.is_not(None))
+        for side in (t.id, t.reverses_id)]).subquery()
+    net = (sa.select(legs.c.rid, legs.c.pid, legs.c.account_id).group_by(legs.c.rid, legs.c.pid, legs.c.account_id)
+           .having(sa.func.sum(legs.c.amount_pence) != 0).subquery())
+    out = [Finding(pid, f"reversal {rid} does not negate what it reverses on {n} account(s)")
+           for rid, pid, n in session.execute(
+               sa.select(net.c.rid, net.c.pid, sa.func.count()).group_by(net.c.rid, net.c.pid))]
+    odd = (sa.select(t.id, t.person_id, t.kind, t.reverses_id, o.person_id, o.reverses_id)
+           .outerjoin(o, o.id == t.reverses_id)
+           .where(sa.or_(sa.and_(t.kind == REVERSAL, t.reverses_id.is_(None)),
+                         sa.and_(t.kind != REVERSAL, t.reverses_id.is_not(None)),
+                         o.person_id.is_distinct_from(t.person_id) & t.reverses_id.is_not(None),
+                         o.reverses_id.is_not(None))))
+    for txn, pid, kind, target, target_pid, target_reverses in session.execute(odd):
+        if target is None:
+            why = "is a reversal pointing at nothing"
+        elif kind != REVERSAL:
+            why = f"is a {kind} but points at transaction {target} as a reversal does"
+        elif target_reverses is not None:
+            why = f"reverses transaction {target}, itself a reversal"
+        else:
+            why = f"reverses transaction {target} of another fund"
+        out.append(Finding(pid, f"transaction {txn} {why}"))
+    r, rr, fr = Receipt, aliased(Transaction), aliased(Transaction)
+    half = (sa.select(r.id, r.person_id, rr.id).outerjoin(rr, rr.reverses_id == r.transaction_id)
+            .outerjoin(fr, fr.reverses_id == r.fee_transaction_id)
+            .where(r.fee_transaction_id.is_not(None), rr.id.is_(None) != fr.id.is_(None)))
+    out += [Finding(pid, f"receipt {rid}: " + ("reversed without its fee" if rev else "its fee reversed alone"))
+            for rid, pid, rev in session.execute(half)]
+    return out
+
+
+def unreconciled(session) -> list[Finding]:
     r = reconcile(session)
     if r["reconciles"]:
         return []
-    return [f"client money held {r['client_money_held']} pence, funds total {r['funds_total']} pence"]
+    return [Finding(None, f"client money held {format_pence(r['client_money_held'])}, "
+                          f"funds total {format_pence(r['funds_total'])}")]
 
 
-CHECKS = {
-    "every transaction balances": unbalanced_transactions,
-    "every posting has its transaction": headerless_postings,
-    "postings carry their transaction's date": misdated_postings,
-    "no transaction moves money between funds": cross_fund_transactions,
-    "monthly checkpoints equal the postings": checkpoint_drift,
-    "every receipt bore the right fee": wrong_fees,
-    "client money equals the sum of funds": unreconciled,
-}
+def _label(names: dict[int, str], pid: int | None) -> str:
+    return "the provider's books" if pid is None else f"{names.get(pid, 'unknown person')} (person {pid})"
 
 
 def audit(session) -> dict[str, list[str]]:
-    return {name: check(session) for name, check in CHECKS.items()}
+    """Every check, by name, each with its findings as sentences that start with the person."""
+    begin_read_only(session)
+    txn = per_transaction(session)
+    found = {
+        "every transaction balances": txn["balance"],
+        "every posting has its transaction": txn["headerless"],
+        "postings carry their transaction's date": txn["misdated"],
+        "no transaction moves money between funds": txn["one_fund"],
+        "money leaves a fund only as invariant 4 allows, to the right account": txn["outflow"],
+        "monthly checkpoints equal the postings": checkpoint_drift(session),
+        "every receipt bore the right fee": wrong_fees(session),
+        "every receipt and its fee are posted as recorded": receipts_against_postings(session),
+        "every reversal negates what it reverses": reversals_against_originals(session),
+        "client money equals the sum of funds": unreconciled(session),
+    }
+    ids = {x for fs in found.values() for f in fs for x in (f.person_id, *f.others) if x is not None}
+    names = {i: n for i, n in session.execute(sa.select(Person.id, Person.name).where(Person.id.in_(ids)))}
+    return {name: [f"{_label(names, f.person_id)}: "
+                   + f.message.replace("{others}", ", ".join(_label(names, x) for x in f.others)) for f in fs]
+            for name, fs in found.items()}

@@ -42,7 +42,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     _kind("delivery", "Support", ("support_income", "client_money", "provider_bank"), ("available",), True),
     _kind("rate_adjustment", "Support: change of rate", ("support_income", "client_money", "provider_bank"),
           ("available",), True),
-    _kind("shared_charge", "Shared support", ("shared_arrangement", "client_money", "provider_bank", "void"),
+    _kind("shared_charge", "Shared support", ("shared_arrangement", "client_money", "provider_bank"),
           ("available",), True),
     _kind("spend", "Bought for you", ("third_parties", "client_money"), ("available",)),
     _kind("contingency_set_aside", "Set aside for contingency", (), ("available",)),
@@ -62,6 +62,12 @@ def kind_of(name: str) -> Kind:
     return KINDS[name]
 
 
-def kinds_taking_from_funds() -> dict[str, frozenset[str]]:
-    """For the audit: each kind that may take money out of a fund, and where the money may go."""
-    return {k.name: k.provider_accounts for k in KINDS.values() if k.takes_from}
+# The bank accounts that move alongside a charge (client money to the provider's own bank): not
+# where a fund's money goes, only how the cash follows it.
+BANK_ACCOUNTS = frozenset({"client_money", "provider_bank"})
+
+
+def outflows() -> dict[str, frozenset[str]]:
+    """For the audit: each kind that may take money out of a fund, and the accounts the money
+    may go to (none: it stays in the fund, between its pots)."""
+    return {k.name: k.provider_accounts - BANK_ACCOUNTS for k in KINDS.values() if k.takes_from}

@@ -118,13 +118,16 @@ def accounting_date(fund: Fund | None, day: date) -> date:
 
 
 def _allocate_ids(session, n: int) -> list[int]:
+    """Ids for n new transactions, recorded in `transaction_ids` in this database transaction:
+    the database refuses postings for an id not allocated there, and never allocates one twice."""
     if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(sa.text(
-            "SELECT nextval(pg_get_serial_sequence('transactions', 'id')) FROM generate_series(1, :n)"), {"n": n})
-        return [r[0] for r in rows]
-    # SQLite: this connection holds the write lock (BEGIN IMMEDIATE), so MAX is ours alone.
-    top = session.scalar(sa.select(sa.func.coalesce(sa.func.max(Transaction.id), 0)))
-    return list(range(top + 1, top + 1 + n))
+        sql = ("INSERT INTO transaction_ids (id) SELECT nextval(pg_get_serial_sequence('transactions', 'id')) "
+               "FROM generate_series(1, :n) RETURNING id")
+    else:
+        # AUTOINCREMENT: past every id ever allocated, also one planted by hand.
+        sql = ("WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < :n) "
+               "INSERT INTO transaction_ids (id) SELECT NULL FROM k RETURNING id")
+    return sorted(session.scalars(sa.text(sql), {"n": n}))
 
 
 def _check(entry: Entry) -> None:

@@ -1,9 +1,9 @@
 """Tables of the restricted-fund ledger, one module per noun; the rules that use them live in the
 modules named for them (accounts/plans.py, accounts/receipts.py, ...)."""
 from .people import Council, Person, Fund
-from .ledger import Account, Transaction, Posting, AccountMonth
+from .ledger import Account, Transaction, TransactionId, Posting, AccountMonth
 from .plans import PlanVersion, BudgetLine
 from .rates import Rate
 from .receipts import Receipt
 
-__all__ = ['Council', 'Person', 'Fund', 'Account', 'Transaction', 'Posting', 'AccountMonth', 'PlanVersion', 'BudgetLine', 'Rate', 'Receipt']
+__all__ = ['Council', 'Person', 'Fund', 'Account', 'Transaction', 'TransactionId', 'Posting', 'AccountMonth', 'PlanVersion', 'BudgetLine', 'Rate', 'Receipt']

@@ -44,6 +44,15 @@ class Transaction(db.Model):
     postings: Mapped[list["Posting"]] = relationship(order_by="Posting.id", viewonly=True)
 
 
+class TransactionId(db.Model):
+    """An allocated transaction id, written with its postings: the database refuses a posting
+    for an id never allocated, and SQLite's AUTOINCREMENT never hands out an id twice."""
+
+    __tablename__ = "transaction_ids"
+    __table_args__ = {"sqlite_autoincrement": True}
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+
+
 class Posting(db.Model):
     """One leg of a transaction: signed pence on one account.
 
