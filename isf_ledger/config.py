@@ -19,6 +19,8 @@ DEFAULTS = {
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "JSON_SORT_KEYS": False,
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    # Hours of notice a person must give to bank a session (domain.md, "Hours").
+    "BANKING_NOTICE_HOURS": 48,
 }
 
 
