@@ -100,7 +100,7 @@ def _post_lines(session, funds, lines: dict[int, list[dict]], why: str, user_id)
         out.append({"person_id": pid, "transaction_id": txn, "deliveries": len(mine),
                     "difference_pence": sum(line["difference_pence"] for line in mine)})
     if rows:
-        session.execute(sa.insert(RateAdjustmentLine), rows)
+        session.execute(sa.insert(RateAdjustmentLine.__table__), rows)
     return out
 
 
