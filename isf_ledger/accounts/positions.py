@@ -60,8 +60,8 @@ def bank_positions(session, person_ids: list[int], as_of: date) -> dict[int, tup
     """Each fund's bank as at a date: (hundredths, value in pence), valued per service at the rate
     in force on that date (the plan's override first), rounded half up, summed."""
     held = banks(session, person_ids, as_of)
-    book = RateBook(session, {s for services in held.values() for s in services},
-                    [pid for pid, services in held.items() if services])
+    holding = [pid for pid, services in held.items() if services]
+    book = RateBook(session, {s for pid in holding for s in held[pid]}, holding) if holding else None
     out = {}
     for pid, services in held.items():
         value = 0
