@@ -23,6 +23,8 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
     # How long a SQLite writer waits for another's lock before the request answers 503.
     "SQLITE_BUSY_TIMEOUT_MS": 30000,
+    # Hours of notice a person must give to bank a session (domain.md, "Hours").
+    "BANKING_NOTICE_HOURS": 48,
 }
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from isf_ledger import create_app
 from isf_ledger.accounts.demo import demo_start
 from isf_ledger.accounts.instalments import arrears, expected_instalments
-from isf_ledger.accounts.models import Account, Person, Posting, Rate, Receipt, Transaction
+from isf_ledger.accounts.models import Account, Delivery, Person, Posting, Rate, Receipt, Transaction
 from isf_ledger.accounts.plans import DOMAINS, plan_on, plans_of
 from isf_ledger.db import db
 
@@ -64,10 +64,19 @@ def test_demo_fills_the_ledger_and_the_books_hold(app):
         n_receipts = s.scalar(sa.select(sa.func.count(Receipt.id)))
         n_txns = s.scalar(sa.select(sa.func.count(Transaction.id)))
         n_postings = s.scalar(sa.select(sa.func.count(Posting.id)))
-        assert f"{n_receipts} receipts, {n_txns} transactions, {n_postings} postings" in result.output
-        # Every transaction is a receipt or the fee it bore.
+        n_deliveries = s.scalar(sa.select(sa.func.count(Delivery.id)))
+        assert (f"{n_receipts} receipts, {n_deliveries} deliveries, {n_txns} transactions, {n_postings} postings"
+                in result.output)
+        # Every transaction is a receipt, the fee it bore, or the charge for a delivery.
         fees = s.scalar(sa.select(sa.func.count(Receipt.fee_transaction_id)))
-        assert n_txns == n_receipts + fees
+        charges = s.scalar(sa.select(sa.func.count(Delivery.transaction_id)))
+        assert n_txns == n_receipts + fees + charges
+        # Every status is there, banked hours are drawn, and each charge is the delivery's.
+        statuses = set(s.scalars(sa.select(Delivery.status).distinct()))
+        assert statuses == {"delivered", "refused", "unplanned", "banked", "bank_used", "provider_cancelled"}
+        for d in s.scalars(sa.select(Delivery).where(Delivery.transaction_id.is_not(None))):
+            assert s.get(Transaction, d.transaction_id).kind == "delivery"
+            assert d.charge_pence == half_up(d.quantity_hundredths, d.rate)
 
 
 def test_plans_are_realistic_and_budget_lines_and_contingency_sum_to_the_budget(app):

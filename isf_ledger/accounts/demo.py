@@ -6,7 +6,9 @@ get day support only. Each person has one support plan from the demo's start (th
 of the month M months before this one, so the data ends today) and the money the plan says
 came in: the council's instalments as `expected_instalments` counts them (now and then one
 paid late or not at all, so arrears show), the person's assessed contribution, and the
-management fee each receipt bore.
+management fee each receipt bore. Their hours come as a rostering system would send them, a
+month at a time (every status, banked hours drawn later, the provider's missed visits), recorded
+through `record_deliveries` in one batch per person.
 
 Every figure comes from `random.Random(seed)` in a fixed order, never from a database id, so
 the same seed on the same day gives the same figures on any database. Money goes in only
@@ -19,7 +21,7 @@ import random
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time as clock_time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import click
@@ -27,10 +29,12 @@ import sqlalchemy as sa
 from flask.cli import with_appcontext
 from sqlalchemy import event
 
-from ..clock import today as uk_today
+from ..clock import UK, today as uk_today
 from ..db import db, utcnow
 from ..money import split_largest_remainder
+from .councils import PROVIDER_DEFAULTS
 from .fees import fee_on
+from .hours import DeliveryIn, record_deliveries
 from .instalments import expected_instalments
 from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
 from .models import Council, Person, Rate, Receipt
@@ -97,6 +101,8 @@ TENANT_WEIGHTS = {"staying_safe": 24, "communication": 6, "work_leisure_learning
 DAY_WEIGHTS = {"staying_safe": 12, "communication": 10, "work_leisure_learning": 34,
                "essential_living_tasks": 18, "personal_care": 12, "health": 14}
 MIN_BUDGET, MAX_BUDGET = 15_000, 95_000  # whole pounds
+BANK_EXPIRY_DAYS = PROVIDER_DEFAULTS["bank_expiry_days"]  # the demo's councils keep the provider's default
+DAY_DOMAINS = ("personal_care", "work_leisure_learning", "essential_living_tasks", "health", "communication")
 
 
 def demo_start(today: date, months: int) -> date:
@@ -136,6 +142,8 @@ class PersonSpec:
     budget_lines: list[dict] = field(default_factory=list)
     # How the payments went: one council instalment late by `late_days` (0: none was), one
     # missed, one of the person's contributions missed; a pick is taken modulo the instalments.
+    # The person's hours come from a generator of their own, so they never shift anyone's money.
+    hours_seed: str = ""
     late_pick: int = 0
     late_days: int = 0
     missed_pick: int | None = None
@@ -147,6 +155,7 @@ class Provider:
 
     def __init__(self, seed: int, start: date, rates, used_refs: set[tuple[str, str]]):
         self.rng, self.start, self.rates, self.used_refs = random.Random(seed), start, rates, used_refs
+        self.seed = seed
         # References come from a generator of their own: a reference the database already holds
         # is drawn again, and that must not change anyone's figures.
         self.ref_rng = random.Random(f"{seed}:references")
@@ -237,7 +246,8 @@ class Provider:
                           contingency_pence=contingency * 100, budget_lines=lines,
                           late_pick=late_pick, late_days=late_days if late else 0,
                           missed_pick=missed_pick if missed else None,
-                          own_missed_pick=own_missed_pick if own_missed and contribution else None)
+                          own_missed_pick=own_missed_pick if own_missed and contribution else None,
+                          hours_seed=f"{self.seed}:hours:{council[1]}:{reference}")
 
 
 @dataclass
@@ -293,7 +303,8 @@ def add_rate_card(session, entries) -> int:
 
 
 def fill_person(session, spec: PersonSpec, start: date, today: date, provider: dict):
-    """Write one person, their plan and their money; returns (receipts, transactions, postings)."""
+    """Write one person, their plan, their money and their hours; returns (receipts, deliveries,
+    transactions, postings)."""
     person = create_person(session, name=spec.name, council=spec.council[0],
                            council_reference=spec.reference, opened_on=start,
                            may_name_council=True)
@@ -328,7 +339,69 @@ def fill_person(session, spec: PersonSpec, start: date, today: date, provider: d
         post(session, entries, funds)
         now = utcnow()
         session.execute(sa.insert(Receipt.__table__), [p.row(now) for p in pending])
-    return len(pending), len(entries), sum(len(e.legs) for e in entries)
+    rows = record_deliveries(session, person.id, month_by_month_hours(spec, start, today)) if start < today else []
+    charged = sum(1 for r in rows if r["transaction_id"] is not None)
+    return (len(pending), len(rows), len(entries) + charged,
+            sum(len(e.legs) for e in entries) + 4 * charged)  # a charge has four legs, like the fee
+
+
+def _quarter_hours(rng, low: int, high: int) -> Decimal:
+    return Decimal(rng.randint(low * 4, high * 4)) / 4
+
+
+def month_by_month_hours(spec: PersonSpec, start: date, today: date) -> list[DeliveryIn]:
+    """A rostering system's month: each service's delivered hours as one timesheet line at the
+    month's end, and the sessions that went otherwise as their own lines: refused, unplanned,
+    banked with a week's notice and drawn a few weeks later, missed visits the provider cancelled.
+    Only days before today; the bank is drawn only from what it holds, within the year."""
+    rng = random.Random(spec.hours_seed)
+    out: list[DeliveryIn] = []
+    lots: list[list] = []  # [lapses_on, hours left], oldest first, as the bank draws them
+    month = start
+    yesterday = today - timedelta(days=1)
+    while month <= yesterday:
+        last = min(add_months(month, 1) - timedelta(days=1), yesterday)
+        days = (last - month).days + 1
+        dom = lambda d: month + timedelta(days=min(d, days) - 1)  # noqa: E731 - a day of this month
+        for service, weekly in spec.planned_weekly_hours.items():
+            planned = (weekly * days / 7).quantize(Decimal("0.25"), rounding=ROUND_HALF_UP)
+            domain = "staying_safe" if service == "waking_night" else rng.choice(DAY_DOMAINS)
+            if service == "waking_night":
+                planned = planned.to_integral_value()
+                if rng.randrange(100) < 15 and planned > 1:
+                    out.append(DeliveryIn(dom(rng.randint(1, 28)), clock_time(22), service, Decimal(1),
+                                          "provider_cancelled", domain))
+                    planned -= 1
+                if planned > 0:
+                    out.append(DeliveryIn(last, clock_time(22), service, planned, "delivered", domain))
+                continue
+            others = []
+            for status, chance, low, high in (("refused", 25, 1, 3), ("unplanned", 15, 1, 3),
+                                              ("provider_cancelled", 20, 2, 4), ("banked", 20, 3, 6)):
+                if rng.randrange(100) < chance:
+                    others.append((status, _quarter_hours(rng, low, high), dom(rng.randint(1, 20))))
+            draw_on = dom(rng.randint(21, 28))
+            held = sum(left for lapses_on, left in lots if lapses_on > draw_on)
+            if held > 0 and rng.randrange(100) < 60:
+                others.append(("bank_used", min(held, _quarter_hours(rng, 2, 5)), draw_on))
+            for status, qty, day in others:
+                if status == "banked":
+                    lots.append([day + timedelta(days=BANK_EXPIRY_DAYS), qty])
+                    notice = datetime.combine(day - timedelta(days=rng.randint(3, 10)), clock_time(9), tzinfo=UK)
+                    out.append(DeliveryIn(day, clock_time(10), service, qty, status, domain, notice))
+                    continue
+                if status == "bank_used":
+                    need = qty
+                    for lot in lots:
+                        take = min(need, lot[1]) if lot[0] > day else 0
+                        lot[1], need = lot[1] - take, need - take
+                out.append(DeliveryIn(day, clock_time(10), service, qty, status, domain))
+                if status in ("refused", "unplanned", "provider_cancelled", "banked"):
+                    planned -= qty
+            if planned > 0:
+                out.append(DeliveryIn(last, clock_time(9), service, planned, "delivered", domain))
+        month = add_months(month, 1)
+    return out
 
 
 # While the demo loads SQLite, its connection keeps a larger page cache and folds the WAL back
@@ -419,15 +492,15 @@ def demo_cmd(people, months, seed, append, if_empty):
         session.expunge(account)
     session.commit()
 
-    receipts = transactions = postings = done = 0
+    receipts = deliveries = transactions = postings = done = 0
     with bulk_loading(db.engine):
         try:
             with click.progressbar(Provider(seed, start, rates, used).people(people), length=people,
                                    label=f"Filling {people} people from {start.isoformat()}") as bar:
                 for spec in bar:
-                    r, t, p = fill_person(session, spec, start, today, provider)
+                    r, d, t, p = fill_person(session, spec, start, today, provider)
                     session.commit()
-                    receipts, transactions, postings = receipts + r, transactions + t, postings + p
+                    receipts, deliveries, transactions, postings = receipts + r, deliveries + d, transactions + t, postings + p
                     done += 1
                     if analyse_now(done):
                         refresh_statistics(session)
@@ -438,6 +511,6 @@ def demo_cmd(people, months, seed, append, if_empty):
             raise
     refresh_statistics(session)
     seconds = time.perf_counter() - began
-    click.echo(f"demo: {done} people, {receipts} receipts, {transactions} transactions, "
+    click.echo(f"demo: {done} people, {receipts} receipts, {deliveries} deliveries, {transactions} transactions, "
                f"{postings} postings, {seconds:.1f} seconds (seed {seed}, {start.isoformat()} to {today.isoformat()})")
     click.echo("To use the API, get a token: isf-ledger users create --name NAME --role finance")

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from ..errors import Conflict, Invalid
 from ..money import format_decimal, format_pence
 from .ledger import lock_funds
-from .models import BudgetLine, PlanVersion
+from .models import BudgetLine, PlanService, PlanVersion
 
 DEFAULT_FEE_RATE = Decimal("0.10")
 # Lancashire's six outcome domains: every budget line, charge and spend names one.
@@ -67,6 +67,10 @@ def add_plan(session, person_id: int, *, effective_from: date, annual_budget_pen
     for line in budget_lines or []:
         session.add(BudgetLine(plan_id=plan.id, domain=line["domain"], outcome=line["outcome"],
                                annual_amount_pence=line["annual_amount_pence"]))
+    # Beside the JSON (what the plan said), exact hundredths that SQL can sum for hours against the plan.
+    for service, hours in (planned_weekly_hours or {}).items():
+        session.add(PlanService(plan_id=plan.id, service=service,
+                                weekly_hundredths=int((Decimal(hours) * 100).to_integral_exact())))
     session.flush()
     session.refresh(plan)
     return plan

@@ -3,7 +3,8 @@
 This is the read path of everything that looks at more than one fund: the people list, month
 end, dashboards, review packs. Each figure is read set-based (one query for every fund's pots
 from the monthly checkpoints plus the last month's postings; later one for every fund's bank,
-surplus and arrears), never a query per person.
+surplus and arrears), never a query per person. The bank is replayed from the
+banked and drawn deliveries of all the funds, read in one query.
 """
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from ..money import apply_rate
+from .bank import banks
 from .ledger import month_start
 from .models import Account, AccountMonth, Posting
+from .rates import RateBook
 
 # Above this many ids a filter is a join on the ids, not an IN list the database must parse.
 _IN_LIST_LIMIT = 1000
@@ -24,6 +28,8 @@ class Position:
     person_id: int
     available: int = 0  # pence
     contingency: int = 0
+    bank_hundredths: int = 0  # hours (or nights) banked and not yet used or lapsed
+    bank_value: int = 0  # pence: the bank at the rates in force on the date; earmarked, not surplus
 
 
 def pots(session, person_ids: list[int] | None, as_of: date) -> dict[int, dict[str, int]]:
@@ -50,7 +56,25 @@ def pots(session, person_ids: list[int] | None, as_of: date) -> dict[int, dict[s
     return out
 
 
+def bank_positions(session, person_ids: list[int], as_of: date) -> dict[int, tuple[int, int]]:
+    """Each fund's bank as at a date: (hundredths, value in pence), valued per service at the rate
+    in force on that date (the plan's override first), rounded half up, summed."""
+    held = banks(session, person_ids, as_of)
+    holding = [pid for pid, services in held.items() if services]
+    book = RateBook(session, {s for pid in holding for s in held[pid]}, holding) if holding else None
+    out = {}
+    for pid, services in held.items():
+        value = 0
+        for service, hundredths in services.items():
+            rate = book.rate(pid, service, as_of)
+            value += apply_rate(hundredths, rate) if rate is not None else 0
+        out[pid] = (sum(services.values()), value)
+    return out
+
+
 def positions(session, person_ids: list[int] | None, as_of: date) -> dict[int, Position]:
     """Each listed fund's position as at a date (None: every fund)."""
-    return {pid: Position(pid, p.get("available", 0), p.get("contingency", 0))
-            for pid, p in pots(session, person_ids, as_of).items()}
+    held = pots(session, person_ids, as_of)
+    bank = bank_positions(session, list(held), as_of)
+    return {pid: Position(pid, p.get("available", 0), p.get("contingency", 0), *bank.get(pid, (0, 0)))
+            for pid, p in held.items()}

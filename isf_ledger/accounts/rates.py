@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from ..errors import Conflict
 from ..locks import lock_key
-from .models import Rate
+from .models import PlanVersion, Rate
+from .plans import in_force, windows
 
 UNITS = ("hour", "night")
 
@@ -46,3 +47,40 @@ def rate_on(session, service: str, day: date, plan=None) -> Decimal | None:
         return Decimal(plan.rate_overrides[service])
     entry = rate_card_on(session, service, day)
     return None if entry is None else entry.rate
+
+
+class RateBook:
+    """The rates of many (person, service, day) questions from two queries, not one per question:
+    the rate card for the services, and the people's plan versions (for their overrides)."""
+
+    def __init__(self, session, services, person_ids):
+        self.card: dict[str, list[tuple[date, Decimal]]] = {}
+        self.units: dict[str, str] = {}
+        for entry in session.scalars(sa.select(Rate).where(Rate.service.in_(sorted(set(services))))
+                                     .order_by(Rate.service, Rate.effective_from)):
+            self.card.setdefault(entry.service, []).append((entry.effective_from, entry.rate))
+            self.units[entry.service] = entry.unit
+        by_person: dict[int, list] = {}
+        for plan in session.scalars(sa.select(PlanVersion).where(PlanVersion.person_id.in_(sorted(set(person_ids))))
+                                    .order_by(PlanVersion.person_id, PlanVersion.effective_from, PlanVersion.version)):
+            by_person.setdefault(plan.person_id, []).append(plan)
+        self.windows = {pid: windows(plans) for pid, plans in by_person.items()}
+
+    def plan(self, person_id: int, day: date):
+        return in_force(self.windows.get(person_id, []), day)
+
+    def unit(self, service: str) -> str:
+        """Hour or night, as the rate card says; a service priced only by a plan's override is by the hour."""
+        return self.units.get(service, "hour")
+
+    def rate(self, person_id: int, service: str, day: date) -> Decimal | None:
+        """As rate_on: the plan's override first, then the rate card entry in force on the day."""
+        plan = self.plan(person_id, day)
+        if plan is not None and service in (plan.rate_overrides or {}):
+            return Decimal(plan.rate_overrides[service])
+        found = None
+        for start, rate in self.card.get(service, []):
+            if start > day:
+                break
+            found = rate
+        return found

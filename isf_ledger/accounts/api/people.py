@@ -14,7 +14,8 @@ from ...users import ANYONE, FINANCE, FINANCE_OR_BROKER, guard
 from ..ledger import fund_balance
 from ..models import Person
 from ..people import create_person
-from ..positions import Position, positions
+from ..hours import quantity
+from ..positions import Position, bank_positions, positions
 from ..schemas import people as s
 from ..schemas.common import AsOfQuery
 from .scopes import PERSON
@@ -78,9 +79,10 @@ def get_person(person_id):
 @blp.arguments(AsOfQuery, location="query")
 @blp.response(200, s.BalanceOut)
 def balance(args, person_id):
-    """The fund's pots as at a date (default today), counting everything dated on or before it."""
+    """The fund's pots as at a date (default today), counting everything dated on or before it, and
+    its bank of hours as at that date with their value at that date's rates."""
     as_of = args["as_of"] or today()
     bal = fund_balance(db.session, person_id, as_of)
-    # Hours cannot be recorded yet (the hours capability comes next), so the bank is empty.
+    bank_hundredths, bank_value = bank_positions(db.session, [person_id], as_of)[person_id]
     return {"person_id": person_id, "as_of": as_of, "available": bal["available"],
-            "contingency": bal["contingency"], "bank_hours": "0.00", "bank_value": 0}
+            "contingency": bal["contingency"], "bank_hours": quantity(bank_hundredths), "bank_value": bank_value}

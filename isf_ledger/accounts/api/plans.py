@@ -9,6 +9,7 @@ from ...db import db
 from ...idempotency import write
 from ...users import ANYONE, FINANCE_OR_BROKER, guard
 from ..plans import add_plan, plans_of
+from ..rate_adjustments import adjust_charges
 from ..schemas import plans as s
 from .scopes import PERSON
 
@@ -28,5 +29,9 @@ class Plans(MethodView):
     @write
     @blp.response(201, s.PlanOut)
     def post(self, args, person_id):
-        """Add a new version of the person's support plan."""
-        return add_plan(db.session, person_id, user_id=g.user.id, **args)
+        """Add a new version of the person's support plan; deliveries already charged from its start are
+        re-priced at its rates (its rate_overrides, else the rate card) by one rate adjustment."""
+        plan = add_plan(db.session, person_id, user_id=g.user.id, **args)
+        plan.adjustments = adjust_charges(db.session, since=plan.effective_from, person_ids=[person_id],
+                                          why=f"plan version {plan.version}", user_id=g.user.id)
+        return plan

@@ -10,6 +10,7 @@ from ...db import db
 from ...idempotency import write
 from ...users import ANYONE, FINANCE, guard
 from ..models import Rate
+from ..rate_adjustments import adjust_charges
 from ..rates import add_rate
 from ..schemas import rates as s
 
@@ -29,5 +30,10 @@ class Rates(MethodView):
     @write
     @blp.response(201, s.RateOut)
     def post(self, args):
-        """Add a rate card entry for a service from a date."""
-        return add_rate(db.session, user_id=g.user.id, **args)
+        """Add a rate card entry for a service from a date; deliveries already charged from that date
+        are re-priced by a rate adjustment per person, posted in the open month."""
+        entry = add_rate(db.session, user_id=g.user.id, **args)
+        entry.adjustments = adjust_charges(db.session, since=entry.effective_from, service=entry.service,
+                                           why=f"{entry.service} at {entry.rate} from {entry.effective_from}",
+                                           user_id=g.user.id)
+        return entry

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ...db import db
 from ...users import MAX_ID, Scope
-from ..models import Person, Transaction
+from ..models import Delivery, Person, Transaction
 
 
 def _person(person_id: int):
@@ -19,3 +19,12 @@ def _transaction(transaction_id: int):
 
 PERSON = Scope("person_id", "person", _person)
 TRANSACTION = Scope("transaction_id", "transaction", _transaction)
+
+
+def _delivery(delivery_id: int):
+    delivery = db.session.get(Delivery, delivery_id)
+    owner = db.session.get(Person, delivery.person_id) if delivery is not None else None
+    return delivery, owner
+
+
+DELIVERY = Scope("delivery_id", "delivery", _delivery)

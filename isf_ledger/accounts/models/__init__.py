@@ -5,5 +5,23 @@ from .ledger import Account, Transaction, TransactionId, Posting, AccountMonth
 from .plans import PlanVersion, BudgetLine
 from .rates import Rate
 from .receipts import Receipt
+from .hours import PlanService, Delivery, DeliveryReversal, RateAdjustmentLine
 
-__all__ = ['Council', 'Person', 'Fund', 'Account', 'Transaction', 'TransactionId', 'Posting', 'AccountMonth', 'PlanVersion', 'BudgetLine', 'Rate', 'Receipt']
+__all__ = [
+    "Council",
+    "Person",
+    "Fund",
+    "Account",
+    "Transaction",
+    "TransactionId",
+    "Posting",
+    "AccountMonth",
+    "PlanVersion",
+    "BudgetLine",
+    "Rate",
+    "Receipt",
+    "PlanService",
+    "Delivery",
+    "DeliveryReversal",
+    "RateAdjustmentLine",
+]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ...fields import Money, Text as TextField
+from ...fields import Exact, Money, Text as TextField
 from ...fields import Day
 from .common import Text
 
@@ -35,7 +35,7 @@ class BalanceOut(Schema):
     as_of = fields.Date()
     available = Money(minimum=None)
     contingency = Money(minimum=None)
-    bank_hours = fields.String()
+    bank_hours = Exact()
     bank_value = Money()
 
 

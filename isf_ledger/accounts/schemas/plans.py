@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 from ...fields import Day, Exact, Flag, Money, Text as TextField
 from ..plans import DOMAINS, PAYMENTS_A_YEAR
 from .common import FeeRate, Hours, Name, Text, UnitRate
+from .rates import AdjustmentOut
 
 MAX_ITEMS = 50  # budget lines, services with planned hours, rate overrides: far more than any plan has
 
@@ -55,6 +56,8 @@ class PlanOut(Schema):
     bank_expiry_days = fields.Integer(allow_none=True)
     surplus_notice_days = fields.Integer(allow_none=True)
     contribution_spent_first = fields.Boolean(allow_none=True)
+    adjustments = fields.List(fields.Nested(AdjustmentOut), metadata={
+        "description": "on a new version: rate adjustments its rate_overrides posted for deliveries already charged"})
 
 
 class InstalmentOut(Schema):

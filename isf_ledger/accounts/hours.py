@@ -1,0 +1,305 @@
+"""Hours: support delivered, refused, unplanned, banked, drawn from the bank, or cancelled by the
+provider (domain.md, "Hours"), and the hours against the plan that statements and review packs read.
+
+A charged delivery posts one "delivery" transaction: ROUND_HALF_UP(quantity x rate) at the rate
+in force on the session's date (the plan's override first, then the rate card). A delivery is
+never edited: reversing it reverses its charge and takes its hours out of every figure.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from fractions import Fraction
+
+import sqlalchemy as sa
+
+from ..clock import UK
+from ..errors import Conflict, Invalid
+from ..money import apply_rate
+from .bank import BANK_STATUSES, BankEvent, bank_events, replay
+from .councils import rule
+from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
+from .models import Delivery, DeliveryReversal, Fund, Person, PlanService, PlanVersion, Transaction
+from .plans import windows
+from .rates import RateBook
+from .reversals import after_reversal, reverse
+
+STATUSES = ("delivered", "refused", "unplanned", "banked", "bank_used", "provider_cancelled")
+# domain.md's table: what the fund is charged for. Banked hours and the provider's own
+# cancellations never are.
+CHARGED = ("delivered", "refused", "unplanned", "bank_used")
+DEFAULT_BANKING_NOTICE_HOURS = 48
+FIGURES = ("planned", *STATUSES, "bank_balance")
+
+
+def hundredths(quantity: Decimal) -> int:
+    return int((quantity * 100).to_integral_exact())
+
+
+def quantity(hundredths_: int) -> Decimal:
+    return (Decimal(hundredths_) / 100).quantize(Decimal("0.01"))
+
+
+@dataclass
+class DeliveryIn:
+    date: date
+    start_time: time
+    service: str
+    quantity: Decimal
+    status: str
+    domain: str
+    notice_given_at: datetime | None = None  # zone-aware
+
+
+def session_start(day: date, start: time) -> datetime:
+    """The session's start, UK local time, as a moment (a time the clocks skip counts as after the change)."""
+    return datetime.combine(day, start, tzinfo=UK)
+
+
+def check_notice(item: DeliveryIn, notice_hours: int) -> None:
+    """Banking needs `notice_hours` of notice, counted in real elapsed hours (UTC), so a night
+    the clocks change is 23 or 25 hours long."""
+    how = "record these hours as `unplanned` (not used, without the notice needed to bank them)"
+    if item.notice_given_at is None:
+        raise Invalid("notice_given_at", f"banking needs notice given at least {notice_hours} hours "
+                                         f"before the session; without it {how}")
+    start = session_start(item.date, item.start_time).astimezone(timezone.utc)
+    elapsed = start - item.notice_given_at.astimezone(timezone.utc)
+    if elapsed < timedelta(hours=notice_hours):
+        hours, rest = divmod(int(elapsed.total_seconds()) // 60, 60)
+        given = f"{hours} h {rest:02d} m" if elapsed > timedelta(0) else "none (given after the start)"
+        raise Invalid("notice_given_at", f"only {given} of notice before the session; banking needs "
+                                         f"{notice_hours} h, so {how}")
+
+
+def charge_entry(person_id: int, item: DeliveryIn, unit: str, charge: int, fund: dict, provider: dict) -> Entry:
+    """Like the fee: the charge leaves the fund as support income and moves from client money to
+    the provider's own bank, so client money still equals the sum of funds."""
+    units = "h" if unit == "hour" else "nights"
+    return Entry(kind="delivery", date=item.date, person_id=person_id, service_date=item.date,
+                 description=f"Support: {quantity(hundredths(item.quantity))} {units} {item.service} "
+                             f"on {item.date.isoformat()} ({item.status.replace('_', ' ')})",
+                 legs=[(fund["available"], -charge), (provider["support_income"], charge),
+                       (provider["client_money"], charge), (provider["provider_bank"], -charge)])
+
+
+def record_deliveries(session, person_id: int, items: list[DeliveryIn], *,
+                      notice_hours: int = DEFAULT_BANKING_NOTICE_HOURS, user_id: int | None = None) -> list[dict]:
+    """Record a person's deliveries together (one lock, one post, one insert): all or none.
+    Returns the rows written, in the order given."""
+    opened_on = session.scalar(sa.select(Fund.opened_on).where(Fund.person_id == person_id))
+    book = RateBook(session, {i.service for i in items}, [person_id])
+    council = session.scalar(sa.select(Person).where(Person.id == person_id)).council
+    rows, charged = [], []
+    for item in items:
+        if opened_on is not None and item.date < opened_on:
+            raise Invalid("date", f"before the fund opened on {opened_on.isoformat()}; record the plan first")
+        rate = book.rate(person_id, item.service, item.date)
+        if rate is None:
+            raise Invalid("service", f"no rate for {item.service} on {item.date.isoformat()}: add it to the "
+                                     "rate card (or the plan's rate_overrides) first")
+        unit, qty = book.unit(item.service), hundredths(item.quantity)
+        if unit == "night" and qty % 100:
+            raise Invalid("quantity", f"{item.service} is charged per night: give a whole number of nights")
+        lapses_on = None
+        if item.status == "banked":
+            check_notice(item, notice_hours)
+            days = rule("bank_expiry_days", council, book.plan(person_id, item.date))
+            lapses_on = item.date + timedelta(days=days)
+        charge = apply_rate(qty, rate) if item.status in CHARGED else 0
+        rows.append({"person_id": person_id, "date": item.date, "start_time": item.start_time,
+                     "service": item.service, "unit": unit, "quantity_hundredths": qty, "status": item.status,
+                     "notice_given_at": item.notice_given_at, "domain": item.domain, "rate": rate,
+                     "charge_pence": charge, "lapses_on": lapses_on, "created_by": user_id, "transaction_id": None})
+        charged.append(charge)
+    funds = lock_funds(session, [person_id])  # a fund's writers queue here: two draws cannot both land
+    _check_bank_holds(session, person_id, rows)
+    fund, provider = person_accounts(session, person_id), provider_accounts(session)
+    entries = {i: charge_entry(person_id, item, rows[i]["unit"], charge, fund, provider)
+               for i, (item, charge) in enumerate(zip(items, charged)) if charge}
+    if entries:
+        post(session, list(entries.values()), funds, user_id)
+    for i, entry in entries.items():
+        rows[i]["transaction_id"] = entry.posted_id
+    table = Delivery.__table__  # the table, not the class: the ORM's bulk path costs more per row than SQL
+    ids = session.scalars(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).all()
+    for row, did in zip(rows, ids):
+        row["id"] = did
+    return rows
+
+
+def _check_bank_holds(session, person_id: int, new_rows: list[dict], without: int | None = None) -> None:
+    """Refuse (409) anything after which some draw would take hours the bank did not hold on its
+    day: a new draw beyond the bank, or taking away banked hours already drawn."""
+    new_rows = [r for r in new_rows if r["status"] in BANK_STATUSES]
+    services = {r["service"] for r in new_rows}
+    if not services:
+        return
+    events = bank_events(session, [person_id])
+    for service in sorted(services):
+        mine = [e for e in events.get((person_id, service), []) if e.delivery_id != without]
+        mine += [BankEvent(r["date"], r["quantity_hundredths"], r["status"] == "banked", r["lapses_on"])
+                 for r in new_rows if r["service"] == service]
+        _, short = replay(mine)
+        if not short:
+            continue
+        first = short[0]
+        if without is not None:
+            raise Conflict(f"these banked hours were already drawn: without them the {service} bank "
+                           f"could not cover {quantity(first.event.hundredths)} h used on "
+                           f"{first.event.day.isoformat()}; reverse that use first",
+                           {"bank_used_delivery_id": first.event.delivery_id}, code="banked_hours_drawn")
+        raise Conflict(f"the {service} bank holds {quantity(first.held)} h on {first.event.day.isoformat()}, "
+                       f"not enough for {quantity(first.event.hundredths)} h used from it",
+                       {"quantity": [f"more than the {quantity(first.held)} h in the bank"],
+                        "bank_hours": str(quantity(first.held))}, code="bank_exceeded")
+
+
+def reversal_of(session, delivery_id: int) -> DeliveryReversal | None:
+    return session.scalar(sa.select(DeliveryReversal).where(DeliveryReversal.delivery_id == delivery_id))
+
+
+def reverse_delivery(session, delivery: Delivery, *, reason: str, day: date | None = None,
+                     user_id: int | None = None) -> DeliveryReversal:
+    """Take a delivery out of every figure and reverse its charge (with any rate adjustments)."""
+    if day is not None and day < delivery.date:
+        raise Invalid("date", f"a reversal cannot be dated before the delivery ({delivery.date.isoformat()})")
+    lock_funds(session, [delivery.person_id])
+    done = reversal_of(session, delivery.id)
+    if done is not None:
+        raise Conflict(f"delivery {delivery.id} was already reversed on {done.date.isoformat()}",
+                       {"reversal_transaction_id": done.transaction_id}, code="already_reversed")
+    if delivery.status == "banked":
+        _check_bank_holds(session, delivery.person_id, [{"service": delivery.service, "status": "banked",
+                                                          "date": delivery.date, "quantity_hundredths": 0,
+                                                          "lapses_on": delivery.lapses_on}],
+                          without=delivery.id)
+    if delivery.transaction_id is not None:
+        reverse(session, session.get(Transaction, delivery.transaction_id), reason=reason, day=day, user_id=user_id)
+        return reversal_of(session, delivery.id)  # written by the hook below
+    row = DeliveryReversal(delivery_id=delivery.id, date=day or delivery.date, reason=reason, created_by=user_id)
+    session.add(row)
+    session.flush()
+    return row
+
+
+@after_reversal("delivery")
+def _charge_reversed(session, txn: Transaction, reversal: Entry, user_id: int | None) -> None:
+    """However the charge was reversed (here, or POST /transactions/{id}/reverse), the delivery
+    leaves every figure, and any rate adjustments posted on it are undone with it."""
+    delivery = session.scalar(sa.select(Delivery).where(Delivery.transaction_id == txn.id))
+    if delivery is None:
+        return
+    session.add(DeliveryReversal(delivery_id=delivery.id, date=reversal.posted_date, reason=reversal.reason or "",
+                                 transaction_id=reversal.posted_id, created_by=user_id))
+    from .rate_adjustments import undo_adjustments  # rate_adjustments reads this module's statuses
+    undo_adjustments(session, delivery, reversal.posted_date, user_id)
+    session.flush()
+
+
+# Hours against the plan ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Period:
+    label: str
+    start: date
+    end: date
+
+
+def months_between(start: date, end: date) -> list[Period]:
+    out, day = [], start
+    while day <= end:
+        nxt = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+        out.append(Period(f"{day.year:04d}-{day.month:02d}", day, min(end, nxt - timedelta(days=1))))
+        day = nxt
+    return out
+
+
+def weeks_between(start: date, end: date) -> list[Period]:
+    out, day = [], start
+    while day <= end:
+        year, week, weekday = day.isocalendar()
+        sunday = day + timedelta(days=7 - weekday)
+        out.append(Period(f"{year:04d}-W{week:02d}", day, min(end, sunday)))
+        day = sunday + timedelta(days=1)
+    return out
+
+
+def _half_up(f: Fraction) -> int:
+    """A non-negative exact fraction rounded to a whole number, halves up."""
+    return (2 * f.numerator + f.denominator) // (2 * f.denominator)
+
+
+def _planned(session, person_ids) -> dict[int, list[tuple[date, date | None, dict[str, int]]]]:
+    """Each person's plan windows with the weekly hundredths of each service, in two queries."""
+    plans = defaultdict(list)
+    for plan in session.scalars(sa.select(PlanVersion).where(PlanVersion.person_id.in_(person_ids))
+                                .order_by(PlanVersion.person_id, PlanVersion.effective_from, PlanVersion.version)):
+        plans[plan.person_id].append(plan)
+    services = defaultdict(dict)
+    ids = [p.id for ps in plans.values() for p in ps]
+    if ids:
+        for plan_id, service, weekly in session.execute(
+                sa.select(PlanService.plan_id, PlanService.service, PlanService.weekly_hundredths)
+                .where(PlanService.plan_id.in_(ids))):
+            services[plan_id][service] = weekly
+    return {pid: [(start, end, services.get(plan.id, {})) for plan, start, end in windows(ps)]
+            for pid, ps in plans.items()}
+
+
+def planned_in(plan_windows, period: Period) -> int:
+    """ROUND_HALF_UP(weekly hours x days the plan ran in the period / 7) per service, summed;
+    each day at the weekly hours of the version in force that day."""
+    per_service: dict[str, Fraction] = defaultdict(Fraction)
+    for start, end, services in plan_windows:
+        first, last = max(start, period.start), min(end or period.end, period.end)
+        days = (last - first).days + 1
+        if days > 0:
+            for service, weekly in services.items():
+                per_service[service] += Fraction(weekly * days, 7)
+    return sum(_half_up(f) for f in per_service.values())
+
+
+def hours_by_period(session, person_ids, start: date, end: date) -> dict[int, dict[str, list[dict]]]:
+    """The hours against the plan of many people, by calendar month and by ISO week (each period
+    cut to start..end), in hundredths: planned, each status, and the bank at the period's end.
+    The one place statements, review packs and the API read these figures from; a handful of
+    queries for any number of people."""
+    ids = sorted(set(person_ids))
+    daily = defaultdict(lambda: defaultdict(int))  # (pid, day) -> status -> hundredths
+    q = (sa.select(Delivery.person_id, Delivery.date, Delivery.status, sa.func.sum(Delivery.quantity_hundredths))
+         .outerjoin(DeliveryReversal, DeliveryReversal.delivery_id == Delivery.id)
+         .where(DeliveryReversal.id.is_(None), Delivery.person_id.in_(ids),
+                Delivery.date >= start, Delivery.date <= end)
+         .group_by(Delivery.person_id, Delivery.date, Delivery.status))
+    for pid, day, status, total in session.execute(q):
+        daily[(pid, day)][status] += int(total)
+    plans = _planned(session, ids)
+    periods = {"months": months_between(start, end), "weeks": weeks_between(start, end)}
+    ends = sorted({p.end for ps in periods.values() for p in ps})
+    bank_at = defaultdict(lambda: defaultdict(int))  # pid -> day -> hundredths
+    for (pid, _service), events in bank_events(session, ids, end).items():
+        for day, held in replay(events, ends)[0].items():
+            bank_at[pid][day] += held
+    out = {}
+    for pid in ids:
+        out[pid] = {}
+        for kind, rows in periods.items():
+            label = "month" if kind == "months" else "week"
+            figures = []
+            for period in rows:
+                row = {label: period.label, "planned": planned_in(plans.get(pid, []), period),
+                       **{s: 0 for s in STATUSES}}
+                day = period.start
+                while day <= period.end:
+                    for status, total in daily.get((pid, day), {}).items():
+                        row[status] += total
+                    day += timedelta(days=1)
+                row["bank_balance"] = bank_at[pid].get(period.end, 0)
+                figures.append(row)
+            out[pid][kind] = figures
+    return out
+
+
