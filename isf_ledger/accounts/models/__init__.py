@@ -5,5 +5,7 @@ from .ledger import Account, Transaction, Posting, AccountMonth
 from .plans import PlanVersion, BudgetLine
 from .rates import Rate
 from .receipts import Receipt
+from .contingency import ContingencyMovement
+from .spend import ReceiptFile, Spend
 
-__all__ = ['Council', 'Person', 'Fund', 'Account', 'Transaction', 'Posting', 'AccountMonth', 'PlanVersion', 'BudgetLine', 'Rate', 'Receipt']
+__all__ = ['Council', 'Person', 'Fund', 'Account', 'Transaction', 'Posting', 'AccountMonth', 'PlanVersion', 'BudgetLine', 'Rate', 'Receipt', 'ContingencyMovement', 'Spend', 'ReceiptFile']
