@@ -44,7 +44,9 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
           ("available",), True),
     _kind("shared_charge", "Shared support", ("shared_arrangement", "client_money", "provider_bank", "void"),
           ("available",), True),
-    _kind("spend", "Bought for you", ("third_parties", "client_money"), ("available",)),
+    # Paid straight out of the client money bank to the payee (spend.py): the fund and the bank
+    # fall together, and the payee is named on the spend row, not on a provider account.
+    _kind("spend", "Bought for you", ("client_money",), ("available",)),
     _kind("contingency_set_aside", "Set aside for contingency", (), ("available",)),
     _kind("contingency_draw", "Contingency used", (), ("contingency",)),
     _kind("clawback", "Returned to the council", ("council_refunds", "client_money"), ("available",)),

@@ -1,11 +1,11 @@
 """The accounts API, one blueprint per resource: people and their funds, plans and instalments, the
-rate card, receipts, contingency, transactions (ledger lines and reversals), and reconciliation.
+rate card, receipts, contingency, spend, transactions (ledger lines and reversals), and reconciliation.
 
 Views only translate: they check who is asking (`guard` with the resource's `Scope`), parse the
 body (schemas/), call an operation, and let `write` commit it once per Idempotency-Key.
 """
-from . import (contingency, councils, instalments, people, plans, rates, receipts, reconciliation,
+from . import (contingency, councils, instalments, people, plans, rates, receipts, reconciliation, spend,
                transactions)
 
-BLUEPRINTS = [m.blp for m in (councils, people, plans, instalments, rates, receipts, contingency,
+BLUEPRINTS = [m.blp for m in (councils, people, plans, instalments, rates, receipts, contingency, spend,
                                  transactions, reconciliation)]
