@@ -6,7 +6,8 @@ get day support only. Each person has one support plan from the demo's start (th
 of the month M months before this one, so the data ends today) and the money the plan says
 came in: the council's instalments as `expected_instalments` counts them (now and then one
 paid late or not at all, so arrears show), the person's assessed contribution, and the
-management fee each receipt bore.
+management fee each receipt bore; then contingency set aside and drawn, and spend on their
+behalf (demo_spend.py), in the same transaction.
 
 Every figure comes from `random.Random(seed)` in a fixed order, never from a database id, so
 the same seed on the same day gives the same figures on any database. Money goes in only
@@ -33,7 +34,8 @@ from ..money import split_largest_remainder
 from .fees import fee_on
 from .instalments import expected_instalments
 from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
-from .models import Council, Person, Rate, Receipt
+from .demo_spend import plan_contingency_and_spend
+from .models import ContingencyMovement, Council, Person, Rate, Receipt, Spend
 from .people import create_person
 from .plans import DEFAULT_FEE_RATE, DOMAINS, add_months, add_plan, in_force, windows
 from .rates import add_rate
@@ -140,6 +142,8 @@ class PersonSpec:
     late_days: int = 0
     missed_pick: int | None = None
     own_missed_pick: int | None = None
+    # Seeds the person's contingency and spend (demo_spend.py), apart from the draws above.
+    money_seed: str = ""
 
 
 class Provider:
@@ -147,6 +151,7 @@ class Provider:
 
     def __init__(self, seed: int, start: date, rates, used_refs: set[tuple[str, str]]):
         self.rng, self.start, self.rates, self.used_refs = random.Random(seed), start, rates, used_refs
+        self.seed = seed
         # References come from a generator of their own: a reference the database already holds
         # is drawn again, and that must not change anyone's figures.
         self.ref_rng = random.Random(f"{seed}:references")
@@ -237,7 +242,8 @@ class Provider:
                           contingency_pence=contingency * 100, budget_lines=lines,
                           late_pick=late_pick, late_days=late_days if late else 0,
                           missed_pick=missed_pick if missed else None,
-                          own_missed_pick=own_missed_pick if own_missed and contribution else None)
+                          own_missed_pick=own_missed_pick if own_missed and contribution else None,
+                          money_seed=f"{self.seed}:{reference}:money")
 
 
 @dataclass
@@ -324,10 +330,18 @@ def fill_person(session, spec: PersonSpec, start: date, today: date, provider: d
                                            f"standing order {inst.due.isoformat()}",
                                            fee_rate_from(plan_windows, inst.due), fund, provider))
     entries = [e for p in pending for e in (p.entry, p.fee) if e is not None]
+    town = spec.home.rsplit(", ", 1)[-1] if spec.home else TOWNS[code][0]
+    money = plan_contingency_and_spend(random.Random(spec.money_seed), person.id, spec.reference, town,
+                                       spec.contingency_pence, start, today, entries, fund, provider)
+    entries += money.entries
     if entries:
         post(session, entries, funds)
         now = utcnow()
-        session.execute(sa.insert(Receipt.__table__), [p.row(now) for p in pending])
+        if pending:
+            session.execute(sa.insert(Receipt.__table__), [p.row(now) for p in pending])
+        for model, rows in ((ContingencyMovement, money.movement_rows(person.id)), (Spend, money.spend_rows(person.id))):
+            if rows:
+                session.execute(sa.insert(model.__table__), [{**r, "created_at": now} for r in rows])
     return len(pending), len(entries), sum(len(e.legs) for e in entries)
 
 
@@ -344,7 +358,7 @@ SQLITE_USUAL = ("PRAGMA cache_size=-2000", "PRAGMA wal_autocheckpoint=1000")
 # plan a connection cached while `postings` was nearly empty stays a sequential scan, and the
 # core's balance trigger then re-reads every posting for each transaction written.
 FILLED = ("postings", "transactions", "receipts", "account_months", "people", "funds", "accounts",
-          "plan_versions", "budget_lines")
+          "plan_versions", "budget_lines", "contingency_movements", "spend")
 
 
 def refresh_statistics(session) -> None:
@@ -395,7 +409,8 @@ def bulk_loading(engine):
 @click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) if the database already has people.")
 @with_appcontext
 def demo_cmd(people, months, seed, append, if_empty):
-    """Fill the ledger with a demo provider: councils, a rate card, people, plans and receipts."""
+    """Fill the ledger with a demo provider: councils, a rate card, people, plans, receipts,
+    contingency and spend."""
     session = db.session
     began = time.perf_counter()
     already = session.scalar(sa.select(sa.func.count(Person.id)))
