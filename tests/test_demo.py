@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from isf_ledger import create_app
 from isf_ledger.accounts.demo import demo_start
 from isf_ledger.accounts.instalments import arrears, expected_instalments
-from isf_ledger.accounts.models import Account, Delivery, Person, Posting, Rate, Receipt, Transaction
-from isf_ledger.accounts.plans import DOMAINS, plan_on, plans_of
+from isf_ledger.accounts.models import (Account, ContingencyMovement, Delivery, Person, Posting, Rate, Receipt,
+                                        Spend, Transaction)
+from isf_ledger.accounts.plans import DOMAINS, plan_on, plan_year_start, plans_of
 from isf_ledger.db import db
 
 DEMO = ["demo", "--people", "12", "--months", "6", "--seed", "3"]
@@ -67,16 +68,61 @@ def test_demo_fills_the_ledger_and_the_books_hold(app):
         n_deliveries = s.scalar(sa.select(sa.func.count(Delivery.id)))
         assert (f"{n_receipts} receipts, {n_deliveries} deliveries, {n_txns} transactions, {n_postings} postings"
                 in result.output)
-        # Every transaction is a receipt, the fee it bore, or the charge for a delivery.
+        # Every transaction is a receipt, the fee it bore, the charge for a delivery, a contingency
+        # movement or a spend.
         fees = s.scalar(sa.select(sa.func.count(Receipt.fee_transaction_id)))
         charges = s.scalar(sa.select(sa.func.count(Delivery.transaction_id)))
-        assert n_txns == n_receipts + fees + charges
+        moved = s.scalar(sa.select(sa.func.count(ContingencyMovement.id)))
+        spent = s.scalar(sa.select(sa.func.count(Spend.id)))
+        assert n_txns == n_receipts + fees + charges + moved + spent
         # Every status is there, banked hours are drawn, and each charge is the delivery's.
         statuses = set(s.scalars(sa.select(Delivery.status).distinct()))
         assert statuses == {"delivered", "refused", "unplanned", "banked", "bank_used", "provider_cancelled"}
         for d in s.scalars(sa.select(Delivery).where(Delivery.transaction_id.is_not(None))):
             assert s.get(Transaction, d.transaction_id).kind == "delivery"
             assert d.charge_pence == half_up(d.quantity_hundredths, d.rate)
+
+
+def test_contingency_and_spend_are_realistic_and_never_overdraw(app):
+    run_demo(app, "--people", "40", "--months", "12")
+    with app.app_context():
+        s = db.session
+        kinds = dict(s.execute(sa.select(Transaction.kind, sa.func.count()).group_by(Transaction.kind)).all())
+        assert kinds["contingency_set_aside"] >= 40 * 6 and kinds["contingency_draw"] >= 1
+        assert kinds["spend"] >= 40 * 12
+        # Each row sits on its own transaction of the right kind, on the same day.
+        for model, want in ((ContingencyMovement, ("contingency_set_aside", "contingency_draw")), (Spend, ("spend",))):
+            pairs = s.execute(sa.select(model.date, Transaction.date, Transaction.kind)
+                              .join(Transaction, Transaction.id == model.transaction_id)).all()
+            assert pairs and all(d == t and k in want for d, t, k in pairs)
+        draws = s.scalars(sa.select(ContingencyMovement).where(ContingencyMovement.kind == "draw")).all()
+        assert all(d.reason and d.authorised_by for d in draws)
+        invoices = s.scalars(sa.select(Spend).where(Spend.invoice_reference.is_not(None))).all()
+        assert invoices and all(i.category == "subcontracted_support" for i in invoices)
+        assert {sp.domain for sp in s.scalars(sa.select(Spend))} <= set(DOMAINS)
+        # Set-asides within each plan year's contingency amount (one plan, from the demo's start).
+        for person in s.scalars(sa.select(Person)):
+            plan = plans_of(s, person.id)[0]
+            years: dict = {}
+            for m in s.scalars(sa.select(ContingencyMovement).where(ContingencyMovement.person_id == person.id,
+                                                                   ContingencyMovement.kind == "set_aside")):
+                year = plan_year_start(s, person.id, m.date)
+                years[year] = years.get(year, 0) + m.amount_pence
+            assert years and all(total <= plan.contingency_amount_pence for total in years.values())
+        # No pot is ever below zero at the end of any day.
+        rows = s.execute(sa.select(Posting.account_id, Posting.date, Posting.amount_pence)
+                         .join(Account, Account.id == Posting.account_id)
+                         .where(Account.person_id.is_not(None)).order_by(Posting.account_id, Posting.date)).all()
+        by_day: dict = {}
+        for account, day, pence in rows:
+            by_day[(account, day)] = by_day.get((account, day), 0) + pence
+        running: dict = {}
+        for (account, day), pence in sorted(by_day.items()):
+            running[account] = running.get(account, 0) + pence
+            assert running[account] >= 0, (account, day)
+        s.rollback()
+    audit = app.test_cli_runner().invoke(args=["audit"])
+    assert audit.exit_code == 0, audit.output
 
 
 def test_plans_are_realistic_and_budget_lines_and_contingency_sum_to_the_budget(app):

@@ -45,9 +45,9 @@ def test_a_payment_out_that_is_not_a_charge_for_support_may_not_overdraw(api):
     pid = api.person()
     api.receipt(pid, "100.00", "2026-10-01")  # 90.00 after the fee
     with pytest.raises(Conflict) as e:
-        write(api, pid, "spend", [("available", -9001), ("third_parties", 9001), ("client_money", 0)])
+        write(api, pid, "spend", [("available", -9001), ("client_money", 9001)])
     assert e.value.code == "insufficient_funds" and "90.01" in e.value.message
-    write(api, pid, "spend", [("available", -9000), ("third_parties", 9000)])
+    write(api, pid, "spend", [("available", -9000), ("client_money", 9000)])
     assert api.balance(pid)["available"] == "0.00"
 
 
@@ -58,7 +58,7 @@ def test_a_payment_is_refused_when_a_later_item_would_be_left_short(api):
                                  ("client_money", 5000), ("provider_bank", -5000)], day=date(2026, 10, 20))
     # On 10-05 the fund holds 90.00, but by 10-20 a charge has taken 50.00 of it.
     with pytest.raises(Conflict):
-        write(api, pid, "spend", [("available", -6000), ("third_parties", 6000)], day=date(2026, 10, 5))
+        write(api, pid, "spend", [("available", -6000), ("client_money", 6000)], day=date(2026, 10, 5))
 
 
 def test_a_charge_for_support_given_may_overdraw_and_says_so_in_reconciliation(api):

@@ -8,7 +8,9 @@ came in: the council's instalments as `expected_instalments` counts them (now an
 paid late or not at all, so arrears show), the person's assessed contribution, and the
 management fee each receipt bore. Their hours come as a rostering system would send them, a
 month at a time (every status, banked hours drawn later, the provider's missed visits), recorded
-through `record_deliveries` in one batch per person.
+through `record_deliveries` in one batch per person; then contingency set aside and drawn, and
+spend on their behalf (demo_spend.py) that the fund can afford after those charges, all in the
+person's one database transaction.
 
 Every figure comes from `random.Random(seed)` in a fixed order, never from a database id, so
 the same seed on the same day gives the same figures on any database. Money goes in only
@@ -37,7 +39,8 @@ from .fees import fee_on
 from .hours import DeliveryIn, record_deliveries
 from .instalments import expected_instalments
 from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
-from .models import Council, Person, Rate, Receipt
+from .demo_spend import plan_contingency_and_spend
+from .models import ContingencyMovement, Council, Person, Rate, Receipt, Spend
 from .people import create_person
 from .plans import DEFAULT_FEE_RATE, DOMAINS, add_months, add_plan, in_force, windows
 from .rates import add_rate
@@ -148,6 +151,8 @@ class PersonSpec:
     late_days: int = 0
     missed_pick: int | None = None
     own_missed_pick: int | None = None
+    # Seeds the person's contingency and spend (demo_spend.py), apart from the draws above.
+    money_seed: str = ""
 
 
 class Provider:
@@ -220,8 +225,9 @@ class Provider:
                 hours["waking_night"] = Decimal(7)
                 year += rate_in_force(self.rates, "waking_night", self.start) * 7 * 52
         year += rng.randint(300, 2_500)  # flexible spend: trips, classes, equipment
-        # The budget holds the contingency as well: five weeks of it.
-        pounds = min(max(int((year * 57 / 52).quantize(Decimal(1), rounding=ROUND_HALF_UP)), MIN_BUDGET), MAX_BUDGET)
+        # The budget holds the contingency as well (five weeks of it) and bears the 10% fee: what is
+        # left after both pays for the year's support (budget x (0.9 - 5/52) >= the year's cost).
+        pounds = min(max(int((year * 66 / 52).quantize(Decimal(1), rounding=ROUND_HALF_UP)), MIN_BUDGET), MAX_BUDGET)
         contingency = int((Decimal(pounds) * 5 / 52).quantize(Decimal(1), rounding=ROUND_HALF_UP))
         cycle = "monthly" if rng.randrange(100) < 15 else None  # None: the council's (four-weekly)
         fee_rate = Decimal("0.08") if rng.randrange(100) < 12 else DEFAULT_FEE_RATE
@@ -247,7 +253,8 @@ class Provider:
                           late_pick=late_pick, late_days=late_days if late else 0,
                           missed_pick=missed_pick if missed else None,
                           own_missed_pick=own_missed_pick if own_missed and contribution else None,
-                          hours_seed=f"{self.seed}:hours:{council[1]}:{reference}")
+                          hours_seed=f"{self.seed}:hours:{council[1]}:{reference}",
+                          money_seed=f"{self.seed}:{reference}:money")
 
 
 @dataclass
@@ -335,15 +342,24 @@ def fill_person(session, spec: PersonSpec, start: date, today: date, provider: d
                                            f"standing order {inst.due.isoformat()}",
                                            fee_rate_from(plan_windows, inst.due), fund, provider))
     entries = [e for p in pending for e in (p.entry, p.fee) if e is not None]
+    rows = record_deliveries(session, person.id, month_by_month_hours(spec, start, today)) if start < today else []
+    charged = [r for r in rows if r["transaction_id"] is not None]
+    # The charges are posted; spend is planned so the fund can afford it after them too.
+    charges = [Entry(kind="delivery", date=r["date"], legs=[(fund["available"], -r["charge_pence"])]) for r in charged]
+    town = spec.home.rsplit(", ", 1)[-1] if spec.home else TOWNS[code][0]
+    money = plan_contingency_and_spend(random.Random(spec.money_seed), person.id, spec.reference, town,
+                                       spec.contingency_pence, start, today, entries + charges, fund, provider)
+    entries += money.entries
     if entries:
         post(session, entries, funds)
         now = utcnow()
-        session.execute(sa.insert(Receipt.__table__), [p.row(now) for p in pending])
-    rows = record_deliveries(session, person.id, month_by_month_hours(spec, start, today)) if start < today else []
-    charged = sum(1 for r in rows if r["transaction_id"] is not None)
-    return (len(pending), len(rows), len(entries) + charged,
-            sum(len(e.legs) for e in entries) + 4 * charged)  # a charge has four legs, like the fee
-
+        if pending:
+            session.execute(sa.insert(Receipt.__table__), [p.row(now) for p in pending])
+        for model, made in ((ContingencyMovement, money.movement_rows(person.id)), (Spend, money.spend_rows(person.id))):
+            if made:
+                session.execute(sa.insert(model.__table__), [{**r, "created_at": now} for r in made])
+    return (len(pending), len(rows), len(entries) + len(charged),
+            sum(len(e.legs) for e in entries) + 4 * len(charged))  # a charge has four legs, like the fee
 
 def _quarter_hours(rng, low: int, high: int) -> Decimal:
     return Decimal(rng.randint(low * 4, high * 4)) / 4
@@ -417,7 +433,7 @@ SQLITE_USUAL = ("PRAGMA cache_size=-2000", "PRAGMA wal_autocheckpoint=1000")
 # plan a connection cached while `postings` was nearly empty stays a sequential scan, and the
 # core's balance trigger then re-reads every posting for each transaction written.
 FILLED = ("postings", "transactions", "receipts", "account_months", "people", "funds", "accounts",
-          "plan_versions", "budget_lines")
+          "plan_versions", "budget_lines", "contingency_movements", "spend")
 
 
 def refresh_statistics(session) -> None:
@@ -468,7 +484,8 @@ def bulk_loading(engine):
 @click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) if the database already has people.")
 @with_appcontext
 def demo_cmd(people, months, seed, append, if_empty):
-    """Fill the ledger with a demo provider: councils, a rate card, people, plans and receipts."""
+    """Fill the ledger with a demo provider: councils, a rate card, people, plans, receipts,
+    contingency and spend."""
     session = db.session
     began = time.perf_counter()
     already = session.scalar(sa.select(sa.func.count(Person.id)))

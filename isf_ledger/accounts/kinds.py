@@ -27,29 +27,38 @@ class Kind:
     takes_from: frozenset[str] = frozenset()
     # May it take `available` below zero? Only charges for support already given (and reversals).
     may_overdraw: bool = False
+    # Where money taken from the fund must go (the audit checks it): the provider's income for
+    # its fee and charges, the arrangement for shared support, out of the client money bank for a
+    # payment to someone else; nothing for a move between the fund's own pots.
+    to: frozenset[str] = frozenset()
 
 
-def _kind(name, label, provider=(), takes_from=(), may_overdraw=False) -> Kind:
-    return Kind(name, label, frozenset(provider), frozenset(takes_from), may_overdraw)
+def _kind(name, label, provider=(), takes_from=(), may_overdraw=False, to=()) -> Kind:
+    return Kind(name, label, frozenset(provider), frozenset(takes_from), may_overdraw, frozenset(to))
 
 
 # The fee and support charges move the money out of client money into the provider's own bank
 # in the same transaction, so client money always equals the sum of funds.
 KINDS: dict[str, Kind] = {k.name: k for k in (
     _kind("receipt", "Money paid in", ("client_money",)),
-    _kind("fee", "Management fee", ("fee_income", "client_money", "provider_bank"), ("available",), True),
+    _kind("fee", "Management fee", ("fee_income", "client_money", "provider_bank"), ("available",), True,
+          ("fee_income",)),
     _kind("fee_refund", "Management fee refunded", ("fee_income", "client_money", "provider_bank")),
-    _kind("delivery", "Support", ("support_income", "client_money", "provider_bank"), ("available",), True),
+    _kind("delivery", "Support", ("support_income", "client_money", "provider_bank"), ("available",), True,
+          ("support_income",)),
     _kind("rate_adjustment", "Support: change of rate", ("support_income", "client_money", "provider_bank"),
-          ("available",), True),
+          ("available",), True, ("support_income",)),
     _kind("shared_charge", "Shared support", ("shared_arrangement", "client_money", "provider_bank"),
-          ("available",), True),
-    _kind("spend", "Bought for you", ("third_parties", "client_money"), ("available",)),
+          ("available",), True, ("shared_arrangement",)),
+    # Paid straight out of the client money bank to the payee (spend.py): the fund and the bank
+    # fall together, and the payee is named on the spend row, not on a provider account.
+    _kind("spend", "Bought for you", ("client_money",), ("available",), to=("client_money",)),
     _kind("contingency_set_aside", "Set aside for contingency", (), ("available",)),
     _kind("contingency_draw", "Contingency used", (), ("contingency",)),
-    _kind("clawback", "Returned to the council", ("council_refunds", "client_money"), ("available",)),
-    _kind("closing", "Fund closed: balance paid out", ("council_refunds", "third_parties", "client_money"),
-          ("available", "contingency")),
+    # Paid straight out of the client money bank to the council (or the fund's new holder), as spend is.
+    _kind("clawback", "Returned to the council", ("client_money",), ("available",), to=("client_money",)),
+    _kind("closing", "Fund closed: balance paid out", ("client_money",), ("available", "contingency"),
+          to=("client_money",)),
 )}
 # A reversal undoes exactly what it reverses (the engine builds it by negating every leg), so it
 # may touch whatever the original touched and may overdraw: it corrects a mistake.
@@ -62,12 +71,7 @@ def kind_of(name: str) -> Kind:
     return KINDS[name]
 
 
-# The bank accounts that move alongside a charge (client money to the provider's own bank): not
-# where a fund's money goes, only how the cash follows it.
-BANK_ACCOUNTS = frozenset({"client_money", "provider_bank"})
-
-
 def outflows() -> dict[str, frozenset[str]]:
     """For the audit: each kind that may take money out of a fund, and the accounts the money
     may go to (none: it stays in the fund, between its pots)."""
-    return {k.name: k.provider_accounts - BANK_ACCOUNTS for k in KINDS.values() if k.takes_from}
+    return {k.name: k.to for k in KINDS.values() if k.takes_from}

@@ -1,9 +1,12 @@
 """The accounts API, one blueprint per resource: people and their funds, plans and instalments, the
-rate card, receipts, deliveries and hours, transactions (ledger lines and reversals), and reconciliation.
+rate card, receipts, deliveries and hours, contingency, spend, transactions (ledger lines and
+reversals), and reconciliation.
 
 Views only translate: they check who is asking (`guard` with the resource's `Scope`), parse the
 body (schemas/), call an operation, and let `write` commit it once per Idempotency-Key.
 """
-from . import councils, deliveries, instalments, people, plans, rates, receipts, reconciliation, transactions
+from . import (contingency, councils, deliveries, instalments, people, plans, rates, receipts, reconciliation,
+               spend, transactions)
 
-BLUEPRINTS = [m.blp for m in (councils, people, plans, instalments, rates, receipts, deliveries, transactions, reconciliation)]
+BLUEPRINTS = [m.blp for m in (councils, people, plans, instalments, rates, receipts, deliveries, contingency,
+                                 spend, transactions, reconciliation)]

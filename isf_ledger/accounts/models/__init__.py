@@ -6,6 +6,8 @@ from .plans import PlanVersion, BudgetLine
 from .rates import Rate
 from .receipts import Receipt
 from .hours import PlanService, Delivery, DeliveryReversal, RateAdjustmentLine
+from .contingency import ContingencyMovement
+from .spend import ReceiptFile, Spend
 
 __all__ = [
     "Council",
@@ -24,4 +26,7 @@ __all__ = [
     "Delivery",
     "DeliveryReversal",
     "RateAdjustmentLine",
+    "ContingencyMovement",
+    "ReceiptFile",
+    "Spend",
 ]
