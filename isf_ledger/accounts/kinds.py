@@ -44,6 +44,9 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
           ("available",), True),
     _kind("shared_charge", "Shared support", ("shared_arrangement", "client_money", "provider_bank", "void"),
           ("available",), True),
+    # The empty places' share of a shared arrangement: the provider's, or the council's where it
+    # funds voids; no fund is touched.
+    _kind("shared_void", "Shared support: empty places", ("shared_arrangement", "void", "council_voids")),
     _kind("spend", "Bought for you", ("third_parties", "client_money"), ("available",)),
     _kind("contingency_set_aside", "Set aside for contingency", (), ("available",)),
     _kind("contingency_draw", "Contingency used", (), ("contingency",)),
