@@ -455,3 +455,38 @@ def test_the_months_workbook_adds_up_with_a_formula(api):
     assert total[5] == "=SUM(F6:F8)"
     assert [f"{row[5]:.2f}" for row in rows[5:8]] == ["644.80", "644.80", "644.80"]
     assert f"{rows[1][1]:.2f}" == "1934.40"
+
+
+# --- races ----------------------------------------------------------------------------------------
+
+def test_two_charge_runs_of_one_month_at_once_charge_once(api, backend):
+    """Different keys, released together: one run charges, the others wait and answer with it."""
+    import threading
+
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises every writer (BEGIN IMMEDIATE): there is no race to run")
+    people = funded(api, "Ana", "Bo", "Cy")
+    arr = arrangement(api, capacity=4)
+    for p in people:
+        join(api, arr["id"], p)
+    n = 6
+    barrier, results = threading.Barrier(n), [None] * n
+
+    def run(i):
+        client = api.app.test_client()
+        barrier.wait(timeout=30)
+        r = client.post(f"/api/v1/shared-arrangements/{arr['id']}/charges/{OCT}", json={},
+                        headers={"Authorization": f"Bearer {api.token}", "Idempotency-Key": f"race-{i}"})
+        results[i] = (r.status_code, r.get_json())
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(s for s, _ in results) == [200] * (n - 1) + [201], results
+    assert all(body == results[0][1] for _, body in results)
+    assert sql(api.app, "SELECT COUNT(*) FROM shared_charge_runs")[0][0] == 1
+    assert sql(api.app, "SELECT COUNT(*) FROM transactions WHERE kind IN ('shared_charge', 'shared_void')")[0][0] == 4
+    assert all(api.balance(p)["available"] == "1316.40" for p in people)  # 1800.00 - 1934.40 / 4
+    books_hold(api)
