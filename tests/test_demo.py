@@ -1,7 +1,7 @@
 """The demo provider: realistic, deterministic for a seed, and every invariant kept."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -65,9 +65,33 @@ def test_demo_fills_the_ledger_and_the_books_hold(app):
         n_txns = s.scalar(sa.select(sa.func.count(Transaction.id)))
         n_postings = s.scalar(sa.select(sa.func.count(Posting.id)))
         assert f"{n_receipts} receipts, {n_txns} transactions, {n_postings} postings" in result.output
-        # Every transaction is a receipt or the fee it bore.
+        # Every transaction is a receipt, the fee it bore, or a share of shared support.
         fees = s.scalar(sa.select(sa.func.count(Receipt.fee_transaction_id)))
-        assert n_txns == n_receipts + fees
+        shared = s.scalar(sa.select(sa.func.count(Transaction.id))
+                          .where(Transaction.kind.in_(("shared_charge", "shared_void"))))
+        assert shared > 0
+        assert n_txns == n_receipts + fees + shared
+
+
+def test_shared_houses_are_real_arrangements_charged_every_month(app, api):
+    run_demo(app)
+    start, today = demo_start(date.today(), 6), date.today()
+    arrangements = api.get("/api/v1/shared-arrangements")
+    assert arrangements
+    with app.app_context():
+        homes = {}
+        for p in db.session.scalars(sa.select(Person)):
+            homes.setdefault(p.council.name, []).append(p.id)
+    sleep_ins = [a for a in arrangements if a["name"].startswith("Sleep-in")]
+    assert sleep_ins and all(a["method"] == "equal" and a["per_night"] for a in sleep_ins)
+    assert all(a["capacity"] >= len(a["members"]) for a in arrangements)
+    month = start
+    while month.replace(day=28) < today.replace(day=1):
+        for a in arrangements:
+            report = api.get(f"/api/v1/shared-arrangements/{a['id']}/charges/{month:%Y-%m}")
+            assert report["sums_to_cost"] is True and report["total"] == report["cost"] != "0.00"
+            assert len(report["shares"]) == len(a["members"])
+        month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def test_plans_are_realistic_and_budget_lines_and_contingency_sum_to_the_budget(app):

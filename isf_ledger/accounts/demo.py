@@ -33,7 +33,8 @@ from ..money import split_largest_remainder
 from .fees import fee_on
 from .instalments import expected_instalments
 from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
-from .models import Council, Person, Rate, Receipt
+from ..shared_support.demo import add_shared_support, people_of
+from .models import Council, Person, Posting, Rate, Receipt, Transaction
 from .people import create_person
 from .plans import DEFAULT_FEE_RATE, DOMAINS, add_months, add_plan, in_force, windows
 from .rates import add_rate
@@ -420,12 +421,14 @@ def demo_cmd(people, months, seed, append, if_empty):
     session.commit()
 
     receipts = transactions = postings = done = 0
+    specs = []
     with bulk_loading(db.engine):
         try:
             with click.progressbar(Provider(seed, start, rates, used).people(people), length=people,
                                    label=f"Filling {people} people from {start.isoformat()}") as bar:
                 for spec in bar:
                     r, t, p = fill_person(session, spec, start, today, provider)
+                    specs.append(spec)
                     session.commit()
                     receipts, transactions, postings = receipts + r, transactions + t, postings + p
                     done += 1
@@ -436,8 +439,16 @@ def demo_cmd(people, months, seed, append, if_empty):
             if done:
                 click.echo(f"stopped after {done} people; each of them is complete", err=True)
             raise
+    # The houses' sleep-ins and the schemes' background support, charged for every month ended.
+    arrangements, months = add_shared_support(session, people_of(session, specs), start, today, rates, seed)
     refresh_statistics(session)
     seconds = time.perf_counter() - began
+    counted = session.execute(sa.select(sa.func.count(sa.distinct(Transaction.id)), sa.func.count(Posting.id))
+                              .select_from(Transaction).join(Posting, Posting.transaction_id == Transaction.id)
+                              .where(Transaction.kind.in_(("shared_charge", "shared_void")))).one()
+    session.rollback()
+    transactions, postings = transactions + counted[0], postings + counted[1]
     click.echo(f"demo: {done} people, {receipts} receipts, {transactions} transactions, "
-               f"{postings} postings, {seconds:.1f} seconds (seed {seed}, {start.isoformat()} to {today.isoformat()})")
+               f"{postings} postings, {arrangements} shared arrangements charged for {months} months, "
+               f"{seconds:.1f} seconds (seed {seed}, {start.isoformat()} to {today.isoformat()})")
     click.echo("To use the API, get a token: isf-ledger users create --name NAME --role finance")
