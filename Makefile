@@ -9,7 +9,7 @@ PEOPLE ?= 60
 MONTHS ?= 12
 PORT ?= 5000
 
-.PHONY: setup run test postgres bench clean
+.PHONY: setup run test postgres bench bench-shared clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ test: setup postgres
 
 bench: setup postgres
 	$(BIN)/python -m bench
+
+bench-shared: setup postgres
+	$(BIN)/python -m bench.shared
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

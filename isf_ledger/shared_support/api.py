@@ -36,8 +36,9 @@ def _arrangement(arrangement_id: int):
 ARRANGEMENT = Scope("arrangement_id", "arrangement", _arrangement)
 
 
-def _corrections(lines) -> dict:
-    return {"corrections": lines, "transaction_ids": [line.transaction_id for line in lines if line.transaction_id]}
+def _corrections(lines: list[dict]) -> dict:
+    return {"corrections": lines, "transaction_ids": [line["transaction_id"] for line in lines
+                                                      if line["transaction_id"]]}
 
 
 @blp.route("/shared-arrangements")

@@ -85,36 +85,39 @@ def apportion(month: date, versions: list[Version], members: list[Member]) -> Mo
     out = MonthShares(first)
     exact = Fraction(0)
     costs: dict[tuple[str, int], int] = {}  # ("night"|"week", pence) -> days, for the working
-    members = sorted(members, key=lambda m: (m.person_id, m.starts_on))
+    last = month_end(first)
+    days = [first + timedelta(days=i) for i in range(last.day)]
+    ordered = sorted(versions, key=lambda v: v.effective_from)
+    running = [next((v for v in reversed(ordered) if v.effective_from <= d), None) for d in days]
+    present = [0] * len(days)
     people: dict[int, Share] = {}
+    for m in sorted(members, key=lambda m: (m.person_id, m.starts_on)):
+        lo, hi = max(first, m.starts_on), last if m.ends_on is None else min(last, m.ends_on)
+        for i in range((lo - first).days, (hi - first).days + 1):
+            if running[i] is None:
+                continue
+            w = m.terms[0][1] if len(m.terms) == 1 else m.weight_on(days[i])
+            present[i] += 1
+            s = people.setdefault(m.person_id, Share(m.person_id))
+            s.days += 1
+            s.weight = w
+            s.weight_days += w
     empty = Share(None)
-    day = first
-    while day <= month_end(first):
-        v = version_on(versions, day)
-        if v is not None:
-            out.nights += 1
-            out.capacity = v.capacity
-            if v.per_night_pence is not None:
-                exact += v.per_night_pence
-                key = ("night", v.per_night_pence)
-            else:
-                exact += Fraction(v.weekly_pence, 7)
-                key = ("week", v.weekly_pence)
-            costs[key] = costs.get(key, 0) + 1
-            present = 0
-            for m in members:
-                w = m.weight_on(day)
-                if w is None:
-                    continue
-                present += 1
-                s = people.setdefault(m.person_id, Share(m.person_id))
-                s.days += 1
-                s.weight = w
-                s.weight_days += w
-            if v.capacity > present:
-                empty.days += 1
-                empty.weight_days += v.capacity - present
-        day += timedelta(days=1)
+    for v, n in zip(running, present):
+        if v is None:
+            continue
+        out.nights += 1
+        out.capacity = v.capacity
+        if v.per_night_pence is not None:
+            exact += v.per_night_pence
+            key = ("night", v.per_night_pence)
+        else:
+            exact += Fraction(v.weekly_pence, 7)
+            key = ("week", v.weekly_pence)
+        costs[key] = costs.get(key, 0) + 1
+        if v.capacity > n:
+            empty.days += 1
+            empty.weight_days += v.capacity - n
     # ROUND_HALF_UP once, for the month (the cost is never negative).
     out.cost_pence = math.floor(exact + Fraction(1, 2))
     out.cost_working = " + ".join(

@@ -23,13 +23,14 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from ..accounts.councils import rule
-from ..accounts.ledger import Entry, lock_funds, month_end, post, provider_accounts
+from ..accounts.ledger import Entry, lock_funds, month_end, post
 from ..accounts.models import Account, Council, Person
 from ..clock import today
+from ..db import utcnow
 from ..errors import Conflict, Invalid
 from ..locks import lock_key
 from ..money import format_decimal, format_pence
-from .apportion import Member, MonthShares, Version, apportion
+from .apportion import Member, MonthShares, Share, Version, apportion, version_on
 from .models import Arrangement, ArrangementVersion, ChargeLine, ChargeRun, Membership, MembershipTerm
 
 METHODS = ("equal", "weighted")
@@ -53,8 +54,15 @@ def month_of(text: str) -> date:
 
 
 def _lock(session, arrangement_ids) -> None:
-    for aid in sorted(set(arrangement_ids)):
-        lock_key(session, f"shared-arrangement:{aid}")
+    """Hold each arrangement's named lock (locks.lock_key's), in id order, in one round trip."""
+    names = [f"shared-arrangement:{aid}" for aid in sorted(set(arrangement_ids))]
+    if len(names) == 1 or session.get_bind().dialect.name != "postgresql":
+        for name in names:
+            lock_key(session, name)
+        return
+    session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(name, 0)) "
+                            "FROM unnest(CAST(:names AS text[])) WITH ORDINALITY AS n(name, i) ORDER BY i"),
+                    {"names": names})
 
 
 # ---------------------------------------------------------------- history, as apportion reads it
@@ -118,7 +126,7 @@ def create_arrangement(session, *, name: str, capacity: int, method: str, effect
 
 def add_version(session, arrangement: Arrangement, *, effective_from: date, capacity: int,
                 per_night_pence: int | None = None, weekly_pence: int | None = None,
-                user_id: int | None = None) -> tuple[ArrangementVersion, list[ChargeLine]]:
+                user_id: int | None = None) -> tuple[ArrangementVersion, list[dict]]:
     """A reviewed cost or capacity from a date; months already charged get the difference."""
     _check_cost(per_night_pence, weekly_pence)
     _lock(session, [arrangement.id])
@@ -152,8 +160,6 @@ def _check_places(members: list[Member], versions: list[Version], start: date, e
     days = {start} | {m.starts_on for m in members} | {m.ends_on + timedelta(days=1) for m in members if m.ends_on}
     days |= {v.effective_from for v in versions}
     for day in sorted(d for d in days if d >= start and (end is None or d <= end)):
-        from .apportion import version_on
-
         v = version_on(versions, day)
         present = sum(1 for m in members if m.weight_on(day) is not None)
         if v is not None and present > v.capacity:
@@ -174,7 +180,7 @@ def _weight(arrangement: Arrangement, weight: Decimal | None) -> Decimal:
 
 def add_member(session, arrangement: Arrangement, *, person_id: int, starts_on: date, agreed_on: date,
                recorded_by: str, weight: Decimal | None = None, ends_on: date | None = None,
-               user_id: int | None = None) -> tuple[Membership, list[ChargeLine]]:
+               user_id: int | None = None) -> tuple[Membership, list[dict]]:
     """A person joins, with their consent, from a date; months already charged get the difference."""
     weight = _weight(arrangement, weight)
     if session.get(Person, person_id) is None:
@@ -210,7 +216,7 @@ def _refuse_overlap(members: list[Member], person_id: int, start: date, end: dat
 
 def review_member(session, arrangement: Arrangement, membership: Membership, *, effective_from: date,
                   agreed_on: date, recorded_by: str, weight: Decimal | None = None,
-                  ends_on: date | None = None, user_id: int | None = None) -> tuple[MembershipTerm, list[ChargeLine]]:
+                  ends_on: date | None = None, user_id: int | None = None) -> tuple[MembershipTerm, list[dict]]:
     """A reviewed weight from a date, or a new end (a leaving), agreed with the person."""
     if weight is None and ends_on is None:
         raise Invalid("weight", "give the new weight, or `to` (the last day of the membership), or both")
@@ -291,7 +297,7 @@ def charge_month(session, arrangement_ids: list[int], month: date,
 
 
 def recharge(session, arrangement: Arrangement, since: date, reason: str,
-             user_id: int | None = None) -> list[ChargeLine]:
+             user_id: int | None = None) -> list[dict]:
     """After a review dated `since`: every month already charged from then on is worked out again
     and each party whose share changed is charged (or refunded) the difference."""
     runs = session.scalars(sa.select(ChargeRun).where(ChargeRun.arrangement_id == arrangement.id,
@@ -311,7 +317,7 @@ def recharge(session, arrangement: Arrangement, since: date, reason: str,
         now = shares.by_party()
         parties = {pid for (rid, pid) in charged if rid == run.id} | set(now)
         for pid in sorted(parties, key=lambda p: (p is None, p or 0)):
-            s = now.get(pid) or _gone(pid, shares)
+            s = now.get(pid) or _gone(pid)
             difference = s.share_pence - charged.get((run.id, pid), 0)
             if difference:
                 todo.append((run, shares, s, difference))
@@ -323,11 +329,9 @@ def recharge(session, arrangement: Arrangement, since: date, reason: str,
     return ctx.post(user_id)
 
 
-def _gone(person_id, shares: MonthShares):
+def _gone(person_id) -> Share:
     """A party with a share before the review and none after it (a membership that no longer
     reaches the month, or a place now filled): its share is nil."""
-    from .apportion import Share
-
     return Share(person_id)
 
 
@@ -338,11 +342,14 @@ class _Postings:
     def __init__(self, session, arrangement_ids, person_ids):
         self.session = session
         self.funds = lock_funds(session, person_ids)
-        self.accounts = {a.code: a for a in session.scalars(
-            sa.select(Account).where(Account.code.in_([account_code(a) for a in arrangement_ids])))}
-        self.pots = {(a.person_id, a.kind): a for a in session.scalars(
-            sa.select(Account).where(Account.person_id.in_(person_ids), Account.kind == "available"))}
-        self.provider = {k: a for k, a in provider_accounts(session).items() if k != ACCOUNT_KIND}
+        # Plain rows, not ORM objects: the engine reads only an account's id, code, kind and person.
+        columns = (Account.id, Account.code, Account.kind, Account.person_id)
+        self.accounts = {r.code: r for r in session.execute(sa.select(*columns).where(
+            Account.code.in_([account_code(a) for a in arrangement_ids])))}
+        self.pots = {(r.person_id, r.kind): r for r in session.execute(sa.select(*columns).where(
+            Account.person_id.in_(person_ids), Account.kind == "available"))}
+        self.provider = {r.kind: r for r in session.execute(sa.select(*columns).where(
+            Account.code.like("provider:%")))}
         self.councils: dict[int, Council] = {}
         self.pending: list[tuple[Entry, dict]] = []
 
@@ -374,20 +381,29 @@ class _Postings:
                 "amount_pence": amount, "reason": reason[:500] if reason else None}
         self.pending.append((entry, line))
 
-    def post(self, user_id) -> list[ChargeLine]:
+    def post(self, user_id) -> list[dict]:
+        """Post the entries and write their charge lines; returns the lines as written."""
+        now = utcnow()
+        # Members' entries first, then the empty places': headers alike in shape go in one INSERT
+        # (the engine's ORM insert starts a new statement whenever a row's shape changes).
+        self.pending.sort(key=lambda pair: pair[0].person_id is None)
         posted = [e for e, _ in self.pending if e.legs and any(p for _, p in e.legs)]
         post(self.session, posted, self.funds, user_id)
-        rows = [{**line, "transaction_id": e.posted_id} for e, line in self.pending]
-        if not rows:
-            return []
-        ids = self.session.scalars(sa.insert(ChargeLine).returning(ChargeLine.id), rows).all()
-        return self.session.scalars(sa.select(ChargeLine).where(ChargeLine.id.in_(ids)).order_by(ChargeLine.id)).all()
+        rows = [{**line, "transaction_id": e.posted_id, "created_at": now} for e, line in self.pending]
+        if rows:
+            # RETURNING makes SQLAlchemy send multi-row INSERTs rather than one per line.
+            self.session.execute(sa.insert(ChargeLine.__table__).returning(ChargeLine.id), rows)
+        return rows
 
 
 def describe(arrangement: Arrangement, shares: MonthShares, s, amount: int, reason: str | None) -> str:
     """How a share was worked out, in words, for the member's ledger line."""
-    who = (f"{s.days} days x weight {format_decimal(s.weight)}" if s.person_id is not None
-           else f"{format_decimal(s.weight_days)} empty place-nights")
+    if s.person_id is None:
+        who = f"{format_decimal(s.weight_days)} empty place-days"
+    elif s.weight * s.days == s.weight_days:
+        who = f"{s.days} days x weight {format_decimal(s.weight)}"
+    else:  # the weight was reviewed within the month
+        who = f"{s.days} days at weights reviewed in the month (weight {format_decimal(s.weight)} at its end)"
     text = (f"Shared support: {arrangement.name} (arrangement {arrangement.id}), {shares.month:%Y-%m}: "
             f"{who} = {format_decimal(s.weight_days)} of {format_decimal(shares.total_weight_days)} shares of the "
             f"month's cost {format_pence(shares.cost_pence)} ({shares.cost_working}), {shares.capacity} places; "

@@ -92,7 +92,7 @@ def month_json(session, arrangement: Arrangement, month: date, user) -> dict | N
             continue
         last = rows[-1]
         shares.append({"person_id": pid, "name": people[pid].name, "share_pence": share,
-                       "working": _working(last, latest), "lines": rows})
+                       "working": _working(last), "lines": rows})
     empty = None
     if None in parties:
         rows = parties[None]
@@ -114,7 +114,7 @@ def month_json(session, arrangement: Arrangement, month: date, user) -> dict | N
             "transaction_ids": [line.transaction_id for line in lines if line.transaction_id is not None]}
 
 
-def _working(line: ChargeLine, latest: ChargeLine) -> dict:
+def _working(line: ChargeLine) -> dict:
     return {"days": line.days, "weight": line.weight, "weight_days": line.weight_days,
             "total_weight_days": line.total_weight_days, "places": line.capacity, "cost_pence": line.cost_pence}
 

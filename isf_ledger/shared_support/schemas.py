@@ -63,7 +63,6 @@ class MemberOut(Schema):
 
 
 class ChargeLineOut(Schema):
-    id = fields.Integer()
     amount = Money(attribute="amount_pence", minimum=None)
     transaction_id = fields.Integer(allow_none=True)
     reason = fields.String(allow_none=True)
