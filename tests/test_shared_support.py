@@ -333,6 +333,19 @@ def test_a_reviewed_cost_and_a_leaving_dated_into_a_charged_month(api):
     books_hold(api)
 
 
+def test_unknown_ids_in_the_path_are_404_before_the_body_is_read(api):
+    a, = funded(api, "Ana")
+    arr, other = arrangement(api), arrangement(api)
+    m = join(api, arr["id"], a)
+    for path in (f"/api/v1/shared-arrangements/{arr['id']}/members/999/reviews",
+                 f"/api/v1/shared-arrangements/{other['id']}/members/{m['id']}/reviews",
+                 "/api/v1/shared-arrangements/999/members", "/api/v1/shared-arrangements/999/versions"):
+        r = api.call("POST", path, {"nonsense": True})
+        assert r.status_code == 404, (path, r.get_json())
+    assert api.call("POST", f"/api/v1/shared-arrangements/{arr['id']}/members/{m['id']}/reviews",
+                    {"nonsense": True}).status_code == 422
+
+
 def test_consent_is_required(api):
     a, = funded(api, "Ana")
     arr = arrangement(api)

@@ -4,7 +4,7 @@ a person or an auditor reads only what report.py lets them see."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Response, g
+from flask import Response, g, request
 from flask.views import MethodView
 
 from ..api_base import ExactBlueprint
@@ -34,6 +34,17 @@ def _arrangement(arrangement_id: int):
 
 
 ARRANGEMENT = Scope("arrangement_id", "arrangement", _arrangement)
+
+
+def _membership(membership_id: int):
+    """A membership of the arrangement in the path (404 before the body is read, as for any id)."""
+    membership = db.session.get(Membership, membership_id) if membership_id <= MAX_ID else None
+    if membership is None or membership.arrangement_id != request.view_args.get("arrangement_id"):
+        return None, None
+    return membership, db.session.get(Person, membership.person_id)
+
+
+MEMBERSHIP = Scope("membership_id", "membership", _membership)
 
 
 def _corrections(lines: list[dict]) -> dict:
@@ -104,16 +115,14 @@ class Members(MethodView):
 
 
 @blp.route("/shared-arrangements/<int:arrangement_id>/members/<int:membership_id>/reviews", methods=["POST"])
-@guard(FINANCE_OR_BROKER, ARRANGEMENT)
+@guard(FINANCE_OR_BROKER, MEMBERSHIP)
 @blp.arguments(s.ReviewIn)
 @write
 @blp.response(201, s.ReviewCreated)
 def review_member(args, arrangement_id, membership_id):
     """A reviewed weight from a date, or the membership's end (`to`), agreed with the person."""
-    membership = db.session.get(Membership, membership_id) if membership_id <= MAX_ID else None
-    if membership is None or membership.arrangement_id != arrangement_id:
-        raise NotFound(f"no membership {membership_id} in arrangement {arrangement_id}")
-    term, lines = charges.review_member(db.session, g.arrangement, membership, user_id=g.user.id, **args)
+    arrangement = db.session.get(Arrangement, arrangement_id)
+    term, lines = charges.review_member(db.session, arrangement, g.membership, user_id=g.user.id, **args)
     return {"membership_id": membership_id, "effective_from": term.effective_from, "weight": term.weight,
             "ends_on": term.ends_on, "agreed_on": term.agreed_on, "recorded_by": term.recorded_by,
             **_corrections(lines)}

@@ -3,7 +3,7 @@
 Each supported-living house gets a sleep-in at the rate card's sleep-in rate (a new version from
 each April uplift); some houses have an empty room, borne by the provider or by a council that
 funds voids. People on day support only who live near one another share background support in an
-extra-care scheme, at agreed weights. Every month that has ended is charged. Figures come from a
+extra-care scheme, at agreed weights. Eastmere funds its houses' empty places. Every month that has ended is charged. Figures come from a
 generator of their own (seeded), so adding shared support changes nobody else's demo figures.
 """
 from __future__ import annotations
@@ -21,6 +21,7 @@ from .charges import add_member, add_version, charge_month, create_arrangement
 EMPTY_ROOM_IN_100 = 30
 SCHEME_WEEKLY_PENCE = 420_00  # background support on call in the scheme, 24 hours a day
 SCHEME_SIZE = 6
+VOIDS_COUNCIL = "Eastmere City Council"
 
 
 def add_shared_support(session, people: list[tuple[int, str | None, str]], start: date, today: date,
@@ -28,6 +29,10 @@ def add_shared_support(session, people: list[tuple[int, str | None, str]], start
     """`people`: (person id, home or None, council name) in the order the demo made them. Returns
     (arrangements, months charged)."""
     rng = random.Random(f"{seed}:shared")
+    # One demo council funds empty places (its own line in actuals); the others leave them to the provider.
+    eastmere = session.scalar(sa.select(Council).where(Council.name == VOIDS_COUNCIL))
+    if eastmere is not None and eastmere.voids_funded_by_council is None:
+        eastmere.voids_funded_by_council = True
     homes: dict[str, list[tuple[int, str]]] = {}
     day_only: list[tuple[int, str]] = []
     for pid, home, council in people:
