@@ -9,7 +9,7 @@ PEOPLE ?= 60
 MONTHS ?= 12
 PORT ?= 5000
 
-.PHONY: setup run test postgres bench clean
+.PHONY: setup run test postgres bench bench-shared clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ test: setup postgres
 
 bench: setup postgres
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-shared: setup postgres
+	$(BIN)/python -m bench.shared
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

@@ -54,15 +54,19 @@ def create_app(config: dict | None = None) -> Flask:
     from .accounts import api as accounts_api
     from .accounts import cli as accounts_cli
     from .accounts.people import DIRECTORY
+    from .shared_support import api as shared_api
+    from .shared_support import cli as shared_cli
 
     # Ids in paths are ASCII digits: Python's int() would also read "١٢" (Arabic-Indic digits).
     app.url_map.converters["int"] = AsciiInt
     api = LedgerApi(app)
     for blueprint in accounts_api.BLUEPRINTS:
         api.register_blueprint(blueprint)
+    api.register_blueprint(shared_api.blp)
     errors.init_app(app)  # after the Api, so the contract's error shape wins
     users.init_app(app, DIRECTORY)
     accounts_cli.init_app(app)
+    shared_cli.init_app(app)
     web.init_app(app)
     ledger_cli.check_database_first(app)  # last, so it sees every command
     return app

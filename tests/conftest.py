@@ -67,7 +67,7 @@ DO $$ DECLARE t record; BEGIN
             WHERE schemaname = 'public' AND tablename NOT IN ('alembic_version', 'accounts') LOOP
     EXECUTE format('DELETE FROM %I', t.tablename);
   END LOOP;
-  DELETE FROM accounts WHERE person_id IS NOT NULL;
+  DELETE FROM accounts WHERE person_id IS NOT NULL OR code NOT LIKE 'provider:%';
   FOR t IN SELECT c.relname AS tbl, a.attname AS col, pg_get_serial_sequence(c.relname, a.attname) AS seq
              FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
             WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'

@@ -1,7 +1,7 @@
 """The demo provider: realistic, deterministic for a seed, and every invariant kept."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -69,12 +69,15 @@ def test_demo_fills_the_ledger_and_the_books_hold(app):
         assert (f"{n_receipts} receipts, {n_deliveries} deliveries, {n_txns} transactions, {n_postings} postings"
                 in result.output)
         # Every transaction is a receipt, the fee it bore, the charge for a delivery, a contingency
-        # movement or a spend.
+        # movement, a spend or a share of shared support.
         fees = s.scalar(sa.select(sa.func.count(Receipt.fee_transaction_id)))
         charges = s.scalar(sa.select(sa.func.count(Delivery.transaction_id)))
         moved = s.scalar(sa.select(sa.func.count(ContingencyMovement.id)))
         spent = s.scalar(sa.select(sa.func.count(Spend.id)))
-        assert n_txns == n_receipts + fees + charges + moved + spent
+        shared = s.scalar(sa.select(sa.func.count(Transaction.id))
+                          .where(Transaction.kind.in_(("shared_charge", "shared_void"))))
+        assert shared > 0
+        assert n_txns == n_receipts + fees + charges + moved + spent + shared
         # Every status is there, banked hours are drawn, and each charge is the delivery's.
         statuses = set(s.scalars(sa.select(Delivery.status).distinct()))
         assert statuses == {"delivered", "refused", "unplanned", "banked", "bank_used", "provider_cancelled"}
@@ -123,6 +126,25 @@ def test_contingency_and_spend_are_realistic_and_never_overdraw(app):
         s.rollback()
     audit = app.test_cli_runner().invoke(args=["audit"])
     assert audit.exit_code == 0, audit.output
+def test_shared_houses_are_real_arrangements_charged_every_month(app, api):
+    run_demo(app)
+    start, today = demo_start(date.today(), 6), date.today()
+    arrangements = api.get("/api/v1/shared-arrangements")
+    assert arrangements
+    with app.app_context():
+        homes = {}
+        for p in db.session.scalars(sa.select(Person)):
+            homes.setdefault(p.council.name, []).append(p.id)
+    sleep_ins = [a for a in arrangements if a["name"].startswith("Sleep-in")]
+    assert sleep_ins and all(a["method"] == "equal" and a["per_night"] for a in sleep_ins)
+    assert all(a["capacity"] >= len(a["members"]) for a in arrangements)
+    month = start
+    while month.replace(day=28) < today.replace(day=1):
+        for a in arrangements:
+            report = api.get(f"/api/v1/shared-arrangements/{a['id']}/charges/{month:%Y-%m}")
+            assert report["sums_to_cost"] is True and report["total"] == report["cost"] != "0.00"
+            assert len(report["shares"]) == len(a["members"])
+        month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def test_plans_are_realistic_and_budget_lines_and_contingency_sum_to_the_budget(app):
@@ -135,7 +157,7 @@ def test_plans_are_realistic_and_budget_lines_and_contingency_sum_to_the_budget(
             assert len(plans) == 1
             plan = plans[0]
             assert plan.effective_from == start and person.fund.opened_on == start
-            assert 15_000_00 <= plan.annual_budget_pence <= 95_000_00
+            assert 15_000_00 <= plan.annual_budget_pence <= 160_000_00
             assert plan.annual_budget_pence % 100 == 0  # whole pounds
             assert plan.management_fee_rate in (Decimal("0.10"), Decimal("0.08"))
             assert plan.payment_cycle in (None, "monthly")

@@ -39,8 +39,9 @@ from .fees import fee_on
 from .hours import DeliveryIn, record_deliveries
 from .instalments import expected_instalments
 from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
+from ..shared_support.demo import SCHEME_WEEKLY_PENCE, add_shared_support, people_of
 from .demo_spend import plan_contingency_and_spend
-from .models import ContingencyMovement, Council, Person, Rate, Receipt, Spend
+from .models import ContingencyMovement, Council, Person, Posting, Rate, Receipt, Spend, Transaction
 from .people import create_person
 from .plans import DEFAULT_FEE_RATE, DOMAINS, add_months, add_plan, in_force, windows
 from .rates import add_rate
@@ -103,7 +104,7 @@ TENANT_WEIGHTS = {"staying_safe": 24, "communication": 6, "work_leisure_learning
                   "essential_living_tasks": 22, "personal_care": 24, "health": 10}
 DAY_WEIGHTS = {"staying_safe": 12, "communication": 10, "work_leisure_learning": 34,
                "essential_living_tasks": 18, "personal_care": 12, "health": 14}
-MIN_BUDGET, MAX_BUDGET = 15_000, 95_000  # whole pounds
+MIN_BUDGET, MAX_BUDGET = 15_000, 160_000  # whole pounds
 BANK_EXPIRY_DAYS = PROVIDER_DEFAULTS["bank_expiry_days"]  # the demo's councils keep the provider's default
 DAY_DOMAINS = ("personal_care", "work_leisure_learning", "essential_living_tasks", "health", "communication")
 
@@ -215,6 +216,9 @@ class Provider:
         if home is None:
             hours["day_support"] = Decimal(rng.randint(28, 68)) / 2  # 14 to 34 hours a week
             year = hours["day_support"] * day_rate * 52
+            # Their share of the scheme's background support (shared_support/demo.py): a third of
+            # its weekly cost, more than a share of the scheme usually comes to.
+            year += Decimal(SCHEME_WEEKLY_PENCE) / 100 * 52 / 3
         else:
             waking = rng.randrange(100) < 20
             hours["day_support"] = Decimal(rng.randint(30, 60) if waking else rng.randint(40, 110)) / 2
@@ -342,24 +346,35 @@ def fill_person(session, spec: PersonSpec, start: date, today: date, provider: d
                                            f"standing order {inst.due.isoformat()}",
                                            fee_rate_from(plan_windows, inst.due), fund, provider))
     entries = [e for p in pending for e in (p.entry, p.fee) if e is not None]
-    rows = record_deliveries(session, person.id, month_by_month_hours(spec, start, today)) if start < today else []
-    charged = [r for r in rows if r["transaction_id"] is not None]
-    # The charges are posted; spend is planned so the fund can afford it after them too.
-    charges = [Entry(kind="delivery", date=r["date"], legs=[(fund["available"], -r["charge_pence"])]) for r in charged]
-    town = spec.home.rsplit(", ", 1)[-1] if spec.home else TOWNS[code][0]
-    money = plan_contingency_and_spend(random.Random(spec.money_seed), person.id, spec.reference, town,
-                                       spec.contingency_pence, start, today, entries + charges, fund, provider)
-    entries += money.entries
     if entries:
         post(session, entries, funds)
-        now = utcnow()
-        if pending:
-            session.execute(sa.insert(Receipt.__table__), [p.row(now) for p in pending])
-        for model, made in ((ContingencyMovement, money.movement_rows(person.id)), (Spend, money.spend_rows(person.id))):
-            if made:
-                session.execute(sa.insert(model.__table__), [{**r, "created_at": now} for r in made])
+        session.execute(sa.insert(Receipt.__table__), [p.row(utcnow()) for p in pending])
+    rows = record_deliveries(session, person.id, month_by_month_hours(spec, start, today)) if start < today else []
+    charged = [r for r in rows if r["transaction_id"] is not None]
     return (len(pending), len(rows), len(entries) + len(charged),
             sum(len(e.legs) for e in entries) + 4 * len(charged))  # a charge has four legs, like the fee
+
+
+def fill_contingency_and_spend(session, spec: PersonSpec, person_id: int, start: date, today: date,
+                               provider: dict) -> tuple[int, int]:
+    """Contingency and spend for one person, planned last: the fund affords them after every
+    receipt, fee, charge and share of shared support already posted. Returns (transactions, postings)."""
+    funds = lock_funds(session, [person_id])
+    fund = person_accounts(session, person_id)
+    by_day = session.execute(sa.select(Posting.date, sa.func.sum(Posting.amount_pence))
+                             .where(Posting.account_id == fund["available"].id).group_by(Posting.date))
+    held = [Entry(kind="receipt", date=day, legs=[(fund["available"], int(pence))]) for day, pence in by_day]
+    town = spec.home.rsplit(", ", 1)[-1] if spec.home else TOWNS[spec.council[1]][0]
+    money = plan_contingency_and_spend(random.Random(spec.money_seed), person_id, spec.reference, town,
+                                       spec.contingency_pence, start, today, held, fund, provider)
+    if not money.entries:
+        return 0, 0
+    post(session, money.entries, funds)
+    now = utcnow()
+    for model, made in ((ContingencyMovement, money.movement_rows(person_id)), (Spend, money.spend_rows(person_id))):
+        if made:
+            session.execute(sa.insert(model.__table__), [{**r, "created_at": now} for r in made])
+    return len(money.entries), sum(len(e.legs) for e in money.entries)
 
 def _quarter_hours(rng, low: int, high: int) -> Decimal:
     return Decimal(rng.randint(low * 4, high * 4)) / 4
@@ -510,12 +525,14 @@ def demo_cmd(people, months, seed, append, if_empty):
     session.commit()
 
     receipts = deliveries = transactions = postings = done = 0
+    specs = []
     with bulk_loading(db.engine):
         try:
             with click.progressbar(Provider(seed, start, rates, used).people(people), length=people,
                                    label=f"Filling {people} people from {start.isoformat()}") as bar:
                 for spec in bar:
                     r, d, t, p = fill_person(session, spec, start, today, provider)
+                    specs.append(spec)
                     session.commit()
                     receipts, deliveries, transactions, postings = receipts + r, deliveries + d, transactions + t, postings + p
                     done += 1
@@ -526,8 +543,25 @@ def demo_cmd(people, months, seed, append, if_empty):
             if done:
                 click.echo(f"stopped after {done} people; each of them is complete", err=True)
             raise
+    # The houses' sleep-ins and the schemes' background support, charged for every month ended.
+    people = people_of(session, specs)
+    arrangements, months = add_shared_support(session, people, start, today, rates, seed)
+    # Then what each fund can afford: contingency set aside and drawn, and spend on their behalf.
+    by_reference = dict(session.execute(
+        sa.select(Person.council_reference, Person.id).where(Person.id.in_([pid for pid, _, _ in people]))).all())
+    with bulk_loading(db.engine):
+        for spec in specs:
+            t, p = fill_contingency_and_spend(session, spec, by_reference[spec.reference], start, today, provider)
+            session.commit()
+            transactions, postings = transactions + t, postings + p
     refresh_statistics(session)
     seconds = time.perf_counter() - began
+    counted = session.execute(sa.select(sa.func.count(sa.distinct(Transaction.id)), sa.func.count(Posting.id))
+                              .select_from(Transaction).join(Posting, Posting.transaction_id == Transaction.id)
+                              .where(Transaction.kind.in_(("shared_charge", "shared_void")))).one()
+    session.rollback()
+    transactions, postings = transactions + counted[0], postings + counted[1]
     click.echo(f"demo: {done} people, {receipts} receipts, {deliveries} deliveries, {transactions} transactions, "
-               f"{postings} postings, {seconds:.1f} seconds (seed {seed}, {start.isoformat()} to {today.isoformat()})")
+               f"{postings} postings, {arrangements} shared arrangements charged for {months} months, "
+               f"{seconds:.1f} seconds (seed {seed}, {start.isoformat()} to {today.isoformat()})")
     click.echo("To use the API, get a token: isf-ledger users create --name NAME --role finance")

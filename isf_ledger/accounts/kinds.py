@@ -50,6 +50,9 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
           ("available",), True, ("support_income",)),
     _kind("shared_charge", "Shared support", ("shared_arrangement", "client_money", "provider_bank"),
           ("available",), True, ("shared_arrangement",)),
+    # The empty places' share of a shared arrangement: the provider's, or the council's where it
+    # funds voids; no fund is touched.
+    _kind("shared_void", "Shared support: empty places", ("shared_arrangement", "void", "council_voids")),
     # Paid straight out of the client money bank to the payee (spend.py): the fund and the bank
     # fall together, and the payee is named on the spend row, not on a provider account.
     _kind("spend", "Bought for you", ("client_money",), ("available",), to=("client_money",)),

@@ -70,7 +70,8 @@ def next_month(d: date) -> date:
 
 
 def provider_accounts(session) -> dict[str, Account]:
-    rows = session.scalars(sa.select(Account).where(Account.person_id.is_(None)))
+    """The provider's own accounts by kind (not the arrangements', which are many)."""
+    rows = session.scalars(sa.select(Account).where(Account.code.like("provider:%")))
     return {a.kind: a for a in rows}
 
 

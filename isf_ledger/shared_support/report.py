@@ -1,0 +1,168 @@
+"""What an arrangement and its charged months look like to whoever asks.
+
+Finance and brokers see every member. A person sees their own membership and share with its
+working, the empty places and the cost; the other members only as one total, so the parts still
+visibly sum to the cost without showing anyone else's fund. An auditor sees the members their
+council funds the same way.
+"""
+from __future__ import annotations
+
+import io
+from datetime import date
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from ..accounts.models import Council, Person
+from ..clock import today
+from ..money import format_decimal, format_pence
+from .apportion import Version, apportion, version_on
+from .charges import account_code, history
+from .models import Arrangement, ArrangementVersion, ChargeLine, ChargeRun, Membership, MembershipTerm
+
+
+def visible(user, person: Person | None) -> bool:
+    if user.role == "person":
+        return person is not None and person.id == user.person_id
+    if user.role == "auditor":
+        return person is not None and person.council_id == user.council_id
+    return True
+
+
+def arrangement_json(session, arrangement: Arrangement, user) -> dict:
+    versions = session.scalars(sa.select(ArrangementVersion).where(
+        ArrangementVersion.arrangement_id == arrangement.id).order_by(ArrangementVersion.effective_from)).all()
+    today_version = version_on([Version(v.effective_from, v.capacity) for v in versions], today()) \
+        or Version(versions[0].effective_from, versions[0].capacity)
+    now = next(v for v in versions if v.effective_from == today_version.effective_from)
+    council = session.get(Council, arrangement.council_id) if arrangement.council_id else None
+    return {"id": arrangement.id, "name": arrangement.name, "method": arrangement.method,
+            "domain": arrangement.domain, "council": council.name if council else None,
+            "account": account_code(arrangement.id), "capacity": now.capacity,
+            "per_night_pence": now.per_night_pence, "weekly_pence": now.weekly_pence,
+            "effective_from": versions[0].effective_from, "versions": versions,
+            "members": members_json(session, arrangement.id, user)}
+
+
+def members_json(session, arrangement_id: int, user, only: int | None = None) -> list[dict]:
+    q = sa.select(Membership).where(Membership.arrangement_id == arrangement_id).order_by(
+        Membership.starts_on, Membership.person_id)
+    if only is not None:
+        q = q.where(Membership.id == only)
+    memberships = session.scalars(q).all()
+    terms: dict[int, list[MembershipTerm]] = {}
+    for t in session.scalars(sa.select(MembershipTerm).where(
+            MembershipTerm.membership_id.in_([m.id for m in memberships]))
+            .order_by(MembershipTerm.effective_from, MembershipTerm.id)):
+        terms.setdefault(t.membership_id, []).append(t)
+    people = {p.id: p for p in session.scalars(sa.select(Person).where(
+        Person.id.in_([m.person_id for m in memberships])))}
+    out = []
+    for m in memberships:
+        if not visible(user, people.get(m.person_id)):
+            continue
+        latest = terms[m.id][-1]
+        out.append({"id": m.id, "person_id": m.person_id, "starts_on": m.starts_on, "ends_on": latest.ends_on,
+                    "weight": latest.weight, "agreed_on": latest.agreed_on, "recorded_by": latest.recorded_by,
+                    "terms": terms[m.id]})
+    return out
+
+
+def month_json(session, arrangement: Arrangement, month: date, user) -> dict | None:
+    """The charged month from its charge lines (what was posted), or None if not charged."""
+    run = session.scalar(sa.select(ChargeRun).where(ChargeRun.arrangement_id == arrangement.id,
+                                                    ChargeRun.month == month))
+    if run is None:
+        return None
+    lines = session.scalars(sa.select(ChargeLine).where(ChargeLine.run_id == run.id).order_by(ChargeLine.id)).all()
+    latest = lines[-1]  # every line of one working shares its cost and totals
+    parties: dict[int | None, list[ChargeLine]] = {}
+    for line in lines:
+        parties.setdefault(line.person_id, []).append(line)
+    people = {p.id: p for p in session.scalars(sa.select(Person).where(
+        Person.id.in_([pid for pid in parties if pid is not None])))}
+    shares, others = [], {"members": 0, "share_pence": 0}
+    for pid in sorted(p for p in parties if p is not None):
+        rows = parties[pid]
+        share = sum(r.amount_pence for r in rows)
+        if not visible(user, people.get(pid)):
+            if share or rows[-1].days:
+                others["members"] += 1
+            others["share_pence"] += share
+            continue
+        last = rows[-1]
+        shares.append({"person_id": pid, "name": people[pid].name, "share_pence": share,
+                       "working": _working(last), "lines": rows})
+    empty = None
+    if None in parties:
+        rows = parties[None]
+        council = session.get(Council, rows[-1].council_id) if rows[-1].council_id else None
+        empty = {"days": rows[-1].days, "place_days": rows[-1].weight_days,
+                 "share_pence": sum(r.amount_pence for r in rows),
+                 "funded_by": "council" if council else "provider", "council": council.name if council else None,
+                 "lines": rows}
+    total = sum(line.amount_pence for line in lines)
+    worked = apportion(month, *history(session, [arrangement.id])[arrangement.id])
+    return {"arrangement_id": arrangement.id, "name": arrangement.name, "month": f"{month:%Y-%m}",
+            "method": arrangement.method, "domain": arrangement.domain, "cost_pence": latest.cost_pence,
+            "cost_working": worked.cost_working, "nights": worked.nights, "places": latest.capacity,
+            "total_weight_days": latest.total_weight_days, "shares": shares,
+            "other_members": ({"members": others["members"], "share_pence": others["share_pence"]}
+                              if user.role in ("person", "auditor") else None),
+            "empty_places": empty, "total_pence": total, "sums_to_cost": total == latest.cost_pence,
+            "run_id": run.id, "charged_at": run.created_at,
+            "transaction_ids": [line.transaction_id for line in lines if line.transaction_id is not None]}
+
+
+def _working(line: ChargeLine) -> dict:
+    return {"days": line.days, "weight": line.weight, "weight_days": line.weight_days,
+            "total_weight_days": line.total_weight_days, "places": line.capacity, "cost_pence": line.cost_pence}
+
+
+def month_xlsx(report: dict) -> bytes:
+    """The month's workbook: one row per party and a SUM formula for the total, beside the cost."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = f"Shared {report['month']}"
+    ws.append([f"{report['name']} (arrangement {report['arrangement_id']}): {report['month']}"])
+    ws["A1"].font = Font(bold=True)
+    ws.append(["Cost of the month", _pounds(report["cost_pence"]), report["cost_working"]])
+    ws.append(["Places", report["places"], f"{report['method']} shares"])
+    ws.append([])
+    ws.append(["Who", "Days", "Weight", "Weight x days", "Of all weight x days", "Share (£)"])
+    for c in ws[5]:
+        c.font = Font(bold=True)
+    first = ws.max_row + 1
+    for s in report["shares"]:
+        w = s["working"]
+        ws.append([s["name"] + f" (person {s['person_id']})", w["days"], format_decimal(w["weight"]),
+                   format_decimal(w["weight_days"]), format_decimal(report["total_weight_days"]),
+                   _pounds(s["share_pence"])])
+    if report.get("other_members"):
+        o = report["other_members"]
+        ws.append([f"Other members ({o['members']})", None, None, None, None, _pounds(o["share_pence"])])
+    if report["empty_places"]:
+        e = report["empty_places"]
+        who = "Empty places (" + (f"funded by {e['council']}" if e["council"] else "borne by the provider") + ")"
+        ws.append([who, e["days"], "1", format_decimal(e["place_days"]), format_decimal(report["total_weight_days"]),
+                   _pounds(e["share_pence"])])
+    last = ws.max_row
+    ws.append(["Total", None, None, None, None, f"=SUM(F{first}:F{last})"])
+    ws.cell(ws.max_row, 1).font = Font(bold=True)
+    ws.append(["The total equals the cost", None, None, None, None, f"=F{ws.max_row}=B2"])
+    for row in ws.iter_rows(min_row=2, min_col=2, max_col=6):
+        for c in row:
+            if c.column in (2, 6) and c.row != 3:
+                c.number_format = "#,##0.00"
+    ws.column_dimensions["A"].width = 44
+    ws.column_dimensions["F"].width = 14
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _pounds(pence: int) -> Decimal:
+    return Decimal(format_pence(pence))
