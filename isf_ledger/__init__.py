@@ -48,14 +48,19 @@ def create_app(config: dict | None = None) -> Flask:
     from .accounts import api as accounts_api
     from .accounts import cli as accounts_cli
     from .accounts.people import DIRECTORY
+    from .reports import api as reports_api
+    from .reports import cli as reports_cli
+    from .reports import models as _reports_models  # noqa: F401 - its tables, for migrations
 
     # Ids in paths are ASCII digits: Python's int() would also read "١٢" (Arabic-Indic digits).
     app.url_map.converters["int"] = AsciiInt
     api = LedgerApi(app)
     for blueprint in accounts_api.BLUEPRINTS:
         api.register_blueprint(blueprint)
+    api.register_blueprint(reports_api.blp)
     errors.init_app(app)  # after the Api, so the contract's error shape wins
     users.init_app(app, DIRECTORY)
     accounts_cli.init_app(app)
+    reports_cli.init_app(app)
     web.init_app(app)
     return app
