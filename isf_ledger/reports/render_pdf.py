@@ -138,15 +138,20 @@ class _Letter:
         self.width = self.pdf.w - 40
 
     def lines(self, text: str) -> list[str]:
-        out, line = [], ""
+        """Words wrapped to the page, measured from the core font's own width table (fpdf2's
+        get_string_width copies its state for every call)."""
+        cw, scale = self.pdf.current_font.cw, self.pdf.font_size_pt / 1000 / self.pdf.k
+        space = cw[" "] * scale
+        out, line, width = [], [], 0.0
         for word in text.split():
-            trial = f"{line} {word}" if line else word
-            if line and self.pdf.get_string_width(trial) > self.width:
-                out.append(line)
-                line = word
+            w = sum(cw.get(c, 600) for c in word) * scale
+            if line and width + space + w > self.width:
+                out.append(" ".join(line))
+                line, width = [word], w
             else:
-                line = trial
-        return out + ([line] if line else [])
+                width += (space if line else 0) + w
+                line.append(word)
+        return out + ([" ".join(line)] if line else [])
 
     def block(self, style: str, text: str) -> None:
         pdf = self.pdf
