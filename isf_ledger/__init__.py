@@ -56,6 +56,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .accounts.people import DIRECTORY
     from .shared_support import api as shared_api
     from .shared_support import cli as shared_cli
+    from .reports import api as reports_api
+    from .reports import cli as reports_cli
+    from .reports import models as _reports_models  # noqa: F401 - its tables, for migrations
 
     # Ids in paths are ASCII digits: Python's int() would also read "١٢" (Arabic-Indic digits).
     app.url_map.converters["int"] = AsciiInt
@@ -63,10 +66,12 @@ def create_app(config: dict | None = None) -> Flask:
     for blueprint in accounts_api.BLUEPRINTS:
         api.register_blueprint(blueprint)
     api.register_blueprint(shared_api.blp)
+    api.register_blueprint(reports_api.blp)
     errors.init_app(app)  # after the Api, so the contract's error shape wins
     users.init_app(app, DIRECTORY)
     accounts_cli.init_app(app)
     shared_cli.init_app(app)
+    reports_cli.init_app(app)
     web.init_app(app)
     ledger_cli.check_database_first(app)  # last, so it sees every command
     return app

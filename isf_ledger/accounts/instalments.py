@@ -98,7 +98,12 @@ def _year(plan_windows, cycle_of, year_start: date, year_end: date) -> list[Inst
 
 def expected_instalments(session, person: Person, until: date) -> list[Instalment]:
     """Every instalment due up to `until`, plan year by plan year."""
-    plans = plans_of(session, person.id)
+    return instalments_of(plans_of(session, person.id), person.council, until)
+
+
+def instalments_of(plans: list, council, until: date) -> list[Instalment]:
+    """The same from plans already read (by effective_from, version), so month end can read every
+    person's plans in one query."""
     if not plans:
         return []
     plan_windows = windows(plans)
@@ -106,7 +111,7 @@ def expected_instalments(session, person: Person, until: date) -> list[Instalmen
     last_day = max((e or date.max) for _, _, e in plan_windows)
 
     def cycle_of(plan):
-        return rule("payment_cycle", person.council, plan)
+        return rule("payment_cycle", council, plan)
 
     out: list[Instalment] = []
     k = 0
@@ -129,8 +134,11 @@ def received(session, person_id: int, as_of: date) -> dict[str, int]:
 
 def arrears(session, person: Person, as_of: date) -> dict:
     """Due and received to date, the council's and the person's contribution separately."""
-    due = expected_instalments(session, person, as_of)
-    got = received(session, person.id, as_of)
+    return arrears_of(expected_instalments(session, person, as_of), received(session, person.id, as_of))
+
+
+def arrears_of(due: list[Instalment], got: dict[str, int]) -> dict:
+    """Arrears from instalments due and receipts by source, both already read."""
     out = {}
     for who, source, attr in (("council", "council", "council_pence"),
                               ("person", "client_contribution", "person_pence")):

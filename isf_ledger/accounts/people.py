@@ -5,7 +5,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from ..clock import today
+from .. import clock
 from ..errors import Conflict
 from ..locks import lock_key
 from ..users import Directory
@@ -32,7 +32,7 @@ def create_person(session, *, name: str, council: str, council_reference: str | 
     person = Person(name=name, council_id=found.id, council_reference=council_reference or None)
     session.add(person)
     session.flush()
-    session.add(Fund(person_id=person.id, opened_on=opened_on or today()))
+    session.add(Fund(person_id=person.id, opened_on=opened_on or clock.today()))
     open_person_accounts(session, person.id)
     session.flush()
     session.refresh(person)

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from ..clock import today
+from .. import clock
 from ..money import apply_rate
 from .hours import CHARGED
 from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
@@ -88,7 +88,7 @@ def _post_lines(session, funds, lines: dict[int, list[dict]], why: str, user_id)
         total = sum(line["difference_pence"] for line in mine)
         # In the open month, never before the latest delivery it corrects; post() moves it on
         # from a month whose statement is issued.
-        day = max(today(), *(line["day"] for line in mine))
+        day = max(clock.today(), *(line["day"] for line in mine))
         if total:
             entries[pid] = adjustment_entry(pid, day, total, len(mine), person_accounts(session, pid), provider, why)
     if entries:

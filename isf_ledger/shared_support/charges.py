@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from ..accounts.councils import rule
 from ..accounts.ledger import Entry, lock_funds, month_end, post
 from ..accounts.models import Account, Council, Person
-from ..clock import today
+from .. import clock
 from ..db import utcnow
 from ..errors import Conflict, Invalid
 from ..locks import lock_key
@@ -257,7 +257,7 @@ def review_member(session, arrangement: Arrangement, membership: Membership, *, 
 # ---------------------------------------------------------------- the month's charge run
 
 def refuse_unended(month: date) -> None:
-    if month_end(month) >= today():
+    if month_end(month) >= clock.today():
         raise Conflict(f"{month:%Y-%m} has not ended yet: a month is charged once it is over",
                        {"month": f"{month:%Y-%m}"}, code="month_not_ended")
 

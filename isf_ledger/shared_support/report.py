@@ -14,7 +14,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from ..accounts.models import Council, Person
-from ..clock import today
+from .. import clock
 from ..money import format_decimal, format_pence
 from .apportion import Version, apportion, version_on
 from .charges import account_code, history
@@ -32,7 +32,7 @@ def visible(user, person: Person | None) -> bool:
 def arrangement_json(session, arrangement: Arrangement, user) -> dict:
     versions = session.scalars(sa.select(ArrangementVersion).where(
         ArrangementVersion.arrangement_id == arrangement.id).order_by(ArrangementVersion.effective_from)).all()
-    today_version = version_on([Version(v.effective_from, v.capacity) for v in versions], today()) \
+    today_version = version_on([Version(v.effective_from, v.capacity) for v in versions], clock.today()) \
         or Version(versions[0].effective_from, versions[0].capacity)
     now = next(v for v in versions if v.effective_from == today_version.effective_from)
     council = session.get(Council, arrangement.council_id) if arrangement.council_id else None

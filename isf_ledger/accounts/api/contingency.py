@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import g
 
 from ...api_base import ExactBlueprint
-from ...clock import today
+from ... import clock
 from ...db import db
 from ...idempotency import write
 from ...users import ANYONE, FINANCE_OR_BROKER, guard
@@ -60,6 +60,6 @@ def draw(args, person_id):
 @blp.response(200, s.ContingencyOut)
 def contingency(args, person_id):
     """Every set-aside and draw up to `as_of` (default today), with the plan year's figures."""
-    view = contingency_of(db.session, person_id, args["as_of"] or today())
+    view = contingency_of(db.session, person_id, args["as_of"] or clock.today())
     return {"person_id": person_id, "as_of": view.as_of, **_figures(view),
             "movements": [{**m, "person_id": person_id} for m in view.movements]}

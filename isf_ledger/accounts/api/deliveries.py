@@ -8,7 +8,7 @@ from flask import current_app, g
 from flask.views import MethodView
 
 from ...api_base import ExactBlueprint
-from ...clock import today
+from ... import clock
 from ...db import db
 from ...errors import Invalid
 from ...idempotency import write
@@ -80,7 +80,7 @@ def reverse(args, delivery_id):
 @blp.response(200, s.HoursOut)
 def hours(args, person_id):
     """Hours against the plan by month and by ISO week (default: the twelve months to this one's end)."""
-    end = args["to"] or month_end(today())
+    end = args["to"] or month_end(clock.today())
     start = args["from_"] or add_months(end.replace(day=1), -11)
     if (end - start) > timedelta(days=3660):
         raise Invalid("from", "at most ten years at a time")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import g
 
 from ...api_base import ExactBlueprint
-from ...clock import today
+from ... import clock
 from ...db import db
 from ...users import ANYONE, guard
 from ..instalments import arrears, expected_instalments
@@ -22,7 +22,7 @@ blp = ExactBlueprint("instalments", __name__, url_prefix="/api/v1", description=
 @blp.response(200, s.ArrearsOut)
 def person_arrears(args, person_id):
     """What the council and the person were due to pay in by a date, what came, what is owed."""
-    as_of = args["as_of"] or today()
+    as_of = args["as_of"] or clock.today()
     return {"person_id": person_id, "as_of": as_of, **arrears(db.session, g.person, as_of)}
 
 
@@ -32,6 +32,6 @@ def person_arrears(args, person_id):
 @blp.response(200, s.InstalmentOut(many=True))
 def instalments(args, person_id):
     """The instalments the plan expects, due in advance, up to a date (default: a year from today)."""
-    until = args["to"] or add_months(today(), 12)
+    until = args["to"] or add_months(clock.today(), 12)
     rows = expected_instalments(db.session, g.person, until)
     return [i for i in rows if args["from_"] is None or i.due >= args["from_"]]

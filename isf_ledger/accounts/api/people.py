@@ -7,7 +7,7 @@ from flask.views import MethodView
 from sqlalchemy.orm import joinedload
 
 from ...api_base import ExactBlueprint
-from ...clock import today
+from ... import clock
 from ...db import db
 from ...idempotency import write
 from ...users import ANYONE, FINANCE, FINANCE_OR_BROKER, guard
@@ -25,7 +25,7 @@ blp = ExactBlueprint("people", __name__, url_prefix="/api/v1", description="Peop
 
 def person_json(person: Person, position: Position | None = None) -> dict:
     if position is None:
-        position = positions(db.session, [person.id], today())[person.id]
+        position = positions(db.session, [person.id], clock.today())[person.id]
     fund = person.fund
     return {"id": person.id, "name": person.name, "council": person.council.name,
             "council_reference": person.council_reference,
@@ -50,7 +50,7 @@ class People(MethodView):
         page, per_page = args["page"], args["per_page"]
         people = db.session.scalars(q.options(joinedload(Person.council), joinedload(Person.fund))
                                     .order_by(Person.id).limit(per_page).offset((page - 1) * per_page)).all()
-        held = positions(db.session, [p.id for p in people], args["as_of"] or today())
+        held = positions(db.session, [p.id for p in people], args["as_of"] or clock.today())
         headers = {"X-Total-Count": str(total)}
         if page * per_page < total:
             headers["Link"] = f'<{url_for("people.People", page=page + 1, per_page=per_page)}>; rel="next"'
@@ -81,7 +81,7 @@ def get_person(person_id):
 def balance(args, person_id):
     """The fund's pots as at a date (default today), counting everything dated on or before it, and
     its bank of hours as at that date with their value at that date's rates."""
-    as_of = args["as_of"] or today()
+    as_of = args["as_of"] or clock.today()
     bal = fund_balance(db.session, person_id, as_of)
     bank_hundredths, bank_value = bank_positions(db.session, [person_id], as_of)[person_id]
     return {"person_id": person_id, "as_of": as_of, "available": bal["available"],

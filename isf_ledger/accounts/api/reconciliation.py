@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ...api_base import ExactBlueprint
-from ...clock import today
+from ... import clock
 from ...db import db
 from ...users import FINANCE, guard
 from ..reconciliation import reconcile
@@ -18,4 +18,4 @@ blp = ExactBlueprint("reconciliation", __name__, url_prefix="/api/v1", descripti
 @blp.response(200, s.ReconciliationOut)
 def reconciliation(args):
     """The sum of every fund against the client money held, to the penny, as at a date (default today)."""
-    return reconcile(db.session, args["as_of"] or today())
+    return reconcile(db.session, args["as_of"] or clock.today())

@@ -1,0 +1,192 @@
+"""Month end for N people against its bare lower bound, in the same run.
+
+`python -m bench.month_end [--people 1000] [--engine sqlite|postgresql|both] [--workers 2]`
+(10,000: `--people 10000`; building the books takes a few minutes more than month end itself).
+
+Books: N people, each with a plan from 2026-10-01, a council receipt and its fee on the 1st and
+a support charge on about 4 days in 5 of October 2026, written through the posting engine in a
+child process (so the peak memory printed is month end's alone).
+
+Measured: `statements.issue_month` for October 2026 (figures, PDFs, storage, closing the month),
+seconds in all and per statement, the process's peak memory; then the lower bound on the same
+books: the bare aggregate queries over the month (raw DBAPI: every fund's opening from the
+checkpoints and the month's movements by kind) plus rendering the same number of PDFs with the
+same renderer, and the ratio of the two.
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import random
+import resource
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date, timedelta
+from decimal import Decimal
+
+from isf_ledger import clock
+from isf_ledger.db import db
+
+from .engines import make, postgres_problem
+
+MONTH = date(2026, 10, 1)
+TARGET_SECONDS_10K, TARGET_RATIO = 120, 1.5
+
+BARE_OPENING = """SELECT a.person_id, a.kind, SUM(m.net_pence) FROM account_months m JOIN accounts a ON a.id = m.account_id
+                   WHERE a.person_id IS NOT NULL AND m.month < {ph} GROUP BY a.person_id, a.kind"""
+BARE_MONTH = """SELECT a.person_id, t.kind, SUM(p.amount_pence) FROM postings p JOIN accounts a ON a.id = p.account_id
+                  JOIN transactions t ON t.id = p.transaction_id
+                 WHERE a.person_id IS NOT NULL AND p.date >= {ph} AND p.date <= {ph} GROUP BY a.person_id, t.kind"""
+
+
+def build(url: str, people: int, seed: int) -> None:
+    from isf_ledger import create_app
+    from isf_ledger.accounts.fees import fee_entry
+    from isf_ledger.accounts.ledger import Entry, lock_funds, person_accounts, post, provider_accounts
+    from isf_ledger.accounts.people import create_person
+    from isf_ledger.accounts.plans import add_plan
+
+    app = create_app({"DATABASE_URL": url})
+    with app.app_context():
+        s = db.session
+        for n in range(people):
+            rnd = random.Random(f"{seed}:{n}")
+            p = create_person(s, name=f"Person {n}", council="Northshire", council_reference=f"B{n}",
+                              opened_on=MONTH, may_name_council=True)
+            add_plan(s, p.id, effective_from=MONTH, annual_budget_pence=2_600_000,
+                     planned_weekly_hours={"day_support": Decimal("7.00")})
+            funds = lock_funds(s, [p.id])
+            acc, prov = person_accounts(s, p.id), provider_accounts(s)
+            got = Entry(kind="receipt", date=MONTH, person_id=p.id, description="Received: council payment",
+                        legs=[(prov["client_money"], -200_000), (acc["available"], 200_000)])
+            entries = [got, fee_entry(p.id, MONTH, 20_000, acc, prov, "council payment", follows=got)]
+            for d in range(31):
+                if rnd.random() < 0.8:
+                    pence = rnd.choice((3700, 5550, 7400))
+                    entries.append(Entry(kind="delivery", date=MONTH + timedelta(days=d), person_id=p.id,
+                                         description="Support",
+                                         legs=[(acc["available"], -pence), (prov["support_income"], pence),
+                                               (prov["client_money"], pence), (prov["provider_bank"], -pence)]))
+            post(s, entries, funds)
+            if n % 200 == 199:
+                s.commit()
+        s.commit()
+    with app.app_context():
+        db.engine.dispose()
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def lower_bound(engine, pool) -> tuple[float, int]:
+    """Bare aggregates over the month, then the same number of PDFs rendered without the app."""
+    from isf_ledger.reports.render_pdf import render_pdf
+    from isf_ledger.reports.statements import render_many
+
+    began = time.perf_counter()
+    raw, ph = engine.raw(), engine.placeholder()
+    cur = raw.cursor()
+    cur.execute(BARE_OPENING.format(ph=ph), (MONTH,))
+    opening = {(p, k): int(v) for p, k, v in cur.fetchall()}
+    cur.execute(BARE_MONTH.format(ph=ph), (MONTH, date(2026, 10, 31)))
+    moved: dict[int, dict[str, int]] = {}
+    for p, k, v in cur.fetchall():
+        moved.setdefault(p, {})[k] = int(v)
+    raw.close()
+    docs = []
+    for pid, kinds in moved.items():
+        docs.append(_bare_doc(pid, opening.get((pid, "available"), 0), kinds))
+    n = 0
+    for at in range(0, len(docs), 500):
+        n += len(render_many(docs[at:at + 500], pool))
+    del render_pdf
+    return time.perf_counter() - began, n
+
+
+def _bare_doc(pid: int, opening: int, kinds: dict[str, int]) -> dict:
+    """A statement's figures as the bare lower bound has them (the same shape the renderer takes)."""
+    from isf_ledger.money import format_pence as f
+
+    closing = opening + sum(kinds.values())
+    zero = f(0)
+    return {"person_id": pid, "name": f"Person {pid}", "month": "2026-10", "number": pid,
+            "issued_at": "2026-11-03T07:00:00+00:00", "opening_balance": f(opening),
+            "receipts_total": f(kinds.get("receipt", 0)), "management_fee_total": f(-kinds.get("fee", 0)),
+            "support_charged_total": f(-kinds.get("delivery", 0)), "shared_support_total": zero,
+            "spend_total": zero, "clawback_total": zero, "closing_balance": f(closing),
+            "contingency": {"set_aside": zero, "drawn": zero, "remaining": zero},
+            "hours": dict.fromkeys(("planned", "delivered", "refused", "unplanned", "banked", "bank_used",
+                                    "provider_cancelled", "bank_balance"), "0.00"),
+            "arrears": {"council": {"arrears": zero}, "person": {"arrears": zero}},
+            "surplus": {"above_threshold": zero, "threshold_weeks": 4, "notice_days": 28},
+            "surplus_above_threshold": zero, "overdrawn": closing < 0, "provider_makes_good": zero,
+            "next_instalment": {"date": "2026-10-29", "amount": "2000.00"},
+            "forecast": {"plan_year_end": "2027-09-30", "balance": f(closing)},
+            "plan_year": {"start": "2026-10-01", "end": "2027-09-30", "annual_budget": "26000.00",
+                          "used_to_date": f(-kinds.get("delivery", 0) - kinds.get("fee", 0)),
+                          "months": [{"month": "2026-10", "used": zero, "planned": "2166.67"}]}}
+
+
+def run(name: str, people: int, workers: int, seed: int) -> None:
+    from isf_ledger.reports import statements as st
+
+    engine = make(name)
+    try:
+        engine.upgrade()
+        t = time.perf_counter()
+        child = mp.get_context("spawn").Process(target=build, args=(engine.url, people, seed))
+        child.start()
+        child.join()
+        if child.exitcode != 0:
+            raise RuntimeError("building the books failed")
+        print(f"[{name}] built {people:,} people x a month in {time.perf_counter() - t:.1f} s", flush=True)
+        app = engine.app()
+        clock.today = lambda: date(2026, 11, 3)
+        pool = ProcessPoolExecutor(workers) if workers else None
+        if pool is not None:
+            list(pool.map(abs, range(workers)))  # start the workers before the clock runs
+        base_mem = peak_mib()
+        with app.app_context():
+            began = time.perf_counter()
+            done = st.issue_month(db.session, MONTH, pool=pool)
+            seconds = time.perf_counter() - began
+            db.session.remove()
+            db.engine.dispose()
+        if done.issued != people:
+            raise RuntimeError(f"issued {done.issued} of {people}")
+        mem = peak_mib()
+        bound, rendered = lower_bound(engine, pool)
+        if pool is not None:
+            pool.shutdown()
+        ratio = seconds / bound
+        print(f"[{name}] month end: {done.issued:,} statements in {seconds:.1f} s "
+              f"({seconds / done.issued * 1000:.1f} ms each), peak memory {mem:.0f} MiB "
+              f"(before month end {base_mem:.0f} MiB), workers {workers or 'none'}", flush=True)
+        print(f"[{name}] lower bound (bare aggregates + {rendered:,} PDFs, same renderer): {bound:.1f} s; "
+              f"ratio {ratio:.2f}x (target {TARGET_RATIO}x{'' if ratio <= TARGET_RATIO else ': MISSED by %.2fx' % (ratio / TARGET_RATIO)})",
+              flush=True)
+        at_10k = seconds / people * 10_000
+        print(f"[{name}] at this rate 10,000 people take {at_10k:.0f} s (target {TARGET_SECONDS_10K} s)"
+              f"{'' if at_10k <= TARGET_SECONDS_10K else ': MISSED'}", flush=True)
+    finally:
+        engine.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--people", type=int, default=1000)
+    ap.add_argument("--engine", choices=("sqlite", "postgresql", "both"), default="both")
+    ap.add_argument("--workers", type=int, default=2, help="processes rendering PDFs (0: none)")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    names = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
+    for name in names:
+        if name == "postgresql" and postgres_problem():
+            print(f"[postgresql] skipped: {postgres_problem()}")
+            continue
+        run(name, args.people, args.workers, args.seed)
+
+
+if __name__ == "__main__":
+    main()

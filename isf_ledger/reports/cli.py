@@ -1,0 +1,43 @@
+"""`isf-ledger statements issue YYYY-MM`: month end from the command line."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+
+from ..db import db
+from ..errors import LedgerError
+from . import statements as st
+
+
+def init_app(app: Flask) -> None:
+    @app.cli.group("statements")
+    def statements_cli():
+        """Monthly statements."""
+
+    @statements_cli.command("issue")
+    @click.argument("month")
+    @click.option("--workers", type=int, default=0, help="Render PDFs in this many processes (0: in this one).")
+    def issue_cmd(month, workers):
+        """Run month end for MONTH (YYYY-MM): shared charges, then every open fund's statement, once."""
+        try:
+            first = st.parse_month(month)
+            people = len(st._due_people(db.session, first, st.month_end(first)))
+            pool = None
+            if workers > 0:
+                from concurrent.futures import ProcessPoolExecutor
+                pool = ProcessPoolExecutor(workers)
+            try:
+                with click.progressbar(length=people, label=f"Statements for {month}") as bar:
+                    done = st.issue_month(db.session, first, progress=bar.update, pool=pool)
+            finally:
+                if pool is not None:
+                    pool.shutdown()
+        except LedgerError as e:
+            db.session.rollback()
+            click.echo(f"Not issued: {e.message}", err=True)
+            sys.exit(1)
+        numbers = [s["number"] for s in done.statements]
+        click.echo(f"{done.month}: {done.issued} statement(s) issued now, {done.already_issued} already issued"
+                   + (f"; numbers {min(numbers)} to {max(numbers)}" if numbers else "") + ".")

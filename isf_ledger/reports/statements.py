@@ -1,0 +1,410 @@
+"""Monthly statements: the figures for a person and month, issuing them once at month end, and
+corrections (domain.md "Monthly statement", invariant 7 "Closed months").
+
+Figures are read set-based for a batch of people: money from figures.month_money (three
+queries), plans, receipts and people one query each, the plan year's monthly outgoings one
+query; instalments, arrears, the surplus and the forecast are computed in Python from those rows.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Callable, Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
+from .. import clock
+from ..db import utcnow
+from ..errors import Conflict, Invalid, NotFound
+from ..locks import lock_key
+from ..money import format_pence, round_half_up
+from ..accounts.councils import rule
+from ..accounts.instalments import arrears_of, instalments_of
+from ..accounts.kinds import kind_of
+from ..accounts.ledger import month_end, month_start
+from ..accounts.models import Account, Council, Fund, Person, PlanVersion, Posting, Receipt, Transaction
+from ..accounts.hours import hours_by_period
+from ..accounts.plans import add_months, in_force, windows
+from ..accounts.positions import bank_positions
+from ..shared_support.cli import charge_all
+from .figures import HEADINGS, month_money
+from .models import Statement, StatementDocument
+
+HOURS_FIELDS = ("planned", "delivered", "refused", "unplanned", "banked", "bank_used", "provider_cancelled",
+                "bank_balance")
+# Outgoings that use the budget (the chart and the forecast): the fee, support, shared support, spend.
+USES_BUDGET = ("management_fee_total", "support_charged_total", "shared_support_total", "spend_total")
+BATCH = 500  # people per committed batch at month end: memory stays flat whatever the number
+
+
+def parse_month(text: str) -> date:
+    try:
+        first = datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise Invalid("month", "give the month as YYYY-MM, e.g. 2026-10") from None
+    if len(text) != 7:
+        raise Invalid("month", "give the month as YYYY-MM, e.g. 2026-10")
+    return first
+
+
+# --- Call points other branches fill in at merge -------------------------------------------
+
+def statement_hours(session, person_ids: list[int], month: date, plans: dict | None = None) -> dict[int, dict]:
+    """The statement's `hours` for each person, from the one place hours are worked out
+    (accounts/hours.hours_by_period), for all of them at once."""
+    first, last = month_start(month), month_end(month)
+    by_person = hours_by_period(session, person_ids, first, last)
+    out = {}
+    for pid in person_ids:
+        row = by_person.get(pid, {}).get("months", [{}])[0]
+        out[pid] = {k: format_pence(row.get(k, 0)) for k in HOURS_FIELDS}  # hundredths read as 2 places
+    return out
+
+
+def bank_value(session, person_ids: list[int], as_of: date) -> dict[int, int]:
+    """The earmarked money value of each person's banked hours, in pence (not surplus)."""
+    return {pid: value for pid, (_, value) in bank_positions(session, person_ids, as_of).items()}
+
+
+def run_shared_charges(session, month: date) -> None:
+    """Month end charges the month's shared support before any statement (each arrangement once)."""
+    charge_all(session, month)
+
+
+# --- Reading a batch of people ---------------------------------------------------------------
+
+def _plans(session, person_ids: list[int]) -> dict[int, list[PlanVersion]]:
+    out: dict[int, list[PlanVersion]] = defaultdict(list)
+    q = (sa.select(PlanVersion).where(PlanVersion.person_id.in_(person_ids))
+         .order_by(PlanVersion.person_id, PlanVersion.effective_from, PlanVersion.version))
+    for plan in session.scalars(q):
+        out[plan.person_id].append(plan)
+    return out
+
+
+def _receipts(session, person_ids: list[int], as_of: date) -> dict[int, dict[str, int]]:
+    """Receipts by source dated on or before `as_of`, less those reversed on or before it (as
+    instalments.received, for many people in one query)."""
+    reversal = aliased(Transaction)
+    q = (sa.select(Receipt.person_id, Receipt.source, sa.func.sum(Receipt.amount_pence))
+         .outerjoin(reversal, sa.and_(reversal.reverses_id == Receipt.transaction_id, reversal.date <= as_of))
+         .where(Receipt.person_id.in_(person_ids), Receipt.date <= as_of, reversal.id.is_(None))
+         .group_by(Receipt.person_id, Receipt.source))
+    out: dict[int, dict[str, int]] = defaultdict(dict)
+    for pid, source, pence in session.execute(q):
+        out[pid][source] = int(pence)
+    return out
+
+
+def _month_label(session, column):
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.func.to_char(column, "YYYY-MM")
+    return sa.func.strftime("%Y-%m", column)
+
+
+def _monthly_use(session, person_ids: list[int], start: date, end: date) -> dict:
+    """Each person's money used by month (YYYY-MM): [fee, support, shared support and spend; the
+    same without the fee], net of reversals."""
+    original = aliased(Transaction)
+    kind = sa.func.coalesce(original.kind, Transaction.kind)
+    used = [k for k, h in HEADINGS.items() if h in USES_BUDGET]
+    label = _month_label(session, Posting.date)
+    q = (sa.select(Account.person_id, label, kind, sa.func.sum(Posting.amount_pence))
+         .join(Account, Account.id == Posting.account_id)
+         .join(Transaction, Transaction.id == Posting.transaction_id)
+         .outerjoin(original, original.id == Transaction.reverses_id)
+         .where(Account.kind == "available", Account.person_id.in_(person_ids), Posting.date >= start,
+                Posting.date <= end, kind.in_(used))
+         .group_by(Account.person_id, label, kind))
+    out: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    for pid, m, k, pence in session.execute(q):
+        row = out[pid][m]
+        row[0] -= int(pence)  # everything used
+        if HEADINGS[k] != "management_fee_total":
+            row[1] -= int(pence)  # used on support and things bought, without the fee
+    return out
+
+
+def plan_year(plans: list[PlanVersion], day: date) -> tuple[date, date] | None:
+    """The plan year holding `day`: twelve months at a time from the first plan's start."""
+    if not plans or day < plans[0].effective_from:
+        return None
+    first = plans[0].effective_from
+    k = ((day.year - first.year) * 12 + day.month - first.month) // 12
+    start = add_months(first, 12 * k)
+    if start > day:
+        start = add_months(first, 12 * (k - 1))
+    return start, add_months(start, 12) - timedelta(days=1)
+
+
+def _months(start: date, end: date) -> list[date]:
+    out, m = [], month_start(start)
+    while m <= end:
+        out.append(m)
+        m = add_months(m, 1)
+    return out
+
+
+def statement_figures(session, person_ids: list[int], month: date) -> dict[int, dict]:
+    """Every figure of each listed person's statement for the month, as JSON-ready values."""
+    first, last = month_start(month), month_end(month)
+    if not person_ids:
+        return {}
+    people = {p.id: (p, c) for p, c in session.execute(
+        sa.select(Person, Council).join(Council, Council.id == Person.council_id).where(Person.id.in_(person_ids)))}
+    money = month_money(session, person_ids, first)
+    plans = _plans(session, person_ids)
+    got = _receipts(session, person_ids, last)
+    hours = statement_hours(session, person_ids, first, plans)
+    bank = bank_value(session, person_ids, last)
+    years = {pid: plan_year(plans.get(pid, []), last) for pid in person_ids}
+    three_back = add_months(first, -2)
+    use_from = min([three_back] + [y[0] for y in years.values() if y])
+    used = _monthly_use(session, person_ids, use_from, last)
+    out = {}
+    for pid in person_ids:
+        person, council = people[pid]
+        out[pid] = _one(person, council, first, last, money.get(pid), plans.get(pid, []), got.get(pid, {}),
+                        hours[pid], bank.get(pid, 0), years[pid], used.get(pid, {}), three_back)
+    return out
+
+
+def _one(person, council, first, last, m, plans, got, hours, bank_pence, year, used, three_back) -> dict:
+    t = m.totals if m else {}
+    closing = m.closing_balance if m else 0
+    f = {"person_id": person.id, "name": person.name, "council": council.name,
+         "council_reference": person.council_reference, "month": first.strftime("%Y-%m"),
+         "period": {"from": first.isoformat(), "to": last.isoformat()},
+         "opening_balance": format_pence(m.opening_balance if m else 0)}
+    for heading in ("receipts_total", "management_fee_total", "support_charged_total", "shared_support_total",
+                    "spend_total", "clawback_total"):
+        f[heading] = format_pence(t.get(heading, 0))
+    f["closing_balance"] = format_pence(closing)
+    f["contingency"] = {"set_aside": format_pence(t.get("contingency_set_aside", 0)),
+                        "drawn": format_pence(t.get("contingency_drawn", 0)),
+                        "remaining": format_pence(m.contingency_held if m else 0)}
+    f["hours"] = hours
+
+    plan = in_force(windows(plans), last) if plans else None
+    horizon = max(year[1] if year else last, last + timedelta(days=62))
+    due_all = instalments_of(plans, council, horizon)
+    due = [i for i in due_all if i.due <= last]
+    owed = arrears_of(due, got)
+    f["arrears"] = {who: {k: format_pence(v) for k, v in row.items()} for who, row in owed.items()}
+    f["arrears"]["total"] = format_pence(sum(row["arrears"] for row in owed.values()))
+    upcoming = next((i for i in due_all if i.due > last), None)
+    f["next_instalment"] = None if upcoming is None else {
+        "date": upcoming.due.isoformat(), "amount": format_pence(upcoming.council_pence + upcoming.person_pence),
+        "council": format_pence(upcoming.council_pence), "person": format_pence(upcoming.person_pence)}
+
+    weeks = rule("surplus_threshold_weeks", council, plan)
+    budget = plan.annual_budget_pence if plan else 0
+    threshold = round_half_up(Decimal(weeks * budget) / 52)
+    surplus = max(0, closing - bank_pence - threshold)
+    f["surplus_above_threshold"] = format_pence(surplus)
+    f["surplus"] = {"available": format_pence(closing), "bank_value": format_pence(bank_pence),
+                    "threshold_weeks": weeks, "threshold": format_pence(threshold),
+                    "above_threshold": format_pence(surplus),
+                    "notice_days": rule("surplus_notice_days", council, plan)}
+    f["overdrawn"] = closing < 0
+    f["provider_makes_good"] = format_pence(max(0, -closing))
+
+    f["plan_year"] = None
+    f["forecast"] = None
+    if year is not None and plan is not None:
+        start, end = year
+        months, running, cumulative = _months(start, last), 0, []
+        for i, mm in enumerate(months, 1):
+            running += used.get(mm.strftime("%Y-%m"), (0, 0))[0]
+            cumulative.append({"month": mm.strftime("%Y-%m"), "used": format_pence(running),
+                               "planned": format_pence(round_half_up(Decimal(budget) * i / 12))})
+        f["plan_year"] = {"start": start.isoformat(), "end": end.isoformat(), "annual_budget": format_pence(budget),
+                          "used_to_date": format_pence(running), "months": cumulative}
+        f["forecast"] = _forecast(plans, closing, used, three_back, first, last, end, due_all)
+    return f
+
+
+def _forecast(plans, closing, used, three_back, first, last, year_end, due_all) -> dict:
+    """The balance at the plan year's end if money keeps being used at the last three months'
+    rate (months since the first plan began), with the instalments still due in the year coming
+    in less their fee."""
+    window = _months(max(three_back, month_start(plans[0].effective_from)), first)
+    spent = sum(used.get(m.strftime("%Y-%m"), (0, 0))[1] for m in window)
+    rate = Decimal(spent) / ((last - window[0]).days + 1)  # a day
+    plan_windows, coming = windows(plans), 0
+    for i in due_all:
+        if last < i.due <= year_end:
+            amount = i.council_pence + i.person_pence
+            plan = in_force(plan_windows, i.due)
+            coming += amount - round_half_up(Decimal(amount) * (plan.management_fee_rate if plan else 0))
+    balance = closing + coming - round_half_up(rate * (year_end - last).days)
+    return {"plan_year_end": year_end.isoformat(), "balance": format_pence(balance),
+            "monthly_rate": format_pence(round_half_up(rate * Decimal("30.4375"))),
+            "instalments_to_come": format_pence(coming), "based_on_months": len(window)}
+
+
+# --- Issuing --------------------------------------------------------------------------------
+
+@dataclass
+class Issued:
+    month: str
+    issued: int = 0
+    already_issued: int = 0
+    statements: list[dict] = field(default_factory=list)
+
+
+def _due_people(session, first: date, last: date) -> list[int]:
+    """Every fund open at some time in the month."""
+    q = (sa.select(Fund.person_id).where(Fund.opened_on <= last,
+                                          sa.or_(Fund.closed_on.is_(None), Fund.closed_on >= first))
+         .order_by(Fund.person_id))
+    return list(session.scalars(q))
+
+
+def _lock_fund_rows(session, person_ids: list[int]) -> None:
+    """Writers to these funds wait until the batch commits, so nothing is dated into the month
+    between reading its figures and closing it (SQLite: BEGIN IMMEDIATE already does this)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(Fund.id).where(Fund.person_id.in_(person_ids))
+                        .order_by(Fund.person_id).with_for_update())
+
+
+def _next_number(session) -> int:
+    return (session.scalar(sa.select(sa.func.max(Statement.number))) or 0) + 1
+
+
+def _store(session, rows: list[dict], documents: list[bytes]) -> list[int]:
+    """Insert statements and their PDFs; numbers were allocated under the issuing lock."""
+    ids = list(session.scalars(sa.insert(Statement).returning(Statement.id, sort_by_parameter_order=True), rows))
+    session.execute(sa.insert(StatementDocument), [{"statement_id": i, "pdf": d} for i, d in zip(ids, documents)])
+    return ids
+
+
+def statement_document(figures: dict, number: int, issued_at: datetime, **extra) -> dict:
+    """What the person is shown: the figures as issued with the statement's number and date."""
+    return {**figures, "number": number, "issued_at": issued_at.isoformat(), **extra}
+
+
+def render_many(docs: list[dict], pool=None) -> list[bytes]:
+    from .render_pdf import render_pdf
+    if pool is None:
+        return [render_pdf(d) for d in docs]
+    return list(pool.map(render_pdf, docs, chunksize=max(1, len(docs) // 8)))
+
+
+def issue_month(session, month: date, *, user_id: int | None = None, progress: Callable[[int], None] | None = None,
+                pool=None, batch: int = BATCH) -> Issued:
+    """Month end: the month's shared charges, then every open fund's statement, once. Commits a
+    batch at a time. A month not yet ended is refused (409)."""
+    first, last = month_start(month), month_end(month)
+    if clock.today() <= last:
+        raise Conflict(f"{first:%B %Y} has not ended yet: statements are issued after {last.isoformat()}",
+                       {"month": [f"ends on {last.isoformat()}"]}, code="month_not_ended")
+    run_shared_charges(session, first)
+    session.commit()
+    result = Issued(first.strftime("%Y-%m"))
+    people = _due_people(session, first, last)
+    for at in range(0, len(people), batch):
+        ids = people[at:at + batch]
+        # One month end at a time issues (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises anyway):
+        # a second run waits here and then finds the statements already there.
+        lock_key(session, "statements:issue")
+        _lock_fund_rows(session, ids)
+        done = set(session.scalars(sa.select(Statement.person_id).where(
+            Statement.month == first, Statement.version == 1, Statement.person_id.in_(ids))))
+        todo = [pid for pid in ids if pid not in done]
+        result.already_issued += len(done)
+        if todo:
+            figures = statement_figures(session, todo, first)
+            now, number = utcnow(), _next_number(session)
+            docs = [statement_document(figures[pid], number + i, now, replaces=None, reason=None)
+                    for i, pid in enumerate(todo)]
+            pdfs = render_many(docs, pool)
+            rows = [{"number": number + i, "person_id": pid, "month": first, "version": 1, "figures": figures[pid],
+                     "pdf_sha256": hashlib.sha256(pdf).hexdigest(), "issued_at": now, "issued_by": user_id}
+                    for i, (pid, pdf) in enumerate(zip(todo, pdfs))]
+            _store(session, rows, pdfs)
+            # Closing the month: issued_through only ever moves forward.
+            session.execute(sa.update(Fund).where(Fund.person_id.in_(todo), sa.or_(
+                Fund.issued_through.is_(None), Fund.issued_through < first)).values(issued_through=first))
+            result.issued += len(todo)
+            del figures, docs, pdfs, rows
+        session.commit()
+        if progress is not None:
+            progress(len(ids))
+    result.statements = [{"person_id": pid, "number": n} for pid, n in session.execute(
+        sa.select(Statement.person_id, Statement.number).where(Statement.month == first, Statement.version == 1)
+        .order_by(Statement.number))]
+    return result
+
+
+# --- Reading and correcting -------------------------------------------------------------------
+
+def latest(session, person_id: int, first: date) -> Statement | None:
+    return session.scalar(sa.select(Statement).where(Statement.person_id == person_id, Statement.month == first)
+                          .order_by(Statement.version.desc()).limit(1))
+
+
+def as_json(session, stmt: Statement) -> dict:
+    replaced = session.get(Statement, stmt.replaces_id) if stmt.replaces_id else None
+    return statement_document(stmt.figures, stmt.number, stmt.issued_at,
+                              replaces=replaced.number if replaced else None, reason=stmt.reason)
+
+
+def stored_pdf(session, stmt: Statement) -> bytes:
+    """The PDF as issued, checked against the hash stored with it."""
+    pdf = session.scalar(sa.select(StatementDocument.pdf).where(StatementDocument.statement_id == stmt.id))
+    if pdf is None or hashlib.sha256(pdf).hexdigest() != stmt.pdf_sha256:
+        raise Conflict(f"statement {stmt.number}'s stored document does not match what was issued",
+                       code="document_mismatch")
+    return bytes(pdf)
+
+
+def late_items(session, person_id: int, first: date) -> list[dict]:
+    """Items for the month (by service date) posted after it closed, and the month that counts them."""
+    last = month_end(first)
+    avail = sa.select(Account.id).where(Account.person_id == person_id, Account.kind == "available").scalar_subquery()
+    amount = (sa.select(sa.func.coalesce(sa.func.sum(Posting.amount_pence), 0))
+              .where(Posting.transaction_id == Transaction.id, Posting.account_id == avail).scalar_subquery())
+    q = (sa.select(Transaction.id, Transaction.kind, Transaction.date, Transaction.service_date,
+                   Transaction.description, amount)
+         .where(Transaction.person_id == person_id, Transaction.service_date >= first,
+                Transaction.service_date <= last, Transaction.date > last)
+         .order_by(Transaction.date, Transaction.id))
+    return [{"transaction_id": tid, "what": kind_of(k).label, "description": d, "service_date": sd.isoformat(),
+             "date": day.isoformat(), "amount": format_pence(p), "counted_in": day.strftime("%Y-%m")}
+            for tid, k, day, sd, d, p in session.execute(q)]
+
+
+def correct(session, person_id: int, first: date, reason: str, *, user_id: int | None = None) -> Statement:
+    """A new numbered statement replacing the latest for the month: the money as issued (the month
+    is closed), what is not money as it is now (the name), and the late items posted since."""
+    lock_key(session, "statements:issue")
+    before = latest(session, person_id, first)
+    if before is None:
+        raise NotFound(f"no statement was issued to person {person_id} for {first:%Y-%m}")
+    person = session.get(Person, person_id)
+    figures = {**before.figures, "name": person.name, "council_reference": person.council_reference,
+               "late_items": late_items(session, person_id, first)}
+    now, number = utcnow(), _next_number(session)
+    from .render_pdf import render_pdf
+    pdf = render_pdf(statement_document(figures, number, now, replaces=before.number, reason=reason))
+    [sid] = _store(session, [{"number": number, "person_id": person_id, "month": first,
+                              "version": before.version + 1, "replaces_id": before.id, "reason": reason,
+                              "figures": figures, "pdf_sha256": hashlib.sha256(pdf).hexdigest(),
+                              "issued_at": now, "issued_by": user_id}], [pdf])
+    return session.get(Statement, sid)
+
+
+def month_lines(session, person_id: int, first: date) -> list[dict]:
+    from ..accounts.lines import ledger_lines
+    return ledger_lines(session, person_id, start=first, end=month_end(first))
+
+
+def chunks(items: list, n: int) -> Iterable[list]:
+    for i in range(0, len(items), n):
+        yield items[i:i + n]
