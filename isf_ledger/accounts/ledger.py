@@ -153,7 +153,9 @@ def _check(entry: Entry) -> None:
 
 def _refuse_overdrawing(session, entries: list[Entry]) -> None:
     """Invariant 5: a payment out of a pot that is not a charge for support given must leave the
-    pot at or above zero, on its own date and after everything already dated later."""
+    pot at or above zero, on its own date and after everything already dated later. Every entry
+    is already written, so each fund's balance is read once per date, however many entries."""
+    read: dict[tuple[int, date | None], dict[str, int]] = {}
     for e in entries:
         kind = kind_of(e.kind)
         if kind.may_overdraw:
@@ -162,7 +164,9 @@ def _refuse_overdrawing(session, entries: list[Entry]) -> None:
         if not debited:
             continue
         for as_of in (e.posted_date, None):
-            bal = fund_balance(session, e.person_id, as_of)
+            if (e.person_id, as_of) not in read:
+                read[(e.person_id, as_of)] = fund_balance(session, e.person_id, as_of)
+            bal = read[(e.person_id, as_of)]
             short = {pot: bal.get(pot, 0) for pot in debited if bal.get(pot, 0) < 0}
             if short:
                 pot, left = next(iter(short.items()))
