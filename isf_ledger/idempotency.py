@@ -41,6 +41,10 @@ class IdempotencyRecord(db.Model):
 def request_hash() -> str:
     """Who asked for what: the user, the method, the path and the body as parsed JSON (numbers as
     floats, as hashes already stored were made; a key given twice is never read as its last value)."""
+    if request.mimetype == "multipart/form-data":
+        body = _form_body()
+        text = f"{g.user.id}\n{request.method}\n{request.full_path}\n{body}"
+        return hashlib.sha256(text.encode()).hexdigest()
     raw = request.get_data(cache=True)
     try:
         body = json.dumps(json.loads(raw or b"null", object_pairs_hook=unique_keys), sort_keys=True,
@@ -49,6 +53,19 @@ def request_hash() -> str:
         body = raw.decode("utf-8", "replace")
     text = f"{g.user.id}\n{request.method}\n{request.full_path}\n{body}"
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _form_body() -> str:
+    """A form by its fields and its files' names and contents: the raw body's boundary differs
+    on every send, so the same upload retried must not be hashed by it."""
+    files = {}
+    for name, upload in sorted(request.files.items(multi=True)):
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: upload.stream.read(1 << 20), b""):
+            digest.update(chunk)
+        upload.stream.seek(0)
+        files.setdefault(name, []).append([upload.filename, digest.hexdigest()])
+    return json.dumps({"form": sorted(request.form.items(multi=True)), "files": files}, sort_keys=True)
 
 
 def _recorded(key: str):

@@ -1,10 +1,10 @@
-"""Command-line work on the accounts: the self-audit and demo data."""
+"""Command-line work on the accounts: the self-audit, demo data and rostering imports."""
 from __future__ import annotations
 
 import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 
 from ..db import db
 from .audit import audit
@@ -29,3 +29,47 @@ def init_app(app: Flask) -> None:
     from .demo import demo_cmd
 
     app.cli.add_command(demo_cmd)
+    app.cli.add_command(import_group)
+
+
+@click.group("import")
+def import_group():
+    """Import records from other systems."""
+
+
+@import_group.command("deliveries")
+@click.argument("file", type=click.File("rb"))
+def import_deliveries_cmd(file):
+    """Import a rostering system's deliveries (CSV or XLSX) whole, or print every bad row and exit 1."""
+    from ..errors import LedgerError
+    from .imports import import_deliveries
+
+    data = file.read()
+    bar = None
+
+    def progress(stage, n):
+        nonlocal bar
+        if stage == "read":  # each row is checked, then written
+            bar = click.progressbar(length=2 * n, label="checking, then writing", file=sys.stderr)
+        else:
+            bar.update(n)
+
+    try:
+        result = import_deliveries(db.session, data, filename=getattr(file, "name", ""),
+                                   notice_hours=current_app.config["BANKING_NOTICE_HOURS"], progress=progress)
+        db.session.commit()
+        if bar is not None:
+            bar.render_finish()
+    except LedgerError as e:
+        db.session.rollback()
+        click.echo(f"error: {e.message}", err=True)
+        for err in e.details.get("errors", []):
+            where = ", ".join(x for x in (f"row {err['row']}" if err["row"] else "",
+                                          f"column {err['column']}" if err["column"] else "") if x)
+            click.echo(f"  {where + ': ' if where else ''}{err['reason']}", err=True)
+        sys.exit(1)
+    from ..money import format_pence
+
+    note = " (this file was already imported)" if result["already_imported"] else ""
+    click.echo(f"{result['rows']} rows: {result['written']} written, {result['skipped']} skipped, "
+               f"{result['people']} people, £{format_pence(result['charged'])} charged{note}")

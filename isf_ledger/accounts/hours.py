@@ -51,6 +51,7 @@ class DeliveryIn:
     status: str
     domain: str
     notice_given_at: datetime | None = None  # zone-aware
+    external_id: str | None = None  # the rostering system's visit id (imports only)
 
 
 def session_start(day: date, start: time) -> datetime:
@@ -85,6 +86,31 @@ def charge_entry(person_id: int, item: DeliveryIn, unit: str, charge: int, fund:
                        (provider["client_money"], charge), (provider["provider_bank"], -charge)])
 
 
+def checked_row(book: RateBook, person_id: int, item: DeliveryIn, *, opened_on: date | None, council,
+                notice_hours: int, user_id: int | None = None) -> dict:
+    """The delivery's row as it will be written, with its charge; Invalid (naming the field) if a
+    rule refuses it. The bank's balance is checked over all of a fund's new rows together."""
+    if opened_on is not None and item.date < opened_on:
+        raise Invalid("date", f"before the fund opened on {opened_on.isoformat()}; record the plan first")
+    rate = book.rate(person_id, item.service, item.date)
+    if rate is None:
+        raise Invalid("service", f"no rate for {item.service} on {item.date.isoformat()}: add it to the "
+                                 "rate card (or the plan's rate_overrides) first")
+    unit, qty = book.unit(item.service), hundredths(item.quantity)
+    if unit == "night" and qty % 100:
+        raise Invalid("quantity", f"{item.service} is charged per night: give a whole number of nights")
+    lapses_on = None
+    if item.status == "banked":
+        check_notice(item, notice_hours)
+        days = rule("bank_expiry_days", council, book.plan(person_id, item.date))
+        lapses_on = item.date + timedelta(days=days)
+    return {"person_id": person_id, "date": item.date, "start_time": item.start_time,
+            "service": item.service, "unit": unit, "quantity_hundredths": qty, "status": item.status,
+            "notice_given_at": item.notice_given_at, "domain": item.domain, "rate": rate,
+            "charge_pence": apply_rate(qty, rate) if item.status in CHARGED else 0, "lapses_on": lapses_on,
+            "created_by": user_id, "transaction_id": None, "external_id": item.external_id}
+
+
 def record_deliveries(session, person_id: int, items: list[DeliveryIn], *,
                       notice_hours: int = DEFAULT_BANKING_NOTICE_HOURS, user_id: int | None = None) -> list[dict]:
     """Record a person's deliveries together (one lock, one post, one insert): all or none.
@@ -92,28 +118,9 @@ def record_deliveries(session, person_id: int, items: list[DeliveryIn], *,
     opened_on = session.scalar(sa.select(Fund.opened_on).where(Fund.person_id == person_id))
     book = RateBook(session, {i.service for i in items}, [person_id])
     council = session.scalar(sa.select(Person).where(Person.id == person_id)).council
-    rows, charged = [], []
-    for item in items:
-        if opened_on is not None and item.date < opened_on:
-            raise Invalid("date", f"before the fund opened on {opened_on.isoformat()}; record the plan first")
-        rate = book.rate(person_id, item.service, item.date)
-        if rate is None:
-            raise Invalid("service", f"no rate for {item.service} on {item.date.isoformat()}: add it to the "
-                                     "rate card (or the plan's rate_overrides) first")
-        unit, qty = book.unit(item.service), hundredths(item.quantity)
-        if unit == "night" and qty % 100:
-            raise Invalid("quantity", f"{item.service} is charged per night: give a whole number of nights")
-        lapses_on = None
-        if item.status == "banked":
-            check_notice(item, notice_hours)
-            days = rule("bank_expiry_days", council, book.plan(person_id, item.date))
-            lapses_on = item.date + timedelta(days=days)
-        charge = apply_rate(qty, rate) if item.status in CHARGED else 0
-        rows.append({"person_id": person_id, "date": item.date, "start_time": item.start_time,
-                     "service": item.service, "unit": unit, "quantity_hundredths": qty, "status": item.status,
-                     "notice_given_at": item.notice_given_at, "domain": item.domain, "rate": rate,
-                     "charge_pence": charge, "lapses_on": lapses_on, "created_by": user_id, "transaction_id": None})
-        charged.append(charge)
+    rows = [checked_row(book, person_id, item, opened_on=opened_on, council=council, notice_hours=notice_hours,
+                        user_id=user_id) for item in items]
+    charged = [row["charge_pence"] for row in rows]
     funds = lock_funds(session, [person_id])  # a fund's writers queue here: two draws cannot both land
     _check_bank_holds(session, person_id, rows)
     fund, provider = person_accounts(session, person_id), provider_accounts(session)
@@ -130,21 +137,30 @@ def record_deliveries(session, person_id: int, items: list[DeliveryIn], *,
     return rows
 
 
+def bank_shortfalls(events: dict, person_id: int, new_rows: list[dict], without: int | None = None):
+    """Per service, the draws the bank could not cover with the new rows added to `events`
+    (bank_events' answer); each new row's event is the one in `row["bank_event"]`."""
+    out = {}
+    for service in sorted({r["service"] for r in new_rows}):
+        mine = [e for e in events.get((person_id, service), []) if e.delivery_id != without]
+        for r in new_rows:
+            if r["service"] == service:
+                r["bank_event"] = BankEvent(r["date"], r["quantity_hundredths"], r["status"] == "banked",
+                                            r["lapses_on"])
+                mine.append(r["bank_event"])
+        _, short = replay(mine)
+        if short:
+            out[service] = short
+    return out
+
+
 def _check_bank_holds(session, person_id: int, new_rows: list[dict], without: int | None = None) -> None:
     """Refuse (409) anything after which some draw would take hours the bank did not hold on its
     day: a new draw beyond the bank, or taking away banked hours already drawn."""
-    new_rows = [r for r in new_rows if r["status"] in BANK_STATUSES]
-    services = {r["service"] for r in new_rows}
-    if not services:
+    new_rows = [dict(r) for r in new_rows if r["status"] in BANK_STATUSES]
+    if not new_rows:
         return
-    events = bank_events(session, [person_id])
-    for service in sorted(services):
-        mine = [e for e in events.get((person_id, service), []) if e.delivery_id != without]
-        mine += [BankEvent(r["date"], r["quantity_hundredths"], r["status"] == "banked", r["lapses_on"])
-                 for r in new_rows if r["service"] == service]
-        _, short = replay(mine)
-        if not short:
-            continue
+    for service, short in bank_shortfalls(bank_events(session, [person_id]), person_id, new_rows, without).items():
         first = short[0]
         if without is not None:
             raise Conflict(f"these banked hours were already drawn: without them the {service} bank "

@@ -27,7 +27,8 @@ blp = ExactBlueprint("deliveries", __name__, url_prefix="/api/v1", description="
 def delivery_json(row, reversal: DeliveryReversal | None = None) -> dict:
     get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
     out = {k: get(k) for k in ("id", "person_id", "date", "start_time", "service", "unit", "status",
-                               "notice_given_at", "domain", "rate", "charge_pence", "transaction_id", "lapses_on")}
+                               "notice_given_at", "domain", "rate", "charge_pence", "transaction_id", "lapses_on",
+                               "external_id")}
     out["quantity"] = quantity(get("quantity_hundredths"))
     out["reversed"] = reversal is not None
     out["reversal_transaction_id"] = reversal.transaction_id if reversal is not None else None

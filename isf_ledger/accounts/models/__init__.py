@@ -5,7 +5,7 @@ from .ledger import Account, Transaction, TransactionId, Posting, AccountMonth
 from .plans import PlanVersion, BudgetLine
 from .rates import Rate
 from .receipts import Receipt
-from .hours import PlanService, Delivery, DeliveryReversal, RateAdjustmentLine
+from .hours import PlanService, Delivery, DeliveryImport, DeliveryReversal, RateAdjustmentLine
 from .contingency import ContingencyMovement
 from .spend import ReceiptFile, Spend
 
@@ -24,6 +24,7 @@ __all__ = [
     "Receipt",
     "PlanService",
     "Delivery",
+    "DeliveryImport",
     "DeliveryReversal",
     "RateAdjustmentLine",
     "ContingencyMovement",

@@ -31,6 +31,8 @@ class Delivery(db.Model):
     __table_args__ = (
         sa.Index("ix_deliveries_person_date", "person_id", "date"),
         sa.Index("ix_deliveries_service_date", "service", "date"),
+        # A rostering system's visit id is one visit provider-wide: imported once, whoever it was for.
+        sa.Index("uq_deliveries_external_id", "external_id", unique=True),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     person_id: Mapped[int] = mapped_column(sa.ForeignKey("people.id"))
@@ -47,6 +49,22 @@ class Delivery(db.Model):
     transaction_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("transactions.id"), unique=True)
     # Banked hours only: the first day they are no longer in the bank.
     lapses_on: Mapped[date | None]
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The rostering system's visit id, for deliveries imported from it (accounts/imports.py).
+    external_id: Mapped[str | None] = mapped_column(sa.String(100))
+
+
+class DeliveryImport(db.Model):
+    """A file of deliveries applied whole: its SHA-256 makes the same file a second time write nothing."""
+
+    __tablename__ = "delivery_imports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    rows: Mapped[int]
+    written: Mapped[int]
+    skipped: Mapped[int]
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

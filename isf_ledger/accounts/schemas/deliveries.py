@@ -84,6 +84,7 @@ class DeliveryOut(Schema):
     charge = Money(attribute="charge_pence")
     transaction_id = fields.Integer(allow_none=True)
     lapses_on = fields.Date(allow_none=True, metadata={"description": "banked hours: the day they lapse"})
+    external_id = fields.String(allow_none=True, metadata={"description": "imported: the rostering system's visit id"})
     reversed = fields.Boolean()
     reversal_transaction_id = fields.Integer(allow_none=True)
 
