@@ -160,7 +160,11 @@ def build_scheduler(app: Flask, scheduler_class=None):
 
     global _app
     _app = app
-    store = SQLAlchemyJobStore(url=app.config["SQLALCHEMY_DATABASE_URI"], tablename="apscheduler_jobs")
+    from ..db import db
+
+    with app.app_context():
+        engine = db.engine  # the app's own pool and settings (SQLite's busy timeout), closed with the app's
+    store = SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")
     scheduler = (scheduler_class or BlockingScheduler)(jobstores={"default": store}, timezone=clock.UK)
     # A run missed while no scheduler was up still happens, once, within the grace time.
     scheduler.add_job(month_end_job, trigger_for(app), id=MONTH_END_JOB, name="Month end: issue and send statements",
