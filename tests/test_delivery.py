@@ -72,6 +72,8 @@ def test_preferences_keep_their_history_and_only_finance_and_brokers_set_them(ap
     api.post(f"/api/v1/people/{ana}/statement-delivery", {"method": "email"}, expect=422)
     api.post(f"/api/v1/people/{ana}/statement-delivery", {"method": "post"}, expect=422)
     api.post(f"/api/v1/people/{ana}/statement-delivery", {"method": "fax", "email": "a@b.org"}, expect=422)
+    api.post(f"/api/v1/people/{ana}/statement-delivery", {"method": "email", "email": "a@b.org",
+                                                          "name": "Sam\r\nBcc: x@evil.example"}, expect=422)
     api.post("/api/v1/people/999999/statement-delivery", {"method": "fax"}, expect=404)
     with api.app.app_context(), pytest.raises(sa.exc.DatabaseError):
         db.session.execute(sa.text("UPDATE statement_delivery_preferences SET email = 'x@y.org'"))

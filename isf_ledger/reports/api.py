@@ -99,11 +99,14 @@ def correct(args, person_id, month):
 
 # --- Delivery: preferences, the log, the print batch ---------------------------------------------
 
+ONE_LINE = validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="one line of text, without control characters")
+
+
 class DeliveryPreferenceIn(Schema):
     method = fields.String(required=True, validate=validate.OneOf(("email", "post")))
     email = fields.Email(validate=validate.Length(max=320))
-    name = fields.String(validate=validate.Length(min=1, max=200))  # a representative's
-    address_lines = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
+    name = fields.String(validate=[validate.Length(min=1, max=200), ONE_LINE])  # a representative's
+    address_lines = fields.List(fields.String(validate=[validate.Length(min=1, max=200), ONE_LINE]),
                                 validate=validate.Length(min=1, max=8))
     effective_from = fields.Date()
 

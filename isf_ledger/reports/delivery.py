@@ -290,9 +290,9 @@ def _send_one(session, row: StatementDelivery, mailer: Mailer, settings: SmtpSet
         stmt = session.get(Statement, row.statement_id)
         msg = build_email(stmt, row, session.get(Person, stmt.person_id), session.get(DeliveryPreference, row.preference_id),
                           st.stored_pdf(session, stmt), settings.sender)
-    except Conflict as e:  # the stored document does not match: never send it
+    except (Conflict, ValueError) as e:  # the stored PDF does not match its hash, or a bad header: never send it
         session.rollback()
-        _finish(session, row_id, status=FAILED, last_error=e.message[:1000])
+        _finish(session, row_id, status=FAILED, last_error=str(getattr(e, "message", e))[:1000])
         result.counts[FAILED] += 1
         return
     if not _claim(session, row_id, now):
