@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Response, g
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from .. import clock
 from ..accounts.api.scopes import PERSON
 from ..accounts.models import Transaction
 from ..api_base import ExactBlueprint
 from ..db import db
 from ..errors import NotFound
 from ..idempotency import write
-from ..users import ANYONE, FINANCE, guard
+from ..users import ANYONE, FINANCE, FINANCE_OR_BROKER, MAX_ID, Scope, guard
+from . import delivery as dl
 from . import statements as st
 from .render_pdf import render_pdf
 from .render_xlsx import render_xlsx
@@ -93,3 +95,99 @@ def correct(args, person_id, month):
     stmt = _found(person_id, month)
     new = st.correct(db.session, person_id, stmt.month, args["reason"], user_id=g.user.id)
     return st.as_json(db.session, new)
+
+
+# --- Delivery: preferences, the log, the print batch ---------------------------------------------
+
+ONE_LINE = validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="one line of text, without control characters")
+
+
+class DeliveryPreferenceIn(Schema):
+    method = fields.String(required=True, validate=validate.OneOf(("email", "post")))
+    email = fields.Email(validate=validate.Length(max=320))
+    name = fields.String(validate=[validate.Length(min=1, max=200), ONE_LINE])  # a representative's
+    address_lines = fields.List(fields.String(validate=[validate.Length(min=1, max=200), ONE_LINE]),
+                                validate=validate.Length(min=1, max=8))
+    effective_from = fields.Date()
+
+    @validates_schema
+    def _complete(self, data, **_):
+        if data["method"] == "email" and not data.get("email"):
+            raise ValidationError("an e-mail address is needed to send by e-mail", "email")
+        if data["method"] == "post" and not data.get("address_lines"):
+            raise ValidationError("a postal address is needed to send by post", "address_lines")
+
+
+class ResolveIn(Schema):
+    outcome = fields.String(required=True, validate=validate.OneOf(("sent", "resend")))
+
+
+@blp.route("/people/<int:person_id>/statement-delivery", methods=["POST"])
+@guard(FINANCE_OR_BROKER, PERSON)
+@blp.arguments(DeliveryPreferenceIn)
+@write
+@blp.response(201)
+def set_delivery(args, person_id):
+    """How the person gets their statements from `effective_from` (default today): `email` (to
+    them, or to a representative named in `name`) or `post` (`address_lines`). Earlier
+    preferences are kept as history."""
+    return dl.preference_json(dl.set_preference(db.session, person_id, args, user_id=g.user.id))
+
+
+@blp.route("/people/<int:person_id>/statement-delivery")
+@guard(ANYONE, PERSON)
+@blp.response(200)
+def get_delivery(person_id):
+    """The preference in force today (`current`, or null) and every one recorded (`history`)."""
+    from .models import DeliveryPreference
+
+    history = db.session.scalars(sa.select(DeliveryPreference).where(DeliveryPreference.person_id == person_id)
+                                 .order_by(DeliveryPreference.effective_from, DeliveryPreference.id)).all()
+    current = dl.preferences_on(db.session, [person_id], clock.today()).get(person_id)
+    return {"current": dl.preference_json(current) if current else None,
+            "history": [dl.preference_json(p) for p in history]}
+
+
+@blp.route("/statements/<month>/deliveries")
+@guard(FINANCE)
+@blp.response(200)
+def deliveries(month):
+    """The month's delivery log: each statement, method, address, status (`pending`, `sending`,
+    `sent`, `failed`), attempts, last error, next attempt, sent_at. `needs_check` marks one a
+    sender was stopped while sending: it may have arrived, so it is never resent by itself."""
+    first = st.parse_month(month)
+    return {"month": month, "deliveries": dl.delivery_log(db.session, first)}
+
+
+@blp.route("/statements/<month>/print-batch")
+@guard(FINANCE)
+def print_batch(month):
+    """The month's letters for post as one PDF: an address sheet, then the statement as issued."""
+    first = st.parse_month(month)
+    batch = dl.print_batch(db.session, first)
+    if batch is None:
+        raise NotFound(f"no print batch for {month}: nobody's statement goes by post, or it was not sent yet")
+    return Response(bytes(batch.pdf), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="print-batch-{month}.pdf"'})
+
+
+def _delivery_row(delivery_id: int):
+    from .models import StatementDelivery
+
+    row = db.session.get(StatementDelivery, delivery_id) if delivery_id <= MAX_ID else None
+    return row, None
+
+
+DELIVERY_ROW = Scope("delivery_id", "statement delivery", _delivery_row)
+
+
+@blp.route("/statement-deliveries/<int:delivery_id>/resolve", methods=["POST"])
+@guard(FINANCE, DELIVERY_ROW)
+@blp.arguments(ResolveIn)
+@write
+@blp.response(200)
+def resolve(args, delivery_id):
+    """For a delivery that `needs_check`: `sent` (the mail server's log shows its Message-ID went
+    out) or `resend` (it did not: the next run sends it)."""
+    row = dl.resolve(db.session, delivery_id, args["outcome"])
+    return {"delivery_id": row.id, "status": row.status}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 
 from ..db import db
 from ..errors import LedgerError
@@ -41,3 +41,42 @@ def init_app(app: Flask) -> None:
         numbers = [s["number"] for s in done.statements]
         click.echo(f"{done.month}: {done.issued} statement(s) issued now, {done.already_issued} already issued"
                    + (f"; numbers {min(numbers)} to {max(numbers)}" if numbers else "") + ".")
+
+    @statements_cli.command("send")
+    @click.argument("month")
+    def send_cmd(month):
+        """Send MONTH's (YYYY-MM) statements: e-mail as each person prefers, post into the month's
+        print batch. Safe to run again: nothing goes twice to one address."""
+        from . import delivery as dl
+
+        try:
+            first = st.parse_month(month)
+        except LedgerError as e:
+            click.echo(f"Not sent: {e.message}", err=True)
+            sys.exit(1)
+        settings = dl.SmtpSettings.from_app(current_app)
+        bar = click.progressbar(length=0, label=f"E-mails for {month}")
+        with bar:
+            def total(n):
+                bar.length = n
+
+            result = dl.send_month(db.session, first, settings, progress=bar.update, on_total=total)
+        log = dl.delivery_log(db.session, first)
+        check = sum(1 for x in log if x["needs_check"])
+        click.echo(f"{month}: {result.summary()}."
+                   + (f" {check} need checking by a person: see GET /api/v1/statements/{month}/deliveries."
+                      if check else ""))
+
+    @app.cli.command("scheduler")
+    def scheduler_cmd():
+        """Run month end on its timetable (ISF_MONTH_END_WORKING_DAY, ISF_MONTH_END_TIME, UK time)
+        and retry deliveries, until stopped. Run it as its own process."""
+        from .schedule import build_scheduler, trigger_for
+
+        app = current_app._get_current_object()
+        scheduler = build_scheduler(app)
+        click.echo(f"Scheduler started: {trigger_for(app)}, then retrying deliveries. Ctrl-C stops it.")
+        try:
+            scheduler.start()
+        except (KeyboardInterrupt, SystemExit):
+            pass

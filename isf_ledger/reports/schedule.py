@@ -1,0 +1,175 @@
+"""Month end on a timetable: APScheduler runs it on the Nth working day of each month (default the
+third, 07:00 UK time, English bank holidays counted), and retries deliveries that failed.
+
+`isf-ledger scheduler` runs this as its own process. The job store is the app's database, so a
+restarted scheduler knows when it last ran (a run missed while it was down still happens once).
+Two schedulers against one database may both fire: that is safe, not prevented, because issuing
+is idempotent under its lock (statements.issue_month) and each delivery is claimed by one
+compare-and-set before it is sent (delivery.py).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+
+import holidays
+from apscheduler.triggers.base import BaseTrigger
+from flask import Flask
+
+from .. import clock
+from ..accounts.ledger import month_start
+from ..accounts.plans import add_months
+
+log = logging.getLogger(__name__)
+MONTH_END_JOB = "isf-month-end"
+RETRY_JOB = "isf-delivery-retries"
+
+
+def setting(app: Flask | None, name: str, default=None):
+    """A setting from the app's config, else the environment, else the default."""
+    if app is not None and app.config.get(name) is not None:
+        return app.config[name]
+    return os.environ.get(name, default)
+
+
+@lru_cache(maxsize=64)
+def _bank_holidays(year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year))
+
+
+def is_working_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in _bank_holidays(day.year)
+
+
+def month_end_run_on(year: int, month: int, working_day: int = 3) -> date:
+    """The `working_day`th working day (Monday to Friday, not an English bank holiday) of the month."""
+    if working_day < 1:
+        raise ValueError("working_day counts from 1")
+    day, seen = date(year, month, 1), 0
+    while True:
+        if is_working_day(day):
+            seen += 1
+            if seen == working_day:
+                return day
+        day += timedelta(days=1)
+        if day.month != month:
+            raise ValueError(f"{year}-{month:02d} has fewer than {working_day} working days")
+
+
+def parse_time(text: str) -> time:
+    try:
+        return datetime.strptime(str(text), "%H:%M").time()
+    except ValueError:
+        raise ValueError(f"ISF_MONTH_END_TIME must be HH:MM, not {text!r}") from None
+
+
+class MonthEndTrigger(BaseTrigger):
+    """Fires at `at` (UK time) on the `working_day`th working day of every month. A cron
+    expression cannot say "third working day", so this is its own trigger (picklable: the job
+    store keeps it)."""
+
+    def __init__(self, working_day: int = 3, at: time = time(7, 0)):
+        self.working_day, self.at = working_day, at
+
+    def get_next_fire_time(self, previous_fire_time, now):
+        month = month_start(now.astimezone(clock.UK).date())
+        for _ in range(3):
+            day = month_end_run_on(month.year, month.month, self.working_day)
+            fire = datetime.combine(day, self.at, tzinfo=clock.UK)
+            if fire >= now and (previous_fire_time is None or fire > previous_fire_time):
+                return fire
+            month = add_months(month, 1)
+        return None
+
+    def __getstate__(self):
+        return {"version": 1, "working_day": self.working_day, "at": self.at}
+
+    def __setstate__(self, state):
+        self.working_day, self.at = state["working_day"], state["at"]
+
+    def __str__(self):
+        return f"month end on working day {self.working_day} at {self.at:%H:%M} Europe/London"
+
+
+def trigger_for(app: Flask) -> MonthEndTrigger:
+    return MonthEndTrigger(int(setting(app, "ISF_MONTH_END_WORKING_DAY", 3)),
+                           parse_time(setting(app, "ISF_MONTH_END_TIME", "07:00")))
+
+
+# --- The jobs ---------------------------------------------------------------------------------
+
+_app: Flask | None = None  # the scheduler process's app; jobs in the store name functions, not apps
+
+
+def _the_app() -> Flask:
+    global _app
+    if _app is None:
+        from .. import create_app
+        _app = create_app()
+    return _app
+
+
+def run_month_end(app: Flask) -> dict:
+    """Issue the month just ended (idempotent: a second run, or a second scheduler, issues
+    nothing new), then send what is due. Each call has its own app context and session."""
+    from ..db import db
+    from . import delivery
+    from . import statements as st
+
+    month = add_months(month_start(clock.today()), -1)
+    with app.app_context():
+        try:
+            done = st.issue_month(db.session, month)
+            sent = delivery.send_month(db.session, month, delivery.SmtpSettings.from_app(app))
+        finally:
+            db.session.remove()
+    log.info("month end %s: %d issued now, %d already; deliveries %s", done.month, done.issued,
+             done.already_issued, sent.summary())
+    return {"month": done.month, "issued": done.issued, "already_issued": done.already_issued,
+            "deliveries": sent.counts}
+
+
+def run_retries(app: Flask) -> dict:
+    """Send every delivery whose retry time has come, whatever its month."""
+    from ..db import db
+    from . import delivery
+
+    with app.app_context():
+        try:
+            sent = delivery.send_due(db.session, delivery.SmtpSettings.from_app(app))
+        finally:
+            db.session.remove()
+    return sent.counts
+
+
+def month_end_job() -> None:
+    run_month_end(_the_app())
+
+
+def retry_job() -> None:
+    run_retries(_the_app())
+
+
+def build_scheduler(app: Flask, scheduler_class=None):
+    """A scheduler whose job store is the app's database, with the two jobs under fixed ids
+    (replace_existing: a restart, or a second process, updates them instead of adding more)."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    global _app
+    _app = app
+    from ..db import db
+
+    with app.app_context():
+        engine = db.engine  # the app's own pool and settings (SQLite's busy timeout), closed with the app's
+    store = SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")
+    scheduler = (scheduler_class or BlockingScheduler)(jobstores={"default": store}, timezone=clock.UK)
+    # A run missed while no scheduler was up still happens, once, within the grace time.
+    scheduler.add_job(month_end_job, trigger_for(app), id=MONTH_END_JOB, name="Month end: issue and send statements",
+                      replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=7 * 24 * 3600)
+    minutes = int(setting(app, "ISF_DELIVERY_RETRY_MINUTES", 15))
+    scheduler.add_job(retry_job, "interval", minutes=minutes, id=RETRY_JOB, name="Retry statement deliveries",
+                      replace_existing=True, coalesce=True, max_instances=1)
+    return scheduler
