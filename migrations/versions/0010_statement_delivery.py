@@ -2,7 +2,7 @@
 batch, and APScheduler's job store
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 """
 from alembic import op
 import sqlalchemy as sa
@@ -25,7 +25,7 @@ POSTGRESQL_TRIGGERS = [
 
 # revision identifiers, used by Alembic.
 revision = '0010'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
