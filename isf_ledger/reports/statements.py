@@ -408,3 +408,28 @@ def month_lines(session, person_id: int, first: date) -> list[dict]:
 def chunks(items: list, n: int) -> Iterable[list]:
     for i in range(0, len(items), n):
         yield items[i:i + n]
+
+
+# --- The final statement of a closing fund ---------------------------------------------------
+
+def issue_final(session, person_id: int, closed_on: date, closing: dict, *, user_id: int | None = None) -> Statement:
+    """The closing month's statement for one person, issued when the fund closes rather than at
+    month end: the month's money up to the close date (nothing may be dated after it), marked
+    final with where the balance went. Month end later finds it issued and skips the person."""
+    first = month_start(closed_on)
+    lock_key(session, "statements:issue")
+    if latest(session, person_id, first) is not None:
+        raise Conflict(f"a statement for {first:%Y-%m} is already issued; close the fund on a day of a month "
+                       "without one", {"date": ["in a month whose statement is issued"]}, code="month_closed")
+    figures = statement_figures(session, [person_id], first)[person_id]
+    figures["period"] = {"from": first.isoformat(), "to": closed_on.isoformat()}
+    figures["final"] = {"closed_on": closed_on.isoformat(), **closing}
+    now, number = utcnow(), _next_number(session)
+    from .render_pdf import render_pdf
+    pdf = render_pdf(statement_document(figures, number, now, replaces=None, reason=None))
+    [sid] = _store(session, [{"number": number, "person_id": person_id, "month": first, "version": 1,
+                              "figures": figures, "pdf_sha256": hashlib.sha256(pdf).hexdigest(),
+                              "issued_at": now, "issued_by": user_id}], [pdf])
+    session.execute(sa.update(Fund).where(Fund.person_id == person_id, sa.or_(
+        Fund.issued_through.is_(None), Fund.issued_through < first)).values(issued_through=first))
+    return session.get(Statement, sid)
