@@ -23,10 +23,10 @@ from ..errors import Conflict, Invalid, NotFound
 from ..locks import lock_key
 from ..money import format_pence, round_half_up
 from ..accounts.councils import rule
-from ..accounts.instalments import arrears_of, instalments_of
+from ..accounts.instalments import arrears_of, instalments_of, received_by_person
 from ..accounts.kinds import kind_of
 from ..accounts.ledger import month_end, month_start
-from ..accounts.models import Account, Council, Fund, Person, PlanVersion, Posting, Receipt, Transaction
+from ..accounts.models import Account, Council, Fund, Person, PlanVersion, Posting, Transaction
 from ..accounts.hours import hours_by_period
 from ..accounts.plans import add_months, in_force, windows
 from ..accounts.positions import bank_positions
@@ -83,20 +83,6 @@ def _plans(session, person_ids: list[int]) -> dict[int, list[PlanVersion]]:
          .order_by(PlanVersion.person_id, PlanVersion.effective_from, PlanVersion.version))
     for plan in session.scalars(q):
         out[plan.person_id].append(plan)
-    return out
-
-
-def _receipts(session, person_ids: list[int], as_of: date) -> dict[int, dict[str, int]]:
-    """Receipts by source dated on or before `as_of`, less those reversed on or before it (as
-    instalments.received, for many people in one query)."""
-    reversal = aliased(Transaction)
-    q = (sa.select(Receipt.person_id, Receipt.source, sa.func.sum(Receipt.amount_pence))
-         .outerjoin(reversal, sa.and_(reversal.reverses_id == Receipt.transaction_id, reversal.date <= as_of))
-         .where(Receipt.person_id.in_(person_ids), Receipt.date <= as_of, reversal.id.is_(None))
-         .group_by(Receipt.person_id, Receipt.source))
-    out: dict[int, dict[str, int]] = defaultdict(dict)
-    for pid, source, pence in session.execute(q):
-        out[pid][source] = int(pence)
     return out
 
 
@@ -158,7 +144,7 @@ def statement_figures(session, person_ids: list[int], month: date) -> dict[int, 
         sa.select(Person, Council).join(Council, Council.id == Person.council_id).where(Person.id.in_(person_ids)))}
     money = month_money(session, person_ids, first)
     plans = _plans(session, person_ids)
-    got = _receipts(session, person_ids, last)
+    got = received_by_person(session, person_ids, last)
     hours = statement_hours(session, person_ids, first, plans)
     bank = bank_value(session, person_ids, last)
     years = {pid: plan_year(plans.get(pid, []), last) for pid in person_ids}
