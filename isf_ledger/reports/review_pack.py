@@ -36,6 +36,7 @@ from ..accounts.spend import spend_of
 from ..money import format_pence, round_half_up
 from ..shared_support.models import Arrangement, ChargeLine, ChargeRun
 from .figures import HEADINGS, MONEY_HEADINGS, OUTGOING
+from .render_xlsx import LABELS, ORDER
 from .statements import _month_label, statement_figures
 
 # The provider's own take from a fund (invariant 4): its fee and its charges for support,
@@ -193,14 +194,6 @@ def review_pack(session, person_id: int, start: date, end: date) -> dict:
 
 # --- The workbook ------------------------------------------------------------------------
 
-LABELS = {
-    "receipts_total": "Money in", "management_fee_total": "Management fee", "support_charged_total": "Support",
-    "shared_support_total": "Shared support", "spend_total": "Bought for the person (paid elsewhere)",
-    "clawback_total": "Returned to the council", "contingency_drawn": "Contingency drawn",
-    "contingency_set_aside": "Contingency set aside",
-}
-ORDER = ("receipts_total", "management_fee_total", "support_charged_total", "shared_support_total", "spend_total",
-         "clawback_total", "contingency_drawn", "contingency_set_aside")
 GBP = '"£"#,##0.00;-"£"#,##0.00'
 
 
