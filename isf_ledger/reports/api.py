@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from .. import clock
 from ..accounts.api.scopes import PERSON
+from ..accounts.schemas.common import RangeQuery
 from ..accounts.models import Transaction
 from ..api_base import ExactBlueprint
 from ..db import db
@@ -191,3 +192,32 @@ def resolve(args, delivery_id):
     out) or `resend` (it did not: the next run sends it)."""
     row = dl.resolve(db.session, delivery_id, args["outcome"])
     return {"delivery_id": row.id, "status": row.status}
+
+class ReviewPackQuery(RangeQuery):
+    pass
+
+
+@blp.route("/people/<int:person_id>/review-pack")
+@guard(ANYONE, PERSON)
+@blp.arguments(ReviewPackQuery, location="query")
+@blp.doc(responses={"200": {"description": "the review workbook (XLSX)", "content": {
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
+def review_pack(args, person_id):
+    """The council review workbook for whole months from `from` to `to` (default: the twelve
+    months to the end of last month). Finance, brokers, the council's auditors and the person
+    themself may read it: it holds nothing about anyone else."""
+    from datetime import timedelta
+
+    from .. import clock
+    from .review_pack import render_review_pack, review_pack as build
+
+    end = args["to"] or (clock.today().replace(day=1) - timedelta(days=1))
+    start = args["from_"] or st.add_months(st.month_start(end), -11)
+    if start > end:
+        from ..errors import Invalid
+        raise Invalid("from", "must be on or before `to`")
+    first, last = st.month_start(start), st.month_end(end)
+    data = render_review_pack(build(db.session, person_id, first, last))
+    name = f"review-pack-{person_id}-{first:%Y-%m}-to-{last:%Y-%m}.xlsx"
+    return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -80,3 +80,32 @@ def init_app(app: Flask) -> None:
             scheduler.start()
         except (KeyboardInterrupt, SystemExit):
             pass
+
+    @app.cli.command("review-pack")
+    @click.argument("person", type=int)
+    @click.option("--from", "start", required=True, help="First day (YYYY-MM-DD); its whole month is included.")
+    @click.option("--to", "end", required=True, help="Last day (YYYY-MM-DD); its whole month is included.")
+    @click.option("--output", required=True, type=click.Path(dir_okay=False, writable=True), help="The .xlsx to write.")
+    def review_pack_cmd(person, start, end, output):
+        """Write PERSON's council review pack (XLSX) for whole months from --from to --to."""
+        from datetime import date
+
+        from ..accounts.models import Person
+        from .review_pack import period_of, render_review_pack, review_pack
+
+        try:
+            first, last = period_of(date.fromisoformat(start), date.fromisoformat(end))
+        except ValueError:
+            click.echo("Give --from and --to as YYYY-MM-DD.", err=True)
+            sys.exit(2)
+        if first > last:
+            click.echo("--from must be on or before --to.", err=True)
+            sys.exit(2)
+        if db.session.get(Person, person) is None:
+            click.echo(f"No person {person}.", err=True)
+            sys.exit(1)
+        data = render_review_pack(review_pack(db.session, person, first, last))
+        db.session.rollback()
+        with open(output, "wb") as f:
+            f.write(data)
+        click.echo(f"Review pack for person {person}, {first:%Y-%m} to {last:%Y-%m}: {output} ({len(data)} bytes).")

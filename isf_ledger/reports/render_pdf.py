@@ -89,6 +89,12 @@ def letter(s: dict) -> list[tuple[str, str]]:
                          "our own money. We will never take it from anyone else's fund."))
     else:
         out.append(("p", f"You have {pounds(s['closing_balance'])} at the end of {short}."))
+    fin = s.get("final")
+    if fin:  # the last statement of a fund closed when the person left
+        to = "the council" if fin["destination"] == "council" else "the new holder of your fund"
+        out.append(("p", f"Your fund closed on {day(fin['closed_on'])}. This is your last statement. "
+                         f"The {pounds(fin['paid_out'])} left, with the money kept for extra needs, went to {to} "
+                         f"(reference {fin['reference']}), so it keeps paying for your support."))
     out.append(("h", "What happens next"))
     nxt = s.get("next_instalment")
     if nxt:

@@ -23,10 +23,10 @@ from ..errors import Conflict, Invalid, NotFound
 from ..locks import lock_key
 from ..money import format_pence, round_half_up
 from ..accounts.councils import rule
-from ..accounts.instalments import arrears_of, instalments_of
+from ..accounts.instalments import arrears_of, instalments_of, received_by_person
 from ..accounts.kinds import kind_of
 from ..accounts.ledger import month_end, month_start
-from ..accounts.models import Account, Council, Fund, Person, PlanVersion, Posting, Receipt, Transaction
+from ..accounts.models import Account, Council, Fund, Person, PlanVersion, Posting, Transaction
 from ..accounts.hours import hours_by_period
 from ..accounts.plans import add_months, in_force, windows
 from ..accounts.positions import bank_positions
@@ -83,20 +83,6 @@ def _plans(session, person_ids: list[int]) -> dict[int, list[PlanVersion]]:
          .order_by(PlanVersion.person_id, PlanVersion.effective_from, PlanVersion.version))
     for plan in session.scalars(q):
         out[plan.person_id].append(plan)
-    return out
-
-
-def _receipts(session, person_ids: list[int], as_of: date) -> dict[int, dict[str, int]]:
-    """Receipts by source dated on or before `as_of`, less those reversed on or before it (as
-    instalments.received, for many people in one query)."""
-    reversal = aliased(Transaction)
-    q = (sa.select(Receipt.person_id, Receipt.source, sa.func.sum(Receipt.amount_pence))
-         .outerjoin(reversal, sa.and_(reversal.reverses_id == Receipt.transaction_id, reversal.date <= as_of))
-         .where(Receipt.person_id.in_(person_ids), Receipt.date <= as_of, reversal.id.is_(None))
-         .group_by(Receipt.person_id, Receipt.source))
-    out: dict[int, dict[str, int]] = defaultdict(dict)
-    for pid, source, pence in session.execute(q):
-        out[pid][source] = int(pence)
     return out
 
 
@@ -158,7 +144,7 @@ def statement_figures(session, person_ids: list[int], month: date) -> dict[int, 
         sa.select(Person, Council).join(Council, Council.id == Person.council_id).where(Person.id.in_(person_ids)))}
     money = month_money(session, person_ids, first)
     plans = _plans(session, person_ids)
-    got = _receipts(session, person_ids, last)
+    got = received_by_person(session, person_ids, last)
     hours = statement_hours(session, person_ids, first, plans)
     bank = bank_value(session, person_ids, last)
     years = {pid: plan_year(plans.get(pid, []), last) for pid in person_ids}
@@ -408,3 +394,28 @@ def month_lines(session, person_id: int, first: date) -> list[dict]:
 def chunks(items: list, n: int) -> Iterable[list]:
     for i in range(0, len(items), n):
         yield items[i:i + n]
+
+
+# --- The final statement of a closing fund ---------------------------------------------------
+
+def issue_final(session, person_id: int, closed_on: date, closing: dict, *, user_id: int | None = None) -> Statement:
+    """The closing month's statement for one person, issued when the fund closes rather than at
+    month end: the month's money up to the close date (nothing may be dated after it), marked
+    final with where the balance went. Month end later finds it issued and skips the person."""
+    first = month_start(closed_on)
+    lock_key(session, "statements:issue")
+    if latest(session, person_id, first) is not None:
+        raise Conflict(f"a statement for {first:%Y-%m} is already issued; close the fund on a day of a month "
+                       "without one", {"date": ["in a month whose statement is issued"]}, code="month_closed")
+    figures = statement_figures(session, [person_id], first)[person_id]
+    figures["period"] = {"from": first.isoformat(), "to": closed_on.isoformat()}
+    figures["final"] = {"closed_on": closed_on.isoformat(), **closing}
+    now, number = utcnow(), _next_number(session)
+    from .render_pdf import render_pdf
+    pdf = render_pdf(statement_document(figures, number, now, replaces=None, reason=None))
+    [sid] = _store(session, [{"number": number, "person_id": person_id, "month": first, "version": 1,
+                              "figures": figures, "pdf_sha256": hashlib.sha256(pdf).hexdigest(),
+                              "issued_at": now, "issued_by": user_id}], [pdf])
+    session.execute(sa.update(Fund).where(Fund.person_id == person_id, sa.or_(
+        Fund.issued_through.is_(None), Fund.issued_through < first)).values(issued_through=first))
+    return session.get(Statement, sid)

@@ -8,6 +8,7 @@ from .receipts import Receipt
 from .hours import PlanService, Delivery, DeliveryImport, DeliveryReversal, RateAdjustmentLine
 from .contingency import ContingencyMovement
 from .spend import ReceiptFile, Spend
+from .closing import Clawback, FundClosing
 
 __all__ = [
     "Council",
@@ -30,4 +31,6 @@ __all__ = [
     "ContingencyMovement",
     "ReceiptFile",
     "Spend",
+    "Clawback",
+    "FundClosing",
 ]

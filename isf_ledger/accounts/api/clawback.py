@@ -1,0 +1,160 @@
+"""Clawback, fee refunds, the surplus notice letter and closing a fund.
+
+Finance only for the writes: recovering surplus, refunding fee and closing a fund change what
+the council and the provider hold, which brokers do not decide. Whoever may see the fund may
+read the surplus and its notice letter (the person included: it is written to them).
+"""
+from __future__ import annotations
+
+from flask import Response, g
+from marshmallow import Schema, fields, validate
+
+from ... import clock
+from ...api_base import ExactBlueprint
+from ...db import db
+from ...fields import Day, Money, Text as TextField
+from ...idempotency import write
+from ...users import ANYONE, FINANCE, guard
+from ..clawback import METHODS, record_clawback, record_fee_refund, surplus_on
+from ..closing import DESTINATIONS, close_fund
+from ..models import Person
+from ..schemas.common import Text
+from .scopes import PERSON
+
+blp = ExactBlueprint("clawback", __name__, url_prefix="/api/v1", description="Surplus, clawback and closing a fund")
+
+
+class ClawbackIn(Schema):
+    date = Day(required=True)
+    amount = Money(required=True, positive=True, attribute="amount_pence")
+    reference = TextField(validate=validate.Length(max=200), allow_none=True, load_default=None)
+    notice_given_on = Day(allow_none=True, load_default=None)
+    method = TextField(load_default="repayment", validate=validate.OneOf(METHODS))
+    override_reason = TextField(validate=validate.Length(max=500), allow_none=True, load_default=None)
+
+
+class ClawbackOut(Schema):
+    id = fields.Integer()
+    person_id = fields.Integer()
+    date = fields.Date()
+    amount = Money(attribute="amount_pence")
+    reference = fields.String(allow_none=True)
+    notice_given_on = fields.Date(allow_none=True)
+    method = fields.String()
+    override_reason = fields.String(allow_none=True)
+    recoverable = Money(attribute="recoverable_pence", minimum=None)
+    transaction_id = fields.Integer()
+    receipt_id = fields.Integer(allow_none=True)
+    deduction_transaction_id = fields.Integer(allow_none=True)
+
+
+class FeeRefundIn(Schema):
+    date = Day(required=True)
+    amount = Money(required=True, positive=True, attribute="amount_pence")
+    reason = Text(500, required=True)
+
+
+class CloseIn(Schema):
+    date = Day(required=True)
+    destination = TextField(required=True, validate=validate.OneOf(DESTINATIONS))
+    reference = Text(200, required=True)
+
+
+class CloseOut(Schema):
+    person_id = fields.Integer()
+    closed_on = fields.Date()
+    destination = fields.String()
+    reference = fields.String()
+    paid_out = Money()
+    available_paid_out = Money()
+    contingency_paid_out = Money()
+    transaction_id = fields.Integer(allow_none=True)
+    transaction_ids = fields.List(fields.Integer())
+    shared_charge_transaction_ids = fields.List(fields.Integer())
+    final_statement_number = fields.Integer()
+    final_statement_month = fields.String()
+
+
+class SurplusQuery(Schema):
+    date = Day(load_default=None)
+    amount = Money(load_default=None, positive=True, attribute="amount_pence")
+
+
+@blp.route("/people/<int:person_id>/clawbacks", methods=["POST"])
+@guard(FINANCE, PERSON)
+@blp.arguments(ClawbackIn)
+@write
+@blp.response(201, ClawbackOut)
+def clawback(args, person_id):
+    """The council recovers surplus: within what is recoverable on the date and with
+    `surplus_notice_days` of notice, or with an `override_reason` (409 otherwise). `method`
+    `deduction`: withheld from an instalment, which then counts as paid in full."""
+    row = record_clawback(db.session, person_id, user_id=g.user.id, **args)
+    from ..models import Receipt
+    receipt = db.session.get(Receipt, row.receipt_id) if row.receipt_id else None
+    out = {c: getattr(row, c) for c in ("id", "person_id", "date", "amount_pence", "reference", "notice_given_on",
+                                        "method", "override_reason", "recoverable_pence", "transaction_id",
+                                        "receipt_id")}
+    out["deduction_transaction_id"] = receipt.transaction_id if receipt else None
+    return out
+
+
+@blp.route("/people/<int:person_id>/fee-refunds", methods=["POST"])
+@guard(FINANCE, PERSON)
+@blp.arguments(FeeRefundIn)
+@write
+@blp.response(201)
+def fee_refund(args, person_id):
+    """The provider refunds management fee into `available` (its own transaction, with the reason);
+    never more than the fee the fund has paid (409)."""
+    entry = record_fee_refund(db.session, person_id, user_id=g.user.id, **args)
+    return {"person_id": person_id, "date": args["date"].isoformat(), "transaction_id": entry.posted_id,
+            "reason": args["reason"], "amount": Money()._serialize(args["amount_pence"], None, None)}
+
+
+@blp.route("/people/<int:person_id>/surplus")
+@guard(ANYONE, PERSON)
+@blp.arguments(SurplusQuery, location="query")
+@blp.response(200)
+def surplus(args, person_id):
+    """The surplus above the threshold on a date (default today) and what may be recovered."""
+    return {"person_id": person_id, **surplus_on(db.session, person_id, args["date"] or clock.today()).as_json()}
+
+
+@blp.route("/people/<int:person_id>/surplus-notice")
+@guard(ANYONE, PERSON)
+@blp.arguments(SurplusQuery, location="query")
+@blp.doc(responses={"200": {"description": "the letter (PDF)", "content": {"application/pdf": {}}}})
+def surplus_notice(args, person_id):
+    """The letter to the person (PDF): their surplus today and the date from which `amount` may be
+    recovered (`date`, default the earliest the notice allows)."""
+    from ...errors import Invalid
+    from ...reports.render_notice import render_notice
+    from ...money import format_pence
+    from datetime import timedelta
+
+    today = clock.today()
+    s = surplus_on(db.session, person_id, today)
+    when = args["date"] or today + timedelta(days=s.notice_days)
+    if when < today:
+        raise Invalid("date", "the date the surplus may be recovered cannot be in the past")
+    person = db.session.get(Person, person_id)
+    amount = args["amount_pence"] if args["amount_pence"] is not None else s.recoverable
+    pdf = render_notice({"name": person.name, "written_on": today.isoformat(), "date": when.isoformat(),
+                         "amount": format_pence(amount), "available": format_pence(s.available),
+                         "bank_value": format_pence(s.bank_value), "threshold": format_pence(s.threshold),
+                         "threshold_weeks": s.threshold_weeks, "surplus": format_pence(s.surplus)})
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="surplus-notice-{person_id}.pdf"'})
+
+
+@blp.route("/people/<int:person_id>/close", methods=["POST"])
+@guard(FINANCE, PERSON)
+@blp.arguments(CloseIn)
+@write
+@blp.response(201, CloseOut)
+def close(args, person_id):
+    """Close the fund: outstanding shared charges, the balance (contingency included) paid to the
+    council or the new holder, the final statement issued; then every later write is refused
+    with 409 `fund_closed`."""
+    return close_fund(db.session, person_id, user_id=g.user.id, **args)

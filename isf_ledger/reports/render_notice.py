@@ -1,0 +1,49 @@
+"""The letter telling a person the council may recover some of their surplus: plain English,
+in the statement's style (render_pdf), never blaming: a surplus means money was not needed,
+and the person may ask questions or plan to use it before the date."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timezone
+
+from .render_pdf import PROVIDER, _Letter, day, pounds
+
+
+def notice_blocks(n: dict) -> list[tuple[str, str]]:
+    return [
+        ("title", "About the money left in your fund"),
+        ("p", f"This letter is for {n['name']}. It is dated {day(n['written_on'])}."),
+        ("h", "What a surplus is"),
+        ("p", "Your fund keeps some money to one side for a rainy day. "
+              f"This is {n['threshold_weeks']} weeks of your budget, {pounds(n['threshold'])}. "
+              "Money on top of that, which your plan has not needed, is called a surplus."),
+        ("p", f"On {day(n['written_on'])} your fund had {pounds(n['available'])}. "
+              f"Of this, {pounds(n['bank_value'])} is kept for hours you saved, "
+              f"so your surplus is {pounds(n['surplus'])}. This is not a problem. It can happen when "
+              "plans change, or when support costs less than was planned."),
+        ("h", "What the council may do"),
+        ("p", f"The council that pays for your support may take back {pounds(n['amount'])} of the surplus. "
+              f"This will not happen before {day(n['date'])}. The money kept for a rainy day stays with you, "
+              "and so does the money for your saved hours."),
+        ("p", "Your support does not change. Your plan stays the same."),
+        ("h", "What you can do"),
+        ("p", "You do not need to do anything. But if there is something in your plan you would like to "
+              f"use this money for, please tell us before {day(n['date'])}. We will talk to the council with you."),
+        ("h", "Questions"),
+        ("p", "You have the right to ask questions about this, and to ask the council to look at it again. "
+              "Please ask us if any of this is not clear. We can go through it with you, or with someone "
+              "you trust."),
+    ]
+
+
+def render_notice(n: dict) -> bytes:
+    doc = _Letter(False)
+    pdf = doc.pdf
+    pdf.set_title(f"About the money left in your fund: {n['name']}")
+    pdf.set_lang("en-GB")
+    pdf.set_author(PROVIDER)
+    pdf.set_subject("Notice of surplus")
+    pdf.set_creation_date(datetime.combine(date.fromisoformat(n["written_on"]), time(), timezone.utc))
+    pdf.add_page()
+    for style, text in notice_blocks(n):
+        doc.block(style, text)
+    return bytes(pdf.output())
