@@ -88,12 +88,16 @@ def create_user(session, directory: Directory, *, name: str, role: str, person_i
     return user, token
 
 
+# Built once: every request looks its token up.
+_USER_BY_TOKEN = sa.select(User).where(User.token_hash == sa.bindparam("token_hash"))
+
+
 def current_user() -> User:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorised("sign in: send Authorization: Bearer <token>")
-    user = db.session.scalar(sa.select(User).where(User.token_hash == hash_token(token.strip())))
+    user = db.session.scalar(_USER_BY_TOKEN, {"token_hash": hash_token(token.strip())})
     if user is None or not user.active:
         raise Unauthorised("the token is not valid")
     return user

@@ -75,18 +75,28 @@ def replay(events: list[BankEvent], dates=()) -> tuple[dict[date, int], list[Sho
     return held, shortfalls
 
 
-def bank_events(session, person_ids, until: date | None = None) -> dict[tuple[int, str], list[BankEvent]]:
-    """Every fund's banked and drawn hours (not reversed) up to a date, per (person, service),
-    in one query."""
+def _bank_events_query(dated: bool):
+    """Built once (a balance reads it on every request): every listed fund's banked and drawn
+    hours, not reversed, optionally up to a date."""
     q = (sa.select(Delivery.id, Delivery.person_id, Delivery.service, Delivery.date, Delivery.status,
                    Delivery.quantity_hundredths, Delivery.lapses_on)
          .outerjoin(DeliveryReversal, DeliveryReversal.delivery_id == Delivery.id)
          .where(DeliveryReversal.id.is_(None), Delivery.status.in_(BANK_STATUSES),
-                Delivery.person_id.in_(sorted(set(person_ids)))))
+                Delivery.person_id.in_(sa.bindparam("ids", expanding=True))))
+    return q.where(Delivery.date <= sa.bindparam("until", type_=sa.Date)) if dated else q
+
+
+_BANK_EVENTS = {False: _bank_events_query(False), True: _bank_events_query(True)}
+
+
+def bank_events(session, person_ids, until: date | None = None) -> dict[tuple[int, str], list[BankEvent]]:
+    """Every fund's banked and drawn hours (not reversed) up to a date, per (person, service),
+    in one query."""
+    params = {"ids": sorted(set(person_ids))}
     if until is not None:
-        q = q.where(Delivery.date <= until)
+        params["until"] = until
     out: dict[tuple[int, str], list[BankEvent]] = defaultdict(list)
-    for did, pid, service, day, status, qty, lapses_on in session.execute(q):
+    for did, pid, service, day, status, qty, lapses_on in session.execute(_BANK_EVENTS[until is not None], params):
         out[(pid, service)].append(BankEvent(day, qty, status == "banked", lapses_on, did))
     return out
 
