@@ -19,7 +19,7 @@ from ..clock import UK
 from ..errors import Conflict, Invalid
 from ..money import apply_rate
 from .bank import BANK_STATUSES, BankEvent, bank_events, replay
-from .councils import rule
+from .councils import rule_history, rule_on
 from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
 from .models import Delivery, DeliveryReversal, Fund, Person, PlanService, PlanVersion, Transaction
 from .plans import windows
@@ -93,6 +93,7 @@ def record_deliveries(session, person_id: int, items: list[DeliveryIn], *,
     book = RateBook(session, {i.service for i in items}, [person_id])
     council = session.scalar(sa.select(Person).where(Person.id == person_id)).council
     rows, charged = [], []
+    history = rule_history(session, [council.id]) if any(i.status == "banked" for i in items) else None
     for item in items:
         if opened_on is not None and item.date < opened_on:
             raise Invalid("date", f"before the fund opened on {opened_on.isoformat()}; record the plan first")
@@ -106,7 +107,7 @@ def record_deliveries(session, person_id: int, items: list[DeliveryIn], *,
         lapses_on = None
         if item.status == "banked":
             check_notice(item, notice_hours)
-            days = rule("bank_expiry_days", council, book.plan(person_id, item.date))
+            days = rule_on(session, "bank_expiry_days", council, book.plan(person_id, item.date), item.date, history)
             lapses_on = item.date + timedelta(days=days)
         charge = apply_rate(qty, rate) if item.status in CHARGED else 0
         rows.append({"person_id": person_id, "date": item.date, "start_time": item.start_time,

@@ -1,6 +1,6 @@
 """Tables of the restricted-fund ledger, one module per noun; the rules that use them live in the
 modules named for them (accounts/plans.py, accounts/receipts.py, ...)."""
-from .people import Council, Person, Fund
+from .people import Council, CouncilRuleChange, Person, Fund
 from .ledger import Account, Transaction, TransactionId, Posting, AccountMonth
 from .plans import PlanVersion, BudgetLine
 from .rates import Rate
@@ -11,6 +11,7 @@ from .spend import ReceiptFile, Spend
 
 __all__ = [
     "Council",
+    "CouncilRuleChange",
     "Person",
     "Fund",
     "Account",
