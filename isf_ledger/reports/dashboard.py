@@ -8,9 +8,11 @@ figure needs every fund's figures, so a page costs the whole list's queries, not
 Alerts, and the thresholds they use (named here, shown in the JSON as `thresholds`):
 - `overdrawn`: `available` below zero; the provider must make it good from its own funds.
 - `underspending`: a surplus above the council's threshold (domain.md "Underspend").
-- `overspending`: money used in the plan year so far (fee, support, shared support, spend, net
-  of reversals; counted by whole months from the plan year's first month) more than
+- `overspending`: money used in the plan year so far (support, shared support and spend, net of
+  reversals; counted by whole months from the plan year's first month) more than
   OVERSPEND_MARGIN above the budget's pace (annual budget x the share of the year elapsed).
+  The fee is left out: it is taken when money arrives, in advance, so it would make every
+  fund paid a quarter ahead look overspent.
 - `many_refusals`: refused hours over REFUSAL_SHARE of delivered hours in the last
   RECENT_MONTHS months (a sign the plan may not fit).
 - `many_provider_cancellations`: provider-cancelled hours over CANCELLATION_SHARE of the hours
@@ -141,7 +143,7 @@ def fund_figures(session, as_of: date) -> list[FundFigures]:
         if year is not None and plan is not None:
             start, end = year
             first = start.strftime("%Y-%m")
-            f.spent = sum(v[0] for m, v in used.get(pid, {}).items() if m >= first)
+            f.spent = sum(v[1] for m, v in used.get(pid, {}).items() if m >= first)
             f.pace = round_half_up(Decimal(f.annual_budget) * ((as_of - start).days + 1) / ((end - start).days + 1))
         f.hours = {s: recent.get(pid, {}).get(s, 0) for s in ("delivered", "refused", "provider_cancelled")}
         f.alerts = _alerts(f)
