@@ -30,6 +30,8 @@ def funds(api):
     deliver(api, ana, "2026-10-05", "10.00")
     deliver(api, ana, "2026-10-06", "3.00", "refused")
     deliver(api, ana, "2026-10-20", "4.00", "banked", notice_given_at="2026-10-10T09:00:00")
+    mistake = deliver(api, ana, "2026-10-07", "5.00")  # reversed: in no figure
+    api.post(f"/api/v1/deliveries/{mistake['id']}/reverse", {"reason": "recorded twice"})
     # Bo: nothing received yet, 10 h given: overdrawn 185.00; 2 h cancelled by the provider.
     deliver(api, bo, "2026-10-05", "10.00")
     deliver(api, bo, "2026-10-06", "2.00", "provider_cancelled")
@@ -50,6 +52,7 @@ def test_each_funds_figures_and_alerts(api, funds):
                                       "bank_liability", "overdrawn", "alerts")} == {
         "balance": "1559.50", "weeks_held": "3.12", "surplus_above_threshold": "0.00", "arrears": "14000.00",
         "contingency": "0.00", "bank_liability": "74.00", "overdrawn": "0.00", "alerts": ["many_refusals", "arrears"]}
+    assert (by["Ana"]["plan_year_used"], by["Ana"]["plan_year_pace"]) == ("240.50", "15243.84")
     assert by["Ana"]["recent_hours"] == {"delivered": "10.00", "refused": "3.00", "provider_cancelled": "0.00"}
     assert (by["Bo"]["balance"], by["Bo"]["overdrawn"], by["Bo"]["weeks_held"], by["Bo"]["arrears"]) == \
         ("-185.00", "185.00", "-0.37", "16000.00")
