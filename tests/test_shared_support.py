@@ -253,17 +253,17 @@ def test_the_command_charges_every_arrangement_that_ran(api):
 
 
 def test_a_month_not_yet_ended_is_refused(api, monkeypatch):
-    from isf_ledger.shared_support import charges
+    from isf_ledger import clock
 
     a, = funded(api, "Ana")
     arr = arrangement(api)
     join(api, arr["id"], a)
-    monkeypatch.setattr(charges, "today", lambda: date(2026, 10, 31))
+    monkeypatch.setattr(clock, "today", lambda: date(2026, 10, 31))
     r = api.call("POST", f"/api/v1/shared-arrangements/{arr['id']}/charges/{OCT}", {})
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "month_not_ended"
     assert api.runner.invoke(args=["shared", "charge", OCT]).exit_code == 1
     assert api.balance(a)["available"] == "1800.00"
-    monkeypatch.setattr(charges, "today", lambda: date(2026, 11, 1))
+    monkeypatch.setattr(clock, "today", lambda: date(2026, 11, 1))
     charge(api, arr["id"])
     bad = api.call("POST", f"/api/v1/shared-arrangements/{arr['id']}/charges/October", {})
     assert bad.status_code == 422
