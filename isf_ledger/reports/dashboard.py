@@ -109,19 +109,23 @@ USED_KINDS = sorted(k for k, h in HEADINGS.items() if h in USES_BUDGET and h != 
 def _plan_year_use(session, start: date, as_of: date) -> dict[int, dict[str, int]]:
     """Every fund's money used by month (YYYY-MM) from `start` to `as_of`, net of reversals.
 
-    The same figures as statements._monthly_use, read as two queries rather than one: that one
-    joins every transaction to the one it reverses, which on PostgreSQL hashes the whole
-    transactions table twice and took 3x as long on a year of books (bench/dashboard.py)."""
+    The same figures as statements._monthly_use, read as two queries shaped for the planners
+    (measured with bench/dashboard.py --profile): that one joins every transaction to the one
+    it reverses, which on PostgreSQL hashes the whole transactions table twice (3x slower on a
+    year of books). Here the funds' `available` accounts and the reversals are subqueries, so
+    both engines walk postings by account and date, and only the reversals' own postings."""
     label = _month_label(session, Posting.date)
+    funds = sa.select(Account.id).where(Account.kind == "available", Account.person_id.is_not(None))
     base = (sa.select(Account.person_id, label, sa.func.sum(Posting.amount_pence))
             .join(Account, Account.id == Posting.account_id).join(Transaction, Transaction.id == Posting.transaction_id)
-            .where(Account.kind == "available", Posting.date >= start, Posting.date <= as_of)
+            .where(Posting.account_id.in_(funds), Posting.date >= start, Posting.date <= as_of)
             .group_by(Account.person_id, label))
     original = aliased(Transaction)
-    reversals = (base.join(original, original.id == Transaction.reverses_id)
-                 .where(Transaction.kind == "reversal", original.kind.in_(USED_KINDS)))
+    reversals = (sa.select(Transaction.id).join(original, original.id == Transaction.reverses_id)
+                 .where(Transaction.kind == "reversal", original.kind.in_(USED_KINDS),
+                        Transaction.date >= start, Transaction.date <= as_of))
     out: dict[int, dict[str, int]] = {}
-    for q in (base.where(Transaction.kind.in_(USED_KINDS)), reversals):
+    for q in (base.where(Transaction.kind.in_(USED_KINDS)), base.where(Posting.transaction_id.in_(reversals))):
         for pid, month, pence in session.execute(q):
             row = out.setdefault(pid, {})
             row[month] = row.get(month, 0) - int(pence)
