@@ -9,7 +9,7 @@ Alerts, and the thresholds they use (named here, shown in the JSON as `threshold
 - `overdrawn`: `available` below zero; the provider must make it good from its own funds.
 - `underspending`: a surplus above the council's threshold (domain.md "Underspend").
 - `overspending`: money used in the plan year so far (support, shared support and spend, net of
-  reversals; counted by whole months from the plan year's first month) more than
+  reversals, from the plan year's first day) more than
   OVERSPEND_MARGIN above the budget's pace (annual budget x the share of the year elapsed).
   The fee is left out: it is taken when money arrives, in advance, so it would make every
   fund paid a quarter ahead look overspent.
@@ -38,7 +38,7 @@ from ..accounts.positions import positions
 from ..accounts.reconciliation import reconcile
 from ..money import format_pence, round_half_up
 from .figures import HEADINGS
-from .statements import USES_BUDGET, _month_label, _plans, _receipts, plan_year
+from .statements import USES_BUDGET, _plans, _receipts, plan_year
 
 OVERSPEND_MARGIN = Decimal("0.10")  # 10% beyond the budget's pace
 REFUSAL_SHARE = Decimal("0.20")  # refused > 20% of delivered
@@ -106,29 +106,30 @@ def _recent_hours(session, since: date, as_of: date) -> dict[int, dict[str, int]
 USED_KINDS = sorted(k for k, h in HEADINGS.items() if h in USES_BUDGET and h != "management_fee_total")
 
 
-def _plan_year_use(session, start: date, as_of: date) -> dict[int, dict[str, int]]:
-    """Every fund's money used by month (YYYY-MM) from `start` to `as_of`, net of reversals.
+def _plan_year_use(session, starts: dict[int, date], as_of: date) -> dict[int, int]:
+    """Each fund's money used in its plan year, from its start (`starts`) to `as_of`, net of
+    reversals, in pence.
 
-    The same figures as statements._monthly_use, read as two queries shaped for the planners
-    (measured with bench/dashboard.py --profile): that one joins every transaction to the one
-    it reverses, which on PostgreSQL hashes the whole transactions table twice (3x slower on a
-    year of books). Here the funds' `available` accounts and the reversals are subqueries, so
-    both engines walk postings by account and date, and only the reversals' own postings."""
-    label = _month_label(session, Posting.date)
-    funds = sa.select(Account.id).where(Account.kind == "available", Account.person_id.is_not(None))
-    base = (sa.select(Account.person_id, label, sa.func.sum(Posting.amount_pence))
+    The statements' reader (statements._monthly_use) gives this by month; here one sum per fund
+    is wanted, so the plan years' starts are a VALUES list joined to the postings (exact to the
+    day) and the reversals a subquery: measured with bench/dashboard.py --profile, joining every
+    transaction to the one it reverses hashed the whole transactions table twice on PostgreSQL,
+    and grouping by month cost as much again."""
+    years = sa.values(sa.column("pid", sa.Integer), sa.column("start", sa.Date), name="years").data(
+        sorted(starts.items())).cte("years")  # a CTE: SQLite has no column aliases on a VALUES subquery
+    base = (sa.select(Account.person_id, sa.func.sum(Posting.amount_pence))
             .join(Account, Account.id == Posting.account_id).join(Transaction, Transaction.id == Posting.transaction_id)
-            .where(Posting.account_id.in_(funds), Posting.date >= start, Posting.date <= as_of)
-            .group_by(Account.person_id, label))
+            .join(years, sa.and_(years.c.pid == Account.person_id, Posting.date >= years.c.start))
+            .where(Account.kind == "available", Posting.date <= as_of)
+            .group_by(Account.person_id))
     original = aliased(Transaction)
     reversals = (sa.select(Transaction.id).join(original, original.id == Transaction.reverses_id)
-                 .where(Transaction.kind == "reversal", original.kind.in_(USED_KINDS),
-                        Transaction.date >= start, Transaction.date <= as_of))
-    out: dict[int, dict[str, int]] = {}
+                 .where(Transaction.kind == "reversal", original.kind.in_(USED_KINDS), Transaction.date <= as_of,
+                        Transaction.date >= min(starts.values())))
+    out: dict[int, int] = {}
     for q in (base.where(Transaction.kind.in_(USED_KINDS)), base.where(Posting.transaction_id.in_(reversals))):
-        for pid, month, pence in session.execute(q):
-            row = out.setdefault(pid, {})
-            row[month] = row.get(month, 0) - int(pence)
+        for pid, pence in session.execute(q):
+            out[pid] = out.get(pid, 0) - int(pence)
     return out
 
 
@@ -152,8 +153,8 @@ def fund_figures(session, as_of: date) -> list[FundFigures]:
     got = _receipts(session, ids, as_of)
     history = rule_history(session, {p[4].id for p in people})
     years = {pid: plan_year(plans.get(pid, []), as_of) for pid in ids}
-    starts = [y[0] for y in years.values() if y]
-    used = _plan_year_use(session, min(starts), as_of) if starts else {}
+    starts = {pid: y[0] for pid, y in years.items() if y}
+    used = _plan_year_use(session, starts, as_of) if starts else {}
     since = add_months(as_of, -RECENT_MONTHS) + timedelta(days=1)
     recent = _recent_hours(session, since, as_of)
     out = []
@@ -175,8 +176,7 @@ def fund_figures(session, as_of: date) -> list[FundFigures]:
         year = years[pid]
         if year is not None and plan is not None:
             start, end = year
-            first = start.strftime("%Y-%m")
-            f.spent = sum(v for m, v in used.get(pid, {}).items() if m >= first)
+            f.spent = used.get(pid, 0)
             f.pace = round_half_up(Decimal(f.annual_budget) * ((as_of - start).days + 1) / ((end - start).days + 1))
         f.hours = {s: recent.get(pid, {}).get(s, 0) for s in ("delivered", "refused", "provider_cancelled")}
         f.alerts = _alerts(f)
