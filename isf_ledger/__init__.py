@@ -50,7 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
             render_as_batch=True, compare_type=True)
 
     from . import cli as ledger_cli
-    from . import errors, users, web
+    from . import access, errors, users, web
     from .accounts import api as accounts_api
     from .accounts import cli as accounts_cli
     from .accounts.people import DIRECTORY
@@ -58,6 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .shared_support import cli as shared_cli
     from .reports import api as reports_api
     from .reports import cli as reports_cli
+    from .reports import finance_api
     from .reports import models as _reports_models  # noqa: F401 - its tables, for migrations
 
     # Ids in paths are ASCII digits: Python's int() would also read "١٢" (Arabic-Indic digits).
@@ -67,11 +68,16 @@ def create_app(config: dict | None = None) -> Flask:
         api.register_blueprint(blueprint)
     api.register_blueprint(shared_api.blp)
     api.register_blueprint(reports_api.blp)
+    api.register_blueprint(access.blp)
+    api.register_blueprint(finance_api.dashboard_blp)
+    api.register_blueprint(finance_api.actuals_blp)
     errors.init_app(app)  # after the Api, so the contract's error shape wins
     users.init_app(app, DIRECTORY)
+    access.init_app(app)  # request ids and the audit log
     accounts_cli.init_app(app)
     shared_cli.init_app(app)
     reports_cli.init_app(app)
+    finance_api.init_app(app)
     web.init_app(app)
     ledger_cli.check_database_first(app)  # last, so it sees every command
     return app

@@ -8,13 +8,16 @@ the known ones: a typo must not become a new council.
 """
 from __future__ import annotations
 
+import json
 import unicodedata
+from collections import defaultdict
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..errors import Invalid
-from .models import Council
+from .models import Council, CouncilRuleChange
 
 PROVIDER_DEFAULTS = {
     "surplus_threshold_weeks": 4,
@@ -79,9 +82,88 @@ def council_for_person(session, name: str, *, may_create: bool) -> Council:
 
 
 def rule(name: str, council: Council | None, plan=None):
-    """The rule in force for a person: their plan's value, else their council's, else the default."""
+    """The rule in force for a person now: their plan's value, else their council's current
+    value, else the default. Where the item's date is known, use `rule_on`."""
     if plan is not None and name in PLAN_RULES and getattr(plan, name) is not None:
         return getattr(plan, name)
     if council is not None and getattr(council, name) is not None:
         return getattr(council, name)
     return PROVIDER_DEFAULTS[name]
+
+
+# --- The profile as at a date ----------------------------------------------------------------
+#
+# A council's columns hold its current values; every PATCH keeps (field, old, new,
+# effective_from) in council_rule_changes. The value on a day is the `new` of the latest change
+# effective on or before it; before the first change, that change's `old`; with no change, the
+# column. Who reads which (domain.md "every rule reads the profile at the item's date"):
+#   bank_expiry_days         rule_on, at the banked session's date (hours.record_deliveries)
+#   surplus_threshold_weeks  rule_on, at the dashboard's as_of (reports/dashboard.py);
+#                            statements read rule() (statements.py is another branch's)
+#   voids_funded_by_council  rule(), when the month's charges run (shared_support/charges.py)
+#   payment_cycle            rule(): the instalment schedule is anchored on plan years, and a
+#                            dated change of cycle would need its own run from that date
+#   surplus_notice_days, contribution_spent_first: read by clawback (another branch)
+
+History = dict[tuple[int, str], list[tuple[date, int, object, object]]]
+
+
+def rule_history(session, council_ids) -> History:
+    """Every council's rule changes, in one query: (council, field) -> [(from, id, old, new)]."""
+    out: History = defaultdict(list)
+    ids = sorted({c for c in council_ids if c is not None})
+    if not ids:
+        return out
+    q = (sa.select(CouncilRuleChange.council_id, CouncilRuleChange.field, CouncilRuleChange.effective_from,
+                   CouncilRuleChange.id, CouncilRuleChange.old_value, CouncilRuleChange.new_value)
+         .where(CouncilRuleChange.council_id.in_(ids))
+         .order_by(CouncilRuleChange.effective_from, CouncilRuleChange.id))
+    for cid, field, day, cid_, old, new in session.execute(q):
+        out[(cid, field)].append((day, cid_, json.loads(old), json.loads(new)))
+    return out
+
+
+def council_value_on(name: str, council: Council, day: date, history: History):
+    changes = history.get((council.id, name))
+    if not changes:
+        return getattr(council, name)
+    effective = [c for c in changes if c[0] <= day]
+    return effective[-1][3] if effective else changes[0][2]
+
+
+def rule_on(session, name: str, council: Council | None, plan, day: date, history: History | None = None):
+    """The rule in force for an item dated `day`: the plan's value, else the council's value on
+    that day (from its history), else the provider's default. Pass `history` (rule_history) to
+    read many items without a query each."""
+    if plan is not None and name in PLAN_RULES and getattr(plan, name) is not None:
+        return getattr(plan, name)
+    if council is not None:
+        if history is None:
+            history = rule_history(session, [council.id])
+        value = council_value_on(name, council, day, history)
+        if value is not None:
+            return value
+    return PROVIDER_DEFAULTS[name]
+
+
+def change_rules(session, council: Council, changes: dict, *, effective_from: date, user_id: int | None) -> list:
+    """Set some of a council's rules from a date, keeping each change (old and new) in history.
+    A value equal to the current one is no change and leaves no row."""
+    rows = []
+    for name, new in changes.items():
+        old = getattr(council, name)
+        if old == new:
+            continue
+        rows.append(CouncilRuleChange(council_id=council.id, field=name, old_value=json.dumps(old),
+                                      new_value=json.dumps(new), effective_from=effective_from,
+                                      changed_by=user_id))
+        setattr(council, name, new)
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+def history_json(rows) -> list[dict]:
+    return [{"id": r.id, "field": r.field, "old": json.loads(r.old_value), "new": json.loads(r.new_value),
+             "effective_from": r.effective_from.isoformat(), "changed_by": r.changed_by,
+             "changed_at": r.changed_at.isoformat()} for r in rows]

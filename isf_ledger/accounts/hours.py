@@ -19,7 +19,7 @@ from ..clock import UK
 from ..errors import Conflict, Invalid
 from ..money import apply_rate
 from .bank import BANK_STATUSES, BankEvent, bank_events, replay
-from .councils import rule
+from .councils import rule, rule_history, rule_on
 from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
 from .models import Delivery, DeliveryReversal, Fund, Person, PlanService, PlanVersion, Transaction
 from .plans import windows
@@ -87,7 +87,7 @@ def charge_entry(person_id: int, item: DeliveryIn, unit: str, charge: int, fund:
 
 
 def checked_row(book: RateBook, person_id: int, item: DeliveryIn, *, opened_on: date | None, council,
-                notice_hours: int, user_id: int | None = None) -> dict:
+                notice_hours: int, user_id: int | None = None, expiry_days=None) -> dict:
     """The delivery's row as it will be written, with its charge; Invalid (naming the field) if a
     rule refuses it. The bank's balance is checked over all of a fund's new rows together."""
     if opened_on is not None and item.date < opened_on:
@@ -102,7 +102,9 @@ def checked_row(book: RateBook, person_id: int, item: DeliveryIn, *, opened_on: 
     lapses_on = None
     if item.status == "banked":
         check_notice(item, notice_hours)
-        days = rule("bank_expiry_days", council, book.plan(person_id, item.date))
+        plan = book.plan(person_id, item.date)
+        # The council's rule as it stood on the session's date, where the caller can read its history.
+        days = expiry_days(plan, item.date) if expiry_days else rule("bank_expiry_days", council, plan)
         lapses_on = item.date + timedelta(days=days)
     return {"person_id": person_id, "date": item.date, "start_time": item.start_time,
             "service": item.service, "unit": unit, "quantity_hundredths": qty, "status": item.status,
@@ -118,8 +120,13 @@ def record_deliveries(session, person_id: int, items: list[DeliveryIn], *,
     opened_on = session.scalar(sa.select(Fund.opened_on).where(Fund.person_id == person_id))
     book = RateBook(session, {i.service for i in items}, [person_id])
     council = session.scalar(sa.select(Person).where(Person.id == person_id)).council
+    history = rule_history(session, [council.id]) if any(i.status == "banked" for i in items) else None
+
+    def expiry_days(plan, day):
+        return rule_on(session, "bank_expiry_days", council, plan, day, history)
+
     rows = [checked_row(book, person_id, item, opened_on=opened_on, council=council, notice_hours=notice_hours,
-                        user_id=user_id) for item in items]
+                        user_id=user_id, expiry_days=expiry_days) for item in items]
     charged = [row["charge_pence"] for row in rows]
     funds = lock_funds(session, [person_id])  # a fund's writers queue here: two draws cannot both land
     _check_bank_holds(session, person_id, rows)

@@ -32,7 +32,7 @@ class CorrectionIn(Schema):
 
 
 @blp.route("/statements/<month>/issue", methods=["POST"])
-@guard(FINANCE)
+@guard()
 @write
 @blp.response(200)
 def issue(month):
@@ -62,7 +62,7 @@ def _original_kinds(lines: list[dict]) -> None:
 
 
 @blp.route("/people/<int:person_id>/statements/<month>")
-@guard(ANYONE, PERSON)
+@guard(PERSON)
 @blp.arguments(DocumentQuery, location="query")
 @blp.response(200)
 def get_statement(args, person_id, month):
@@ -86,7 +86,7 @@ def get_statement(args, person_id, month):
 
 
 @blp.route("/people/<int:person_id>/statements/<month>/corrections", methods=["POST"])
-@guard(FINANCE, PERSON)
+@guard(PERSON)
 @blp.arguments(CorrectionIn)
 @write
 @blp.response(201)

@@ -11,7 +11,7 @@ from ..api_base import ExactBlueprint
 from ..db import db
 from ..errors import NotFound
 from ..idempotency import write
-from ..users import ANYONE, FINANCE, FINANCE_OR_BROKER, MAX_ID, Scope, guard
+from ..users import MAX_ID, Scope, guard
 from ..accounts.models import Person
 from . import charges
 from . import schemas as s
@@ -54,7 +54,7 @@ def _corrections(lines: list[dict]) -> dict:
 
 @blp.route("/shared-arrangements")
 class Arrangements(MethodView):
-    @guard(ANYONE)
+    @guard()
     @blp.response(200, s.ArrangementOut(many=True))
     def get(self):
         """The arrangements you may see (a person: those they belong to), each with its members."""
@@ -66,7 +66,7 @@ class Arrangements(MethodView):
             q = q.where(Arrangement.id.in_(mine))
         return [arrangement_json(db.session, a, g.user) for a in db.session.scalars(q)]
 
-    @guard(FINANCE_OR_BROKER)
+    @guard()
     @blp.arguments(s.ArrangementIn)
     @write
     @blp.response(201, s.ArrangementOut)
@@ -77,7 +77,7 @@ class Arrangements(MethodView):
 
 
 @blp.route("/shared-arrangements/<int:arrangement_id>")
-@guard(ANYONE, ARRANGEMENT)
+@guard(ARRANGEMENT)
 @blp.response(200, s.ArrangementOut)
 def get_arrangement(arrangement_id):
     """One arrangement: its versions and the members you may see."""
@@ -85,7 +85,7 @@ def get_arrangement(arrangement_id):
 
 
 @blp.route("/shared-arrangements/<int:arrangement_id>/versions", methods=["POST"])
-@guard(FINANCE_OR_BROKER, ARRANGEMENT)
+@guard(ARRANGEMENT)
 @blp.arguments(s.CostIn)
 @write
 @blp.response(201, s.VersionCreated)
@@ -98,13 +98,13 @@ def add_version(args, arrangement_id):
 
 @blp.route("/shared-arrangements/<int:arrangement_id>/members")
 class Members(MethodView):
-    @guard(ANYONE, ARRANGEMENT)
+    @guard(ARRANGEMENT)
     @blp.response(200, s.MemberOut(many=True))
     def get(self, arrangement_id):
         """The members you may see, each with every review of their membership."""
         return members_json(db.session, arrangement_id, g.user)
 
-    @guard(FINANCE_OR_BROKER, ARRANGEMENT)
+    @guard(ARRANGEMENT)
     @blp.arguments(s.MemberIn)
     @write
     @blp.response(201, s.MemberCreated)
@@ -115,7 +115,7 @@ class Members(MethodView):
 
 
 @blp.route("/shared-arrangements/<int:arrangement_id>/members/<int:membership_id>/reviews", methods=["POST"])
-@guard(FINANCE_OR_BROKER, MEMBERSHIP)
+@guard(MEMBERSHIP)
 @blp.arguments(s.ReviewIn)
 @write
 @blp.response(201, s.ReviewCreated)
@@ -130,7 +130,7 @@ def review_member(args, arrangement_id, membership_id):
 
 @blp.route("/shared-arrangements/<int:arrangement_id>/charges/<month>")
 class MonthCharges(MethodView):
-    @guard(ANYONE, ARRANGEMENT)
+    @guard(ARRANGEMENT)
     @blp.arguments(s.FormatQuery, location="query")
     @blp.response(200, s.MonthOut)
     @blp.alt_response(200, description="the workbook, with ?format=xlsx",
@@ -146,7 +146,7 @@ class MonthCharges(MethodView):
                 mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         return report
 
-    @guard(FINANCE, ARRANGEMENT)
+    @guard(ARRANGEMENT)
     @write
     @blp.response(201, s.MonthOut)
     def post(self, arrangement_id, month):

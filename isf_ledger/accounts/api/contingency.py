@@ -10,7 +10,7 @@ from ...api_base import ExactBlueprint
 from ... import clock
 from ...db import db
 from ...idempotency import write
-from ...users import ANYONE, FINANCE_OR_BROKER, guard
+from ...users import guard
 from ..contingency import contingency_of, record_draw, record_set_aside
 from ..schemas import contingency as s
 from ..schemas.common import AsOfQuery
@@ -33,7 +33,7 @@ def _written(movement) -> dict:
 
 
 @blp.route("/people/<int:person_id>/contingency/set-aside", methods=["POST"])
-@guard(FINANCE_OR_BROKER, PERSON)
+@guard(PERSON)
 @blp.arguments(s.SetAsideIn)
 @write
 @blp.response(201, s.MovementWrittenOut)
@@ -44,7 +44,7 @@ def set_aside(args, person_id):
 
 
 @blp.route("/people/<int:person_id>/contingency/draws", methods=["POST"])
-@guard(FINANCE_OR_BROKER, PERSON)
+@guard(PERSON)
 @blp.arguments(s.DrawIn)
 @write
 @blp.response(201, s.MovementWrittenOut)
@@ -55,7 +55,7 @@ def draw(args, person_id):
 
 
 @blp.route("/people/<int:person_id>/contingency")
-@guard(ANYONE, PERSON)
+@guard(PERSON)
 @blp.arguments(AsOfQuery, location="query")
 @blp.response(200, s.ContingencyOut)
 def contingency(args, person_id):

@@ -12,7 +12,7 @@ from ... import clock
 from ...db import db
 from ...errors import Invalid
 from ...idempotency import write
-from ...users import ANYONE, FINANCE, FINANCE_OR_BROKER, guard
+from ...users import guard
 from ..hours import DeliveryIn, hours_by_period, quantity, record_deliveries, reverse_delivery
 from ..ledger import month_end
 from ..models import Delivery, DeliveryReversal
@@ -37,7 +37,7 @@ def delivery_json(row, reversal: DeliveryReversal | None = None) -> dict:
 
 @blp.route("/people/<int:person_id>/deliveries")
 class Deliveries(MethodView):
-    @guard(ANYONE, PERSON)
+    @guard(PERSON)
     @blp.arguments(s.DeliveryQuery, location="query")
     @blp.response(200, s.DeliveryOut(many=True))
     def get(self, args, person_id):
@@ -50,7 +50,7 @@ class Deliveries(MethodView):
                 q = q.where(getattr(column, f"__{op}__")(value))
         return [delivery_json(d, r) for d, r in db.session.execute(q)]
 
-    @guard(FINANCE_OR_BROKER, PERSON)
+    @guard(PERSON)
     @blp.arguments(s.DeliveryIn)
     @write
     @blp.response(201, s.DeliveryOut)
@@ -62,7 +62,7 @@ class Deliveries(MethodView):
 
 
 @blp.route("/deliveries/<int:delivery_id>/reverse", methods=["POST"])
-@guard(FINANCE, DELIVERY)
+@guard(DELIVERY)
 @blp.arguments(s.DeliveryReverseIn)
 @write
 @blp.response(201, s.DeliveryReversalOut)
@@ -76,7 +76,7 @@ def reverse(args, delivery_id):
 
 
 @blp.route("/people/<int:person_id>/hours")
-@guard(ANYONE, PERSON)
+@guard(PERSON)
 @blp.arguments(RangeQuery, location="query")
 @blp.response(200, s.HoursOut)
 def hours(args, person_id):

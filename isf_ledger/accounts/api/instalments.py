@@ -6,7 +6,7 @@ from flask import g
 from ...api_base import ExactBlueprint
 from ... import clock
 from ...db import db
-from ...users import ANYONE, guard
+from ...users import guard
 from ..instalments import arrears, expected_instalments
 from ..plans import add_months
 from ..schemas import plans as s
@@ -17,7 +17,7 @@ blp = ExactBlueprint("instalments", __name__, url_prefix="/api/v1", description=
 
 
 @blp.route("/people/<int:person_id>/arrears")
-@guard(ANYONE, PERSON)
+@guard(PERSON)
 @blp.arguments(AsOfQuery, location="query")
 @blp.response(200, s.ArrearsOut)
 def person_arrears(args, person_id):
@@ -27,7 +27,7 @@ def person_arrears(args, person_id):
 
 
 @blp.route("/people/<int:person_id>/instalments")
-@guard(ANYONE, PERSON)
+@guard(PERSON)
 @blp.arguments(RangeQuery, location="query")
 @blp.response(200, s.InstalmentOut(many=True))
 def instalments(args, person_id):

@@ -10,7 +10,7 @@ from ...api_base import ExactBlueprint
 from ... import clock
 from ...db import db
 from ...idempotency import write
-from ...users import ANYONE, FINANCE, FINANCE_OR_BROKER, guard
+from ...users import FINANCE, guard
 from ..ledger import fund_balance
 from ..models import Person
 from ..people import create_person
@@ -35,7 +35,7 @@ def person_json(person: Person, position: Position | None = None) -> dict:
 
 @blp.route("/people")
 class People(MethodView):
-    @guard(ANYONE)
+    @guard()
     @blp.arguments(s.PeopleQuery, location="query")
     @blp.response(200, s.PersonOut(many=True), headers={"X-Total-Count": {
         "description": "how many people you may see in all", "schema": {"type": "integer"}}})
@@ -56,7 +56,7 @@ class People(MethodView):
             headers["Link"] = f'<{url_for("people.People", page=page + 1, per_page=per_page)}>; rel="next"'
         return [person_json(p, held[p.id]) for p in people], 200, headers
 
-    @guard(FINANCE_OR_BROKER)
+    @guard()
     @blp.arguments(s.PersonIn)
     @write
     @blp.response(201, s.PersonOut)
@@ -67,7 +67,7 @@ class People(MethodView):
 
 
 @blp.route("/people/<int:person_id>")
-@guard(ANYONE, PERSON)
+@guard(PERSON)
 @blp.response(200, s.PersonOut)
 def get_person(person_id):
     """A person and their fund's balances today."""
@@ -75,7 +75,7 @@ def get_person(person_id):
 
 
 @blp.route("/people/<int:person_id>/balance")
-@guard(ANYONE, PERSON)
+@guard(PERSON)
 @blp.arguments(AsOfQuery, location="query")
 @blp.response(200, s.BalanceOut)
 def balance(args, person_id):

@@ -7,7 +7,7 @@ from flask.views import MethodView
 from ...api_base import ExactBlueprint
 from ...db import db
 from ...idempotency import write
-from ...users import ANYONE, FINANCE_OR_BROKER, guard
+from ...users import guard
 from ..plans import add_plan, plans_of
 from ..rate_adjustments import adjust_charges
 from ..schemas import plans as s
@@ -18,13 +18,13 @@ blp = ExactBlueprint("plans", __name__, url_prefix="/api/v1", description="Suppo
 
 @blp.route("/people/<int:person_id>/plans")
 class Plans(MethodView):
-    @guard(ANYONE, PERSON)
+    @guard(PERSON)
     @blp.response(200, s.PlanOut(many=True))
     def get(self, person_id):
         """Every version of the person's support plan, oldest first."""
         return plans_of(db.session, person_id)
 
-    @guard(FINANCE_OR_BROKER, PERSON)
+    @guard(PERSON)
     @blp.arguments(s.PlanIn)
     @write
     @blp.response(201, s.PlanOut)

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from ...api_base import ExactBlueprint
 from ...db import db
 from ...idempotency import write
-from ...users import ANYONE, FINANCE, guard
+from ...users import guard
 from ..models import Rate
 from ..rate_adjustments import adjust_charges
 from ..rates import add_rate
@@ -19,13 +19,13 @@ blp = ExactBlueprint("rates", __name__, url_prefix="/api/v1", description="The r
 
 @blp.route("/rates")
 class Rates(MethodView):
-    @guard(ANYONE)
+    @guard()
     @blp.response(200, s.RateOut(many=True))
     def get(self):
         """The rate card, every entry."""
         return db.session.scalars(sa.select(Rate).order_by(Rate.service, Rate.effective_from)).all()
 
-    @guard(FINANCE)
+    @guard()
     @blp.arguments(s.RateIn)
     @write
     @blp.response(201, s.RateOut)

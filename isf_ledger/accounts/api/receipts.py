@@ -8,7 +8,7 @@ from flask.views import MethodView
 from ...api_base import ExactBlueprint
 from ...db import db
 from ...idempotency import write
-from ...users import ANYONE, FINANCE, guard
+from ...users import guard
 from ..models import Receipt, Transaction
 from ..receipts import record_receipt
 from ..schemas import receipts as s
@@ -28,7 +28,7 @@ def receipt_json(receipt: Receipt) -> dict:
 
 @blp.route("/people/<int:person_id>/receipts")
 class Receipts(MethodView):
-    @guard(ANYONE, PERSON)
+    @guard(PERSON)
     @blp.response(200, s.ReceiptOut(many=True))
     def get(self, person_id):
         """Every receipt into the person's fund."""
@@ -36,7 +36,7 @@ class Receipts(MethodView):
                                   .order_by(Receipt.date, Receipt.id))
         return [receipt_json(r) for r in rows]
 
-    @guard(FINANCE, PERSON)
+    @guard(PERSON)
     @blp.arguments(s.ReceiptIn)
     @write
     @blp.response(201, s.ReceiptOut)

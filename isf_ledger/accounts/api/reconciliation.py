@@ -4,7 +4,7 @@ from __future__ import annotations
 from ...api_base import ExactBlueprint
 from ... import clock
 from ...db import db
-from ...users import FINANCE, guard
+from ...users import guard
 from ..reconciliation import reconcile
 from ..schemas import reconciliation as s
 from ..schemas.common import AsOfQuery
@@ -13,7 +13,7 @@ blp = ExactBlueprint("reconciliation", __name__, url_prefix="/api/v1", descripti
 
 
 @blp.route("/reconciliation")
-@guard(FINANCE)
+@guard()
 @blp.arguments(AsOfQuery, location="query")
 @blp.response(200, s.ReconciliationOut)
 def reconciliation(args):

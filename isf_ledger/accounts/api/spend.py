@@ -18,7 +18,7 @@ from ...api_base import ExactBlueprint
 from ...db import db
 from ...errors import Invalid, NotFound
 from ...idempotency import write
-from ...users import ANYONE, FINANCE_OR_BROKER, MAX_ID, Scope, guard
+from ...users import MAX_ID, Scope, guard
 from ..models import Person, ReceiptFile, Spend
 from ..receipt_files import MAX_BYTES, attach_receipt_file, download_name, path_of, read_upload
 from ..schemas import spend as s
@@ -53,7 +53,7 @@ def spend_json(spend: Spend, reversed_by: int | None = None, receipt_file: Recei
 
 @blp.route("/people/<int:person_id>/spend")
 class PersonSpend(MethodView):
-    @guard(ANYONE, PERSON)
+    @guard(PERSON)
     @blp.arguments(s.SpendQuery, location="query")
     @blp.response(200, s.SpendOut(many=True))
     def get(self, args, person_id):
@@ -62,7 +62,7 @@ class PersonSpend(MethodView):
                         category=args["category"])
         return [spend_json(*row) for row in rows]
 
-    @guard(FINANCE_OR_BROKER, PERSON)
+    @guard(PERSON)
     @blp.arguments(s.SpendIn)
     @write
     @blp.response(201, s.SpendOut)
@@ -72,7 +72,7 @@ class PersonSpend(MethodView):
 
 
 @blp.route("/spend/<int:spend_id>")
-@guard(ANYONE, SPEND)
+@guard(SPEND)
 @blp.response(200, s.SpendOut)
 def get_spend(spend_id):
     """One spend."""
@@ -96,7 +96,7 @@ def _file_too_large_names_file(view):
 
 
 @blp.route("/spend/<int:spend_id>/receipt-file", methods=["POST"])
-@guard(FINANCE_OR_BROKER, SPEND)
+@guard(SPEND)
 @blp.doc(requestBody=s.RECEIPT_FILE_BODY)
 @_file_too_large_names_file
 @write
@@ -112,7 +112,7 @@ def upload_receipt_file(spend_id):
 
 
 @blp.route("/spend/<int:spend_id>/receipt-file")
-@guard(ANYONE, SPEND)
+@guard(SPEND)
 @blp.doc(responses={"200": {"description": "the file, as an attachment",
                             "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 def download_receipt_file(spend_id):

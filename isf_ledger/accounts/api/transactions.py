@@ -6,7 +6,7 @@ from flask import g
 from ...api_base import ExactBlueprint
 from ...db import db
 from ...idempotency import write
-from ...users import ANYONE, FINANCE, guard
+from ...users import guard
 from ..lines import ledger_lines
 from ..reversals import reverse
 from ..schemas import transactions as s
@@ -17,7 +17,7 @@ blp = ExactBlueprint("transactions", __name__, url_prefix="/api/v1", description
 
 
 @blp.route("/transactions/<int:transaction_id>")
-@guard(ANYONE, TRANSACTION)
+@guard(TRANSACTION)
 @blp.response(200, s.TransactionOut)
 def get_transaction(transaction_id):
     """One transaction with its postings."""
@@ -25,7 +25,7 @@ def get_transaction(transaction_id):
 
 
 @blp.route("/transactions/<int:transaction_id>/reverse", methods=["POST"])
-@guard(FINANCE, TRANSACTION)
+@guard(TRANSACTION)
 @blp.arguments(s.ReverseIn)
 @write
 @blp.response(201, s.ReversalOut)
@@ -39,7 +39,7 @@ def reverse_transaction(args, transaction_id):
 
 
 @blp.route("/people/<int:person_id>/transactions")
-@guard(ANYONE, PERSON)
+@guard(PERSON)
 @blp.arguments(RangeQuery, location="query")
 @blp.response(200, s.TransactionOut(many=True))
 def person_transactions(args, person_id):

@@ -1,6 +1,6 @@
 """Tables of the restricted-fund ledger, one module per noun; the rules that use them live in the
 modules named for them (accounts/plans.py, accounts/receipts.py, ...)."""
-from .people import Council, Person, Fund
+from .people import Council, CouncilRuleChange, Person, Fund
 from .ledger import Account, Transaction, TransactionId, Posting, AccountMonth
 from .plans import PlanVersion, BudgetLine
 from .rates import Rate
@@ -12,6 +12,7 @@ from .closing import Clawback, FundClosing
 
 __all__ = [
     "Council",
+    "CouncilRuleChange",
     "Person",
     "Fund",
     "Account",

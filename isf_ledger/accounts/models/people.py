@@ -25,6 +25,22 @@ class Council(db.Model):
     voids_funded_by_council: Mapped[bool | None]
 
 
+class CouncilRuleChange(db.Model):
+    """One change of one rule in a council's profile: history, never edited (the database refuses
+    UPDATE and DELETE, migration 0011). Values are JSON text ("4", "\"monthly\"", "true", "null")."""
+
+    __tablename__ = "council_rule_changes"
+    __table_args__ = (sa.Index("ix_council_rule_changes_council_field", "council_id", "field", "effective_from"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    council_id: Mapped[int] = mapped_column(sa.ForeignKey("councils.id"))
+    field: Mapped[str] = mapped_column(sa.String(40))
+    old_value: Mapped[str] = mapped_column(sa.String(40))
+    new_value: Mapped[str] = mapped_column(sa.String(40))
+    effective_from: Mapped[date]
+    changed_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Person(db.Model):
     __tablename__ = "people"
     __table_args__ = (sa.UniqueConstraint("council_id", "council_reference"),)

@@ -1,7 +1,7 @@
 """Councils and their rule profiles."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ...fields import Flag, Text as TextField
 from ..plans import PAYMENTS_A_YEAR
@@ -26,3 +26,22 @@ class CouncilOut(Schema):
     name = fields.String()
     rules = fields.Dict(metadata={"description": "each rule as set for the council (null: the provider's default)"})
     in_force = fields.Dict(metadata={"description": "each rule as it applies to the council's people without a plan value"})
+
+
+class CouncilPatch(Schema.from_dict({k: make() for k, make in RULE_FIELDS.items()})):
+    effective_from = fields.Date(metadata={"description": "the day the new values apply from (default today)"})
+
+    @validates_schema
+    def _some_rule(self, data, **kw):
+        if not set(data) & set(RULE_FIELDS):
+            raise ValidationError("give at least one rule to change", "_schema")
+
+
+class RuleChangeOut(Schema):
+    id = fields.Integer()
+    field = fields.String()
+    old = fields.Raw(metadata={"description": "the value before (null: the provider's default)"})
+    new = fields.Raw()
+    effective_from = fields.String()
+    changed_by = fields.Integer(allow_none=True)
+    changed_at = fields.String()

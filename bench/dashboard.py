@@ -1,0 +1,184 @@
+"""`python -m bench.dashboard [--people N] [--engine sqlite|postgresql|both]`: the provider's
+dashboard for N funds (the JSON first page, sorted by balance, and the whole list as XLSX,
+through the API in-process) against bare SQL of the same figures in the same run (target: JSON
+within 2x).
+
+The bare-SQL baseline reads, with one raw query each on the DBAPI connection: every fund's pots
+summed over all postings to the date, the plans, receipts by source, the plan year's money used
+and three months' hours; then works out weeks held, surplus, overdrawn, sorts and takes the first
+page in plain Python. It leaves out what SQL alone cannot say (the instalment schedule behind
+arrears, the bank's replay and rates), so it is a floor, not a rival implementation.
+Benchmarks report, they do not gate: a missed target still exits 0.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from datetime import date, timedelta
+
+from isf_ledger.db import db
+from isf_ledger.users import create_user
+
+from . import books as b
+from .engines import make, postgres_problem
+
+REPEATS = 3
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _median(fn) -> tuple[float, object]:
+    times, out = [], None
+    for _ in range(REPEATS):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
+
+
+def bare_sql(raw, ph: str, as_of: date, per_page: int = 50) -> list[tuple]:
+    """The same figures from bare SQL (see the module docstring): the first page by balance."""
+    cur = raw.cursor()
+    pots = {}
+    cur.execute(f"""SELECT a.person_id, a.kind, SUM(p.amount_pence) FROM postings p
+                    JOIN accounts a ON a.id = p.account_id
+                    WHERE a.person_id IS NOT NULL AND p.date <= {ph} GROUP BY a.person_id, a.kind""", (as_of,))
+    for pid, kind, pence in cur.fetchall():
+        pots.setdefault(pid, {})[kind] = int(pence)
+    cur.execute(f"""SELECT person_id, annual_budget_pence, effective_from FROM plan_versions
+                    WHERE effective_from <= {ph} ORDER BY person_id, effective_from, version""", (as_of,))
+    plans = {pid: (budget, start) for pid, budget, start in cur.fetchall()}
+    cur.execute(f"""SELECT person_id, source, SUM(amount_pence) FROM receipts WHERE date <= {ph}
+                    GROUP BY person_id, source""", (as_of,))
+    received = {(pid, s): int(v) for pid, s, v in cur.fetchall()}
+    cur.execute(f"""SELECT a.person_id, SUM(p.amount_pence) FROM postings p JOIN accounts a ON a.id = p.account_id
+                    JOIN transactions t ON t.id = p.transaction_id
+                    WHERE a.kind = 'available' AND t.kind IN ('delivery', 'shared_charge', 'spend')
+                      AND p.date > {ph} AND p.date <= {ph} GROUP BY a.person_id""",
+                (as_of - timedelta(days=365), as_of))
+    used = {pid: -int(v) for pid, v in cur.fetchall()}
+    cur.execute(f"""SELECT person_id, status, SUM(quantity_hundredths) FROM deliveries
+                    WHERE date > {ph} AND date <= {ph} GROUP BY person_id, status""",
+                (as_of - timedelta(days=92), as_of))
+    hours = cur.fetchall()
+    cur.execute("SELECT p.id, p.name, c.name, p.council_reference FROM people p JOIN councils c ON c.id = p.council_id")
+    rows = []
+    for pid, name, council, ref in cur.fetchall():
+        avail = pots.get(pid, {}).get("available", 0)
+        budget = plans.get(pid, (0, None))[0]
+        weeks = round(avail * 52 / budget, 2) if budget else None
+        surplus = max(0, avail - round(4 * budget / 52))
+        rows.append((pid, name, council, ref, avail, pots.get(pid, {}).get("contingency", 0), weeks, surplus,
+                     max(0, -avail), used.get(pid, 0), received.get((pid, "council"), 0)))
+    rows.sort(key=lambda r: (-r[4], r[0]))
+    del hours
+    return rows[:per_page]
+
+
+def _profile_queries(app, fn) -> None:
+    """Print where one request's time goes: each query's time, and the rest (Python)."""
+    import sqlalchemy as sa
+    with app.app_context():
+        engine = db.engine
+    spent = []
+
+    def before(conn, cursor, statement, *_):
+        conn.info["t"] = time.perf_counter()
+
+    def after(conn, cursor, statement, *_):
+        spent.append((time.perf_counter() - conn.info["t"], " ".join(statement.split())[:110]))
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    sa.event.listen(engine, "after_cursor_execute", after)
+    t = time.perf_counter()
+    fn()
+    total = time.perf_counter() - t
+    sa.event.remove(engine, "before_cursor_execute", before)
+    sa.event.remove(engine, "after_cursor_execute", after)
+    say(f"  one request: {total * 1000:.0f} ms, {len(spent)} queries taking {sum(s for s, _ in spent) * 1000:.0f} ms:")
+    for s, q in sorted(spent, reverse=True)[:8]:
+        say(f"    {s * 1000:7.1f} ms  {q}")
+
+
+def run(name: str, people: int, seed: int, profile: bool = False) -> None:
+    engine = make(name)
+    try:
+        engine.upgrade()
+        app = engine.app()
+        say(f"[{name}] building {people:,} funds with a year of history through the posting engine")
+        books = b.build(app, people, 1, seed, lambda *_: None, engine.maintain)
+        say(f"[{name}] built in {books.built.seconds:.1f} s: {books.built.postings:,} postings")
+        if hasattr(engine, "after_build"):
+            engine.after_build()
+        with app.app_context():
+            _, token = create_user(db.session, _directory(), name="bench-finance", role="finance")
+            db.session.commit()
+            db.engine.dispose()
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {token}"}
+        as_of = books.as_of.isoformat()
+
+        def page():
+            r = client.get(f"/api/v1/dashboard?as_of={as_of}&sort=-balance&per_page=50", headers=headers)
+            assert r.status_code == 200, r.get_json()
+            return r.get_json()
+
+        def workbook():
+            r = client.get(f"/api/v1/dashboard?as_of={as_of}&format=xlsx", headers=headers)
+            assert r.status_code == 200
+            return len(r.data)
+
+        page()  # warm: the first request builds the app's caches
+        if profile:
+            _profile_queries(app, page)
+        t_json, doc = _median(page)
+        t_xlsx, size = _median(workbook)
+        raw = engine.raw()
+        try:
+            t_sql, first = _median(lambda: bare_sql(raw, engine.placeholder(), books.as_of))
+        finally:
+            raw.close()
+        assert [f["person_id"] for f in doc["funds"]] == [r[0] for r in first], "the two first pages differ"
+        say(f"[{name}] {people:,} funds, as at {as_of}, median of {REPEATS}:")
+        say(f"  dashboard JSON first page (sorted by balance): {t_json * 1000:8.0f} ms")
+        say(f"  dashboard XLSX, every fund ({size / 1024:.0f} KiB):   {t_xlsx * 1000:8.0f} ms")
+        say(f"  bare SQL of the same figures, first page:      {t_sql * 1000:8.0f} ms")
+        ratio = t_json / t_sql if t_sql else float("inf")
+        say(f"  JSON / bare SQL: {ratio:.2f}x (target within 2x: {'met' if ratio <= 2 else 'MISSED'}); "
+            f"XLSX / bare SQL: {t_xlsx / t_sql:.2f}x")
+        say(f"  totals: overdrawn {doc['totals']['overdrawn']}, reconciles {doc['totals']['reconciliation']['reconciles']}")
+        with app.app_context():
+            db.engine.dispose()
+    finally:
+        engine.close()
+
+
+def _directory():
+    from isf_ledger.accounts.people import DIRECTORY
+    return DIRECTORY
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.dashboard", description=__doc__.splitlines()[0])
+    p.add_argument("--people", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--engine", choices=("sqlite", "postgresql", "both"), default="both")
+    p.add_argument("--profile", action="store_true", help="also print each query's time in one request")
+    args = p.parse_args(argv)
+    os.environ.setdefault("ISF_ENV", "development")  # its own throwaway databases: no secret key to keep
+    engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
+    if "postgresql" in engines and (problem := postgres_problem()):
+        say(f"PostgreSQL not reachable ({problem}): skipped")
+        engines.remove("postgresql")
+    for name in engines:
+        run(name, args.people, args.seed, args.profile)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

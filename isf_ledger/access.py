@@ -1,0 +1,250 @@
+"""Who may call what, in one table, and the append-only audit log of what they did.
+
+ACCESS maps each endpoint and method ("people.People.post") to the roles that may call it;
+`users.guard` reads it on every request, and tests/test_access_matrix.py checks every rule of
+the app's URL map has an entry, so an endpoint added without a rule fails the tests. Scope (a
+person sees only their own fund, an auditor only their council's people) is checked by the
+view's `Scope` on top of the role. The README's table is generated from ACCESS
+(`python -m isf_ledger.access_table`), and a test checks it matches.
+
+The rules: `auditor` and `person` read within their scope and never write; `broker` records
+people, plans, deliveries, spend, contingency and shared arrangements, but cannot take money
+in, reverse, run charges, issue or correct statements, or change councils; `finance` does
+everything but user admin (which is the CLI's `isf-ledger users`, run by an admin on the
+server) and reading the audit log; `admin` has finance's powers and reads the audit log.
+
+The audit log: every write (any method but GET/HEAD/OPTIONS), and every read by an auditor or
+a person, is one row: who, their role, method, path, status, when, and the request id (taken
+from a sane incoming X-Request-Id, else made here, and echoed in the response's X-Request-Id).
+It is written after the response is built, in its own short transaction, so refused attempts
+(401, 403, 409, 422) are recorded too, and a write that rolled back still leaves its trace.
+The cost: a crash between the write's commit and the log's loses the log row (never the write).
+The database refuses UPDATE and DELETE on the table (migration 0011), as on the postings.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import sys
+import uuid
+from datetime import datetime
+
+import click
+import sqlalchemy as sa
+from flask import Flask, Response, g, request
+from marshmallow import Schema, fields, validate
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .api_base import ExactBlueprint
+from .db import BigId, db, utcnow
+from .users import ADMIN, ANYONE, FINANCE, FINANCE_OR_AUDITOR, FINANCE_OR_BROKER, NOT_PERSON, RESTRICTED, guard
+
+# Endpoint and method -> roles. Keep sorted by path; the README table is generated from it.
+ACCESS: dict[str, tuple[str, ...]] = {
+    "audit_log.audit_log.get": ADMIN,  # GET /api/v1/audit-log
+    "councils.Councils.get": ANYONE,  # GET /api/v1/councils
+    "councils.Councils.post": FINANCE,  # POST /api/v1/councils
+    "councils.OneCouncil.get": NOT_PERSON,  # GET /api/v1/councils/<id>
+    "councils.OneCouncil.patch": FINANCE,  # PATCH /api/v1/councils/<id>
+    "actuals.council_actuals.get": FINANCE_OR_AUDITOR,  # GET /api/v1/councils/<id>/actuals/<month> (own council)
+    "councils.council_history.get": NOT_PERSON,  # GET /api/v1/councils/<id>/history
+    "dashboard.dashboard.get": FINANCE,  # GET /api/v1/dashboard
+    "deliveries.reverse.post": FINANCE,  # POST /api/v1/deliveries/<id>/reverse
+    "people.People.get": ANYONE,  # GET /api/v1/people
+    "people.People.post": FINANCE_OR_BROKER,  # POST /api/v1/people
+    "people.get_person.get": ANYONE,  # GET /api/v1/people/<id>
+    "instalments.person_arrears.get": ANYONE,  # GET /api/v1/people/<id>/arrears
+    "people.balance.get": ANYONE,  # GET /api/v1/people/<id>/balance
+    "contingency.contingency.get": ANYONE,  # GET /api/v1/people/<id>/contingency
+    "contingency.draw.post": FINANCE_OR_BROKER,  # POST /api/v1/people/<id>/contingency/draws
+    "contingency.set_aside.post": FINANCE_OR_BROKER,  # POST /api/v1/people/<id>/contingency/set-aside
+    "deliveries.Deliveries.get": ANYONE,  # GET /api/v1/people/<id>/deliveries
+    "deliveries.Deliveries.post": FINANCE_OR_BROKER,  # POST /api/v1/people/<id>/deliveries
+    "deliveries.hours.get": ANYONE,  # GET /api/v1/people/<id>/hours
+    "instalments.instalments.get": ANYONE,  # GET /api/v1/people/<id>/instalments
+    "plans.Plans.get": ANYONE,  # GET /api/v1/people/<id>/plans
+    "plans.Plans.post": FINANCE_OR_BROKER,  # POST /api/v1/people/<id>/plans
+    "receipts.Receipts.get": ANYONE,  # GET /api/v1/people/<id>/receipts
+    "receipts.Receipts.post": FINANCE,  # POST /api/v1/people/<id>/receipts
+    "spend.PersonSpend.get": ANYONE,  # GET /api/v1/people/<id>/spend
+    "spend.PersonSpend.post": FINANCE_OR_BROKER,  # POST /api/v1/people/<id>/spend
+    "statements.get_statement.get": ANYONE,  # GET /api/v1/people/<id>/statements/<month>
+    "statements.correct.post": FINANCE,  # POST /api/v1/people/<id>/statements/<month>/corrections
+    "transactions.person_transactions.get": ANYONE,  # GET /api/v1/people/<id>/transactions
+    "rates.Rates.get": ANYONE,  # GET /api/v1/rates
+    "rates.Rates.post": FINANCE,  # POST /api/v1/rates
+    "reconciliation.reconciliation.get": FINANCE,  # GET /api/v1/reconciliation
+    "shared_support.Arrangements.get": ANYONE,  # GET /api/v1/shared-arrangements
+    "shared_support.Arrangements.post": FINANCE_OR_BROKER,  # POST /api/v1/shared-arrangements
+    "shared_support.get_arrangement.get": ANYONE,  # GET /api/v1/shared-arrangements/<id>
+    "shared_support.MonthCharges.get": ANYONE,  # GET /api/v1/shared-arrangements/<id>/charges/<month>
+    "shared_support.MonthCharges.post": FINANCE,  # POST /api/v1/shared-arrangements/<id>/charges/<month>
+    "shared_support.Members.get": ANYONE,  # GET /api/v1/shared-arrangements/<id>/members
+    "shared_support.Members.post": FINANCE_OR_BROKER,  # POST /api/v1/shared-arrangements/<id>/members
+    "shared_support.review_member.post": FINANCE_OR_BROKER,  # POST .../members/<id>/reviews
+    "shared_support.add_version.post": FINANCE_OR_BROKER,  # POST /api/v1/shared-arrangements/<id>/versions
+    "spend.get_spend.get": ANYONE,  # GET /api/v1/spend/<id>
+    "spend.upload_receipt_file.post": FINANCE_OR_BROKER,  # POST /api/v1/spend/<id>/receipt-file
+    "spend.download_receipt_file.get": ANYONE,  # GET /api/v1/spend/<id>/receipt-file
+    "statements.issue.post": FINANCE,  # POST /api/v1/statements/<month>/issue
+    "transactions.get_transaction.get": ANYONE,  # GET /api/v1/transactions/<id>
+    "transactions.reverse_transaction.post": FINANCE,  # POST /api/v1/transactions/<id>/reverse
+    "clawback.clawback.post": FINANCE,  # POST /api/v1/people/<id>/clawbacks
+    "clawback.fee_refund.post": FINANCE,  # POST /api/v1/people/<id>/fee-refunds
+    "clawback.surplus.get": ANYONE,  # GET /api/v1/people/<id>/surplus
+    "clawback.surplus_notice.get": ANYONE,  # GET /api/v1/people/<id>/surplus-notice (the letter)
+    "clawback.close.post": FINANCE,  # POST /api/v1/people/<id>/close
+    "statements.review_pack.get": ANYONE,  # GET /api/v1/people/<id>/review-pack (the person's own too)
+    "statements.set_delivery.post": FINANCE_OR_BROKER,  # POST /api/v1/people/<id>/statement-delivery
+    "statements.get_delivery.get": ANYONE,  # GET /api/v1/people/<id>/statement-delivery
+    "imports.import_file.post": FINANCE_OR_BROKER,  # POST /api/v1/imports/deliveries
+    "statements.deliveries.get": FINANCE,  # GET /api/v1/statements/<month>/deliveries
+    "statements.print_batch.get": FINANCE,  # GET /api/v1/statements/<month>/print-batch
+    "statements.resolve.post": FINANCE,  # POST /api/v1/statement-deliveries/<id>/resolve
+}
+# Endpoints open to all: the API's description and static files. (Sign-in pages join here.)
+PUBLIC = {"api-docs.openapi_json", "static", "login"}
+
+
+def roles_for(key: str) -> tuple[str, ...]:
+    """The roles allowed; an endpoint missing from the table is closed to everyone."""
+    return ACCESS.get(key, ())
+
+
+# --- The audit log --------------------------------------------------------------------------
+
+class AuditEntry(db.Model):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    request_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))  # None: no valid token
+    user_name: Mapped[str | None] = mapped_column(sa.String(200))
+    role: Mapped[str | None] = mapped_column(sa.String(20))
+    method: Mapped[str] = mapped_column(sa.String(10))
+    path: Mapped[str] = mapped_column(sa.String(2000))
+    status: Mapped[int]
+
+
+AUDIT_COLUMNS = ("id", "at", "request_id", "user_id", "user_name", "role", "method", "path", "status")
+READS = ("GET", "HEAD", "OPTIONS")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def _audited(user) -> bool:
+    if request.method not in READS:
+        return True
+    return user is not None and user.role in RESTRICTED
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _request_id():
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+    @app.after_request
+    def _audit(resp: Response):
+        resp.headers["X-Request-Id"] = g.get("request_id", "")
+        user = g.get("user")
+        if not request.path.startswith("/api/") or not _audited(user):
+            return resp
+        # Its own transaction: whatever the view left uncommitted was refused and goes.
+        try:
+            db.session.rollback()
+            _record(user, resp.status_code)
+        except sa.exc.DBAPIError as e:  # the database is down or busy: the response stands
+            db.session.rollback()
+            app.logger.error("audit log not written for %s %s: %s", request.method, request.path, e.orig)
+        return resp
+
+    def _record(user, status: int) -> None:
+        db.session.execute(sa.insert(AuditEntry).values(
+            at=utcnow(), request_id=g.get("request_id") or uuid.uuid4().hex,
+            user_id=user.id if user is not None else None, user_name=user.name if user is not None else None,
+            role=user.role if user is not None else None, method=request.method,
+            path=request.full_path.rstrip("?")[:2000], status=status))
+        db.session.commit()
+
+    @app.cli.group("audit-log")
+    def audit_cli():
+        """The append-only log of writes and of reads by people and auditors."""
+
+    @audit_cli.command("export")
+    @click.option("--output", type=click.Path(dir_okay=False, writable=True), help="A CSV file (default: stdout).")
+    def export_cmd(output):
+        """Write the whole audit log as CSV, oldest first."""
+        text = export_csv(db.session)
+        db.session.rollback()
+        if output:
+            with open(output, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+            click.echo(f"Wrote the audit log to {output}.")
+        else:
+            sys.stdout.write(text)
+
+
+def rows(session, *, limit: int | None = None, offset: int = 0):
+    q = sa.select(*(getattr(AuditEntry, c) for c in AUDIT_COLUMNS)).order_by(AuditEntry.id)
+    if limit is not None:
+        q = q.limit(limit).offset(offset)
+    return session.execute(q)
+
+
+def _cell(value):
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def export_csv(session) -> str:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(AUDIT_COLUMNS)
+    for row in rows(session):
+        w.writerow([_cell(v) for v in row])
+    return out.getvalue()
+
+
+blp = ExactBlueprint("audit_log", __name__, url_prefix="/api/v1", description="The audit log (admins)")
+
+
+class AuditQuery(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 10**6))
+    per_page = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
+
+
+@blp.route("/audit-log")
+@guard()
+@blp.arguments(AuditQuery, location="query")
+@blp.response(200)
+def audit_log(args):
+    """The audit log, oldest first, a page at a time; `?format=csv` the whole log."""
+    if args["format"] == "csv":
+        return Response(export_csv(db.session), mimetype="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'})
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry))
+    page, per = args["page"], args["per_page"]
+    entries = [{c: _cell(v) for c, v in zip(AUDIT_COLUMNS, row)}
+               for row in rows(db.session, limit=per, offset=(page - 1) * per)]
+    return {"total": total, "page": page, "per_page": per, "entries": entries}
+
+
+def readme_table() -> str:
+    """The role-by-endpoint table as Markdown, from ACCESS and the app's URL map."""
+    from . import create_app
+    app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://"})
+    from .users import ROLES, endpoint_key
+    lines = ["| method | path | " + " | ".join(ROLES) + " |", "|---|---|" + "---|" * len(ROLES)]
+    found = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC or rule.endpoint.split(".")[0] in PUBLIC:
+            continue
+        for m in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            roles = ACCESS.get(endpoint_key(rule.endpoint, m), ())
+            found.append((rule.rule, m, roles))
+    for path, m, roles in sorted(found):
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", path)
+        lines.append(f"| {m} | `{path}` | " + " | ".join("yes" if r in roles else "" for r in ROLES) + " |")
+    return "\n".join(lines) + "\n"
+

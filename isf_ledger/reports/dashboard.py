@@ -1,0 +1,270 @@
+"""The provider's dashboard: every fund's figures and alerts as at a date, for finance.
+
+Built set-based: the same handful of queries whatever the number of funds (people, pots, bank
+and its rates, plans, receipts, the plan year's use, three months' hours, council rule history,
+the reconciliation); everything else is worked out in Python from those rows. Sorting by a
+figure needs every fund's figures, so a page costs the whole list's queries, not a page's.
+
+Alerts, and the thresholds they use (named here, shown in the JSON as `thresholds`):
+- `overdrawn`: `available` below zero; the provider must make it good from its own funds.
+- `underspending`: a surplus above the council's threshold (domain.md "Underspend").
+- `overspending`: money used in the plan year so far (support, shared support and spend, net of
+  reversals, from the plan year's first day) more than
+  OVERSPEND_MARGIN above the budget's pace (annual budget x the share of the year elapsed).
+  The fee is left out: it is taken when money arrives, in advance, so it would make every
+  fund paid a quarter ahead look overspent.
+- `many_refusals`: refused hours over REFUSAL_SHARE of delivered hours in the last
+  RECENT_MONTHS months (a sign the plan may not fit).
+- `many_provider_cancellations`: provider-cancelled hours over CANCELLATION_SHARE of the hours
+  meant to be given (delivered + provider-cancelled) in the same months.
+- `arrears`: instalments due and not received (the council's or the person's).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from io import BytesIO
+
+import sqlalchemy as sa
+
+from ..accounts.councils import rule_history, rule_on
+from ..accounts.instalments import arrears_of, instalments_of
+from sqlalchemy.orm import aliased
+
+from ..accounts.models import Account, Council, Delivery, DeliveryReversal, Fund, Person, Posting, Transaction
+from ..accounts.plans import add_months, in_force, windows
+from ..accounts.positions import positions
+from ..accounts.reconciliation import reconcile
+from ..money import format_pence, round_half_up
+from .figures import HEADINGS
+from ..accounts.instalments import received_by_person
+from .statements import USES_BUDGET, _plans, plan_year
+
+OVERSPEND_MARGIN = Decimal("0.10")  # 10% beyond the budget's pace
+REFUSAL_SHARE = Decimal("0.20")  # refused > 20% of delivered
+CANCELLATION_SHARE = Decimal("0.10")  # provider-cancelled > 10% of what was meant to be given
+RECENT_MONTHS = 3
+ALERTS = ("overdrawn", "underspending", "overspending", "many_refusals", "many_provider_cancellations", "arrears")
+# Sort keys: the JSON's names; "-" first for largest first. Ties go by person id.
+SORTS = {
+    "name": lambda f: f.name.casefold(), "person_id": lambda f: f.person_id, "council": lambda f: f.council.casefold(),
+    "balance": lambda f: f.available, "weeks_held": lambda f: f.weeks_held if f.weeks_held is not None else Decimal(-10**9),
+    "surplus": lambda f: f.surplus, "overdrawn": lambda f: f.overdrawn, "arrears": lambda f: f.arrears,
+    "contingency": lambda f: f.contingency, "bank_value": lambda f: f.bank_value, "alerts": lambda f: len(f.alerts),
+    "spent": lambda f: f.spent,
+}
+
+
+@dataclass
+class FundFigures:
+    person_id: int
+    name: str
+    council: str
+    council_reference: str | None
+    closed_on: date | None
+    available: int = 0
+    contingency: int = 0
+    bank_value: int = 0
+    annual_budget: int = 0
+    weeks_held: Decimal | None = None
+    surplus: int = 0
+    arrears: int = 0
+    overdrawn: int = 0
+    spent: int = 0  # used in the plan year so far
+    pace: int = 0  # the budget's share of the year elapsed
+    hours: dict = field(default_factory=dict)  # recent months: status -> hundredths
+    alerts: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {"person_id": self.person_id, "name": self.name, "council": self.council,
+                "council_reference": self.council_reference,
+                "closed_on": self.closed_on.isoformat() if self.closed_on else None,
+                "balance": format_pence(self.available), "contingency": format_pence(self.contingency),
+                "bank_liability": format_pence(self.bank_value), "annual_budget": format_pence(self.annual_budget),
+                "weeks_held": None if self.weeks_held is None else str(self.weeks_held),
+                "surplus_above_threshold": format_pence(self.surplus), "arrears": format_pence(self.arrears),
+                "overdrawn": format_pence(self.overdrawn), "plan_year_used": format_pence(self.spent),
+                "plan_year_pace": format_pence(self.pace),
+                "recent_hours": {k: format_pence(v) for k, v in self.hours.items()},
+                "alerts": self.alerts}
+
+
+def _recent_hours(session, since: date, as_of: date) -> dict[int, dict[str, int]]:
+    """Every person's delivered, refused and provider-cancelled hundredths in the window, in one query."""
+    q = (sa.select(Delivery.person_id, Delivery.status, sa.func.sum(Delivery.quantity_hundredths))
+         .outerjoin(DeliveryReversal, DeliveryReversal.delivery_id == Delivery.id)
+         .where(DeliveryReversal.id.is_(None), Delivery.date >= since, Delivery.date <= as_of,
+                Delivery.status.in_(("delivered", "refused", "provider_cancelled")))
+         .group_by(Delivery.person_id, Delivery.status))
+    out: dict[int, dict[str, int]] = {}
+    for pid, status, total in session.execute(q):
+        out.setdefault(pid, {})[status] = int(total)
+    return out
+
+
+# What counts as using the budget here: support, shared support and spend (not the fee, above).
+USED_KINDS = sorted(k for k, h in HEADINGS.items() if h in USES_BUDGET and h != "management_fee_total")
+
+
+def _plan_year_use(session, starts: dict[int, date], as_of: date) -> dict[int, int]:
+    """Each fund's money used in its plan year, from its start (`starts`) to `as_of`, net of
+    reversals, in pence.
+
+    The statements' reader (statements._monthly_use) gives this by month; here one sum per fund
+    is wanted, so the plan years' starts are a VALUES list joined to the postings (exact to the
+    day) and the reversals a subquery: measured with bench/dashboard.py --profile, joining every
+    transaction to the one it reverses hashed the whole transactions table twice on PostgreSQL,
+    and grouping by month cost as much again."""
+    years = sa.values(sa.column("pid", sa.Integer), sa.column("start", sa.Date), name="years").data(
+        sorted(starts.items())).cte("years")  # a CTE: SQLite has no column aliases on a VALUES subquery
+    base = (sa.select(Account.person_id, sa.func.sum(Posting.amount_pence))
+            .join(Account, Account.id == Posting.account_id).join(Transaction, Transaction.id == Posting.transaction_id)
+            .join(years, sa.and_(years.c.pid == Account.person_id, Posting.date >= years.c.start))
+            .where(Account.kind == "available", Posting.date <= as_of)
+            .group_by(Account.person_id))
+    original = aliased(Transaction)
+    reversals = (sa.select(Transaction.id).join(original, original.id == Transaction.reverses_id)
+                 .where(Transaction.kind == "reversal", original.kind.in_(USED_KINDS), Transaction.date <= as_of,
+                        Transaction.date >= min(starts.values())))
+    out: dict[int, int] = {}
+    for q in (base.where(Transaction.kind.in_(USED_KINDS)), base.where(Posting.transaction_id.in_(reversals))):
+        for pid, pence in session.execute(q):
+            out[pid] = out.get(pid, 0) - int(pence)
+    return out
+
+
+def _weeks(available: int, budget: int) -> Decimal | None:
+    if budget <= 0:
+        return None
+    return (Decimal(available) * 52 / budget).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def fund_figures(session, as_of: date) -> list[FundFigures]:
+    """Every fund's figures and alerts as at `as_of`, by person id."""
+    people = session.execute(
+        sa.select(Person.id, Person.name, Person.council_reference, Fund.closed_on, Council)
+        .join(Fund, Fund.person_id == Person.id).join(Council, Council.id == Person.council_id)
+        .order_by(Person.id)).all()
+    ids = [p[0] for p in people]
+    if not ids:
+        return []
+    held = positions(session, None, as_of)
+    plans = _plans(session, ids)
+    got = received_by_person(session, ids, as_of)
+    history = rule_history(session, {p[4].id for p in people})
+    years = {pid: plan_year(plans.get(pid, []), as_of) for pid in ids}
+    starts = {pid: y[0] for pid, y in years.items() if y}
+    used = _plan_year_use(session, starts, as_of) if starts else {}
+    since = add_months(as_of, -RECENT_MONTHS) + timedelta(days=1)
+    recent = _recent_hours(session, since, as_of)
+    out = []
+    for pid, name, ref, closed_on, council in people:
+        f = FundFigures(pid, name, council.name, ref, closed_on)
+        pos = held.get(pid)
+        if pos is not None:
+            f.available, f.contingency, f.bank_value = pos.available, pos.contingency, pos.bank_value
+        mine = plans.get(pid, [])
+        plan = in_force(windows(mine), as_of) if mine else None
+        f.annual_budget = plan.annual_budget_pence if plan else 0
+        f.weeks_held = _weeks(f.available, f.annual_budget)
+        weeks = rule_on(session, "surplus_threshold_weeks", council, plan, as_of, history)
+        threshold = round_half_up(Decimal(weeks * f.annual_budget) / 52)
+        f.surplus = max(0, f.available - f.bank_value - threshold)
+        owed = arrears_of(instalments_of(mine, council, as_of), got.get(pid, {}))
+        f.arrears = sum(row["arrears"] for row in owed.values())
+        f.overdrawn = max(0, -f.available)
+        year = years[pid]
+        if year is not None and plan is not None:
+            start, end = year
+            f.spent = used.get(pid, 0)
+            f.pace = round_half_up(Decimal(f.annual_budget) * ((as_of - start).days + 1) / ((end - start).days + 1))
+        f.hours = {s: recent.get(pid, {}).get(s, 0) for s in ("delivered", "refused", "provider_cancelled")}
+        f.alerts = _alerts(f)
+        out.append(f)
+    return out
+
+
+def _alerts(f: FundFigures) -> list[str]:
+    h = f.hours
+    given = h["delivered"] + h["provider_cancelled"]
+    fired = {
+        "overdrawn": f.available < 0,
+        "underspending": f.surplus > 0,
+        "overspending": f.pace > 0 and f.spent > f.pace * (1 + OVERSPEND_MARGIN),
+        "many_refusals": h["refused"] > 0 and h["refused"] > h["delivered"] * REFUSAL_SHARE,
+        "many_provider_cancellations": h["provider_cancelled"] > 0 and h["provider_cancelled"] > given * CANCELLATION_SHARE,
+        "arrears": f.arrears > 0,
+    }
+    return [a for a in ALERTS if fired[a]]
+
+
+def totals(session, funds: list[FundFigures], as_of: date) -> dict:
+    """The provider's totals: what it must make good, and all funds against client money."""
+    rec = reconcile(session, as_of)
+    return {
+        "funds": len(funds),
+        "balance": format_pence(sum(f.available for f in funds)),
+        "contingency": format_pence(sum(f.contingency for f in funds)),
+        "bank_liability": format_pence(sum(f.bank_value for f in funds)),
+        "surplus_above_threshold": format_pence(sum(f.surplus for f in funds)),
+        "arrears": format_pence(sum(f.arrears for f in funds)),
+        "overdrawn": format_pence(sum(f.overdrawn for f in funds)),
+        "provider_must_make_good": format_pence(rec["funds_overdrawn"]),
+        "alerts": {a: sum(a in f.alerts for f in funds) for a in ALERTS},
+        "reconciliation": {"funds_total": format_pence(rec["funds_total"]),
+                           "client_money_held": format_pence(rec["client_money_held"]),
+                           "difference": format_pence(rec["difference"]), "reconciles": rec["reconciles"]},
+    }
+
+
+THRESHOLDS = {"overspend_margin": str(OVERSPEND_MARGIN), "refusal_share": str(REFUSAL_SHARE),
+              "cancellation_share": str(CANCELLATION_SHARE), "recent_months": RECENT_MONTHS}
+
+
+def sort_funds(funds: list[FundFigures], sort: str) -> list[FundFigures]:
+    key = SORTS[sort.lstrip("-")]
+    ordered = sorted(funds, key=lambda f: f.person_id)
+    return sorted(ordered, key=key, reverse=sort.startswith("-"))
+
+
+def dashboard(session, as_of: date, *, page: int = 1, per_page: int = 50, sort: str = "name") -> dict:
+    funds = sort_funds(fund_figures(session, as_of), sort)
+    at = (page - 1) * per_page
+    return {"as_of": as_of.isoformat(), "sort": sort, "page": page, "per_page": per_page, "total": len(funds),
+            "funds": [f.as_json() for f in funds[at:at + per_page]], "totals": totals(session, funds, as_of),
+            "thresholds": THRESHOLDS}
+
+
+COLUMNS = (("person_id", "Person"), ("name", "Name"), ("council", "Council"), ("council_reference", "Reference"),
+           ("balance", "Balance"), ("weeks_held", "Weeks held"), ("surplus_above_threshold", "Surplus above threshold"),
+           ("arrears", "Arrears"), ("contingency", "Contingency"), ("bank_liability", "Bank liability"),
+           ("overdrawn", "Overdrawn"), ("plan_year_used", "Used this plan year"), ("plan_year_pace", "Budget pace"))
+MONEY = {"balance", "surplus_above_threshold", "arrears", "contingency", "bank_liability", "overdrawn",
+         "plan_year_used", "plan_year_pace", "weeks_held"}
+
+
+def render_xlsx(session, as_of: date, sort: str = "name") -> bytes:
+    """The whole list as a workbook (streamed rows: memory stays flat), with the totals."""
+    from openpyxl import Workbook
+    funds = sort_funds(fund_figures(session, as_of), sort)
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Funds")
+    ws.append([label for _, label in COLUMNS] + ["Alerts"])
+    for f in funds:
+        j = f.as_json()
+        ws.append([Decimal(j[k]) if k in MONEY and j[k] is not None else j[k] for k, _ in COLUMNS]
+                  + [", ".join(f.alerts)])
+    t = totals(session, funds, as_of)
+    ts = wb.create_sheet("Totals")
+    ts.append(["As at", as_of.isoformat()])
+    for k in ("funds", "balance", "contingency", "bank_liability", "surplus_above_threshold", "arrears", "overdrawn",
+              "provider_must_make_good"):
+        ts.append([k.replace("_", " ").capitalize(), Decimal(t[k]) if isinstance(t[k], str) else t[k]])
+    for k, v in t["reconciliation"].items():
+        ts.append([k.replace("_", " ").capitalize(), Decimal(v) if isinstance(v, str) else v])
+    for a, n in t["alerts"].items():
+        ts.append([f"Alert: {a.replace('_', ' ')}", n])
+    buf = BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
