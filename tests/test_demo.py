@@ -327,3 +327,16 @@ def test_an_interrupted_run_leaves_whole_people_and_the_books_hold(app, monkeypa
         s.rollback()
     audit = app.test_cli_runner().invoke(args=["audit"])
     assert audit.exit_code == 0, audit.output
+
+
+def test_reconciliation_holds_after_a_demo_of_500_people_with_every_kind_of_record(app, api):
+    """500 people with receipts, fees, deliveries of every status, contingency, spend and shared
+    support: client money equals the sum of the funds, and the audit holds."""
+    app.test_cli_runner().invoke(args=["demo", "--people", "500", "--months", "3", "--seed", "5"])
+    with app.app_context():
+        kinds = set(db.session.scalars(sa.select(Transaction.kind).distinct()))
+    assert {"receipt", "fee", "delivery", "shared_charge", "shared_void", "spend", "contingency_set_aside"} <= kinds
+    rec = api.get("/api/v1/reconciliation?as_of=2100-12-31")
+    assert rec["reconciles"] is True and rec["difference"] == "0.00"
+    audit = app.test_cli_runner().invoke(args=["audit"])
+    assert audit.exit_code == 0, audit.output
