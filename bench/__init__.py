@@ -17,3 +17,9 @@ seconds and peak Python memory against the bare `GROUP BY transaction_id` over a
 Benchmarks report, they do not gate: a missed target still exits 0. A failed audit, a wrong
 figure or a crash exits non-zero.
 """
+
+import os
+
+# Every benchmark works on throwaway databases of its own: there is no secret key to keep, so
+# the app may start as in development (create_app refuses to start without ISF_SECRET_KEY otherwise).
+os.environ.setdefault("ISF_ENV", "development")
