@@ -9,15 +9,13 @@ books in the same run, checked to agree before any figure is kept:
 """
 from __future__ import annotations
 
-import gc
-import time
 
 from isf_ledger.accounts.lines import ledger_lines
 from isf_ledger.accounts.positions import positions
 from isf_ledger.db import db
 from isf_ledger.money import format_pence
 
-from .balance import Timing, WrongAnswer, make_token, time_calls
+from .balance import Timing, WrongAnswer, alternately, make_token, time_calls
 from .books import Books
 from .report import Row
 
@@ -99,23 +97,10 @@ def every_position(app, raw, ph: str, as_of, runs: int) -> dict[str, Timing]:
         cur.execute(sql, (as_of,))
         return cur.fetchall()
 
-    out = {"ours": [], "bare": []}
     with app.app_context():
-        session = db.session
-        ours = positions(session, None, as_of)
-        session.rollback()
-        want = {pid: int(s) for pid, kind, s in bare() if kind == "available"}
-        got = {pid: p.available for pid, p in ours.items() if pid in want}
-        if got != want:
-            raise WrongAnswer("every position: positions() and bare SQL differ")
-        gc.collect()
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            positions(session, None, as_of)
-            out["ours"].append(time.perf_counter() - t0)
-            session.rollback()
-            t0 = time.perf_counter()
-            bare()
-            out["bare"].append(time.perf_counter() - t0)
+        ours = positions(db.session, None, as_of)
         db.session.remove()
-    return {k: Timing(v) for k, v in out.items()}
+    want = {pid: int(s) for pid, kind, s in bare() if kind == "available"}
+    if {pid: p.available for pid, p in ours.items() if pid in want} != want:
+        raise WrongAnswer("every position: positions() and bare SQL differ")
+    return alternately(app, lambda session: positions(session, None, as_of), bare, runs)

@@ -193,13 +193,9 @@ def resolve(args, delivery_id):
     row = dl.resolve(db.session, delivery_id, args["outcome"])
     return {"delivery_id": row.id, "status": row.status}
 
-class ReviewPackQuery(RangeQuery):
-    pass
-
-
 @blp.route("/people/<int:person_id>/review-pack")
 @guard(ANYONE, PERSON)
-@blp.arguments(ReviewPackQuery, location="query")
+@blp.arguments(RangeQuery, location="query")
 @blp.doc(responses={"200": {"description": "the review workbook (XLSX)", "content": {
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
 def review_pack(args, person_id):

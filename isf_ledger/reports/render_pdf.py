@@ -185,8 +185,9 @@ class _Letter:
         top_value = max([budget] + [Decimal(m["used"]) for m in months])
         slot = self.width / 12
 
-        def y_of(v: str) -> float:
-            return base - float(Decimal(v) / top_value) * height
+        def y_of(amount: Decimal) -> float:
+            # A position on the page, not money: the exact share of the chart's top, drawn in mm.
+            return base - float(amount / top_value) * height
 
         pdf.set_draw_color(0, 0, 0)
         pdf.line(left, top, left, base)
@@ -195,13 +196,13 @@ class _Letter:
         pdf.set_font("Helvetica", "", 8 if not self.large else 11)
         for i, m in enumerate(months):
             x = left + i * slot + slot * 0.2
-            y = y_of(m["used"])
+            y = y_of(Decimal(m["used"]))
             if base - y > 0.1:
                 pdf.rect(x, y, slot * 0.6, base - y, style="F")
             pdf.text(x, base + 4, f"{date.fromisoformat(m['month'] + '-01'):%b}")
         pdf.set_draw_color(200, 60, 40)
         pdf.set_line_width(0.6)
-        points = [(left + (i + 1) * slot, base - float(budget * (i + 1) / 12 / top_value) * height) for i in range(12)]
+        points = [(left + (i + 1) * slot, y_of(budget * (i + 1) / 12)) for i in range(12)]
         prev = (left, base)
         for pt in points:
             pdf.line(*prev, *pt)
