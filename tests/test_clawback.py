@@ -62,6 +62,22 @@ def test_too_little_notice_is_refused_and_an_override_records_it(api, today):
     assert claw(api, pid, "1400.01", override_reason="x", expect=409)["code"] == "insufficient_funds"
 
 
+def test_the_councils_rules_are_read_as_they_stood_on_the_clawbacks_date(api, today):
+    # Northshire raises its threshold to 6 weeks and its notice to 60 days from 2026-11-10: a
+    # clawback dated 2026-11-01 still reads 4 weeks and 28 days; one dated 2026-11-15 the new ones.
+    pid = surplus_fund(api)
+    council = api.get("/api/v1/councils")[0]["id"]
+    r = api.call("PATCH", f"/api/v1/councils/{council}", {"surplus_threshold_weeks": 6, "surplus_notice_days": 60,
+                                                          "effective_from": "2026-11-10"})
+    assert r.status_code == 200, r.get_json()
+    before = api.get(f"/api/v1/people/{pid}/surplus?date=2026-11-01")
+    after = api.get(f"/api/v1/people/{pid}/surplus?date=2026-11-15")
+    assert (before["threshold_weeks"], before["surplus_above_threshold"], before["notice_days"]) == (4, "2500.00", 28)
+    assert (after["threshold_weeks"], after["surplus_above_threshold"], after["notice_days"]) == (6, "1500.00", 60)
+    claw(api, pid, "100.00")  # notice 2026-10-04: 28 days before 2026-11-01
+    assert claw(api, pid, "100.00", day="2026-11-15", expect=409)["code"] == "too_little_notice"
+
+
 def test_a_plan_sets_the_notice(api, today):
     pid = surplus_fund(api, surplus_notice_days=7)
     claw(api, pid, "100.00", notice="2026-10-25")

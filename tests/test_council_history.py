@@ -21,6 +21,9 @@ def test_finance_patches_rules_and_every_change_is_history(api, northshire, monk
     history = api.get(f"/api/v1/councils/{northshire}/history")
     assert [(h["field"], h["old"], h["new"], h["effective_from"], h["changed_by"]) for h in history] == [
         ("surplus_threshold_weeks", None, 6, "2026-11-02", 1), ("bank_expiry_days", 100, 200, "2026-12-01", 1)]
+    shown = api.get(f"/api/v1/councils/{northshire}")
+    assert (shown["rules"]["bank_expiry_days"], shown["in_force"]["bank_expiry_days"]) == (200, 100)  # 200 from 12-01
+    monkeypatch.setattr(clock, "today", lambda: __import__("datetime").date(2026, 12, 1))
     assert api.get(f"/api/v1/councils/{northshire}")["in_force"]["bank_expiry_days"] == 200
     with api.app.app_context():
         for stmt in ("UPDATE council_rule_changes SET new_value = '1'", "DELETE FROM council_rule_changes"):

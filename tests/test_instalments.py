@@ -107,3 +107,27 @@ def test_weekly_turning_four_weekly_still_pays_the_rest_of_the_year(api):
     # 48 weekly (to 2026-11-26) paid 12/13 of the year: one four-weekly is left.
     assert [d for d, _, _ in got] == every("2026-01-01", 7, 48) + ["2026-12-01"]
     assert [c for _, c, _ in got] == ["100.00"] * 48 + ["400.00"]
+
+
+def test_a_council_changing_its_cycle_from_a_date_changes_the_cycle_from_that_date(api):
+    # The plan leaves the cycle to the council: the council's cycle is read at each date, so a
+    # change effective from 2026-06-01 is a change of cycle there, and the dates before it keep
+    # the cycle the council had then (not its current value).
+    pid = api.person()
+    council = api.get("/api/v1/councils")[0]["id"]
+    api.plan(pid, effective_from="2026-04-01", annual_budget="26000.00", payment_cycle=None)
+    r = api.call("PATCH", f"/api/v1/councils/{council}", {"payment_cycle": "weekly", "effective_from": "2026-06-01"})
+    assert r.status_code == 200, r.get_json()
+    got = dues(api, pid, "2027-03-31")
+    assert [d for d, _, _ in got] == every("2026-04-01", 28, 3) + every("2026-06-01", 7, 40)
+    assert [c for _, c, _ in got] == ["2000.00"] * 3 + ["500.00"] * 40
+    assert api.get(f"/api/v1/people/{pid}/arrears?as_of=2026-06-08")["council"]["due"] == "7000.00"
+
+
+def test_a_plans_own_cycle_wins_over_the_councils_dated_change(api):
+    pid = api.person()
+    council = api.get("/api/v1/councils")[0]["id"]
+    api.plan(pid, effective_from="2026-04-01", annual_budget="12000.00", payment_cycle="monthly")
+    api.call("PATCH", f"/api/v1/councils/{council}", {"payment_cycle": "weekly", "effective_from": "2026-06-01"})
+    got = dues(api, pid, "2027-03-31")
+    assert [d for d, _, _ in got] == [f"{2026 + (m > 12)}-{(m - 1) % 12 + 1:02d}-01" for m in range(4, 16)]

@@ -212,6 +212,23 @@ def test_council_funded_voids_go_to_the_councils_line(api):
     books_hold(api)
 
 
+def test_voids_follow_the_councils_rule_as_it_stood_in_the_month_charged(api):
+    # Eastmere agrees to fund voids from October: September's empty places, charged afterwards,
+    # stay with the provider; October's go to the council's line.
+    council = api.post("/api/v1/councils", {"name": "Eastmere"})["id"]
+    a, = funded(api, "Ana")
+    arr = arrangement(api, council="Eastmere", effective_from="2026-09-01")
+    join(api, arr["id"], a, **{"from": "2026-09-01"})
+    r = api.call("PATCH", f"/api/v1/councils/{council}", {"voids_funded_by_council": True,
+                                                          "effective_from": "2026-10-01"})
+    assert r.status_code == 200, r.get_json()
+    assert charge(api, arr["id"], month="2026-09")["empty_places"]["funded_by"] == "provider"
+    assert charge(api, arr["id"])["empty_places"]["funded_by"] == "council"
+    assert account_balance(api.app, "provider:void") == -124800  # 30 nights x 62.40 x 2/3
+    assert account_balance(api.app, "provider:council_voids") == -128960
+    books_hold(api)
+
+
 def test_a_member_whose_fund_is_overdrawn_by_the_charge_is_charged_all_the_same(api):
     a = api.person("Ana")
     arr = arrangement(api, capacity=1)

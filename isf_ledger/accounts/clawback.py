@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from ..errors import Conflict
 from ..money import format_pence, round_half_up
-from .councils import rule
+from .councils import rule_history, rule_on
 from .fees import fee_rate_on
 from .ledger import Entry, fund_balance, lock_funds, person_accounts, post, provider_accounts
 from .models import Account, Clawback, Person, Posting, Receipt, Transaction
@@ -81,17 +81,22 @@ def surplus_on(session, person_id: int, day: date) -> Surplus:
     council = person.council
     available = fund_balance(session, person_id, day).get("available", 0)
     bank = bank_positions(session, [person_id], day).get(person_id, (0, 0))[1]
-    weeks = rule("surplus_threshold_weeks", council, plan)
+    history = rule_history(session, [person.council_id])
+
+    def rule(name):  # as in force on the day (the council's profile at that date)
+        return rule_on(session, name, council, plan, day, history)
+
+    weeks = rule("surplus_threshold_weeks")
     threshold = round_half_up(Decimal(weeks * (plan.annual_budget_pence if plan else 0)) / 52)
     surplus = max(0, available - bank - threshold)
-    first = rule("contribution_spent_first", council, plan)
+    first = rule("contribution_spent_first")
     council_got, all_got = _received_in(session, person_id, plan_year_start(session, person_id, day), day)
     if first:
         recoverable = surplus
     else:
         recoverable = round_half_up(Decimal(surplus) * council_got / all_got) if all_got else 0
     return Surplus(day, available, bank, weeks, threshold, surplus, bool(first), council_got, all_got,
-                   recoverable, rule("surplus_notice_days", council, plan))
+                   recoverable, rule("surplus_notice_days"))
 
 
 def record_clawback(session, person_id: int, *, date: date, amount_pence: int, reference: str | None = None,

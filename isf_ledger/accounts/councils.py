@@ -93,17 +93,18 @@ def rule(name: str, council: Council | None, plan=None):
 
 # --- The profile as at a date ----------------------------------------------------------------
 #
-# A council's columns hold its current values; every PATCH keeps (field, old, new,
+# A council's columns hold the values last set; every PATCH keeps (field, old, new,
 # effective_from) in council_rule_changes. The value on a day is the `new` of the latest change
 # effective on or before it; before the first change, that change's `old`; with no change, the
 # column. Who reads which (domain.md "every rule reads the profile at the item's date"):
-#   bank_expiry_days         rule_on, at the banked session's date (hours.record_deliveries)
-#   surplus_threshold_weeks  rule_on, at the dashboard's as_of (reports/dashboard.py);
-#                            statements read rule() (statements.py is another branch's)
-#   voids_funded_by_council  rule(), when the month's charges run (shared_support/charges.py)
-#   payment_cycle            rule(): the instalment schedule is anchored on plan years, and a
-#                            dated change of cycle would need its own run from that date
-#   surplus_notice_days, contribution_spent_first: read by clawback (another branch)
+#   bank_expiry_days         at the banked session's date (hours.record_deliveries)
+#   surplus_threshold_weeks  at the day the surplus is read: a clawback's date (clawback.py),
+#                            the dashboard's as_of, a statement's last day (reports/)
+#   surplus_notice_days, contribution_spent_first: at the clawback's date (clawback.py)
+#   payment_cycle            at each date of the plan year: a council's dated change of cycle
+#                            starts a run of the new cycle there (instalments.py)
+#   voids_funded_by_council  at the last day of the month charged (shared_support/charges.py)
+# `rule` (the current column) is for what has no date: the council's own page shows `rules`.
 
 History = dict[tuple[int, str], list[tuple[date, int, object, object]]]
 

@@ -24,6 +24,9 @@ versions start inside it:
   more than the year after four-weekly ones turn weekly; by share, an unchanged budget still
   totals the budget (4-weekly x3 then weekly x40 is 26,000 of 26,000). The year's last
   instalment is then the last the new cycle fits in.
+- Where the plan leaves the cycle to the council, the council's cycle is read at each date
+  (its rule history): a council change effective from a date is a change of cycle from that
+  date, exactly as a version with another cycle would be.
 """
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ from fractions import Fraction
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from .councils import rule
+from .councils import History, rule_history, rule_on
 from .models import Person, Receipt, Transaction
 from .plans import PAYMENTS_A_YEAR, add_months, in_force, plans_of, windows
 
@@ -62,16 +65,22 @@ def _first_day_in_force(plan_windows, start: date, end: date):
     return min(later, key=lambda sp: sp[0]) if later else (None, None)
 
 
-def _year(plan_windows, cycle_of, year_start: date, year_end: date) -> list[Instalment]:
-    """One plan year's instalments (see the module docstring)."""
+def _year(plan_windows, cycle_at, change_days, year_start: date, year_end: date) -> list[Instalment]:
+    """One plan year's instalments (see the module docstring). `cycle_at(day, plan)` is the cycle
+    in force on a day under a version; `change_days` are the days the council's cycle changes."""
     touching = [(p, s, e) for p, s, e in plan_windows if s <= year_end and (e is None or e >= year_start)]
     if not touching:
         return []
-    # Runs of one payment cycle: the first from the year's start, each change from its version's start.
-    runs = [(year_start, cycle_of(touching[0][0]))]
-    for plan, start, _ in touching[1:]:
-        if cycle_of(plan) != runs[-1][1]:
-            runs.append((start, cycle_of(plan)))
+    # Runs of one payment cycle: the first from the year's start, then a run from each day a
+    # version starts or the council's cycle changes, where the cycle differs.
+    runs = [(year_start, cycle_at(year_start, touching[0][0]))]
+    starts = {s: p for p, s, _ in touching if s > year_start}
+    for day in sorted(set(starts) | {d for d in change_days if year_start < d <= year_end}):
+        plan = starts.get(day) or in_force(plan_windows, day) or next(
+            (p for p, s, _ in touching if s > day), touching[-1][0])  # in a gap: the next version's
+        cycle = cycle_at(day, plan)
+        if cycle != runs[-1][1]:
+            runs.append((day, cycle))
     slots = []  # (due, plan, n) for each instalment due
     paid_share = Fraction(0)  # of the year, by the instalments due so far
     last_slot_due = False  # whether the year's last slot, which carries the remainder, is due
@@ -99,26 +108,33 @@ def _year(plan_windows, cycle_of, year_start: date, year_end: date) -> list[Inst
 
 def expected_instalments(session, person: Person, until: date) -> list[Instalment]:
     """Every instalment due up to `until`, plan year by plan year."""
-    return instalments_of(plans_of(session, person.id), person.council, until)
+    council = person.council
+    history = rule_history(session, [council.id]) if council is not None else None
+    return instalments_of(plans_of(session, person.id), council, until, history)
 
 
-def instalments_of(plans: list, council, until: date) -> list[Instalment]:
+def instalments_of(plans: list, council, until: date, history: History | None = None) -> list[Instalment]:
     """The same from plans already read (by effective_from, version), so month end can read every
-    person's plans in one query."""
+    person's plans in one query. `history` is the councils' rule history (councils.rule_history,
+    read once for many people); without it the council's current cycle holds on every date."""
     if not plans:
         return []
     plan_windows = windows(plans)
     first = plans[0].effective_from
     last_day = max((e or date.max) for _, _, e in plan_windows)
 
-    def cycle_of(plan):
-        return rule("payment_cycle", council, plan)
+    history = history if history is not None else {}
+
+    def cycle_at(day, plan):
+        return rule_on(None, "payment_cycle", council, plan, day, history)
+
+    change_days = [c[0] for c in history.get((council.id, "payment_cycle"), [])] if council is not None else []
 
     out: list[Instalment] = []
     k = 0
     while (year_start := add_months(first, 12 * k)) <= min(until, last_day):
         year_end = add_months(first, 12 * (k + 1)) - timedelta(days=1)
-        out.extend(i for i in _year(plan_windows, cycle_of, year_start, year_end) if i.due <= until)
+        out.extend(i for i in _year(plan_windows, cycle_at, change_days, year_start, year_end) if i.due <= until)
         k += 1
     return out
 

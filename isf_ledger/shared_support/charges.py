@@ -22,7 +22,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from ..accounts.councils import rule
+from ..accounts.councils import rule_history, rule_on
 from ..accounts.ledger import Entry, lock_funds, month_end, post
 from ..accounts.models import Account, Council, Person
 from .. import clock
@@ -351,15 +351,19 @@ class _Postings:
         self.provider = {r.kind: r for r in session.execute(sa.select(*columns).where(
             Account.code.like("provider:%")))}
         self.councils: dict[int, Council] = {}
+        self.history = None  # the councils' rule changes, read once when a void first needs them
         self.pending: list[tuple[Entry, dict]] = []
 
-    def _council_funds_voids(self, arrangement: Arrangement) -> int | None:
+    def _council_funds_voids(self, arrangement: Arrangement, day: date) -> int | None:
+        """The council that funds the empty places on `day` (the month's last day, the void
+        charge's date), by its profile as it stood then."""
         if arrangement.council_id is None:
             return None
         if arrangement.council_id not in self.councils:
             self.councils[arrangement.council_id] = self.session.get(Council, arrangement.council_id)
+            self.history = rule_history(self.session, list(self.councils))
         council = self.councils[arrangement.council_id]
-        return council.id if rule("voids_funded_by_council", council) else None
+        return council.id if rule_on(self.session, "voids_funded_by_council", council, None, day, self.history) else None
 
     def add(self, arrangement, run, shares: MonthShares, s, amount: int, reason: str | None) -> None:
         last = month_end(run.month)
@@ -370,7 +374,7 @@ class _Postings:
                     (self.provider["client_money"], amount), (self.provider["provider_bank"], -amount)]
             kind = "shared_charge"
         else:
-            council_id = self._council_funds_voids(arrangement)
+            council_id = self._council_funds_voids(arrangement, last)
             legs = [(self.provider[COUNCIL_VOIDS if council_id else "void"], -amount), (to_arrangement, amount)]
             kind = "shared_void"
         entry = Entry(kind=kind, date=last, service_date=last, person_id=s.person_id, legs=legs,

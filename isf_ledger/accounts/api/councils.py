@@ -13,17 +13,21 @@ from ...db import db
 from ...errors import Conflict
 from ...idempotency import write
 from ...users import MAX_ID, Scope, guard
-from ..councils import PROVIDER_DEFAULTS, change_rules, create_council, find_council, history_json, rule
+from ..councils import PROVIDER_DEFAULTS, change_rules, create_council, find_council, history_json, rule_history, rule_on
 from ..models import Council, CouncilRuleChange
 from ..schemas import councils as s
 
 blp = ExactBlueprint("councils", __name__, url_prefix="/api/v1", description="Councils and their rules")
 
 
-def council_json(council: Council) -> dict:
+def council_json(council: Council, history=None) -> dict:
+    """`rules` as last set (some may take effect later); `in_force` what holds today (UK)."""
+    if history is None:
+        history = rule_history(db.session, [council.id])
+    today = clock.today()
     return {"id": council.id, "name": council.name,
             "rules": {k: getattr(council, k) for k in PROVIDER_DEFAULTS},
-            "in_force": {k: rule(k, council) for k in PROVIDER_DEFAULTS}}
+            "in_force": {k: rule_on(db.session, k, council, None, today, history) for k in PROVIDER_DEFAULTS}}
 
 
 @blp.route("/councils")
@@ -32,7 +36,9 @@ class Councils(MethodView):
     @blp.response(200, s.CouncilOut(many=True))
     def get(self):
         """Every council and its rule profile."""
-        return [council_json(c) for c in db.session.scalars(sa.select(Council).order_by(Council.name))]
+        councils = list(db.session.scalars(sa.select(Council).order_by(Council.name)))
+        history = rule_history(db.session, [c.id for c in councils])
+        return [council_json(c, history) for c in councils]
 
     @guard()
     @blp.arguments(s.CouncilIn)

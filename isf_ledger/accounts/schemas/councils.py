@@ -24,8 +24,8 @@ class CouncilIn(Schema.from_dict({k: make() for k, make in RULE_FIELDS.items()})
 class CouncilOut(Schema):
     id = fields.Integer()
     name = fields.String()
-    rules = fields.Dict(metadata={"description": "each rule as set for the council (null: the provider's default)"})
-    in_force = fields.Dict(metadata={"description": "each rule as it applies to the council's people without a plan value"})
+    rules = fields.Dict(metadata={"description": "each rule as last set for the council, some perhaps from a later date (null: the provider's default)"})
+    in_force = fields.Dict(metadata={"description": "each rule as it applies today (UK) to the council's people without a plan value"})
 
 
 class CouncilPatch(Schema.from_dict({k: make() for k, make in RULE_FIELDS.items()})):
