@@ -13,7 +13,7 @@ from ..api_base import ExactBlueprint
 from ..db import db
 from ..errors import NotFound
 from ..idempotency import write
-from ..users import ANYONE, FINANCE, FINANCE_OR_BROKER, MAX_ID, Scope, guard
+from ..users import MAX_ID, Scope, guard
 from . import delivery as dl
 from . import statements as st
 from .render_pdf import render_pdf
@@ -124,7 +124,7 @@ class ResolveIn(Schema):
 
 
 @blp.route("/people/<int:person_id>/statement-delivery", methods=["POST"])
-@guard(FINANCE_OR_BROKER, PERSON)
+@guard(PERSON)
 @blp.arguments(DeliveryPreferenceIn)
 @write
 @blp.response(201)
@@ -136,7 +136,7 @@ def set_delivery(args, person_id):
 
 
 @blp.route("/people/<int:person_id>/statement-delivery")
-@guard(ANYONE, PERSON)
+@guard(PERSON)
 @blp.response(200)
 def get_delivery(person_id):
     """The preference in force today (`current`, or null) and every one recorded (`history`)."""
@@ -150,7 +150,7 @@ def get_delivery(person_id):
 
 
 @blp.route("/statements/<month>/deliveries")
-@guard(FINANCE)
+@guard()
 @blp.response(200)
 def deliveries(month):
     """The month's delivery log: each statement, method, address, status (`pending`, `sending`,
@@ -161,7 +161,7 @@ def deliveries(month):
 
 
 @blp.route("/statements/<month>/print-batch")
-@guard(FINANCE)
+@guard()
 def print_batch(month):
     """The month's letters for post as one PDF: an address sheet, then the statement as issued."""
     first = st.parse_month(month)
@@ -183,7 +183,7 @@ DELIVERY_ROW = Scope("delivery_id", "statement delivery", _delivery_row)
 
 
 @blp.route("/statement-deliveries/<int:delivery_id>/resolve", methods=["POST"])
-@guard(FINANCE, DELIVERY_ROW)
+@guard(DELIVERY_ROW)
 @blp.arguments(ResolveIn)
 @write
 @blp.response(200)
@@ -194,7 +194,7 @@ def resolve(args, delivery_id):
     return {"delivery_id": row.id, "status": row.status}
 
 @blp.route("/people/<int:person_id>/review-pack")
-@guard(ANYONE, PERSON)
+@guard(PERSON)
 @blp.arguments(RangeQuery, location="query")
 @blp.doc(responses={"200": {"description": "the review workbook (XLSX)", "content": {
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})

@@ -14,7 +14,7 @@ from ...api_base import ExactBlueprint
 from ...db import db
 from ...fields import Day, Money, Text as TextField
 from ...idempotency import write
-from ...users import ANYONE, FINANCE, guard
+from ...users import guard
 from ..clawback import METHODS, record_clawback, record_fee_refund, surplus_on
 from ..closing import DESTINATIONS, close_fund
 from ..models import Person
@@ -81,7 +81,7 @@ class SurplusQuery(Schema):
 
 
 @blp.route("/people/<int:person_id>/clawbacks", methods=["POST"])
-@guard(FINANCE, PERSON)
+@guard(PERSON)
 @blp.arguments(ClawbackIn)
 @write
 @blp.response(201, ClawbackOut)
@@ -100,7 +100,7 @@ def clawback(args, person_id):
 
 
 @blp.route("/people/<int:person_id>/fee-refunds", methods=["POST"])
-@guard(FINANCE, PERSON)
+@guard(PERSON)
 @blp.arguments(FeeRefundIn)
 @write
 @blp.response(201)
@@ -113,7 +113,7 @@ def fee_refund(args, person_id):
 
 
 @blp.route("/people/<int:person_id>/surplus")
-@guard(ANYONE, PERSON)
+@guard(PERSON)
 @blp.arguments(SurplusQuery, location="query")
 @blp.response(200)
 def surplus(args, person_id):
@@ -122,7 +122,7 @@ def surplus(args, person_id):
 
 
 @blp.route("/people/<int:person_id>/surplus-notice")
-@guard(ANYONE, PERSON)
+@guard(PERSON)
 @blp.arguments(SurplusQuery, location="query")
 @blp.doc(responses={"200": {"description": "the letter (PDF)", "content": {"application/pdf": {}}}})
 def surplus_notice(args, person_id):
@@ -149,7 +149,7 @@ def surplus_notice(args, person_id):
 
 
 @blp.route("/people/<int:person_id>/close", methods=["POST"])
-@guard(FINANCE, PERSON)
+@guard(PERSON)
 @blp.arguments(CloseIn)
 @write
 @blp.response(201, CloseOut)
