@@ -71,6 +71,7 @@ def create_app(config: dict | None = None) -> Flask:
     api.register_blueprint(access.blp)
     api.register_blueprint(finance_api.dashboard_blp)
     api.register_blueprint(finance_api.actuals_blp)
+    api.document_errors()
     errors.init_app(app)  # after the Api, so the contract's error shape wins
     users.init_app(app, DIRECTORY)
     access.init_app(app)  # request ids and the audit log

@@ -61,6 +61,39 @@ class LedgerApi(Api):
 
     ERROR_SCHEMA = ErrorEnvelope
 
+    # Answers any operation may give, in the contract's order, beyond what each view documents.
+    COMMON_ERRORS = {
+        "400": "the body cannot be read (not JSON, a key given twice)",
+        "401": "no token, or one that is unknown or disabled",
+        "403": "the role may not do this, or the fund is outside the user's scope",
+        "404": "no such id in the path",
+        "409": "refused by a rule: the fund is closed, not enough money, already done, a reused Idempotency-Key",
+        "415": "a body that is not application/json (Content-Type must say so)",
+        "503": "the database is busy (Retry-After says when to try again), unmigrated or unreachable",
+    }
+
+    def document_errors(self) -> None:
+        """Add the common error answers to every operation of the OpenAPI document: each view
+        documents its success and 422; these come from the guard, the parser and the engine."""
+        for name, text in self.COMMON_ERRORS.items():
+            self.spec.components.response(f"ERROR_{name}", {
+                "description": text,
+                "content": {"application/json": {"schema": self.ERROR_SCHEMA}}})
+        for path, operations in self.spec._paths.items():  # apispec keeps paths here; no public reader
+            for method, op in operations.items():
+                if method not in ("get", "post", "put", "patch", "delete"):
+                    continue
+                codes = ["401", "403", "503"]
+                if "{" in path:
+                    codes.append("404")
+                if method != "get":
+                    codes += ["400", "409"]
+                    if "application/json" in op.get("requestBody", {}).get("content", {}):
+                        codes.append("415")
+                responses = op.setdefault("responses", {})
+                for code in codes:
+                    responses.setdefault(code, {"$ref": f"#/components/responses/ERROR_{code}"})
+
 
 IDEMPOTENCY_KEY_DOC = {
     "in": "header", "name": "Idempotency-Key", "required": False,

@@ -45,6 +45,12 @@ def test_openapi_document_needs_no_token(api):
                  "/api/v1/transactions/{transaction_id}/reverse", "/api/v1/people/{person_id}/balance"):
         assert path in spec["paths"], path
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    # Every answer the contract gives is documented, not only each view's success and 422.
+    receipts = spec["paths"]["/api/v1/people/{person_id}/receipts"]["post"]["responses"]
+    assert {"201", "400", "401", "403", "404", "409", "415", "422", "503"} <= set(receipts)
+    assert receipts["415"] == {"$ref": "#/components/responses/ERROR_415"}
+    people = spec["paths"]["/api/v1/people"]["get"]["responses"]
+    assert {"200", "401", "403", "503"} <= set(people) and "409" not in people and "404" not in people
 
 
 @pytest.mark.parametrize("role", ["person", "auditor"])
