@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -173,6 +173,16 @@ def test_a_sender_killed_mid_batch_never_sends_twice(api, today, smtp, monkeypat
     monkeypatch.undo()
     monkeypatch.setattr(clock, "today", lambda: date(2026, 11, 3))
     assert len(smtp.messages) == (3 if after_sending else 2)
+    status = {e["person_id"]: e for e in log(api)}
+    # Just claimed: the sender may still be at work, so nobody is asked to check it yet.
+    assert status[people[2]]["status"] == "sending" and not status[people[2]]["needs_check"]
+    err = api.call("POST", f"/api/v1/statement-deliveries/{status[people[2]]['delivery_id']}/resolve",
+                   {"outcome": "resend"})
+    assert (err.status_code, err.get_json()["error"]["code"]) == (409, "still_sending")
+    with api.app.app_context():  # the sender died eleven minutes ago
+        db.session.execute(sa.text("UPDATE statement_deliveries SET claimed_at = :t WHERE status = 'sending'"),
+                           {"t": datetime.now(timezone.utc) - timedelta(minutes=11)})
+        db.session.commit()
     status = {e["person_id"]: e for e in log(api)}
     assert status[people[2]]["status"] == "sending" and status[people[2]]["needs_check"]
 

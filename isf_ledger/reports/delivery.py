@@ -3,9 +3,10 @@
 Each statement to each address is one row in `statement_deliveries`, made before anything is
 sent. Sending is AT MOST ONCE: a row is claimed (status `sending`, attempts + 1, committed) by
 one compare-and-set before the message leaves, and marked `sent` after the server accepted it.
-A row still `sending` when a run starts was left by a sender that died between the two: the
-message may or may not have gone. It is never resent automatically; the log shows it with
-`needs_check` and a person decides (the mail server's log can be searched for its Message-ID,
+A row still `sending` longer than SENDING_WINDOW after its claim (`claimed_at`), or one whose
+send ended in an ambiguous error, was left by a sender that died or lost the connection between
+the two: the message may or may not have gone. It is never resent automatically; the log shows
+it with `needs_check` and a person decides (the mail server's log can be searched for its Message-ID,
 which is made from the statement number and the address, so it is the same on every try).
 Why at most once: a second copy of a money letter worries people, and "never sent twice to the
 same address" is a promise; a missing one is visible in the log and cheap to send by hand.
@@ -39,6 +40,10 @@ from .models import DeliveryPreference, PrintBatch, Statement, StatementDelivery
 from .schedule import setting
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+# How long a live sender may hold a claimed row: one message is a handful of SMTP exchanges,
+# each bounded by the socket timeout (30 s by default). Until then a `sending` row may simply be
+# on its way, so it is neither flagged for a check nor open to being resolved.
+SENDING_WINDOW = timedelta(minutes=10)
 
 
 # --- Settings and the mail server --------------------------------------------------------------
@@ -228,7 +233,8 @@ def _claim(session, row_id: int, now: datetime) -> bool:
     (two schedulers, a rerun) exactly one gets each row."""
     claimed = session.execute(sa.update(StatementDelivery).where(
         StatementDelivery.id == row_id, StatementDelivery.status == PENDING, _due(now))
-        .values(status=SENDING, attempts=StatementDelivery.attempts + 1, last_error=None)).rowcount
+        .values(status=SENDING, attempts=StatementDelivery.attempts + 1, last_error=None,
+                claimed_at=utcnow())).rowcount
     session.commit()
     return claimed == 1
 
@@ -358,6 +364,16 @@ def send_due(session, settings: SmtpSettings, *, now: datetime | None = None) ->
     return result
 
 
+def needs_check(row: StatementDelivery, now: datetime | None = None) -> bool:
+    """Left `sending` by a sender that died or lost the connection mid-send (see the module's
+    docstring), rather than one still at work."""
+    if row.status != SENDING:
+        return False
+    if row.last_error is not None or row.claimed_at is None:
+        return True
+    return (now or utcnow()) - row.claimed_at > SENDING_WINDOW
+
+
 def resolve(session, delivery_id: int, outcome: str) -> StatementDelivery:
     """A person checked an ambiguous `sending` row: `sent` (it arrived) or `resend` (it did not)."""
     row = session.get(StatementDelivery, delivery_id)
@@ -365,6 +381,10 @@ def resolve(session, delivery_id: int, outcome: str) -> StatementDelivery:
         raise NotFound(f"no statement delivery with id {delivery_id}")
     if row.status != SENDING:
         raise Conflict(f"delivery {delivery_id} is {row.status}, not waiting for a check", code="not_ambiguous")
+    if not needs_check(row):
+        raise Conflict(f"delivery {delivery_id} was claimed by a sender at {row.claimed_at.isoformat()} and may "
+                       f"still be on its way; check it if it is still sending after "
+                       f"{(row.claimed_at + SENDING_WINDOW).isoformat()}", code="still_sending")
     if outcome == "sent":
         row.status, row.sent_at = SENT, utcnow()
     else:
@@ -449,6 +469,7 @@ def delivery_log(session, first: date) -> list[dict]:
     rows = defaultdict_list(session.scalars(sa.select(StatementDelivery).where(StatementDelivery.month == first)
                                             .order_by(StatementDelivery.id)))
     prefs = preferences_on(session, [s.person_id for s in stmts], clock.today()) if stmts else {}
+    now = utcnow()
     out = []
     for s in stmts:
         base = {"statement_id": s.id, "number": s.number, "person_id": s.person_id, "version": s.version}
@@ -461,7 +482,7 @@ def delivery_log(session, first: date) -> list[dict]:
                         "next_attempt_at": None, "sent_at": None, "message_id": None})
         for r in mine:
             out.append({**base, "delivery_id": r.id, "method": r.method, "address": r.address, "status": r.status,
-                        "attempts": r.attempts, "needs_check": r.status == SENDING, "last_error": r.last_error,
+                        "attempts": r.attempts, "needs_check": needs_check(r, now), "last_error": r.last_error,
                         "next_attempt_at": _iso(r.next_attempt_at), "sent_at": _iso(r.sent_at),
                         "message_id": r.message_id})
     return out

@@ -74,6 +74,7 @@ class StatementDelivery(db.Model):
     message_id: Mapped[str | None] = mapped_column(sa.String(200))
     status: Mapped[str] = mapped_column(sa.String(10))  # pending | sending | sent | failed
     attempts: Mapped[int] = mapped_column(default=0)
+    claimed_at: Mapped[datetime | None]  # when a sender last claimed it (see delivery.SENDING_WINDOW)
     last_error: Mapped[str | None] = mapped_column(sa.String(1000))
     next_attempt_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
