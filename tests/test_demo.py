@@ -7,11 +7,11 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 import sqlalchemy as sa
 
-from isf_ledger import create_app
+from isf_ledger import clock, create_app
 from isf_ledger.accounts.demo import demo_start
 from isf_ledger.accounts.instalments import arrears, expected_instalments
-from isf_ledger.accounts.models import (Account, ContingencyMovement, Delivery, Person, Posting, Rate, Receipt,
-                                        Spend, Transaction)
+from isf_ledger.accounts.models import (Account, Clawback, ContingencyMovement, Delivery, FundClosing, Person,
+                                        Posting, Rate, Receipt, Spend, Transaction)
 from isf_ledger.accounts.plans import DOMAINS, plan_on, plan_year_start, plans_of
 from isf_ledger.db import db
 
@@ -330,13 +330,58 @@ def test_an_interrupted_run_leaves_whole_people_and_the_books_hold(app, monkeypa
 
 
 def test_reconciliation_holds_after_a_demo_of_500_people_with_every_kind_of_record(app, api):
-    """500 people with receipts, fees, deliveries of every status, contingency, spend and shared
-    support: client money equals the sum of the funds, and the audit holds."""
-    app.test_cli_runner().invoke(args=["demo", "--people", "500", "--months", "3", "--seed", "5"])
+    """500 people with receipts, fees, deliveries of every status, contingency, spend, shared
+    support, clawbacks, fee refunds and closed funds: client money equals the sum of the funds,
+    and the audit holds."""
+    result = app.test_cli_runner().invoke(args=["demo", "--people", "500", "--months", "3", "--seed", "5"])
+    assert result.exit_code == 0, result.output
     with app.app_context():
         kinds = set(db.session.scalars(sa.select(Transaction.kind).distinct()))
-    assert {"receipt", "fee", "delivery", "shared_charge", "shared_void", "spend", "contingency_set_aside"} <= kinds
+        made = {model.__name__: db.session.scalar(sa.select(sa.func.count(model.id)))
+                for model in (Clawback, FundClosing)}
+        fee_refunds = db.session.scalar(sa.select(sa.func.count(Transaction.id)).where(Transaction.kind == "fee_refund"))
+        db.session.rollback()
+    assert {"receipt", "fee", "delivery", "shared_charge", "shared_void", "spend", "contingency_set_aside",
+            "clawback", "fee_refund", "closing"} <= kinds
+    # A small share of people each: up to 1 in 50 clawed back (those with a surplus worth it), 1 in
+    # 100 refunded a fee, 1 in 100 closed.
+    assert 1 <= made["Clawback"] <= 10 and made["FundClosing"] == 5 and fee_refunds == 5
     rec = api.get("/api/v1/reconciliation?as_of=2100-12-31")
     assert rec["reconciles"] is True and rec["difference"] == "0.00"
+    audit = app.test_cli_runner().invoke(args=["audit"])
+    assert audit.exit_code == 0, audit.output
+
+
+def test_clawbacks_fee_refunds_and_closings_are_what_the_api_would_write(app, api):
+    """From 50 people: the surplus recovered with notice and within it, a fee refund with its
+    reason, and a closed fund paid out, with its final statement and nothing dated after it."""
+    result = app.test_cli_runner().invoke(args=["demo", "--people", "50", "--months", "6", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    assert "1 clawbacks, 1 fee refunds, 1 funds closed" in result.output
+    today = clock.today()
+    with app.app_context():
+        s = db.session
+        [claw] = s.scalars(sa.select(Clawback)).all()
+        assert claw.method == "repayment" and claw.override_reason is None and claw.date == today
+        assert 0 < claw.amount_pence <= claw.recoverable_pence and claw.amount_pence % 100 == 0
+        assert (claw.date - claw.notice_given_on).days >= 28
+        [refund] = s.scalars(sa.select(Transaction).where(Transaction.kind == "fee_refund")).all()
+        assert refund.reason and refund.reason in refund.description
+        [closing] = s.scalars(sa.select(FundClosing)).all()
+        person = s.get(Person, closing.person_id)
+        assert person.fund.closed_on == closing.date == today
+        assert closing.destination in ("council", "transfer") and person.council_reference in closing.reference
+        later = s.scalar(sa.select(sa.func.count(Transaction.id)).where(Transaction.person_id == person.id,
+                                                                        Transaction.date > closing.date))
+        assert later == 0
+        # Each picked once: nobody closed was also clawed back or refunded.
+        assert len({claw.person_id, refund.person_id, closing.person_id}) == 3
+        pid, reference = person.id, closing.reference
+        s.rollback()
+    assert api.balance(pid, today.isoformat())["available"] == "0.00"
+    assert api.get(f"/api/v1/people/{pid}/statements/{today:%Y-%m}")["final"]["reference"] == reference
+    r = api.call("POST", f"/api/v1/people/{pid}/statement-delivery", {"method": "post", "address_lines": ["x"]})
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "fund_closed"
+    assert api.get("/api/v1/reconciliation")["reconciles"] is True
     audit = app.test_cli_runner().invoke(args=["audit"])
     assert audit.exit_code == 0, audit.output

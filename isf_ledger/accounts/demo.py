@@ -10,7 +10,9 @@ management fee each receipt bore. Their hours come as a rostering system would s
 month at a time (every status, banked hours drawn later, the provider's missed visits), recorded
 through `record_deliveries` in one batch per person; then contingency set aside and drawn, and
 spend on their behalf (demo_spend.py) that the fund can afford after those charges, all in the
-person's one database transaction.
+person's one database transaction. Last, in a demo of 50 people or more, a few surpluses are
+clawed back with notice, a few fees refunded, and a few people leave and their funds are closed
+(demo_endings.py).
 
 Every figure comes from `random.Random(seed)` in a fixed order, never from a database id, so
 the same seed on the same day gives the same figures on any database. Money goes in only
@@ -40,6 +42,7 @@ from .hours import DeliveryIn, record_deliveries
 from .instalments import expected_instalments
 from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
 from ..shared_support.demo import SCHEME_WEEKLY_PENCE, add_shared_support, people_of
+from .demo_endings import add_endings
 from .demo_spend import plan_contingency_and_spend
 from .models import ContingencyMovement, Council, Person, Posting, Rate, Receipt, Spend, Transaction
 from .people import create_person
@@ -500,7 +503,7 @@ def bulk_loading(engine):
 @with_appcontext
 def demo_cmd(people, months, seed, append, if_empty):
     """Fill the ledger with a demo provider: councils, a rate card, people, plans, receipts,
-    contingency and spend."""
+    contingency and spend, and (50 people or more) clawbacks, fee refunds and closed funds."""
     session = db.session
     began = time.perf_counter()
     already = session.scalar(sa.select(sa.func.count(Person.id)))
@@ -554,6 +557,9 @@ def demo_cmd(people, months, seed, append, if_empty):
             t, p = fill_contingency_and_spend(session, spec, by_reference[spec.reference], start, today, provider)
             session.commit()
             transactions, postings = transactions + t, postings + p
+        # Last: a few surpluses recovered, fee refunds, and people who leave (demo_endings.py).
+        ended = add_endings(session, [(by_reference[spec.reference], spec) for spec in specs], start, today, seed)
+        transactions, postings = transactions + ended.transactions, postings + ended.postings
     refresh_statistics(session)
     seconds = time.perf_counter() - began
     counted = session.execute(sa.select(sa.func.count(sa.distinct(Transaction.id)), sa.func.count(Posting.id))
@@ -563,5 +569,6 @@ def demo_cmd(people, months, seed, append, if_empty):
     transactions, postings = transactions + counted[0], postings + counted[1]
     click.echo(f"demo: {done} people, {receipts} receipts, {deliveries} deliveries, {transactions} transactions, "
                f"{postings} postings, {arrangements} shared arrangements charged for {months} months, "
+               f"{ended.clawbacks} clawbacks, {ended.fee_refunds} fee refunds, {ended.closings} funds closed, "
                f"{seconds:.1f} seconds (seed {seed}, {start.isoformat()} to {today.isoformat()})")
     click.echo("To use the API, get a token: isf-ledger users create --name NAME --role finance")

@@ -104,10 +104,23 @@ def lock_funds(session, person_ids) -> dict[int, Fund]:
         fund = funds.get(pid)
         if fund is None:
             raise LedgerBug(f"person {pid} has no fund")
-        if fund.closed_on is not None:
-            raise Conflict(f"the fund of person {pid} was closed on {fund.closed_on.isoformat()}; "
-                           "it takes no further postings", code="fund_closed")
+        _refuse_if_closed(pid, fund.closed_on)
     return funds
+
+
+def refuse_closed_fund(session, person_id: int) -> None:
+    """Refuse any write for a person whose fund is closed (domain.md "Closing a fund"): 409
+    `fund_closed`. For the writes that post no money and so never reach `lock_funds` (a receipt
+    file, a statement correction, delivery preferences); writes that post lock the fund, which
+    refuses the same way. Call it after the body is validated, before anything is written."""
+    closed_on = session.scalar(sa.select(Fund.closed_on).where(Fund.person_id == person_id))
+    _refuse_if_closed(person_id, closed_on)
+
+
+def _refuse_if_closed(person_id: int, closed_on: date | None) -> None:
+    if closed_on is not None:
+        raise Conflict(f"the fund of person {person_id} is closed: it was closed on {closed_on.isoformat()} "
+                       "and takes no further writes", {"closed_on": closed_on.isoformat()}, code="fund_closed")
 
 
 def accounting_date(fund: Fund | None, day: date) -> date:

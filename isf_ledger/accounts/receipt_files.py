@@ -23,6 +23,7 @@ from flask import current_app
 
 from ..errors import Conflict, Invalid
 from ..locks import lock_key
+from .ledger import refuse_closed_fund
 from .models import ReceiptFile, Spend
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -95,6 +96,7 @@ def attach_receipt_file(session, spend: Spend, data: bytes, original_name: str |
     media_type = sniff(data[:64])
     if media_type is None:
         raise Invalid("file", "is not an image (JPEG, PNG, GIF, WebP, HEIC) or a PDF, whatever its name says")
+    refuse_closed_fund(session, spend.person_id)  # before the file store is written
     sha256 = hashlib.sha256(data).hexdigest()
     lock_key(session, f"receipt-file:{spend.id}")
     existing = session.query(ReceiptFile).filter_by(spend_id=spend.id).one_or_none()

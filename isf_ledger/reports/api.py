@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from .. import clock
 from ..accounts.api.scopes import PERSON
+from ..accounts.ledger import refuse_closed_fund
 from ..accounts.schemas.common import RangeQuery
 from ..accounts.models import Transaction
 from ..api_base import ExactBlueprint
@@ -94,6 +95,7 @@ def correct(args, person_id, month):
     """A new numbered statement replacing the month's latest: the money as issued (the month is
     closed), the name and wording as now, and the late items for the month posted since."""
     stmt = _found(person_id, month)
+    refuse_closed_fund(db.session, person_id)  # the final statement is the last (statements.correct locks no fund)
     new = st.correct(db.session, person_id, stmt.month, args["reason"], user_id=g.user.id)
     return st.as_json(db.session, new)
 

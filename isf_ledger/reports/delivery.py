@@ -31,6 +31,7 @@ from typing import Callable
 import sqlalchemy as sa
 
 from .. import clock
+from ..accounts.ledger import refuse_closed_fund
 from ..accounts.models import Person
 from ..db import utcnow
 from ..errors import Conflict, NotFound
@@ -122,6 +123,7 @@ class Mailer:
 
 def set_preference(session, person_id: int, data: dict, user_id: int | None = None) -> DeliveryPreference:
     """A new preference from `effective_from` (default today); the earlier ones stay as history."""
+    refuse_closed_fund(session, person_id)
     pref = DeliveryPreference(person_id=person_id, effective_from=data.get("effective_from") or clock.today(),
                               method=data["method"], email=data.get("email") if data["method"] == "email" else None,
                               name=data.get("name"), address_lines=data.get("address_lines") or None,
