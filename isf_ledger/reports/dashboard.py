@@ -122,12 +122,18 @@ def _years(session, starts: dict[int, date], first: date):
         rows.append([pid, start.isoformat(), min(whole, first).isoformat()])
     if session.get_bind().dialect.name == "postgresql":
         sql = ("SELECT CAST(e->>0 AS integer) AS pid, CAST(e->>1 AS date) AS start, CAST(e->>2 AS date) AS whole "
-               "FROM json_array_elements(CAST(:years AS json)) AS e")
+               "FROM json_array_elements(CAST(:{name} AS json)) AS e")
     else:
         sql = ("SELECT json_extract(value, '$[0]') AS pid, json_extract(value, '$[1]') AS start, "
-               "json_extract(value, '$[2]') AS whole FROM json_each(:years)")
-    return (sa.text(sql).bindparams(years=json.dumps(rows))
-            .columns(pid=sa.Integer, start=sa.Date, whole=sa.Date).cte("years"))
+               "json_extract(value, '$[2]') AS whole FROM json_each(:{name})")
+    # A subquery for each part that joins it, not one CTE, which PostgreSQL would materialise.
+    # The part months at the start are asked only of the funds whose plan year starts mid-month.
+    heads = [r for r in rows if r[1] != r[2]]
+    def table(head=False):
+        name = "heads" if head else "years"
+        return (sa.text(sql.format(name=name)).bindparams(**{name: json.dumps(heads if head else rows)})
+                .columns(pid=sa.Integer, start=sa.Date, whole=sa.Date).subquery(name))
+    return table
 
 
 def _plan_year_use(session, starts: dict[int, date], as_of: date) -> dict[int, int]:
@@ -142,19 +148,24 @@ def _plan_year_use(session, starts: dict[int, date], as_of: date) -> dict[int, i
     first = month_start(as_of)
     years = _years(session, starts, first)
     used = sorted(USED_KINDS)
-    moved = sa.or_(Transaction.kind.in_(used), sa.and_(Transaction.kind == REVERSAL.name, original.kind.in_(used)))
-    posted = (sa.select(Account.person_id.label("pid"), Posting.amount_pence.label("pence"))
-              .join(Account, Account.id == Posting.account_id)
-              .join(Transaction, Transaction.id == Posting.transaction_id)
-              .outerjoin(original, original.id == Transaction.reverses_id)
-              .where(Account.kind == "available", moved))
-    head = posted.join(years, sa.and_(years.c.pid == Account.person_id, Posting.date >= years.c.start,
-                                      Posting.date < years.c.whole))
-    tail = posted.join(years, sa.and_(years.c.pid == Account.person_id, Posting.date >= years.c.start)).where(
-        Posting.date >= first, Posting.date <= as_of)
-    k = AccountKindMonth
+    # A reversal of a use is a use (negative): asked as EXISTS, so every join is an inner join
+    # the planner may order from the funds' dates into the postings' (account, date) index.
+    reverses_use = sa.exists().where(original.id == Transaction.reverses_id, original.kind.in_(used))
+    moved = sa.or_(Transaction.kind.in_(used), sa.and_(Transaction.kind == REVERSAL.name, reverses_use))
+
+    def posted(y, *on):
+        return (sa.select(Account.person_id.label("pid"), Posting.amount_pence.label("pence")).select_from(y)
+                .join(Account, sa.and_(Account.person_id == y.c.pid, Account.kind == "available"))
+                .join(Posting, sa.and_(Posting.account_id == Account.id, Posting.date >= y.c.start, *on))
+                .join(Transaction, Transaction.id == Posting.transaction_id).where(moved))
+
+    y = years(head=True)
+    head = posted(y, Posting.date < y.c.whole)
+    y = years()
+    tail = posted(y, Posting.date >= first, Posting.date <= as_of)
+    k, y = AccountKindMonth, years()
     months = (sa.select(Account.person_id, k.net_pence).join(Account, Account.id == k.account_id)
-              .join(years, sa.and_(years.c.pid == Account.person_id, k.month >= years.c.whole, k.month < first))
+              .join(y, sa.and_(y.c.pid == Account.person_id, k.month >= y.c.whole, k.month < first))
               .where(Account.kind == "available",
                      sa.or_(k.kind.in_(used), sa.and_(k.kind == REVERSAL.name, k.reverses_kind.in_(used)))))
     parts = sa.union_all(head, months, tail).subquery()
