@@ -1,13 +1,17 @@
 """`python -m bench.dashboard [--people N] [--engine sqlite|postgresql|both]`: the provider's
 dashboard for N funds (the JSON first page, sorted by balance, and the whole list as XLSX,
-through the API in-process) against bare SQL of the same figures in the same run (target: JSON
+through the API in-process) against bare SQL of the same figures in the same run (target: each
 within 2x).
 
 The bare-SQL baseline reads, with one raw query each on the DBAPI connection: every fund's pots
 summed over all postings to the date, the plans, receipts by source, the plan year's money used
-and three months' hours; then works out weeks held, surplus, overdrawn, sorts and takes the first
-page in plain Python. It leaves out what SQL alone cannot say (the instalment schedule behind
-arrears, the bank's replay and rates), so it is a floor, not a rival implementation.
+(from each fund's own plan-year start, net of reversals, summed from the postings) and three
+months' hours; then works out weeks held, surplus, overdrawn, sorts and takes the first page in
+plain Python; the first page's balance, contingency, overdrawn and plan-year use must equal the
+dashboard's to the penny. The XLSX's baseline is the same for every fund, written as the same
+workbook with the same library. It leaves out what SQL alone cannot say (the instalment schedule
+behind arrears, the bank's replay and rates), so it is a floor, not a rival implementation. It
+reads no checkpoints (the app's derived tables): it is what bare SQL over the books costs.
 Benchmarks report, they do not gate: a missed target still exits 0.
 """
 from __future__ import annotations
@@ -43,8 +47,9 @@ def _median(fn) -> tuple[float, object]:
     return statistics.median(times), out
 
 
-def bare_sql(raw, ph: str, as_of: date, per_page: int = 50) -> list[tuple]:
-    """The same figures from bare SQL (see the module docstring): the first page by balance."""
+def bare_sql(raw, ph: str, as_of: date, per_page: int | None = 50) -> list[tuple]:
+    """The same figures from bare SQL (see the module docstring): the first page by balance
+    (per_page None: every fund)."""
     cur = raw.cursor()
     pots = {}
     cur.execute(f"""SELECT a.person_id, a.kind, SUM(p.amount_pence) FROM postings p
@@ -96,7 +101,33 @@ def bare_sql(raw, ph: str, as_of: date, per_page: int = 50) -> list[tuple]:
                      max(0, -avail), used.get(pid, 0), received.get((pid, "council"), 0)))
     rows.sort(key=lambda r: (-r[4], r[0]))
     del hours
-    return rows[:per_page]
+    return rows if per_page is None else rows[:per_page]
+
+
+def bare_workbook(raw, ph: str, as_of: date) -> int:
+    """The XLSX's baseline: every fund's figures from bare_sql, written as the same workbook (the
+    same columns, write-only openpyxl, money as Decimal) with no app: the lower bound of a
+    document is its queries plus writing it with the same library, as for month end."""
+    from decimal import Decimal
+    from io import BytesIO
+
+    from openpyxl import Workbook
+    rows = bare_sql(raw, ph, as_of, None)
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Funds")
+    ws.append(["Person", "Name", "Council", "Reference", "Balance", "Weeks held", "Surplus above threshold", "Arrears",
+               "Contingency", "Bank liability", "Overdrawn", "Used this plan year", "Budget pace", "Alerts"])
+    money = lambda pence: Decimal(pence).scaleb(-2)  # noqa: E731
+    for pid, name, council, ref, avail, cont, weeks, surplus, over, used, _ in rows:
+        ws.append([pid, name, council, ref, money(avail), Decimal(str(weeks)) if weeks is not None else None,
+                   money(surplus), money(0), money(cont), money(0), money(over), money(used), money(0),
+                   "overdrawn" if over else ""])
+    ts = wb.create_sheet("Totals")
+    ts.append(["As at", as_of.isoformat()])
+    ts.append(["Balance", money(sum(r[4] for r in rows))])
+    buf = BytesIO()
+    wb.save(buf)
+    return len(buf.getvalue())
 
 
 def _plan_year_start(first: date, day: date) -> date:
@@ -192,6 +223,7 @@ def run(name: str, people: int, seed: int, profile: bool = False, keep: bool = F
         raw = engine.raw()
         try:
             t_sql, first = _median(lambda: bare_sql(raw, engine.placeholder(), books.as_of))
+            t_sql_xlsx, _ = _median(lambda: bare_workbook(raw, engine.placeholder(), books.as_of))
         finally:
             raw.close()
         assert [f["person_id"] for f in doc["funds"]] == [r[0] for r in first], "the two first pages differ"
@@ -205,10 +237,12 @@ def run(name: str, people: int, seed: int, profile: bool = False, keep: bool = F
         say(f"  dashboard JSON first page (sorted by balance): {t_json * 1000:8.0f} ms")
         say(f"  dashboard XLSX, every fund ({size / 1024:.0f} KiB):   {t_xlsx * 1000:8.0f} ms")
         say(f"  bare SQL of the same figures, first page:      {t_sql * 1000:8.0f} ms")
+        say(f"  bare SQL, every fund, written as the workbook: {t_sql_xlsx * 1000:8.0f} ms")
         ratio = t_json / t_sql if t_sql else float("inf")
-        xratio = t_xlsx / t_sql if t_sql else float("inf")
+        xratio = t_xlsx / t_sql_xlsx if t_sql_xlsx else float("inf")
         say(f"  JSON / bare SQL: {ratio:.2f}x {'PASS' if ratio <= 2 else 'MISS'} (target within 2x); "
-            f"XLSX / bare SQL: {xratio:.2f}x {'PASS' if xratio <= 2 else 'MISS'}")
+            f"XLSX / bare SQL + workbook: {xratio:.2f}x {'PASS' if xratio <= 2 else 'MISS'} "
+            f"(XLSX / bare SQL alone: {t_xlsx / t_sql:.2f}x)")
         say("  load average (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
         say(f"  totals: overdrawn {doc['totals']['overdrawn']}, reconciles {doc['totals']['reconciliation']['reconciles']}")
         with app.app_context():
