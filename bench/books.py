@@ -210,13 +210,14 @@ def copy_books(sqlite_path: str, engine, say) -> None:
 
     import psycopg
 
-    src = sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True)
+    src = sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True, isolation_level=None)
+    src.execute("BEGIN")  # one snapshot for every table, whatever commits meanwhile
     have = {r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     tables = [t for t in db.metadata.sorted_tables if t.name in have]
     began = time.perf_counter()
     with psycopg.connect(engine.dsn) as dst:
         dst.execute("SET session_replication_role = replica")
-        dst.execute("TRUNCATE " + ", ".join(t.name for t in tables))
+        dst.execute("TRUNCATE " + ", ".join(t.name for t in tables) + " CASCADE")
         for t in tables:
             cols = [c.name for c in t.columns]
             n = 0
