@@ -17,6 +17,8 @@ Every figure comes from random.Random(seed, person number), never from a databas
 """
 from __future__ import annotations
 
+import dataclasses
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -33,6 +35,8 @@ from isf_ledger.accounts.people import create_person
 from isf_ledger.accounts.plans import add_plan
 from isf_ledger.accounts.receipts import SOURCE_NAMES
 from isf_ledger.db import db, utcnow
+
+from .engines import CACHE_DIR
 
 # The books end here; every balance is asked as at this day. Fixed, so every run is alike.
 END = date(2026, 10, 31)
@@ -164,6 +168,76 @@ def build(app, people: int, years: int, seed: int, say, maintain=lambda: None) -
     built.seconds = time.perf_counter() - began
     return Books(as_of=END, typical=ids[len(ids) // 2], one_month=extra["one_month"],
                  five_years=extra["five_years"], built=built)
+
+
+def kept_marker(engine) -> str:
+    return os.path.join(CACHE_DIR, f"{engine.name}-{engine.keep}.json")
+
+
+def kept(engine, build_books, say) -> Books:
+    """Books kept from an earlier run of the same key (engine.keep), or built now and kept.
+
+    A kept database is migrated again by the caller's `engine.upgrade()` before this, so books
+    built before a migration are brought up to date by the migration itself (which must fill
+    existing data). A build that did not finish leaves no marker and is built again."""
+    import json
+    marker = kept_marker(engine)
+    if os.path.exists(marker):
+        with open(marker) as f:
+            data = json.load(f)
+        say(f"[{engine.name}] reusing the books kept as {engine.keep!r} ({marker})")
+        data["as_of"] = date.fromisoformat(data["as_of"])
+        data["built"] = Built(**data["built"])
+        return Books(**data)
+    books = build_books()
+    os.makedirs(CACHE_DIR, exist_ok=True)
+    data = dataclasses.asdict(books)
+    data["as_of"] = books.as_of.isoformat()
+    with open(marker, "w") as f:
+        json.dump(data, f)
+    return books
+
+
+def copy_books(sqlite_path: str, engine, say) -> None:
+    """Copy books built (by `build`, through the posting engine) into a SQLite file into the
+    engine's PostgreSQL database, migrated to the same head, table by table with COPY: the same
+    rows and ids, every derived table (checkpoints) included. Building 10,000 people through the
+    engine takes over an hour on PostgreSQL on 2 cores; the copy a few minutes. The copied rows
+    were already checked by the database on the way into SQLite, so the copy runs with triggers
+    and foreign keys off (session_replication_role = replica), as a restore does; the sequences
+    are then set past the copied ids."""
+    import sqlite3
+
+    import psycopg
+
+    src = sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True, isolation_level=None)
+    src.execute("BEGIN")  # one snapshot for every table, whatever commits meanwhile
+    have = {r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = [t for t in db.metadata.sorted_tables if t.name in have]
+    began = time.perf_counter()
+    with psycopg.connect(engine.dsn) as dst:
+        dst.execute("SET session_replication_role = replica")
+        dst.execute("TRUNCATE " + ", ".join(t.name for t in tables) + " CASCADE")
+        for t in tables:
+            cols = [c.name for c in t.columns]
+            n = 0
+            with dst.cursor().copy(f"COPY {t.name} ({', '.join(cols)}) FROM STDIN") as copy:
+                for row in src.execute(f"SELECT {', '.join(cols)} FROM {t.name}"):
+                    copy.write_row(row)
+                    n += 1
+            for c in t.primary_key.columns:
+                if len(t.primary_key.columns) == 1 and c.autoincrement is not False and c.type.python_type is int:
+                    dst.execute(f"SELECT setval(pg_get_serial_sequence('{t.name}', '{c.name}'), "
+                                f"(SELECT COALESCE(MAX({c.name}), 0) + 1 FROM {t.name}), false) "
+                                f"WHERE pg_get_serial_sequence('{t.name}', '{c.name}') IS NOT NULL")
+            if n > 100_000:
+                say(f"  copied {n:,} {t.name} ({time.perf_counter() - began:.0f} s)")
+        # transactions.id is taken from its sequence through transaction_ids (ledger._allocate_ids)
+        dst.execute("SELECT setval(pg_get_serial_sequence('transactions', 'id'), "
+                    "(SELECT COALESCE(MAX(id), 0) + 1 FROM transaction_ids), false)")
+        dst.commit()
+    src.close()
+    say(f"  copied in {time.perf_counter() - began:.0f} s")
 
 
 def counts(app) -> dict[str, int]:

@@ -17,6 +17,8 @@ import psycopg
 from isf_ledger import create_app
 from isf_ledger.db import db
 
+# Kept books (--keep-books): SQLite files here, PostgreSQL databases named isf_bench_keep_<key>.
+CACHE_DIR = os.environ.get("ISF_BENCH_CACHE") or os.path.join(tempfile.gettempdir(), "isf-bench-cache")
 PG_BASE = (os.environ.get("ISF_BENCH_POSTGRES_URL") or os.environ.get("ISF_TEST_POSTGRES_URL")
            or "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -75,8 +77,11 @@ class Engine:
 class SQLiteEngine(Engine):
     name = "sqlite"
 
-    def __init__(self):
-        self.tmp = tempfile.mkdtemp(prefix="isf-bench-")
+    def __init__(self, keep: str | None = None):
+        # `keep`: a cache key; the file lives in CACHE_DIR and survives close() for the next run.
+        self.keep = keep
+        self.tmp = os.path.join(CACHE_DIR, f"sqlite-{keep}") if keep else tempfile.mkdtemp(prefix="isf-bench-")
+        os.makedirs(self.tmp, exist_ok=True)
         self.path = os.path.join(self.tmp, "books.db")
         self.url = f"sqlite:///{self.path}"
 
@@ -93,17 +98,26 @@ class SQLiteEngine(Engine):
         return f"{total / 2**20:.0f} MiB on disk"
 
     def close(self) -> None:
+        if not self.keep:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def forget(self) -> None:
+        """Remove kept books (a cache that was never finished)."""
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 class PostgresEngine(Engine):
     name = "postgresql"
 
-    def __init__(self):
-        self.db_name = f"isf_bench_{uuid.uuid4().hex[:10]}"
+    def __init__(self, keep: str | None = None):
+        self.keep = keep
+        self.db_name = f"isf_bench_keep_{keep}" if keep else f"isf_bench_{uuid.uuid4().hex[:10]}"
         self.dsn = PG_BASE.rsplit("/", 1)[0] + "/" + self.db_name
         self.url = self.dsn
-        _pg_admin(f"CREATE DATABASE {self.db_name}")
+        with psycopg.connect(PG_BASE, autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.db_name,)).fetchone()
+        if not exists:
+            _pg_admin(f"CREATE DATABASE {self.db_name}")
         self.admin = None
         self.analyzed_at = 0  # postings when last analysed
         self.analyses, self.analyse_seconds = 0, 0.0
@@ -158,8 +172,15 @@ class PostgresEngine(Engine):
     def close(self) -> None:
         if self.admin is not None:
             self.admin.close()
+        if not self.keep:
+            _pg_admin(f"DROP DATABASE IF EXISTS {self.db_name} WITH (FORCE)")
+
+    def forget(self) -> None:
+        if self.admin is not None:
+            self.admin.close()
         _pg_admin(f"DROP DATABASE IF EXISTS {self.db_name} WITH (FORCE)")
 
 
-def make(name: str) -> Engine:
-    return SQLiteEngine() if name == "sqlite" else PostgresEngine()
+def make(name: str, keep: str | None = None) -> Engine:
+    """A fresh database, or with `keep` (a cache key) the kept one of that key (see bench.books.kept)."""
+    return SQLiteEngine(keep) if name == "sqlite" else PostgresEngine(keep)

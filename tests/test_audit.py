@@ -66,6 +66,8 @@ FAULTS = {
         "UPDATE transactions SET kind = 'receipt' WHERE id = {f}"],
     "monthly checkpoints equal the postings": ["UPDATE account_months SET net_pence = net_pence + 1 "
                                                "WHERE account_id = {avail}"],
+    "monthly checkpoints by kind equal the postings": ["UPDATE account_kind_months SET net_pence = net_pence + 1 "
+                                                       "WHERE account_id = {avail} AND kind = 'receipt'"],
     "every receipt bore the right fee": ["UPDATE receipts SET fee_pence = fee_pence + 1 WHERE id = {rid}"],
     "every receipt and its fee are posted as recorded": ["UPDATE receipts SET amount_pence = 300000, "
                                                          "fee_pence = 30000 WHERE id = {rid}"],

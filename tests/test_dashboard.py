@@ -98,11 +98,13 @@ def test_the_whole_list_as_a_workbook(api, funds):
     assert str(totals["Provider must make good"]) == "185" and totals["Reconciles"] is True
 
 
-def _queries(api, path):
+def _queries(api, path, bound=None):
     count = [0]
 
-    def seen(*_a, **_k):
+    def seen(conn, cursor, statement, parameters, *_a):
         count[0] += 1
+        if bound is not None and "years" in statement:  # the plan-year starts: one parameter, however many funds
+            bound.append(len(parameters))
 
     with api.app.app_context():
         engine = db.engine
@@ -117,7 +119,7 @@ def _queries(api, path):
 
 def test_the_number_of_queries_does_not_grow_with_the_funds(api):
     api.post("/api/v1/rates", {"service": "day_support", "unit": "hour", "rate": "18.50", "effective_from": "2026-01-01"})
-    counts = []
+    counts, bound = [], []
     made = 0
     for n in (3, 30):
         while made < n:
@@ -127,8 +129,54 @@ def test_the_number_of_queries_does_not_grow_with_the_funds(api):
             deliver(api, pid, "2026-10-05", "2.00")
             deliver(api, pid, "2026-10-06", "1.00", "banked", notice_given_at="2026-10-01T09:00:00")
             made += 1
-        counts.append((_queries(api, f"/api/v1/dashboard?as_of={AS_OF}"),
+        counts.append((_queries(api, f"/api/v1/dashboard?as_of={AS_OF}", bound),
                        _queries(api, f"/api/v1/dashboard?as_of={AS_OF}&format=xlsx")))
     print("queries (json, xlsx) for 3 and 30 funds:", counts)
     assert counts[0] == counts[1], counts
     assert counts[0][0] <= 25, counts
+    assert len(bound) == 2 and bound[0] == bound[1], bound
+
+
+def test_plan_year_use_from_its_part_months_and_the_checkpoints_between(api):
+    """A plan year that starts mid-month: its first days read from the postings, the whole months
+    from the checkpoints by kind (a reversal netted in its month), the last month to the day."""
+    api.post("/api/v1/rates", {"service": "day_support", "unit": "hour", "rate": "18.50", "effective_from": "2025-01-01"})
+    pid = api.person("Eve")
+    api.plan(pid, effective_from="2025-06-15", contingency_amount="300.00")  # plan years from 15 June: as at 31 October, from 2026-06-15
+    api.receipt(pid, "5000.00", date="2026-07-01")  # money in and its fee: not use
+    deliver(api, pid, "2026-06-14", "4.00")  # the day before the plan year: not counted
+    deliver(api, pid, "2026-06-15", "1.00")  # its first day: 18.50
+    deliver(api, pid, "2026-06-20", "2.00")  # 37.00
+    deliver(api, pid, "2026-08-05", "2.00")  # 37.00
+    mistake = deliver(api, pid, "2026-09-12", "2.00")  # reversed in September: nothing
+    api.post(f"/api/v1/deliveries/{mistake['id']}/reverse", {"reason": "recorded twice"})
+    api.post(f"/api/v1/people/{pid}/contingency/set-aside", {"date": "2026-08-10", "amount": "100.00"})  # not use
+    deliver(api, pid, "2026-10-05", "2.00")  # 37.00
+    deliver(api, pid, "2026-10-31", "1.00")  # as_of itself: 18.50
+    deliver(api, pid, "2026-11-02", "8.00")  # after as_of: not counted
+    used = {d: api.get(f"/api/v1/dashboard?as_of={d}")["funds"][0]["plan_year_used"]
+            for d in ("2026-06-14", "2026-06-30", "2026-09-30", "2026-10-31")}
+    assert used == {"2026-06-14": "74.00", "2026-06-30": "55.50", "2026-09-30": "92.50", "2026-10-31": "148.00"}
+
+
+def test_the_dashboard_migration_fills_the_checkpoints_by_kind_from_existing_books(api, funds):
+    """0013 on books written before it: the same rows ledger.post keeps, reversals included."""
+    from isf_ledger.accounts.audit import audit
+
+    def rows():
+        with api.app.app_context():
+            out = sorted(tuple(map(str, r)) for r in db.session.execute(sa.text(
+                "SELECT account_id, month, kind, reverses_kind, net_pence FROM account_kind_months")))
+            db.session.remove()
+            return out
+
+    kept = rows()
+    assert any(r[2] == "reversal" and r[3] == "delivery" for r in kept), kept
+    runner = api.app.test_cli_runner()
+    assert runner.invoke(args=["db", "downgrade", "0011"]).exit_code == 0
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    assert rows() == kept
+    with api.app.app_context():
+        found = audit(db.session)
+        db.session.rollback()
+    assert found["monthly checkpoints by kind equal the postings"] == []

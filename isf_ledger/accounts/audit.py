@@ -14,7 +14,7 @@ from sqlalchemy.orm import aliased, scoped_session
 
 from ..money import apply_rate, format_pence
 from .kinds import outflows
-from .models import Account, AccountMonth, Person, Posting, Receipt, Transaction
+from .models import Account, AccountKindMonth, AccountMonth, Person, Posting, Receipt, Transaction
 from .reconciliation import reconcile
 
 # Invariant 4: the only kinds of transaction that may take money out of a person's fund (a
@@ -130,6 +130,31 @@ def checkpoint_drift(session) -> list[Finding]:
          .group_by(both.c.account_id, Account.person_id, Account.kind, both.c.month).having(derived != kept))
     return [Finding(pid, f"{kind} in {str(month)[:7]}: checkpoint {format_pence(k)}, postings {format_pence(d)}")
             for pid, kind, month, d, k in session.execute(q)]
+
+
+def kind_checkpoint_drift(session) -> list[Finding]:
+    """The people's pots' monthly checkpoints by kind (a reversal also by the kind it reverses)
+    against their postings, compared in the database."""
+    month = _month_of(session, Posting.date)
+    original = aliased(Transaction)
+    reversed_kind = sa.func.coalesce(original.kind, "")
+    k = AccountKindMonth
+    both = sa.union_all(
+        sa.select(Posting.account_id.label("account_id"), month.label("month"), Transaction.kind.label("kind"),
+                  reversed_kind.label("reverses_kind"), sa.func.sum(Posting.amount_pence).label("derived"),
+                  sa.literal(0).label("kept"))
+        .join(Account, Account.id == Posting.account_id).join(Transaction, Transaction.id == Posting.transaction_id)
+        .outerjoin(original, original.id == Transaction.reverses_id).where(Account.person_id.is_not(None))
+        .group_by(Posting.account_id, month, Transaction.kind, reversed_kind),
+        sa.select(k.account_id, k.month, k.kind, k.reverses_kind, sa.literal(0), k.net_pence)).subquery()
+    derived, kept = sa.func.sum(both.c.derived), sa.func.sum(both.c.kept)
+    q = (sa.select(Account.person_id, Account.kind, both.c.month, both.c.kind, both.c.reverses_kind, derived, kept)
+         .join(Account, Account.id == both.c.account_id)
+         .group_by(both.c.account_id, Account.person_id, Account.kind, both.c.month, both.c.kind,
+                   both.c.reverses_kind).having(derived != kept))
+    return [Finding(pid, f"{kind} in {str(month)[:7]}, {what}{' of ' + of if of else ''}: checkpoint "
+                         f"{format_pence(kp)}, postings {format_pence(d)}")
+            for pid, kind, month, what, of, d, kp in session.execute(q)]
 
 
 def wrong_fees(session) -> list[Finding]:
@@ -253,6 +278,7 @@ def audit(session) -> dict[str, list[str]]:
         "no transaction moves money between funds": txn["one_fund"],
         "money leaves a fund only as invariant 4 allows, to the right account": txn["outflow"],
         "monthly checkpoints equal the postings": checkpoint_drift(session),
+        "monthly checkpoints by kind equal the postings": kind_checkpoint_drift(session),
         "every receipt bore the right fee": wrong_fees(session),
         "every receipt and its fee are posted as recorded": receipts_against_postings(session),
         "every reversal negates what it reverses": reversals_against_originals(session),

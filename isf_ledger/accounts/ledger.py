@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..errors import Conflict
 from ..money import format_pence
 from .kinds import REVERSAL, kind_of
-from .models import Account, AccountMonth, Fund, Posting, Transaction
+from .models import Account, AccountKindMonth, AccountMonth, Fund, Posting, Transaction
 
 PERSON_ACCOUNTS = ("available", "contingency")
 # The provider's side of the books. Client money is the bank account that holds every fund;
@@ -225,19 +225,38 @@ def post(session, entries: list[Entry], funds: dict[int, Fund], user_id: int | N
     session.execute(sa.insert(Posting.__table__).returning(Posting.__table__.c.id), postings)
     session.execute(sa.insert(Transaction.__table__).returning(Transaction.__table__.c.id), headers)
     _add_to_checkpoints(session, months)
+    _add_to_kind_checkpoints(session, entries)
     _refuse_overdrawing(session, entries)
     return entries
 
 
-def _add_to_checkpoints(session, months: dict[tuple[int, date], int]) -> None:
+def _add_to_checkpoints(session, months: dict[tuple, int], model=AccountMonth,
+                        keys=("account_id", "month")) -> None:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(AccountMonth)
-    stmt = stmt.on_conflict_do_update(index_elements=["account_id", "month"],
-                                      set_={"net_pence": AccountMonth.net_pence + stmt.excluded.net_pence})
+    stmt = insert(model)
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys),
+                                      set_={"net_pence": model.net_pence + stmt.excluded.net_pence})
     # Sorted, so two writers touching the same provider accounts take row locks in one order.
-    rows = [{"account_id": a, "month": m, "net_pence": p} for (a, m), p in sorted(months.items())]
+    rows = [{**dict(zip(keys, key)), "net_pence": p} for key, p in sorted(months.items())]
     session.execute(stmt, rows)
+
+
+def _add_to_kind_checkpoints(session, entries: list[Entry]) -> None:
+    """The people's pots' months by kind (AccountKindMonth), a reversal under the kind it reverses
+    too (reversing_entry says which; otherwise it is read, after the headers are written)."""
+    unknown = {e.reverses_id for e in entries if e.reverses_id is not None and e.kind_reversed is None}
+    kinds = dict(session.execute(sa.select(Transaction.id, Transaction.kind)
+                                 .where(Transaction.id.in_(unknown))).all()) if unknown else {}
+    months: dict[tuple, int] = {}
+    for e in entries:
+        reversed_kind = "" if e.reverses_id is None else e.kind_reversed or kinds[e.reverses_id]
+        for account, pence in e.legs:
+            if account.person_id is not None:
+                key = (account.id, month_start(e.posted_date), e.kind, reversed_kind)
+                months[key] = months.get(key, 0) + pence
+    if months:
+        _add_to_checkpoints(session, months, AccountKindMonth, ("account_id", "month", "kind", "reverses_kind"))
 
 
 def balances(session, account_ids=None, as_of: date | None = None) -> dict[int, int]:

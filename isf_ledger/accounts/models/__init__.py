@@ -1,7 +1,7 @@
 """Tables of the restricted-fund ledger, one module per noun; the rules that use them live in the
 modules named for them (accounts/plans.py, accounts/receipts.py, ...)."""
 from .people import Council, CouncilRuleChange, Person, Fund
-from .ledger import Account, Transaction, TransactionId, Posting, AccountMonth
+from .ledger import Account, Transaction, TransactionId, Posting, AccountMonth, AccountKindMonth
 from .plans import PlanVersion, BudgetLine
 from .rates import Rate
 from .receipts import Receipt
@@ -20,6 +20,7 @@ __all__ = [
     "TransactionId",
     "Posting",
     "AccountMonth",
+    "AccountKindMonth",
     "PlanVersion",
     "BudgetLine",
     "Rate",

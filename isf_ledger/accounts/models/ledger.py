@@ -87,3 +87,20 @@ class AccountMonth(db.Model):
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), primary_key=True)
     month: Mapped[date] = mapped_column(primary_key=True)  # first day of the month
     net_pence: Mapped[Pence] = mapped_column(default=0)
+
+
+class AccountKindMonth(db.Model):
+    """Net movement of a person's pot in a month by the kind of transaction that moved it (a
+    reversal under `reversal` with the kind it reverses in `reverses_kind`, else ''): so a
+    question about one kind of money over many months (the plan year's use on the dashboard)
+    reads a row a month, not every posting.
+
+    Derived from postings, kept in the same database transaction by ledger.post, and rebuildable
+    from them (migration 0013 fills it; the self-audit compares it with the postings)."""
+
+    __tablename__ = "account_kind_months"
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), primary_key=True)
+    month: Mapped[date] = mapped_column(primary_key=True)  # first day of the month
+    kind: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    reverses_kind: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    net_pence: Mapped[Pence] = mapped_column(default=0)
