@@ -71,6 +71,7 @@ DO $$ DECLARE t record; BEGIN
   FOR t IN SELECT c.relname AS tbl, a.attname AS col, pg_get_serial_sequence(c.relname, a.attname) AS seq
              FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
             WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
+              AND a.attnum > 0 AND NOT a.attisdropped  -- a column dropped by a downgrade keeps a placeholder
               AND pg_get_serial_sequence(c.relname, a.attname) IS NOT NULL LOOP
     EXECUTE format('SELECT setval(%L, COALESCE((SELECT MAX(%I) FROM %I), 0) + 1, false)', t.seq, t.col, t.tbl);
   END LOOP;

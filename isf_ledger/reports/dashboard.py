@@ -210,7 +210,7 @@ def fund_figures(session, as_of: date) -> list[FundFigures]:
         weeks = rule_on(session, "surplus_threshold_weeks", council, plan, as_of, history)
         threshold = round_half_up(Decimal(weeks * f.annual_budget) / 52)
         f.surplus = max(0, f.available - f.bank_value - threshold)
-        owed = arrears_of(instalments_of(mine, council, as_of), got.get(pid, {}))
+        owed = arrears_of(instalments_of(mine, council, as_of, history), got.get(pid, {}))
         f.arrears = sum(row["arrears"] for row in owed.values())
         f.overdrawn = max(0, -f.available)
         year = years[pid]
