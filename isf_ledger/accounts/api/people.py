@@ -11,11 +11,10 @@ from ... import clock
 from ...db import db
 from ...idempotency import write
 from ...users import FINANCE, guard
-from ..ledger import fund_balance
 from ..models import Person
 from ..people import create_person
 from ..hours import quantity
-from ..positions import Position, bank_positions, positions
+from ..positions import Position, fund_position, positions
 from ..schemas import people as s
 from ..schemas.common import AsOfQuery
 from .scopes import PERSON
@@ -82,7 +81,7 @@ def balance(args, person_id):
     """The fund's pots as at a date (default today), counting everything dated on or before it, and
     its bank of hours as at that date with their value at that date's rates."""
     as_of = args["as_of"] or clock.today()
-    bal = fund_balance(db.session, person_id, as_of)
-    bank_hundredths, bank_value = bank_positions(db.session, [person_id], as_of)[person_id]
-    return {"person_id": person_id, "as_of": as_of, "available": bal["available"],
-            "contingency": bal["contingency"], "bank_hours": quantity(bank_hundredths), "bank_value": bank_value}
+    held = fund_position(db.session, person_id, as_of)
+    return {"person_id": person_id, "as_of": as_of, "available": held.available,
+            "contingency": held.contingency, "bank_hours": quantity(held.bank_hundredths),
+            "bank_value": held.bank_value}
