@@ -17,7 +17,7 @@ from ..hours import quantity
 from ..positions import Position, fund_position, positions
 from ..schemas import people as s
 from ..schemas.common import AsOfQuery
-from .scopes import PERSON
+from .scopes import PERSON, PERSON_ROW
 
 blp = ExactBlueprint("people", __name__, url_prefix="/api/v1", description="People and their funds")
 
@@ -74,7 +74,7 @@ def get_person(person_id):
 
 
 @blp.route("/people/<int:person_id>/balance")
-@guard(PERSON)
+@guard(PERSON_ROW)
 @blp.arguments(AsOfQuery, location="query")
 @blp.response(200, s.BalanceOut)
 def balance(args, person_id):
