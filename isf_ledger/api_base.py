@@ -28,6 +28,20 @@ def loads_exact(text: str | bytes):
 
 
 class ExactParser(FlaskParser):
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self._schemas: dict[type, Schema] = {}
+
+    def _get_schema(self, argmap, req):
+        # flask-smorest hands over the schema class: made once, not on every request (a schema
+        # keeps no state between loads).
+        if isinstance(argmap, type) and issubclass(argmap, Schema):
+            schema = self._schemas.get(argmap)
+            if schema is None:
+                schema = self._schemas[argmap] = argmap()
+            return schema
+        return super()._get_schema(argmap, req)
+
     def _raw_load_json(self, req):
         # Reached only for views that take a JSON body, after `guard`, so the contract's order
         # holds: 401/403/404 first, then this 415 among the checks of the body (400/422).

@@ -75,14 +75,19 @@ def replay(events: list[BankEvent], dates=()) -> tuple[dict[date, int], list[Sho
     return held, shortfalls
 
 
-def _bank_events_query(dated: bool):
+def _bank_events_query(dated: bool, one: bool = False):
     """Built once (a balance reads it on every request): every listed fund's banked and drawn
-    hours, not reversed, optionally up to a date."""
+    hours, not reversed, optionally up to a date; `one`: one fund's (`person_id`), no list to expand."""
+    if one:  # plain comparisons: nothing for the statement to expand on every run
+        whose = sa.and_(Delivery.person_id == sa.bindparam("person_id"),
+                        sa.or_(*(Delivery.status == status for status in BANK_STATUSES)))
+    else:
+        whose = sa.and_(Delivery.person_id.in_(sa.bindparam("ids", expanding=True)),
+                        Delivery.status.in_(BANK_STATUSES))
     q = (sa.select(Delivery.id, Delivery.person_id, Delivery.service, Delivery.date, Delivery.status,
                    Delivery.quantity_hundredths, Delivery.lapses_on)
          .outerjoin(DeliveryReversal, DeliveryReversal.delivery_id == Delivery.id)
-         .where(DeliveryReversal.id.is_(None), Delivery.status.in_(BANK_STATUSES),
-                Delivery.person_id.in_(sa.bindparam("ids", expanding=True))))
+         .where(DeliveryReversal.id.is_(None), whose))
     return q.where(Delivery.date <= sa.bindparam("until", type_=sa.Date)) if dated else q
 
 
@@ -103,9 +108,14 @@ def bank_events(session, person_ids, until: date | None = None) -> dict[tuple[in
 
 def banks(session, person_ids, as_of: date) -> dict[int, dict[str, int]]:
     """Each fund's bank as at a date: service -> hundredths held (services holding none left out)."""
+    return held_at(bank_events(session, person_ids, as_of), person_ids, as_of)
+
+
+def held_at(events: dict[tuple[int, str], list[BankEvent]], person_ids, as_of: date) -> dict[int, dict[str, int]]:
+    """What each fund's bank holds at a date, replayed from its events (as `bank_events` gives them)."""
     out: dict[int, dict[str, int]] = {pid: {} for pid in person_ids}
-    for (pid, service), events in bank_events(session, person_ids, as_of).items():
-        held = replay(events, [as_of])[0][as_of]
+    for (pid, service), evs in events.items():
+        held = replay(evs, [as_of])[0][as_of]
         if held:
             out[pid][service] = held
     return out

@@ -14,8 +14,8 @@ from datetime import date
 import sqlalchemy as sa
 
 from ..money import apply_rate
-from .bank import banks
-from .ledger import month_start
+from .bank import BankEvent, _bank_events_query, banks, held_at
+from .ledger import _fund_balance_query, month_start
 from .models import Account, AccountMonth, Posting
 from .rates import RateBook
 
@@ -59,7 +59,12 @@ def pots(session, person_ids: list[int] | None, as_of: date) -> dict[int, dict[s
 def bank_positions(session, person_ids: list[int], as_of: date) -> dict[int, tuple[int, int]]:
     """Each fund's bank as at a date: (hundredths, value in pence), valued per service at the rate
     in force on that date (the plan's override first), rounded half up, summed."""
-    held = banks(session, person_ids, as_of)
+    return bank_values(session, banks(session, person_ids, as_of), as_of)
+
+
+def bank_values(session, held: dict[int, dict[str, int]], as_of: date) -> dict[int, tuple[int, int]]:
+    """Each fund's bank (service -> hundredths, as `bank.banks` gives it) as (hundredths, value in
+    pence) at the rates in force on `as_of`; the rates are read only when some bank holds hours."""
     holding = [pid for pid, services in held.items() if services]
     book = RateBook(session, {s for pid in holding for s in held[pid]}, holding) if holding else None
     out = {}
@@ -78,3 +83,37 @@ def positions(session, person_ids: list[int] | None, as_of: date) -> dict[int, P
     bank = bank_positions(session, list(held), as_of)
     return {pid: Position(pid, p.get("available", 0), p.get("contingency", 0), *bank.get(pid, (0, 0)))
             for pid, p in held.items()}
+
+
+def _fund_position_query():
+    """Built once (every balance request reads it): one fund's banked and drawn hours up to a date
+    (as `bank.bank_events` reads them) and its pots as at that date (as `ledger.fund_balance`
+    reads them), as one UNION ALL. A pot's row has no delivery id; its kind and pence stand in
+    the service and quantity columns."""
+    pots_q = _fund_balance_query(True)
+    kind, pence = pots_q.selected_columns
+    nothing = lambda type_: sa.type_coerce(sa.null(), type_)  # noqa: E731
+    pots_q = pots_q.with_only_columns(
+        nothing(sa.BigInteger), nothing(sa.Integer), kind, nothing(sa.Date), nothing(sa.String),
+        sa.type_coerce(pence, sa.BigInteger), nothing(sa.Date))
+    return sa.union_all(pots_q, _bank_events_query(True, one=True))
+
+
+_FUND_POSITION = _fund_position_query()
+
+
+def fund_position(session, person_id: int, as_of: date) -> Position:
+    """One fund's position as at a date, as `positions` gives it, from one query (pots and bank
+    together); the rates are read only when the bank holds hours."""
+    pence: dict[str, int] = {}
+    events: dict[tuple[int, str], list[BankEvent]] = {}
+    rows = session.execute(_FUND_POSITION, {"person_id": person_id, "first": month_start(as_of), "as_of": as_of,
+                                                "until": as_of})
+    for did, _, name, day, status, amount, lapses_on in rows:
+        if did is None:
+            pence[name] = int(amount)
+        else:
+            events.setdefault((person_id, name), []).append(BankEvent(day, int(amount), status == "banked",
+                                                                      lapses_on, did))
+    hundredths, value = bank_values(session, held_at(events, [person_id], as_of), as_of)[person_id]
+    return Position(person_id, pence.get("available", 0), pence.get("contingency", 0), hundredths, value)

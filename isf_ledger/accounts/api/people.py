@@ -11,14 +11,13 @@ from ... import clock
 from ...db import db
 from ...idempotency import write
 from ...users import FINANCE, guard
-from ..ledger import fund_balance
 from ..models import Person
 from ..people import create_person
 from ..hours import quantity
-from ..positions import Position, bank_positions, positions
+from ..positions import Position, fund_position, positions
 from ..schemas import people as s
 from ..schemas.common import AsOfQuery
-from .scopes import PERSON
+from .scopes import PERSON, PERSON_ROW
 
 blp = ExactBlueprint("people", __name__, url_prefix="/api/v1", description="People and their funds")
 
@@ -75,14 +74,14 @@ def get_person(person_id):
 
 
 @blp.route("/people/<int:person_id>/balance")
-@guard(PERSON)
+@guard(PERSON_ROW)
 @blp.arguments(AsOfQuery, location="query")
 @blp.response(200, s.BalanceOut)
 def balance(args, person_id):
     """The fund's pots as at a date (default today), counting everything dated on or before it, and
     its bank of hours as at that date with their value at that date's rates."""
     as_of = args["as_of"] or clock.today()
-    bal = fund_balance(db.session, person_id, as_of)
-    bank_hundredths, bank_value = bank_positions(db.session, [person_id], as_of)[person_id]
-    return {"person_id": person_id, "as_of": as_of, "available": bal["available"],
-            "contingency": bal["contingency"], "bank_hours": quantity(bank_hundredths), "bank_value": bank_value}
+    held = fund_position(db.session, person_id, as_of)
+    return {"person_id": person_id, "as_of": as_of, "available": held.available,
+            "contingency": held.contingency, "bank_hours": quantity(held.bank_hundredths),
+            "bank_value": held.bank_value}

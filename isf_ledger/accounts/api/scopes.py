@@ -1,6 +1,8 @@
 """What the accounts API's paths name, for `guard`: a person (and their fund), a transaction."""
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from ...db import db
 from ...users import MAX_ID, Scope
 from ..models import Delivery, Person, Transaction
@@ -18,6 +20,20 @@ def _transaction(transaction_id: int):
 
 
 PERSON = Scope("person_id", "person", _person)
+
+# Built once: a person's id and council, all the scope check needs, without loading the entity.
+_PERSON_ROW = sa.select(Person.__table__.c.id, Person.__table__.c.council_id).where(
+    Person.__table__.c.id == sa.bindparam("person_id"))
+
+
+def _person_row(person_id: int):
+    row = (db.session.connection().execute(_PERSON_ROW, {"person_id": person_id}).first()
+           if person_id <= MAX_ID else None)
+    return row, row
+
+
+# As PERSON, for views that need only the id: `g.person` is a row of (id, council_id).
+PERSON_ROW = Scope("person_id", "person", _person_row)
 TRANSACTION = Scope("transaction_id", "transaction", _transaction)
 
 
