@@ -148,18 +148,12 @@ def endpoint_key(endpoint: str | None, method: str) -> str:
     return f"{endpoint}.{'get' if method == 'HEAD' else method.lower()}"
 
 
-def guard(*args):
+def guard(scope: Scope | None = None):
     """Check, in the contract's order: a valid token (401), the role and scope (403), the id in
     the path (404). Who may call the endpoint is read from the one table, access.ACCESS, by the
     endpoint's name and method: a view names only its scope, `@guard(PERSON)` or `@guard()`.
-
-    The older form `@guard(ROLES, SCOPE)` is still accepted while branches written before the
-    table merge; its roles are only declared (the table decides), and test_access_matrix fails
-    where they differ from the table. People and auditors get 403 also for ids that do not
-    exist, so that ids outside their scope cannot be probed."""
-    declared = args[0] if args and isinstance(args[0], tuple) else None
-    rest = args[1:] if declared is not None else args
-    scope: Scope | None = rest[0] if rest else None
+    People and auditors get 403 also for ids that do not exist, so that ids outside their scope
+    cannot be probed."""
 
     def decorator(view):
         @wraps(view)
@@ -183,7 +177,6 @@ def guard(*args):
             return view(*a, **kwargs)
 
         wrapper.guarded = True
-        wrapper.declared_roles = declared
         return wrapper
 
     return decorator
