@@ -121,6 +121,24 @@ def test_several_bad_rows_write_nothing_and_are_all_listed(api, ana):
     assert api.balance(ana)["available"] == "1800.00"
 
 
+def test_rows_already_written_in_chunks_are_undone_by_a_bad_row_further_down(api, ana, monkeypatch):
+    from isf_ledger.accounts import imports
+
+    monkeypatch.setattr(imports, "CHUNK", 2)  # rows are written two at a time, as they are checked
+    late = f"{ana},2026-10-30,10:00,day_support,5.00,bank_used,,personal_care,V-7"  # row 8: the bank holds 1.00 h
+    errors = refused(api, csv_file(*GOOD, late))
+    assert errors == [{"row": 8, "column": "quantity",
+                       "reason": "the day_support bank holds 1.00 h on 2026-10-30, not enough for 5.00 h"}]
+    assert api.get(f"/api/v1/people/{ana}/deliveries") == []
+    assert api.balance(ana)["available"] == "1800.00"
+    assert api.get("/api/v1/reconciliation")["reconciles"] is True
+    # The bank is checked over the whole file: a draw in the first chunk is covered by hours banked
+    # (earlier in the month) in a later one.
+    drawn_first = [GOOD[4], *GOOD[:4], GOOD[5]]
+    assert summary(imported(api, csv_file(*drawn_first)))["written"] == 6
+    assert_worked_example(api, ana)
+
+
 def test_the_same_file_twice_writes_nothing_the_second_time(api, ana):
     data = csv_file(*(row.rsplit(",", 1)[0] + "," for row in GOOD))  # no visit ids: the file's hash decides
     assert imported(api, data)["written"] == 6

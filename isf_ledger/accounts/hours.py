@@ -127,19 +127,31 @@ def record_deliveries(session, person_id: int, items: list[DeliveryIn], *,
 
     rows = [checked_row(book, person_id, item, opened_on=opened_on, council=council, notice_hours=notice_hours,
                         user_id=user_id, expiry_days=expiry_days) for item in items]
-    charged = [row["charge_pence"] for row in rows]
     funds = lock_funds(session, [person_id])  # a fund's writers queue here: two draws cannot both land
     _check_bank_holds(session, person_id, rows)
-    fund, provider = person_accounts(session, person_id), provider_accounts(session)
-    entries = {i: charge_entry(person_id, item, rows[i]["unit"], charge, fund, provider)
-               for i, (item, charge) in enumerate(zip(items, charged)) if charge}
+    return write_deliveries(session, rows, items, funds, {person_id: person_accounts(session, person_id)},
+                            provider_accounts(session), user_id)
+
+
+def write_deliveries(session, rows: list[dict], items: list[DeliveryIn], funds: dict, accounts: dict,
+                     provider: dict, user_id: int | None = None, *, ids: bool = True) -> list[dict]:
+    """Write checked rows (checked_row's, the bank already checked, their funds locked): one post
+    of their charges, one insert. `accounts` is each person's person_accounts. With `ids` False
+    the rows' ids are not read back, so the insert is one executemany (SQLite sends RETURNING
+    with sort_by_parameter_order one row at a time)."""
+    entries = {i: charge_entry(row["person_id"], item, row["unit"], row["charge_pence"], accounts[row["person_id"]],
+                               provider)
+               for i, (row, item) in enumerate(zip(rows, items)) if row["charge_pence"]}
     if entries:
         post(session, list(entries.values()), funds, user_id)
     for i, entry in entries.items():
         rows[i]["transaction_id"] = entry.posted_id
     table = Delivery.__table__  # the table, not the class: the ORM's bulk path costs more per row than SQL
-    ids = session.scalars(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).all()
-    for row, did in zip(rows, ids):
+    if not ids:
+        session.execute(sa.insert(table), rows)
+        return rows
+    for row, did in zip(rows, session.scalars(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                                              rows).all()):
         row["id"] = did
     return rows
 

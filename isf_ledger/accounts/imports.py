@@ -27,8 +27,10 @@ from marshmallow import ValidationError
 from ..errors import Invalid, LedgerError
 from ..locks import lock_key
 from .bank import BANK_STATUSES, bank_events
-from .hours import DEFAULT_BANKING_NOTICE_HOURS, DeliveryIn, bank_shortfalls, checked_row, quantity, record_deliveries
-from .models import Delivery, DeliveryImport, Fund, Person
+from .councils import rule_history, rule_on
+from .hours import DEFAULT_BANKING_NOTICE_HOURS, DeliveryIn, bank_shortfalls, checked_row, quantity, write_deliveries
+from .ledger import lock_funds, provider_accounts
+from .models import Account, Delivery, DeliveryImport, Fund, Person, Rate
 from .rates import RateBook
 from .schemas.deliveries import DeliveryIn as DeliverySchema
 
@@ -56,24 +58,23 @@ def _error(row, column, reason) -> dict:
 
 # Reading -----------------------------------------------------------------------------------
 
-def read_rows(data: bytes) -> list[tuple[int, dict]]:
-    """(row number, {column: cell}) for every row with anything in it; ImportRefused for a file
-    that is empty, not CSV or XLSX, or whose header lacks a column."""
+def _table(data: bytes):
+    """A function giving the file's rows (lists of cells, the header first) afresh on each call,
+    read as they are needed; ImportRefused for a file that is empty or not CSV or XLSX."""
     if not data.strip():
         raise ImportRefused([_error(None, None, "the file is empty")])
     if data.startswith(b"PK\x03\x04"):
-        table = _xlsx(data)
-    elif data.startswith(b"\xd0\xcf\x11\xe0"):
+        sheet = _xlsx(data)
+        return lambda: sheet.iter_rows(values_only=True)
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise ImportRefused([_error(None, None, "an old .xls workbook: save it as .xlsx or CSV (UTF-8)")])
-    else:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ImportRefused([_error(None, None, "not a spreadsheet: send CSV (UTF-8) or XLSX")]) from None
-        if "\x00" in text:
-            raise ImportRefused([_error(None, None, "not a spreadsheet: send CSV (UTF-8) or XLSX")])
-        table = csv.reader(io.StringIO(text, newline=""))
-    return _with_header(table)
+    try:
+        data.decode("utf-8-sig")  # checked whole first, then read a line at a time (the text is not kept)
+    except UnicodeDecodeError:
+        raise ImportRefused([_error(None, None, "not a spreadsheet: send CSV (UTF-8) or XLSX")]) from None
+    if b"\x00" in data:  # in UTF-8 only NUL itself has a zero byte
+        raise ImportRefused([_error(None, None, "not a spreadsheet: send CSV (UTF-8) or XLSX")])
+    return lambda: csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=""))
 
 
 def _xlsx(data: bytes):
@@ -83,11 +84,11 @@ def _xlsx(data: bytes):
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)  # formulas: their saved values
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError):
         raise ImportRefused([_error(None, None, "not a spreadsheet: an unreadable XLSX file")]) from None
-    return book.worksheets[0].iter_rows(values_only=True)
+    return book.worksheets[0]
 
 
-def _with_header(table) -> list[tuple[int, dict]]:
-    rows = iter(table)
+def _columns(rows) -> list[tuple[int, str]]:
+    """The header's (position, column) pairs; ImportRefused unless it names every column once."""
     header = next(rows, None)
     if header is None or not any(_blank(c) is not None for c in header):
         raise ImportRefused([_error(1, None, "the first row must be the header: " + ", ".join(COLUMNS))])
@@ -100,13 +101,37 @@ def _with_header(table) -> list[tuple[int, dict]]:
             errors.append(_error(1, name, "given more than once"))
     if errors:
         raise ImportRefused(errors)
-    at = [(i, n) for i, n in enumerate(names) if n]
-    out = []
+    return [(i, n) for i, n in enumerate(names) if n]
+
+
+def _with_header(table):
+    """(row number, {column: cell}) for every row with anything in it, one at a time."""
+    rows = iter(table())
+    at = _columns(rows)
     for number, cells in enumerate(rows, start=2):
         row = {n: (_blank(cells[i]) if i < len(cells) else None) for i, n in at}
         if any(v is not None for v in row.values()):
-            out.append((number, row))
-    return out
+            yield number, row
+
+
+def _people_cells(table) -> tuple[int, set[str]]:
+    """A first, light pass: how many rows have anything in them, and the distinct `person` cells
+    (so every fund is locked before anything is written, lowest person id first)."""
+    rows = iter(table())
+    at = _columns(rows)
+    where = next(i for i, n in at if n == "person")
+    count, people = 0, set()
+    for cells in rows:
+        if any(i < len(cells) and _blank(cells[i]) is not None for i, _ in at):
+            count += 1
+            person = _blank(cells[where]) if where < len(cells) else None
+            if person is not None:
+                people.add(_person_text(person))
+    return count, people
+
+
+def _person_text(person) -> str:
+    return _number_text(person) if isinstance(person, (int, float)) else str(person)
 
 
 def _blank(cell):
@@ -213,10 +238,59 @@ def _people(session, values) -> tuple[dict, dict]:
     return found, why
 
 
+class _Cells:
+    """The API schema's fields read cell by cell, each distinct cell once: a file's dates,
+    times, services, quantities, statuses and domains repeat, so marshmallow sees each text once
+    and the answer (the value, or its reasons) is reused; the same values and messages as
+    `DeliverySchema().load`, which has no rules across fields."""
+
+    LIMIT = 50_000  # distinct texts remembered per column; beyond that each is read anew
+
+    def __init__(self):
+        self.fields = {name: _schema.fields[name] for name in _schema.fields}
+        self.seen = {name: {} for name in self.fields}
+
+    def load(self, cells: dict) -> tuple[dict, dict]:
+        """The row's arguments, and {column: reason} for what the schema refuses."""
+        args, bad = {}, {}
+        for name, field in self.fields.items():
+            if name not in cells:
+                if field.required:
+                    bad[name] = str(field.error_messages["required"])
+                else:
+                    args[name] = field.load_default
+                continue
+            value = cells[name]
+            seen = self.seen[name]
+            found = seen.get(value, seen)
+            if found is seen:
+                try:
+                    found = (True, field.deserialize(value, name, cells))
+                except ValidationError as e:
+                    reasons = e.messages
+                    found = (False, "; ".join(map(str, reasons)) if isinstance(reasons, list) else str(reasons))
+                if len(seen) < self.LIMIT:
+                    seen[value] = found
+            if found[0]:
+                args[name] = found[1]
+            else:
+                bad[name] = found[1]
+        return args, bad
+
+
+CHUNK = 5000  # rows checked and written together: one post, one insert
+
+
 def import_deliveries(session, data: bytes, *, filename: str = "", user_id: int | None = None,
                       notice_hours: int = DEFAULT_BANKING_NOTICE_HOURS, progress=None) -> dict:
     """Apply a file of deliveries whole, in the session's transaction (the caller commits), or
-    raise ImportRefused listing every bad row. `progress(stage, n)` is told of rows as they pass."""
+    raise ImportRefused listing every bad row, with nothing written. `progress(stage, n)` is told
+    of rows as they pass.
+
+    The file is read twice, as it goes: first only its `person` cells, so every fund is locked
+    (lowest id first) before anything is written; then each row is checked once and written in
+    chunks under a savepoint. After the first bad row nothing more is written, every row is still
+    checked, and the savepoint is rolled back: all or nothing without holding the file's rows."""
     tell = progress or (lambda stage, n: None)
     sha256 = hashlib.sha256(data).hexdigest()
     lock_key(session, "delivery-imports")  # one import at a time: visit ids and file hashes checked, then written
@@ -224,19 +298,81 @@ def import_deliveries(session, data: bytes, *, filename: str = "", user_id: int 
     if seen is not None:
         return {"import_id": seen.id, "rows": seen.rows, "written": 0, "skipped": seen.rows, "people": 0,
                 "charged": 0, "already_imported": True}
-    rows = read_rows(data)
-    tell("read", len(rows))
+    table = _table(data)
+    count, texts = _people_cells(table)
+    tell("read", count)
 
-    errors, good = [], []  # good: (row number, person text, DeliveryIn)
+    found, unknown = _people(session, texts)
+    pids = sorted(set(found.values()))
+    funds = {f.person_id: f for f in session.scalars(sa.select(Fund).where(Fund.person_id.in_(pids)))}
+    councils = {p.id: p.council for p in session.scalars(sa.select(Person).where(Person.id.in_(pids)))}
+    locked = lock_funds(session, [pid for pid in pids if funds[pid].closed_on is None])
+    funds.update(locked)  # as locked: closed_on and issued_through as they stand now
+    accounts = defaultdict(dict)
+    for account in session.scalars(sa.select(Account).where(Account.person_id.in_(pids))):
+        accounts[account.person_id][account.kind] = account
+    provider = provider_accounts(session)
+    events = bank_events(session, pids)  # before this file's rows are written
+    history = rule_history(session, [c.id for c in councils.values() if c is not None])
+    # Every service on the rate card (the file's services are not known before its rows are read)
+    # and every person's plans, for their overrides.
+    book = RateBook(session, session.scalars(sa.select(Rate.service).distinct()).all(), pids)
+    cells = _Cells()
+
+    savepoint = session.begin_nested()
+    errors: list[dict] = []
     external_seen: dict[str, int] = {}
-    for number, row in rows:
+    banking: dict[int, list[tuple[int, dict]]] = defaultdict(list)  # pid -> [(row number, bank row)]
+    written = skipped = charged = 0
+    people: set[int] = set()
+    chunk: list[tuple[int, int, DeliveryIn]] = []  # (row number, person id, item)
+
+    def flush():
+        nonlocal written, skipped, charged
+        ext_ids = [item.external_id for _, _, item in chunk if item.external_id is not None]
+        already = dict(session.execute(sa.select(Delivery.external_id, Delivery.person_id)
+                                       .where(Delivery.external_id.in_(ext_ids))).all()) if ext_ids else {}
+        rows, items = [], []
+        for number, pid, item in chunk:
+            if item.external_id in already:
+                if already[item.external_id] != pid:
+                    errors.append(_error(number, "external_id", f"this visit was imported for person "
+                                                                f"{already[item.external_id]}, not {pid}: "
+                                                                "reverse that delivery and import this row without it"))
+                else:
+                    skipped += 1
+                continue
+            fund = funds[pid]
+            if fund.closed_on is not None:
+                errors.append(_error(number, "person", f"the fund was closed on {fund.closed_on.isoformat()}"))
+                continue
+            council = councils[pid]
+            try:
+                row = checked_row(book, pid, item, opened_on=fund.opened_on, council=council,
+                                  notice_hours=notice_hours, user_id=user_id,
+                                  expiry_days=lambda plan, day: rule_on(session, "bank_expiry_days", council, plan,
+                                                                        day, history))
+            except Invalid as e:
+                column, reasons = next(iter(e.details.items()))
+                errors.append(_error(number, column, reasons[0]))
+                continue
+            if row["status"] in BANK_STATUSES:
+                banking[pid].append((number, row))
+            rows.append(row)
+            items.append(item)
+        chunk.clear()
+        if rows and not errors:
+            write_deliveries(session, rows, items, funds, accounts, provider, user_id, ids=False)
+            written += len(rows)
+            charged += sum(r["charge_pence"] for r in rows)
+            people.update(r["person_id"] for r in rows)
+            tell("write", len(rows))
+
+    for number, row in _with_header(table):
         tell("check", 1)
-        cells, bad = _as_json(row)
-        try:
-            args = _schema.load(cells)
-        except ValidationError as e:
-            bad.update({column: "; ".join(map(str, reasons)) if isinstance(reasons, list) else str(reasons)
-                        for column, reasons in e.messages.items() if column not in bad})
+        text, bad = _as_json(row)
+        args, refused = cells.load(text)
+        bad.update({column: reason for column, reason in refused.items() if column not in bad})
         if bad:
             errors.extend(_error(number, column, reason) for column, reason in sorted(bad.items()))
             args = None
@@ -254,71 +390,33 @@ def import_deliveries(session, data: bytes, *, filename: str = "", user_id: int 
         if person is None:
             errors.append(_error(number, "person", "Missing data for required field."))
             continue
-        if args is not None:
-            good.append((number, _number_text(person) if isinstance(person, (int, float)) else str(person),
-                         DeliveryIn(**args, external_id=ext)))
-
-    found, unknown = _people(session, {p for _, p, _ in good})
-    already = {}  # external id -> person id, for the file's visits already imported
-    ext_ids = sorted(external_seen)
-    for i in range(0, len(ext_ids), 5000):
-        already.update(session.execute(sa.select(Delivery.external_id, Delivery.person_id)
-                                       .where(Delivery.external_id.in_(ext_ids[i:i + 5000]))).all())
-    by_person: dict[int, list[tuple[int, DeliveryIn]]] = defaultdict(list)
-    skipped = 0
-    for number, person, item in good:
+        if args is None:
+            continue
+        person = _person_text(person)
         if person in unknown:
             errors.append(_error(number, "person", unknown[person]))
-        elif item.external_id in already:
-            if already[item.external_id] != found[person]:
-                errors.append(_error(number, "external_id", f"this visit was imported for person "
-                                                            f"{already[item.external_id]}, not {found[person]}: "
-                                                            "reverse that delivery and import this row without it"))
-            else:
-                skipped += 1
-        else:
-            by_person[found[person]].append((number, item))
+            continue
+        chunk.append((number, found[person], DeliveryIn(**args, external_id=ext)))
+        if len(chunk) >= CHUNK:
+            flush()
+    flush()
 
-    pids = sorted(by_person)
-    funds = {f.person_id: f for f in session.scalars(sa.select(Fund).where(Fund.person_id.in_(pids)))}
-    councils = {p.id: p.council for p in session.scalars(sa.select(Person).where(Person.id.in_(pids)))}
-    book = RateBook(session, {item.service for items in by_person.values() for _, item in items}, pids)
-    events = bank_events(session, pids)
-    for pid in pids:
-        fund, checked = funds[pid], []
-        for number, item in by_person[pid]:
-            if fund.closed_on is not None:
-                errors.append(_error(number, "person", f"the fund was closed on {fund.closed_on.isoformat()}"))
-                continue
-            try:
-                row = checked_row(book, pid, item, opened_on=fund.opened_on, council=councils[pid],
-                                  notice_hours=notice_hours)
-            except Invalid as e:
-                column, reasons = next(iter(e.details.items()))
-                errors.append(_error(number, column, reasons[0]))
-                continue
-            row["number"] = number
-            checked.append(row)
-        for service, short in bank_shortfalls(events, pid, [r for r in checked if r["status"] in BANK_STATUSES]).items():
-            rows_of = {id(r["bank_event"]): r["number"] for r in checked if "bank_event" in r}
+    for pid in sorted(banking):  # the bank over each fund's rows together, after every row is known
+        new_rows = [row for _, row in banking[pid]]
+        for service, short in bank_shortfalls(events, pid, new_rows).items():
+            numbers = {id(row["bank_event"]): number for number, row in banking[pid] if "bank_event" in row}
             for s in short:
-                if id(s.event) in rows_of:
-                    errors.append(_error(rows_of[id(s.event)], "quantity",
+                if id(s.event) in numbers:
+                    errors.append(_error(numbers[id(s.event)], "quantity",
                                          f"the {service} bank holds {quantity(s.held)} h on "
                                          f"{s.event.day.isoformat()}, not enough for {quantity(s.event.hundredths)} h"))
     if errors:
+        savepoint.rollback()
         raise ImportRefused(sorted(errors, key=lambda e: (e["row"] or 0, e["column"] or "")))
-
-    written = charged = 0
-    for pid in pids:  # lowest person id first, as lock_funds orders locks
-        items = [item for _, item in by_person[pid]]
-        done = record_deliveries(session, pid, items, notice_hours=notice_hours, user_id=user_id)
-        written += len(done)
-        charged += sum(r["charge_pence"] for r in done)
-        tell("write", len(done))
-    record = DeliveryImport(sha256=sha256, filename=(filename or "")[:255], rows=len(rows), written=written,
+    savepoint.commit()
+    record = DeliveryImport(sha256=sha256, filename=(filename or "")[:255], rows=count, written=written,
                             skipped=skipped, created_by=user_id)
     session.add(record)
     session.flush()
-    return {"import_id": record.id, "rows": len(rows), "written": written, "skipped": skipped,
-            "people": len(pids), "charged": charged, "already_imported": False}
+    return {"import_id": record.id, "rows": count, "written": written, "skipped": skipped,
+            "people": len(people), "charged": charged, "already_imported": False}

@@ -212,9 +212,10 @@ def post(session, entries: list[Entry], funds: dict[int, Fund], user_id: int | N
             if e.follows.posted_id is None:
                 raise LedgerBug("an entry must be posted after the one it follows")
             e.follows_id = e.follows.posted_id
+        month = month_start(day)
         for account, pence in e.legs:
             postings.append({"transaction_id": txn_id, "account_id": account.id, "date": day, "amount_pence": pence})
-            key = (account.id, month_start(day))
+            key = (account.id, month)
             months[key] = months.get(key, 0) + pence
         headers.append({"id": txn_id, "kind": e.kind, "date": day, "service_date": e.service_date or e.date,
                         "person_id": e.person_id, "description": e.description[:500],
