@@ -19,7 +19,7 @@ from ..clock import UK
 from ..errors import Conflict, Invalid
 from ..money import apply_rate
 from .bank import BANK_STATUSES, BankEvent, bank_events, replay
-from .councils import rule, rule_history, rule_on
+from .councils import rule_history, rule_on
 from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
 from .models import Delivery, DeliveryReversal, Fund, Person, PlanService, PlanVersion, Transaction
 from .plans import windows
@@ -86,10 +86,11 @@ def charge_entry(person_id: int, item: DeliveryIn, unit: str, charge: int, fund:
                        (provider["client_money"], charge), (provider["provider_bank"], -charge)])
 
 
-def checked_row(book: RateBook, person_id: int, item: DeliveryIn, *, opened_on: date | None, council,
-                notice_hours: int, user_id: int | None = None, expiry_days=None) -> dict:
+def checked_row(book: RateBook, person_id: int, item: DeliveryIn, *, opened_on: date | None,
+                notice_hours: int, expiry_days, user_id: int | None = None) -> dict:
     """The delivery's row as it will be written, with its charge; Invalid (naming the field) if a
-    rule refuses it. The bank's balance is checked over all of a fund's new rows together."""
+    rule refuses it. The bank's balance is checked over all of a fund's new rows together.
+    `expiry_days(plan, day)` is the bank_expiry_days rule on the session's date."""
     if opened_on is not None and item.date < opened_on:
         raise Invalid("date", f"before the fund opened on {opened_on.isoformat()}; record the plan first")
     rate = book.rate(person_id, item.service, item.date)
@@ -103,9 +104,7 @@ def checked_row(book: RateBook, person_id: int, item: DeliveryIn, *, opened_on: 
     if item.status == "banked":
         check_notice(item, notice_hours)
         plan = book.plan(person_id, item.date)
-        # The council's rule as it stood on the session's date, where the caller can read its history.
-        days = expiry_days(plan, item.date) if expiry_days else rule("bank_expiry_days", council, plan)
-        lapses_on = item.date + timedelta(days=days)
+        lapses_on = item.date + timedelta(days=expiry_days(plan, item.date))
     return {"person_id": person_id, "date": item.date, "start_time": item.start_time,
             "service": item.service, "unit": unit, "quantity_hundredths": qty, "status": item.status,
             "notice_given_at": item.notice_given_at, "domain": item.domain, "rate": rate,
@@ -125,7 +124,7 @@ def record_deliveries(session, person_id: int, items: list[DeliveryIn], *,
     def expiry_days(plan, day):
         return rule_on(session, "bank_expiry_days", council, plan, day, history)
 
-    rows = [checked_row(book, person_id, item, opened_on=opened_on, council=council, notice_hours=notice_hours,
+    rows = [checked_row(book, person_id, item, opened_on=opened_on, notice_hours=notice_hours,
                         user_id=user_id, expiry_days=expiry_days) for item in items]
     funds = lock_funds(session, [person_id])  # a fund's writers queue here: two draws cannot both land
     _check_bank_holds(session, person_id, rows)

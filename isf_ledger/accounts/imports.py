@@ -348,7 +348,7 @@ def import_deliveries(session, data: bytes, *, filename: str = "", user_id: int 
                 continue
             council = councils[pid]
             try:
-                row = checked_row(book, pid, item, opened_on=fund.opened_on, council=council,
+                row = checked_row(book, pid, item, opened_on=fund.opened_on,
                                   notice_hours=notice_hours, user_id=user_id,
                                   expiry_days=lambda plan, day: rule_on(session, "bank_expiry_days", council, plan,
                                                                         day, history))
