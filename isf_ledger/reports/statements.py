@@ -22,7 +22,7 @@ from ..db import utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..locks import lock_key
 from ..money import format_pence, round_half_up
-from ..accounts.councils import rule
+from ..accounts.councils import rule_history, rule_on
 from ..accounts.instalments import arrears_of, instalments_of, received_by_person
 from ..accounts.kinds import kind_of
 from ..accounts.ledger import month_end, month_start
@@ -135,9 +135,14 @@ def _months(start: date, end: date) -> list[date]:
     return out
 
 
-def statement_figures(session, person_ids: list[int], month: date) -> dict[int, dict]:
-    """Every figure of each listed person's statement for the month, as JSON-ready values."""
+def statement_figures(session, person_ids: list[int], month: date, rules_on: date | None = None) -> dict[int, dict]:
+    """Every figure of each listed person's statement for the month, as JSON-ready values.
+
+    Council rules (the surplus threshold and notice) are read as in force on `rules_on`, the
+    month's last day unless given (a final statement: the close date), from each council's rule
+    history, read once for the whole batch (domain.md "Councils": the profile at the item's date)."""
     first, last = month_start(month), month_end(month)
+    rules_on = last if rules_on is None else rules_on
     if not person_ids:
         return {}
     people = {p.id: (p, c) for p, c in session.execute(
@@ -151,15 +156,21 @@ def statement_figures(session, person_ids: list[int], month: date) -> dict[int, 
     three_back = add_months(first, -2)
     use_from = min([three_back] + [y[0] for y in years.values() if y])
     used = _monthly_use(session, person_ids, use_from, last)
+    history = rule_history(session, {c.id for _, c in people.values()})
+
+    def rules(council, plan) -> tuple:
+        return tuple(rule_on(session, name, council, plan, rules_on, history)
+                     for name in ("surplus_threshold_weeks", "surplus_notice_days"))
+
     out = {}
     for pid in person_ids:
         person, council = people[pid]
         out[pid] = _one(person, council, first, last, money.get(pid), plans.get(pid, []), got.get(pid, {}),
-                        hours[pid], bank.get(pid, 0), years[pid], used.get(pid, {}), three_back)
+                        hours[pid], bank.get(pid, 0), years[pid], used.get(pid, {}), three_back, rules)
     return out
 
 
-def _one(person, council, first, last, m, plans, got, hours, bank_pence, year, used, three_back) -> dict:
+def _one(person, council, first, last, m, plans, got, hours, bank_pence, year, used, three_back, rules) -> dict:
     t = m.totals if m else {}
     closing = m.closing_balance if m else 0
     f = {"person_id": person.id, "name": person.name, "council": council.name,
@@ -187,7 +198,7 @@ def _one(person, council, first, last, m, plans, got, hours, bank_pence, year, u
         "date": upcoming.due.isoformat(), "amount": format_pence(upcoming.council_pence + upcoming.person_pence),
         "council": format_pence(upcoming.council_pence), "person": format_pence(upcoming.person_pence)}
 
-    weeks = rule("surplus_threshold_weeks", council, plan)
+    weeks, notice_days = rules(council, plan)
     budget = plan.annual_budget_pence if plan else 0
     threshold = round_half_up(Decimal(weeks * budget) / 52)
     surplus = max(0, closing - bank_pence - threshold)
@@ -195,7 +206,7 @@ def _one(person, council, first, last, m, plans, got, hours, bank_pence, year, u
     f["surplus"] = {"available": format_pence(closing), "bank_value": format_pence(bank_pence),
                     "threshold_weeks": weeks, "threshold": format_pence(threshold),
                     "above_threshold": format_pence(surplus),
-                    "notice_days": rule("surplus_notice_days", council, plan)}
+                    "notice_days": notice_days}
     f["overdrawn"] = closing < 0
     f["provider_makes_good"] = format_pence(max(0, -closing))
 
@@ -407,7 +418,7 @@ def issue_final(session, person_id: int, closed_on: date, closing: dict, *, user
     if latest(session, person_id, first) is not None:
         raise Conflict(f"a statement for {first:%Y-%m} is already issued; close the fund on a day of a month "
                        "without one", {"date": ["in a month whose statement is issued"]}, code="month_closed")
-    figures = statement_figures(session, [person_id], first)[person_id]
+    figures = statement_figures(session, [person_id], first, rules_on=closed_on)[person_id]
     figures["period"] = {"from": first.isoformat(), "to": closed_on.isoformat()}
     figures["final"] = {"closed_on": closed_on.isoformat(), **closing}
     now, number = utcnow(), _next_number(session)
