@@ -349,3 +349,21 @@ def test_the_surplus_threshold_is_the_councils_at_the_statement_month(api, today
     assert november["surplus_above_threshold"] == "1300.00"
     assert (november["surplus"]["threshold_weeks"], november["surplus"]["threshold"],
             november["surplus"]["notice_days"]) == (1, "500.00", 14)
+
+
+def test_slices_drawn_by_a_pool_keep_each_statement_with_its_own_figures_and_pdf(api, today):
+    """Month end reads figures a slice at a time while a pool draws the slice before: every
+    statement still gets its own number, figures and PDF (the stored hash is of its own document)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from isf_ledger.reports.render_pdf import render_pdf
+    people = [api.person(f"P{i}") for i in range(7)]
+    for i, pid in enumerate(people):
+        api.receipt(pid, f"{100 + i}.00", "2026-10-02")
+    with api.app.app_context(), ThreadPoolExecutor(2) as pool:
+        expected = st.statement_figures(db.session, people, date(2026, 10, 1))
+        done = st.issue_month(db.session, date(2026, 10, 1), batch=5, slice_=2, pool=pool)
+        assert done.issued == 7 and [s["person_id"] for s in done.statements] == people
+        for pid, n in ((s["person_id"], s["number"]) for s in done.statements):
+            stmt = st.latest(db.session, pid, date(2026, 10, 1))
+            assert stmt.number == n and stmt.figures == expected[pid]
+            assert st.stored_pdf(db.session, stmt) == render_pdf(st.as_json(db.session, stmt))

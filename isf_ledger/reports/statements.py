@@ -39,6 +39,7 @@ HOURS_FIELDS = ("planned", "delivered", "refused", "unplanned", "banked", "bank_
 # Outgoings that use the budget (the chart and the forecast): the fee, support, shared support, spend.
 USES_BUDGET = ("management_fee_total", "support_charged_total", "shared_support_total", "spend_total")
 BATCH = 500  # people per committed batch at month end: memory stays flat whatever the number
+SLICE = 100  # people per read of figures within a batch: the render pool draws one slice while the next is read
 
 
 def parse_month(text: str) -> date:
@@ -287,16 +288,27 @@ def statement_document(figures: dict, number: int, issued_at: datetime, **extra)
 
 
 def render_many(docs: list[dict], pool=None) -> list[bytes]:
+    return list(render_later(docs, pool))
+
+
+def render_later(docs: list[dict], pool=None) -> Iterable[bytes]:
+    """The documents' PDFs: without a pool, rendered now; with one, handed to the pool at once
+    and collected by iterating, so the caller reads the next figures while they are drawn."""
     from .render_pdf import render_pdf
     if pool is None:
         return [render_pdf(d) for d in docs]
-    return list(pool.map(render_pdf, docs, chunksize=max(1, len(docs) // 8)))
+    return pool.map(render_pdf, docs, chunksize=max(1, len(docs) // 8))
 
 
 def issue_month(session, month: date, *, user_id: int | None = None, progress: Callable[[int], None] | None = None,
-                pool=None, batch: int = BATCH) -> Issued:
+                pool=None, batch: int = BATCH, slice_: int = SLICE) -> Issued:
     """Month end: the month's shared charges, then every open fund's statement, once. Commits a
-    batch at a time. A month not yet ended is refused (409)."""
+    batch at a time. A month not yet ended is refused (409).
+
+    Within a batch (one transaction, its funds locked) the figures are read a slice of people at
+    a time and each slice's PDFs go to the render pool as soon as they are read: the figures of
+    the next slice are read while the pool draws, instead of the pool waiting for the whole
+    batch's figures and then month end waiting for the pool."""
     first, last = month_start(month), month_end(month)
     if clock.today() <= last:
         raise Conflict(f"{first:%B %Y} has not ended yet: statements are issued after {last.isoformat()}",
@@ -305,8 +317,7 @@ def issue_month(session, month: date, *, user_id: int | None = None, progress: C
     session.commit()
     result = Issued(first.strftime("%Y-%m"))
     people = _due_people(session, first, last)
-    for at in range(0, len(people), batch):
-        ids = people[at:at + batch]
+    for ids in chunks(people, batch):
         # One month end at a time issues (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises anyway):
         # a second run waits here and then finds the statements already there.
         lock_key(session, "statements:issue")
@@ -316,20 +327,24 @@ def issue_month(session, month: date, *, user_id: int | None = None, progress: C
         todo = [pid for pid in ids if pid not in done]
         result.already_issued += len(done)
         if todo:
-            figures = statement_figures(session, todo, first)
             now, number = utcnow(), _next_number(session)
-            docs = [statement_document(figures[pid], number + i, now, replaces=None, reason=None)
-                    for i, pid in enumerate(todo)]
-            pdfs = render_many(docs, pool)
-            rows = [{"number": number + i, "person_id": pid, "month": first, "version": 1, "figures": figures[pid],
+            numbers = {pid: number + i for i, pid in enumerate(todo)}
+            figures, drawing = {}, []
+            for part in chunks(todo, slice_):
+                read = statement_figures(session, part, first)
+                figures.update(read)
+                drawing.append(render_later([statement_document(read[pid], numbers[pid], now, replaces=None,
+                                                                reason=None) for pid in part], pool))
+            pdfs = [pdf for pending in drawing for pdf in pending]
+            rows = [{"number": numbers[pid], "person_id": pid, "month": first, "version": 1, "figures": figures[pid],
                      "pdf_sha256": hashlib.sha256(pdf).hexdigest(), "issued_at": now, "issued_by": user_id}
-                    for i, (pid, pdf) in enumerate(zip(todo, pdfs))]
+                    for pid, pdf in zip(todo, pdfs)]
             _store(session, rows, pdfs)
             # Closing the month: issued_through only ever moves forward.
             session.execute(sa.update(Fund).where(Fund.person_id.in_(todo), sa.or_(
                 Fund.issued_through.is_(None), Fund.issued_through < first)).values(issued_through=first))
             result.issued += len(todo)
-            del figures, docs, pdfs, rows
+            del figures, drawing, pdfs, rows
         session.commit()
         if progress is not None:
             progress(len(ids))
