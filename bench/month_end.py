@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import random
 import resource
 import time
@@ -80,6 +81,18 @@ def build(url: str, people: int, seed: int) -> None:
 
 def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def workers_peak_mib(pool) -> float:
+    """The largest peak resident memory of the render workers (Linux /proc; 0 elsewhere)."""
+    peak = 0.0
+    for pid in getattr(pool, "_processes", None) or {}:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                peak = max([peak] + [int(line.split()[1]) / 1024 for line in f if line.startswith("VmHWM:")])
+        except OSError:
+            pass
+    return peak
 
 
 def issued_documents(engine) -> list[dict]:
@@ -153,7 +166,8 @@ def run(name: str, people: int, workers: int, seed: int) -> None:
             db.engine.dispose()
         if done.issued != people:
             raise RuntimeError(f"issued {done.issued} of {people}")
-        mem = peak_mib()
+        mem, worker_mem = peak_mib(), workers_peak_mib(pool)
+        load = os.getloadavg()[0]
         docs = issued_documents(engine)
         bound, rendered = lower_bound(engine, pool, docs), len(docs)
         del docs
@@ -162,8 +176,9 @@ def run(name: str, people: int, workers: int, seed: int) -> None:
         ratio = seconds / bound
         print(f"[{name}] month end: {done.issued:,} statements in {seconds:.1f} s "
               f"({seconds / done.issued * 1000:.1f} ms each), peak memory {mem:.0f} MiB "
-              f"(before month end {base_mem:.0f} MiB), workers {workers or 'none'}", flush=True)
-        print(f"[{name}] lower bound (bare aggregates + {rendered:,} PDFs, same renderer): {bound:.1f} s; "
+              f"(before month end {base_mem:.0f} MiB), workers {workers or 'none'} (each at most {worker_mem:.0f} MiB); "
+              f"load average {load:.2f}", flush=True)
+        print(f"[{name}] lower bound (bare aggregates + the same {rendered:,} documents, same renderer): {bound:.1f} s; "
               f"ratio {ratio:.2f}x (target {TARGET_RATIO}x{'' if ratio <= TARGET_RATIO else ': MISSED by %.2fx' % (ratio / TARGET_RATIO)})",
               flush=True)
         at_10k = seconds / people * 10_000
