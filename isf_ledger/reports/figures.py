@@ -58,6 +58,14 @@ class MonthMoney:
             - t["contingency_set_aside"])
 
 
+def available_accounts(person_ids: list[int]):
+    """The listed funds' `available` accounts, as a subquery to filter postings by: given the
+    accounts, the postings are read through their (account, date) index, where a filter on the
+    person alone lets PostgreSQL read the whole month's postings by date for every slice of
+    month end (0.17 s a call at 10,000 people)."""
+    return sa.select(Account.id).where(Account.person_id.in_(person_ids), Account.kind == "available")
+
+
 def movements_by_heading(session, person_ids: list[int] | None, start: date, end: date) -> dict[int, dict[str, int]]:
     """Net movement of each fund's `available` between two dates (both included), by heading, in
     one query."""
@@ -70,7 +78,7 @@ def movements_by_heading(session, person_ids: list[int] | None, start: date, end
          .where(Account.kind == "available", Posting.date >= start, Posting.date <= end)
          .group_by(Account.person_id, kind))
     if person_ids is not None:
-        q = q.where(Account.person_id.in_(person_ids))
+        q = q.where(Account.person_id.in_(person_ids), Posting.account_id.in_(available_accounts(person_ids)))
     out: dict[int, dict[str, int]] = {}
     for pid, k, pence in session.execute(q):
         heading = HEADINGS.get(k)

@@ -31,7 +31,7 @@ from ..accounts.hours import hours_by_period
 from ..accounts.plans import add_months, in_force, windows
 from ..accounts.positions import bank_positions
 from ..shared_support.cli import charge_all
-from .figures import HEADINGS, month_money
+from .figures import HEADINGS, available_accounts, month_money
 from .models import Statement, StatementDocument
 
 HOURS_FIELDS = ("planned", "delivered", "refused", "unplanned", "banked", "bank_used", "provider_cancelled",
@@ -105,7 +105,7 @@ def _monthly_use(session, person_ids: list[int], start: date, end: date) -> dict
          .join(Transaction, Transaction.id == Posting.transaction_id)
          .outerjoin(original, original.id == Transaction.reverses_id)
          .where(Account.kind == "available", Account.person_id.in_(person_ids), Posting.date >= start,
-                Posting.date <= end, kind.in_(used))
+                Posting.date <= end, kind.in_(used), Posting.account_id.in_(available_accounts(person_ids)))
          .group_by(Account.person_id, label, kind))
     out: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     for pid, m, k, pence in session.execute(q):
