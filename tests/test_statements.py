@@ -322,3 +322,48 @@ def test_two_month_ends_at_once_issue_each_statement_once(api, today, backend):
         rows = db.session.execute(sa.text("SELECT person_id, number FROM statements ORDER BY number")).all()
     assert sorted(p for p, _ in rows) == sorted(people)
     assert [n for _, n in rows] == list(range(1, 13))
+
+
+def test_the_surplus_threshold_is_the_councils_at_the_statement_month(api, today):
+    """A council's threshold changed from November: October's statement, issued after the change,
+    keeps the old threshold; November's takes the new one (domain.md "Councils": rules at the
+    item's date)."""
+    council = api.post("/api/v1/councils", {"name": "Northshire", "surplus_threshold_weeks": 3,
+                                             "surplus_notice_days": 21})["id"]
+    ana = api.person("Ana")
+    api.plan(ana, effective_from="2026-10-01")  # 26,000.00 a year: 500.00 a week
+    api.receipt(ana, "2000.00", "2026-10-01")  # 1,800.00 after the fee, all month and all November
+    today["day"] = date(2026, 12, 2)
+    r = api.call("PATCH", f"/api/v1/councils/{council}", {"surplus_threshold_weeks": 1, "surplus_notice_days": 14,
+                                                          "effective_from": "2026-11-01"})
+    assert r.status_code == 200, r.get_json()
+    issue(api, "2026-10")
+    issue(api, "2026-11")
+    october = api.get(f"/api/v1/people/{ana}/statements/2026-10")
+    november = api.get(f"/api/v1/people/{ana}/statements/2026-11")
+    assert october["closing_balance"] == november["closing_balance"] == "1800.00"
+    # 3 weeks: 1,800.00 - 1,500.00; 1 week: 1,800.00 - 500.00.
+    assert october["surplus_above_threshold"] == "300.00"
+    assert (october["surplus"]["threshold_weeks"], october["surplus"]["threshold"],
+            october["surplus"]["notice_days"]) == (3, "1500.00", 21)
+    assert november["surplus_above_threshold"] == "1300.00"
+    assert (november["surplus"]["threshold_weeks"], november["surplus"]["threshold"],
+            november["surplus"]["notice_days"]) == (1, "500.00", 14)
+
+
+def test_slices_drawn_by_a_pool_keep_each_statement_with_its_own_figures_and_pdf(api, today):
+    """Month end reads figures a slice at a time while a pool draws the slice before: every
+    statement still gets its own number, figures and PDF (the stored hash is of its own document)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from isf_ledger.reports.render_pdf import render_pdf
+    people = [api.person(f"P{i}") for i in range(7)]
+    for i, pid in enumerate(people):
+        api.receipt(pid, f"{100 + i}.00", "2026-10-02")
+    with api.app.app_context(), ThreadPoolExecutor(2) as pool:
+        expected = st.statement_figures(db.session, people, date(2026, 10, 1))
+        done = st.issue_month(db.session, date(2026, 10, 1), batch=5, slice_=2, pool=pool)
+        assert done.issued == 7 and [s["person_id"] for s in done.statements] == people
+        for pid, n in ((s["person_id"], s["number"]) for s in done.statements):
+            stmt = st.latest(db.session, pid, date(2026, 10, 1))
+            assert stmt.number == n and stmt.figures == expected[pid]
+            assert st.stored_pdf(db.session, stmt) == render_pdf(st.as_json(db.session, stmt))

@@ -22,7 +22,7 @@ from ..db import utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..locks import lock_key
 from ..money import format_pence, round_half_up
-from ..accounts.councils import rule
+from ..accounts.councils import rule_history, rule_on
 from ..accounts.instalments import arrears_of, instalments_of, received_by_person
 from ..accounts.kinds import kind_of
 from ..accounts.ledger import month_end, month_start
@@ -31,7 +31,7 @@ from ..accounts.hours import hours_by_period
 from ..accounts.plans import add_months, in_force, windows
 from ..accounts.positions import bank_positions
 from ..shared_support.cli import charge_all
-from .figures import HEADINGS, month_money
+from .figures import HEADINGS, available_accounts, month_money
 from .models import Statement, StatementDocument
 
 HOURS_FIELDS = ("planned", "delivered", "refused", "unplanned", "banked", "bank_used", "provider_cancelled",
@@ -39,6 +39,7 @@ HOURS_FIELDS = ("planned", "delivered", "refused", "unplanned", "banked", "bank_
 # Outgoings that use the budget (the chart and the forecast): the fee, support, shared support, spend.
 USES_BUDGET = ("management_fee_total", "support_charged_total", "shared_support_total", "spend_total")
 BATCH = 500  # people per committed batch at month end: memory stays flat whatever the number
+SLICE = 100  # people per read of figures within a batch: the render pool draws one slice while the next is read
 
 
 def parse_month(text: str) -> date:
@@ -104,7 +105,7 @@ def _monthly_use(session, person_ids: list[int], start: date, end: date) -> dict
          .join(Transaction, Transaction.id == Posting.transaction_id)
          .outerjoin(original, original.id == Transaction.reverses_id)
          .where(Account.kind == "available", Account.person_id.in_(person_ids), Posting.date >= start,
-                Posting.date <= end, kind.in_(used))
+                Posting.date <= end, kind.in_(used), Posting.account_id.in_(available_accounts(person_ids)))
          .group_by(Account.person_id, label, kind))
     out: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     for pid, m, k, pence in session.execute(q):
@@ -135,9 +136,14 @@ def _months(start: date, end: date) -> list[date]:
     return out
 
 
-def statement_figures(session, person_ids: list[int], month: date) -> dict[int, dict]:
-    """Every figure of each listed person's statement for the month, as JSON-ready values."""
+def statement_figures(session, person_ids: list[int], month: date, rules_on: date | None = None) -> dict[int, dict]:
+    """Every figure of each listed person's statement for the month, as JSON-ready values.
+
+    Council rules (the surplus threshold and notice) are read as in force on `rules_on`, the
+    month's last day unless given (a final statement: the close date), from each council's rule
+    history, read once for the whole batch (domain.md "Councils": the profile at the item's date)."""
     first, last = month_start(month), month_end(month)
+    rules_on = last if rules_on is None else rules_on
     if not person_ids:
         return {}
     people = {p.id: (p, c) for p, c in session.execute(
@@ -151,15 +157,21 @@ def statement_figures(session, person_ids: list[int], month: date) -> dict[int, 
     three_back = add_months(first, -2)
     use_from = min([three_back] + [y[0] for y in years.values() if y])
     used = _monthly_use(session, person_ids, use_from, last)
+    history = rule_history(session, {c.id for _, c in people.values()})
+
+    def rules(council, plan) -> tuple:
+        return tuple(rule_on(session, name, council, plan, rules_on, history)
+                     for name in ("surplus_threshold_weeks", "surplus_notice_days"))
+
     out = {}
     for pid in person_ids:
         person, council = people[pid]
         out[pid] = _one(person, council, first, last, money.get(pid), plans.get(pid, []), got.get(pid, {}),
-                        hours[pid], bank.get(pid, 0), years[pid], used.get(pid, {}), three_back)
+                        hours[pid], bank.get(pid, 0), years[pid], used.get(pid, {}), three_back, rules)
     return out
 
 
-def _one(person, council, first, last, m, plans, got, hours, bank_pence, year, used, three_back) -> dict:
+def _one(person, council, first, last, m, plans, got, hours, bank_pence, year, used, three_back, rules) -> dict:
     t = m.totals if m else {}
     closing = m.closing_balance if m else 0
     f = {"person_id": person.id, "name": person.name, "council": council.name,
@@ -187,7 +199,7 @@ def _one(person, council, first, last, m, plans, got, hours, bank_pence, year, u
         "date": upcoming.due.isoformat(), "amount": format_pence(upcoming.council_pence + upcoming.person_pence),
         "council": format_pence(upcoming.council_pence), "person": format_pence(upcoming.person_pence)}
 
-    weeks = rule("surplus_threshold_weeks", council, plan)
+    weeks, notice_days = rules(council, plan)
     budget = plan.annual_budget_pence if plan else 0
     threshold = round_half_up(Decimal(weeks * budget) / 52)
     surplus = max(0, closing - bank_pence - threshold)
@@ -195,7 +207,7 @@ def _one(person, council, first, last, m, plans, got, hours, bank_pence, year, u
     f["surplus"] = {"available": format_pence(closing), "bank_value": format_pence(bank_pence),
                     "threshold_weeks": weeks, "threshold": format_pence(threshold),
                     "above_threshold": format_pence(surplus),
-                    "notice_days": rule("surplus_notice_days", council, plan)}
+                    "notice_days": notice_days}
     f["overdrawn"] = closing < 0
     f["provider_makes_good"] = format_pence(max(0, -closing))
 
@@ -276,16 +288,27 @@ def statement_document(figures: dict, number: int, issued_at: datetime, **extra)
 
 
 def render_many(docs: list[dict], pool=None) -> list[bytes]:
+    return list(render_later(docs, pool))
+
+
+def render_later(docs: list[dict], pool=None) -> Iterable[bytes]:
+    """The documents' PDFs: without a pool, rendered now; with one, handed to the pool at once
+    and collected by iterating, so the caller reads the next figures while they are drawn."""
     from .render_pdf import render_pdf
     if pool is None:
         return [render_pdf(d) for d in docs]
-    return list(pool.map(render_pdf, docs, chunksize=max(1, len(docs) // 8)))
+    return pool.map(render_pdf, docs, chunksize=max(1, len(docs) // 8))
 
 
 def issue_month(session, month: date, *, user_id: int | None = None, progress: Callable[[int], None] | None = None,
-                pool=None, batch: int = BATCH) -> Issued:
+                pool=None, batch: int = BATCH, slice_: int = SLICE) -> Issued:
     """Month end: the month's shared charges, then every open fund's statement, once. Commits a
-    batch at a time. A month not yet ended is refused (409)."""
+    batch at a time. A month not yet ended is refused (409).
+
+    Within a batch (one transaction, its funds locked) the figures are read a slice of people at
+    a time and each slice's PDFs go to the render pool as soon as they are read: the figures of
+    the next slice are read while the pool draws, instead of the pool waiting for the whole
+    batch's figures and then month end waiting for the pool."""
     first, last = month_start(month), month_end(month)
     if clock.today() <= last:
         raise Conflict(f"{first:%B %Y} has not ended yet: statements are issued after {last.isoformat()}",
@@ -294,8 +317,7 @@ def issue_month(session, month: date, *, user_id: int | None = None, progress: C
     session.commit()
     result = Issued(first.strftime("%Y-%m"))
     people = _due_people(session, first, last)
-    for at in range(0, len(people), batch):
-        ids = people[at:at + batch]
+    for ids in chunks(people, batch):
         # One month end at a time issues (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises anyway):
         # a second run waits here and then finds the statements already there.
         lock_key(session, "statements:issue")
@@ -305,20 +327,24 @@ def issue_month(session, month: date, *, user_id: int | None = None, progress: C
         todo = [pid for pid in ids if pid not in done]
         result.already_issued += len(done)
         if todo:
-            figures = statement_figures(session, todo, first)
             now, number = utcnow(), _next_number(session)
-            docs = [statement_document(figures[pid], number + i, now, replaces=None, reason=None)
-                    for i, pid in enumerate(todo)]
-            pdfs = render_many(docs, pool)
-            rows = [{"number": number + i, "person_id": pid, "month": first, "version": 1, "figures": figures[pid],
+            numbers = {pid: number + i for i, pid in enumerate(todo)}
+            figures, drawing = {}, []
+            for part in chunks(todo, slice_):
+                read = statement_figures(session, part, first)
+                figures.update(read)
+                drawing.append(render_later([statement_document(read[pid], numbers[pid], now, replaces=None,
+                                                                reason=None) for pid in part], pool))
+            pdfs = [pdf for pending in drawing for pdf in pending]
+            rows = [{"number": numbers[pid], "person_id": pid, "month": first, "version": 1, "figures": figures[pid],
                      "pdf_sha256": hashlib.sha256(pdf).hexdigest(), "issued_at": now, "issued_by": user_id}
-                    for i, (pid, pdf) in enumerate(zip(todo, pdfs))]
+                    for pid, pdf in zip(todo, pdfs)]
             _store(session, rows, pdfs)
             # Closing the month: issued_through only ever moves forward.
             session.execute(sa.update(Fund).where(Fund.person_id.in_(todo), sa.or_(
                 Fund.issued_through.is_(None), Fund.issued_through < first)).values(issued_through=first))
             result.issued += len(todo)
-            del figures, docs, pdfs, rows
+            del figures, drawing, pdfs, rows
         session.commit()
         if progress is not None:
             progress(len(ids))
@@ -407,7 +433,7 @@ def issue_final(session, person_id: int, closed_on: date, closing: dict, *, user
     if latest(session, person_id, first) is not None:
         raise Conflict(f"a statement for {first:%Y-%m} is already issued; close the fund on a day of a month "
                        "without one", {"date": ["in a month whose statement is issued"]}, code="month_closed")
-    figures = statement_figures(session, [person_id], first)[person_id]
+    figures = statement_figures(session, [person_id], first, rules_on=closed_on)[person_id]
     figures["period"] = {"from": first.isoformat(), "to": closed_on.isoformat()}
     figures["final"] = {"closed_on": closed_on.isoformat(), **closing}
     now, number = utcnow(), _next_number(session)
