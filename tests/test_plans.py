@@ -3,7 +3,7 @@ from datetime import date
 
 import pytest
 
-from isf_ledger.accounts.councils import rule
+from isf_ledger.accounts.councils import rule_on
 from isf_ledger.accounts.models import Council
 from isf_ledger.accounts.people import create_person
 from isf_ledger.accounts.plans import add_months, add_plan, plan_on, plan_year_start
@@ -118,6 +118,9 @@ def test_rules_come_from_the_plan_then_the_council_then_the_provider(app):
         class Plan:
             surplus_threshold_weeks, payment_cycle, bank_expiry_days = 2, None, None
             surplus_notice_days, contribution_spent_first = None, None
+
+        def rule(name, council, plan):  # a council with no dated changes
+            return rule_on(None, name, council, plan, date(2026, 11, 1), {})
 
         assert rule("surplus_threshold_weeks", council, Plan) == 2
         assert rule("payment_cycle", council, Plan) == "monthly"

@@ -81,16 +81,6 @@ def council_for_person(session, name: str, *, may_create: bool) -> Council:
                              f"{', '.join(known) if known else 'none yet'} (finance adds new ones)")
 
 
-def rule(name: str, council: Council | None, plan=None):
-    """The rule in force for a person now: their plan's value, else their council's current
-    value, else the default. Where the item's date is known, use `rule_on`."""
-    if plan is not None and name in PLAN_RULES and getattr(plan, name) is not None:
-        return getattr(plan, name)
-    if council is not None and getattr(council, name) is not None:
-        return getattr(council, name)
-    return PROVIDER_DEFAULTS[name]
-
-
 # --- The profile as at a date ----------------------------------------------------------------
 #
 # A council's columns hold the values last set; every PATCH keeps (field, old, new,
@@ -104,7 +94,6 @@ def rule(name: str, council: Council | None, plan=None):
 #   payment_cycle            at each date of the plan year: a council's dated change of cycle
 #                            starts a run of the new cycle there (instalments.py)
 #   voids_funded_by_council  at the last day of the month charged (shared_support/charges.py)
-# `rule` (the current column) is for what has no date: the council's own page shows `rules`.
 
 History = dict[tuple[int, str], list[tuple[date, int, object, object]]]
 

@@ -167,11 +167,12 @@ def statement_figures(session, person_ids: list[int], month: date, rules_on: dat
     for pid in person_ids:
         person, council = people[pid]
         out[pid] = _one(person, council, first, last, money.get(pid), plans.get(pid, []), got.get(pid, {}),
-                        hours[pid], bank.get(pid, 0), years[pid], used.get(pid, {}), three_back, rules)
+                        hours[pid], bank.get(pid, 0), years[pid], used.get(pid, {}), three_back, rules, history)
     return out
 
 
-def _one(person, council, first, last, m, plans, got, hours, bank_pence, year, used, three_back, rules) -> dict:
+def _one(person, council, first, last, m, plans, got, hours, bank_pence, year, used, three_back, rules,
+         history) -> dict:
     t = m.totals if m else {}
     closing = m.closing_balance if m else 0
     f = {"person_id": person.id, "name": person.name, "council": council.name,
@@ -189,7 +190,7 @@ def _one(person, council, first, last, m, plans, got, hours, bank_pence, year, u
 
     plan = in_force(windows(plans), last) if plans else None
     horizon = max(year[1] if year else last, last + timedelta(days=62))
-    due_all = instalments_of(plans, council, horizon)
+    due_all = instalments_of(plans, council, horizon, history)  # the council's cycle at each date
     due = [i for i in due_all if i.due <= last]
     owed = arrears_of(due, got)
     f["arrears"] = {who: {k: format_pence(v) for k, v in row.items()} for who, row in owed.items()}
