@@ -50,7 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
             render_as_batch=True, compare_type=True)
 
     from . import cli as ledger_cli
-    from . import access, errors, users, web
+    from . import access, errors, pages, users, web
     from .accounts import api as accounts_api
     from .accounts import cli as accounts_cli
     from .accounts.people import DIRECTORY
@@ -64,14 +64,12 @@ def create_app(config: dict | None = None) -> Flask:
     # Ids in paths are ASCII digits: Python's int() would also read "١٢" (Arabic-Indic digits).
     app.url_map.converters["int"] = AsciiInt
     api = LedgerApi(app)
-    for blueprint in accounts_api.BLUEPRINTS:
+    api_blueprints = [*accounts_api.BLUEPRINTS, shared_api.blp, reports_api.blp, access.blp,
+                      finance_api.dashboard_blp, finance_api.actuals_blp]
+    for blueprint in api_blueprints:
         api.register_blueprint(blueprint)
-    api.register_blueprint(shared_api.blp)
-    api.register_blueprint(reports_api.blp)
-    api.register_blueprint(access.blp)
-    api.register_blueprint(finance_api.dashboard_blp)
-    api.register_blueprint(finance_api.actuals_blp)
     api.document_errors()
+    pages.init_app(app, api_blueprints)  # the API reads Bearer tokens, no cookie: no CSRF token
     errors.init_app(app)  # after the Api, so the contract's error shape wins
     users.init_app(app, DIRECTORY)
     access.init_app(app)  # request ids and the audit log

@@ -102,9 +102,11 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "statements.deliveries.get": FINANCE,  # GET /api/v1/statements/<month>/deliveries
     "statements.print_batch.get": FINANCE,  # GET /api/v1/statements/<month>/print-batch
     "statements.resolve.post": FINANCE,  # POST /api/v1/statement-deliveries/<id>/resolve
+    "pages.home.get": ANYONE,  # GET / (the web pages: a signed-in user, by the session cookie)
 }
-# Endpoints open to all: the API's description and static files. (Sign-in pages join here.)
-PUBLIC = {"api-docs.openapi_json", "static", "login"}
+# Endpoints open to all: the API's description, static files, and signing in and out (signing
+# out only empties the caller's own session, so it needs no role; its form still needs a CSRF token).
+PUBLIC = {"api-docs.openapi_json", "static", "pages.static", "pages.login", "pages.login_post", "pages.logout"}
 
 
 def roles_for(key: str) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from typing import Callable
 import click
 import sqlalchemy as sa
 from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, g, request
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -48,6 +49,21 @@ class User(db.Model):
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+PASSWORDS = PasswordHasher()  # one set of argon2 parameters for hashing and checking
+_DUMMY_HASH: list[str] = []  # made on first use: checked when there is no hash, so that takes as long
+
+
+def password_matches(password_hash: str | None, password: str) -> bool:
+    """Whether `password` is the one hashed; always an argon2 check, also with no hash at all,
+    so a name without a user (or without a password) answers no faster than a wrong password."""
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(PASSWORDS.hash(secrets.token_urlsafe(16)))
+    try:
+        return PASSWORDS.verify(password_hash or _DUMMY_HASH[0], password) and password_hash is not None
+    except (VerificationError, InvalidHashError):  # a wrong password, or a hash that is not argon2
+        return False
 
 
 @dataclass(frozen=True)
@@ -85,7 +101,7 @@ def create_user(session, directory: Directory, *, name: str, role: str, person_i
         raise click.BadParameter(f"a user named {name!r} already exists", param_hint="--name")
     token, digest = _new_token()
     user = User(name=name, role=role, person_id=person_id, council_id=council_id, token_hash=digest,
-                password_hash=PasswordHasher().hash(password) if password else None)
+                password_hash=PASSWORDS.hash(password) if password else None)
     session.add(user)
     session.flush()
     return user, token
@@ -104,9 +120,16 @@ class Caller:
     active: bool
 
 
-# Built once: every request looks its token up.
-_USER_BY_TOKEN = sa.select(*(User.__table__.c[f] for f in Caller.__dataclass_fields__)).where(
-    User.__table__.c.token_hash == sa.bindparam("token_hash"))
+# Built once: every request looks its token (or a page's signed-in user id) up.
+_CALLER = sa.select(*(User.__table__.c[f] for f in Caller.__dataclass_fields__))
+_USER_BY_TOKEN = _CALLER.where(User.__table__.c.token_hash == sa.bindparam("token_hash"))
+_USER_BY_ID = _CALLER.where(User.__table__.c.id == sa.bindparam("id"))
+
+
+def caller_by_id(user_id: int) -> Caller | None:
+    """The user with this id as a Caller, or None (the pages keep the id in the session)."""
+    row = db.session.connection().execute(_USER_BY_ID, {"id": user_id}).first()
+    return Caller(*row) if row is not None else None
 
 
 def current_user() -> Caller:

@@ -9,7 +9,9 @@ SECURITY_HEADERS = {
                                "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    # Same-origin: no address leaves for another site, but the pages' own forms send a Referer,
+    # which Flask-WTF's CSRF check asks for over HTTPS (no-referrer refused every sign-in there).
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 

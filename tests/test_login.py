@@ -1,0 +1,273 @@
+"""Signing in to the web pages: the form, CSRF on every form, the session cookie, the lock after
+repeated failures, signing out, `next` kept on this site, and a person's own balance at home."""
+import re
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from isf_ledger import create_app
+from isf_ledger.db import db
+from isf_ledger.pages import views
+from isf_ledger.web import SECURITY_HEADERS
+
+WRONG = "The name or password is not right."
+PASSWORD = "correct horse battery staple"
+
+
+def _token(html: str) -> str:
+    found = re.findall(r'<input type="hidden" name="csrf_token" value="([^"]+)">', html)
+    assert len(found) >= 1, html
+    return found[0]
+
+
+def form_token(client, path="/login") -> str:
+    return _token(client.get(path).get_data(as_text=True))
+
+
+def create(api, name, role="finance", *extra, password=PASSWORD):
+    args = ["users", "create", "--name", name, "--role", role, *extra]
+    if password is not None:
+        args += ["--password", password]
+    result = api.runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+
+
+def sign_in(client, name, password=PASSWORD, **fields):
+    return client.post("/login", data={"csrf_token": form_token(client), "name": name, "password": password,
+                                       **fields})
+
+
+def signed_in_as(client) -> str | None:
+    r = client.get("/")
+    if r.status_code == 302:
+        return None
+    assert r.status_code == 200
+    return re.search(r"You are signed in as <strong>([^<]+)</strong>", r.get_data(as_text=True)).group(1)
+
+
+def assert_headers(r):
+    assert r.headers["Content-Security-Policy"] == SECURITY_HEADERS["Content-Security-Policy"]
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def failures(api) -> int:
+    with api.app.app_context():
+        return db.session.scalar(sa.text("SELECT count(*) FROM sign_in_failures"))
+
+
+def test_the_form_has_labels_a_csrf_token_and_the_headers_and_no_inline_code(api):
+    r = api.client.get("/login")
+    assert r.status_code == 200
+    assert r.mimetype == "text/html"
+    assert_headers(r)
+    html = r.get_data(as_text=True)
+    assert '<html lang="en-GB">' in html
+    assert '<label for="name">Name</label>' in html and '<label for="password">Password</label>' in html
+    assert 'autocomplete="current-password"' in html
+    assert len(_token(html)) > 20
+    assert "<script" not in html and "<style" not in html and "style=" not in html
+    assert not re.search(r"\son[a-z]+=", html)  # no inline event handlers
+    with api.client.get("/assets/pages.css") as css:
+        assert css.status_code == 200 and css.mimetype == "text/css"
+        assert_headers(css)
+
+
+def test_a_post_without_the_csrf_token_is_refused_and_signs_nobody_in(api):
+    create(api, "lead")
+    r = api.client.post("/login", data={"name": "lead", "password": PASSWORD})
+    assert r.status_code == 400
+    assert "The form was not sent from this site or has expired." in r.get_data(as_text=True)
+    assert_headers(r)
+    assert signed_in_as(api.client) is None
+    wrong_token = api.client.post("/login", data={"name": "lead", "password": PASSWORD, "csrf_token": "forged"})
+    assert wrong_token.status_code == 400
+    assert signed_in_as(api.client) is None
+
+
+def test_the_right_password_signs_in_with_a_fresh_httponly_lax_cookie(api):
+    create(api, "lead")
+    before = form_token(api.client)
+    r = sign_in(api.client, "lead")
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+    cookie = r.headers["Set-Cookie"]
+    assert cookie.startswith("session=")
+    assert "; HttpOnly" in cookie and "; SameSite=Lax" in cookie and "; Path=/" in cookie
+    assert "Secure" not in cookie  # tests run over http; everywhere else it is Secure (below)
+    assert signed_in_as(api.client) == "lead"
+    home = api.client.get("/").get_data(as_text=True)
+    assert "with the role <strong>finance</strong>" in home
+    assert "The web pages for funds come next." in home
+    assert _token(home) != before  # the session before signing in was thrown away, its token too
+
+
+def test_outside_development_the_cookie_is_secure(db_url, monkeypatch):
+    monkeypatch.delenv("ISF_ENV", raising=False)
+    app = create_app({"DATABASE_URL": db_url, "SECRET_KEY": "a-long-random-key-for-this-test-only-0123"})
+    try:
+        assert app.config["SESSION_COOKIE_SECURE"] is True
+        assert app.config["WTF_CSRF_ENABLED"] is True
+        assert app.test_cli_runner().invoke(args=["users", "create", "--name", "lead", "--role", "finance",
+                                                  "--password", PASSWORD]).exit_code == 0
+        client = app.test_client()
+        token = _token(client.get("/login", base_url="https://ledger.example").get_data(as_text=True))
+        data = {"csrf_token": token, "name": "lead", "password": PASSWORD}
+        # Over HTTPS the form must also come from this site (the Referer; Referrer-Policy same-origin).
+        r = client.post("/login", base_url="https://ledger.example", data=data,
+                        headers={"Referer": "https://evil.example/login"})
+        assert r.status_code == 400
+        r = client.post("/login", base_url="https://ledger.example", data=data,
+                        headers={"Referer": "https://ledger.example/login"})
+        assert r.status_code == 302
+        assert "; Secure" in r.headers["Set-Cookie"] and "; HttpOnly" in r.headers["Set-Cookie"]
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_a_wrong_password_and_an_unknown_name_get_the_same_answer(api):
+    create(api, "lead")
+    create(api, "no-password", password=None)
+    answers = []
+    for name, password in [("lead", "wrong"), ("nobody", PASSWORD), ("no-password", PASSWORD), ("lead", "")]:
+        r = sign_in(api.client, name, password)
+        assert r.status_code == 401, name
+        assert_headers(r)
+        html = r.get_data(as_text=True)
+        answers.append(re.search(r'<p class="error" id="sign-in-error" role="alert">([^<]+)</p>', html).group(1))
+        assert f'value="{name}"' in html  # the form again, the name kept
+        assert "Set-Cookie" not in r.headers or "session=;" in r.headers["Set-Cookie"]
+    assert answers == [WRONG, WRONG, WRONG, "Enter your name and your password."]
+    assert signed_in_as(api.client) is None
+    assert failures(api) == 3  # an empty password is not an attempt
+
+
+def test_a_disabled_user_cannot_sign_in_and_is_signed_out(api):
+    create(api, "lead")
+    create(api, "leaver")
+    other = api.app.test_client()
+    assert sign_in(other, "leaver").status_code == 302
+    assert signed_in_as(other) == "leaver"
+    assert api.runner.invoke(args=["users", "disable", "leaver"]).exit_code == 0
+    assert other.get("/").status_code == 302  # the session names a disabled user: signed out
+    r = sign_in(api.client, "leaver")
+    assert r.status_code == 401 and WRONG in r.get_data(as_text=True)
+    assert signed_in_as(api.client) is None
+
+
+@pytest.fixture
+def frozen(monkeypatch):
+    """The sign-in clock, set by the test: 13:00 UTC on 27 November 2026 (13:00 in the UK)."""
+    now = [datetime(2026, 11, 27, 13, 0, tzinfo=timezone.utc)]
+    monkeypatch.setattr(views, "utcnow", lambda: now[0])
+    return now
+
+
+def test_five_failures_lock_the_name_for_fifteen_minutes(api, frozen):
+    create(api, "lead")
+    create(api, "colleague")
+    for minute in range(5):
+        frozen[0] = datetime(2026, 11, 27, 13, minute * 2, tzinfo=timezone.utc)
+        assert sign_in(api.client, "lead", "guess").status_code == 401
+    # The last failure was at 13:08: locked until 13:23, even with the right password.
+    frozen[0] = datetime(2026, 11, 27, 13, 10, tzinfo=timezone.utc)
+    r = sign_in(api.client, "lead")
+    assert r.status_code == 429
+    assert r.headers["Retry-After"] == "780"
+    assert ("Too many failed attempts to sign in as this name. Try again after 13:23 (UK time)."
+            in r.get_data(as_text=True))
+    assert signed_in_as(api.client) is None
+    assert failures(api) == 5  # refused attempts are not counted again
+    assert sign_in(api.client, "colleague").status_code == 302  # other names are not locked
+    api.client.post("/logout", data={"csrf_token": form_token(api.client, "/")})
+    frozen[0] = datetime(2026, 11, 27, 13, 22, 59, tzinfo=timezone.utc)
+    assert sign_in(api.client, "lead").status_code == 429
+    frozen[0] = datetime(2026, 11, 27, 13, 23, tzinfo=timezone.utc)
+    assert sign_in(api.client, "lead").status_code == 302
+    assert signed_in_as(api.client) == "lead"
+    with api.app.app_context():
+        assert db.session.scalar(sa.text("SELECT count(*) FROM sign_in_failures WHERE name = 'lead'")) == 0
+
+
+def test_failures_spread_over_more_than_fifteen_minutes_do_not_lock(api, frozen):
+    create(api, "lead")
+    for minute in (0, 4, 8, 12, 15):
+        frozen[0] = datetime(2026, 11, 27, 13, minute, tzinfo=timezone.utc)
+        assert sign_in(api.client, "lead", "guess").status_code == 401
+    assert sign_in(api.client, "lead").status_code == 302
+
+
+def test_an_unknown_name_is_locked_the_same_way(api, frozen):
+    for _ in range(5):
+        assert sign_in(api.client, "nobody", "guess").status_code == 401
+    r = sign_in(api.client, "nobody", "guess")
+    assert r.status_code == 429
+    assert "Try again after 13:15 (UK time)." in r.get_data(as_text=True)
+
+
+def test_signing_out_needs_the_csrf_token_and_empties_the_session(api):
+    create(api, "lead")
+    sign_in(api.client, "lead")
+    r = api.client.post("/logout")
+    assert r.status_code == 400
+    assert signed_in_as(api.client) == "lead"
+    r = api.client.post("/logout", data={"csrf_token": form_token(api.client, "/")})
+    assert r.status_code == 302 and r.headers["Location"] == "/login"
+    assert "session=;" in r.headers["Set-Cookie"]
+    assert signed_in_as(api.client) is None
+
+
+def test_visitors_are_sent_to_sign_in_and_back_only_to_this_site(api):
+    create(api, "lead")
+    r = api.client.get("/")
+    assert r.status_code == 302 and r.headers["Location"] == "/login?next=/"
+    assert_headers(r)
+    form = api.client.get("/login?next=/").get_data(as_text=True)
+    assert '<input type="hidden" name="next" value="/">' in form
+    assert 'name="next"' not in api.client.get("/login?next=//evil.example/").get_data(as_text=True)
+    for away in ["//evil.example/", "https://evil.example/", "/\\evil.example", "\\\\evil.example",
+                 "/\t/evil.example", "javascript:alert(1)", "evil.example"]:
+        r = sign_in(api.client, "lead", next=away)
+        assert (r.status_code, r.headers["Location"]) == (302, "/"), away
+        api.client.post("/logout", data={"csrf_token": form_token(api.client, "/")})
+    r = sign_in(api.client, "lead", next="/api/v1/openapi.json?x=1")
+    assert r.headers["Location"] == "/api/v1/openapi.json?x=1"
+
+
+def test_a_person_sees_their_own_balance_at_home(api, monkeypatch):
+    monkeypatch.setattr(views.clock, "today", lambda: date(2026, 12, 31))
+    ana, bo = api.person("Ana"), api.person("Bo")
+    for pid in (ana, bo):
+        api.plan(pid, contingency_amount="1500.00")
+    api.receipt(ana, "2000.00")  # £1,800.00 after the 10% fee
+    api.post(f"/api/v1/people/{ana}/contingency/set-aside", {"date": "2026-10-02", "amount": "250.00"})
+    api.receipt(bo, "9000.00")
+    create(api, "ana", "person", "--person", str(ana))
+    sign_in(api.client, "ana")
+    r = api.client.get("/")
+    assert r.status_code == 200
+    assert_headers(r)
+    html = r.get_data(as_text=True)
+    assert "with the role <strong>person</strong>" in html
+    assert "<h2>Ana’s fund today</h2>" in html
+    assert '<dd id="available">£1,550.00</dd>' in html
+    assert '<dd id="contingency">£250.00</dd>' in html
+    assert "As at 31 December 2026." in html
+    assert "8,100.00" not in html  # Bo's
+
+
+def test_a_user_made_with_a_password_on_standard_input_can_sign_in(api):
+    pid = api.person("Ana")
+    result = api.runner.invoke(args=["users", "create", "--name", "X", "--role", "person", "--person", str(pid),
+                                     "--password"], input="a phrase read from stdin\n")
+    assert result.exit_code == 0, result.output
+    assert sign_in(api.client, "X", "a phrase read from stdin").status_code == 302
+    assert signed_in_as(api.client) == "X"
+    home = api.client.get("/").get_data(as_text=True)
+    assert '<dd id="available">£0.00</dd>' in home
+
+
+def test_the_api_needs_no_csrf_token(api):
+    pid = api.person("Ana")
+    assert api.post(f"/api/v1/people/{pid}/plans", {"effective_from": "2026-04-01", "annual_budget": "100.00"})
