@@ -1,7 +1,7 @@
 """Signing in to the web pages: the form, CSRF on every form, the session cookie, the lock after
 repeated failures, signing out, `next` kept on this site, and a person's own balance at home."""
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 import sqlalchemy as sa

@@ -34,22 +34,25 @@ class Position:
 
 def pots(session, person_ids: list[int] | None, as_of: date) -> dict[int, dict[str, int]]:
     """Every listed fund's pots in pence as at `as_of` (None: every fund), in one query: whole
-    months from the checkpoints, the last month from its postings."""
+    months from the checkpoints, the last month from its postings. A short list finds its funds'
+    accounts first and reads each part through its account index: filtering after the union made
+    SQLite materialise every fund's rows (1.2 s a call at 10,000 people, for a page of 50)."""
     first = month_start(as_of)
     months = sa.select(AccountMonth.account_id, AccountMonth.net_pence.label("pence")).where(AccountMonth.month < first)
     last = (sa.select(Posting.account_id, Posting.amount_pence.label("pence"))
             .where(Posting.date >= first, Posting.date <= as_of))
+    if person_ids is not None and len(person_ids) <= _IN_LIST_LIMIT:
+        wanted = sa.select(Account.id).where(Account.person_id.in_(person_ids))
+        months = months.where(AccountMonth.account_id.in_(wanted))
+        last = last.where(Posting.account_id.in_(wanted))
     moves = sa.union_all(months, last).subquery()
     q = (sa.select(Account.person_id, Account.kind, sa.func.sum(moves.c.pence))
          .join(moves, moves.c.account_id == Account.id)
          .where(Account.person_id.is_not(None))
          .group_by(Account.person_id, Account.kind))
-    if person_ids is not None:
-        if len(person_ids) <= _IN_LIST_LIMIT:
-            q = q.where(Account.person_id.in_(person_ids))
-        else:
-            ids = sa.values(sa.column("pid", sa.Integer), name="wanted").data([(i,) for i in person_ids])
-            q = q.join(ids, ids.c.pid == Account.person_id)
+    if person_ids is not None and len(person_ids) > _IN_LIST_LIMIT:
+        ids = sa.values(sa.column("pid", sa.Integer), name="wanted").data([(i,) for i in person_ids])
+        q = q.join(ids, ids.c.pid == Account.person_id)
     out: dict[int, dict[str, int]] = {pid: {} for pid in person_ids or []}
     for pid, kind, pence in session.execute(q):
         out.setdefault(pid, {})[kind] = int(pence)

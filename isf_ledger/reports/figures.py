@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from ..accounts.ledger import month_end, month_start
-from ..accounts.models import Account, AccountMonth, Posting, Transaction
+from ..accounts.models import Account, Posting, Transaction
 from ..accounts.positions import pots
 
 # Heading of each kind of transaction, as money moves in `available`.
@@ -89,34 +89,11 @@ def movements_by_heading(session, person_ids: list[int] | None, start: date, end
     return out
 
 
-def _pots(session, person_ids: list[int] | None, as_of: date) -> dict[int, dict[str, int]]:
-    """positions.pots for a list of funds, their accounts found first and each part read through
-    its account index. pots() joins the person filter to a union over every fund's checkpoints
-    and the last month's postings, which SQLite materialises whole: 1.2 s a call at 10,000
-    people, paid again by every slice of month end; this reads only the listed funds' rows."""
-    if person_ids is None or len(person_ids) > 1000:
-        return pots(session, person_ids, as_of)
-    first = month_start(as_of)
-    wanted = sa.select(Account.id).where(Account.person_id.in_(person_ids))
-    months = (sa.select(AccountMonth.account_id, AccountMonth.net_pence.label("pence"))
-              .where(AccountMonth.account_id.in_(wanted), AccountMonth.month < first))
-    last = (sa.select(Posting.account_id, Posting.amount_pence.label("pence"))
-            .where(Posting.account_id.in_(wanted), Posting.date >= first, Posting.date <= as_of))
-    moves = sa.union_all(months, last).subquery()
-    q = (sa.select(Account.person_id, Account.kind, sa.func.sum(moves.c.pence))
-         .join(moves, moves.c.account_id == Account.id)
-         .group_by(Account.person_id, Account.kind))
-    out: dict[int, dict[str, int]] = {pid: {} for pid in person_ids}
-    for pid, kind, pence in session.execute(q):
-        out.setdefault(pid, {})[kind] = int(pence)
-    return out
-
-
 def month_money(session, person_ids: list[int] | None, month: date) -> dict[int, MonthMoney]:
     """The month's money figures for the funds listed (None: every fund), in three queries."""
     first, last = month_start(month), month_end(month)
-    before = _pots(session, person_ids, first - timedelta(days=1))
-    after = _pots(session, person_ids, last)
+    before = pots(session, person_ids, first - timedelta(days=1))
+    after = pots(session, person_ids, last)
     moved = movements_by_heading(session, person_ids, first, last)
     out = {}
     for pid in sorted(set(before) | set(after) | set(moved)):
