@@ -357,7 +357,7 @@ def test_clawbacks_fee_refunds_and_closings_are_what_the_api_would_write(app, ap
     reason, and a closed fund paid out, with its final statement and nothing dated after it."""
     result = app.test_cli_runner().invoke(args=["demo", "--people", "50", "--months", "6", "--seed", "2"])
     assert result.exit_code == 0, result.output
-    assert "1 clawbacks, 1 fee refunds, 1 funds closed" in result.output
+    assert "1 clawback, 1 fee refund, 1 fund closed" in result.output
     today = clock.today()
     with app.app_context():
         s = db.session

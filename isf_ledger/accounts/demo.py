@@ -569,6 +569,8 @@ def demo_cmd(people, months, seed, append, if_empty):
     transactions, postings = transactions + counted[0], postings + counted[1]
     click.echo(f"demo: {done} people, {receipts} receipts, {deliveries} deliveries, {transactions} transactions, "
                f"{postings} postings, {arrangements} shared arrangements charged for {months} months, "
-               f"{ended.clawbacks} clawbacks, {ended.fee_refunds} fee refunds, {ended.closings} funds closed, "
+               f"{ended.clawbacks} clawback{'s' * (ended.clawbacks != 1)}, "
+               f"{ended.fee_refunds} fee refund{'s' * (ended.fee_refunds != 1)}, "
+               f"{ended.closings} fund{'s' * (ended.closings != 1)} closed, "
                f"{seconds:.1f} seconds (seed {seed}, {start.isoformat()} to {today.isoformat()})")
     click.echo("To use the API, get a token: isf-ledger users create --name NAME --role finance")
