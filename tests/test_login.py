@@ -255,6 +255,11 @@ def test_a_person_sees_their_own_balance_at_home(api, monkeypatch):
     assert '<dd id="contingency">£250.00</dd>' in html
     assert "As at 31 December 2026." in html
     assert "8,100.00" not in html  # Bo's
+    # A read by a person goes to the audit log, on the pages as in the API; so does each sign-in.
+    with api.app.app_context():
+        logged = [tuple(r) for r in db.session.execute(sa.text(
+            "SELECT user_name, role, method, path, status FROM audit_log WHERE path NOT LIKE '/api/%' ORDER BY id"))]
+    assert logged[-2:] == [("ana", "person", "POST", "/login", 302), ("ana", "person", "GET", "/", 200)]
 
 
 def test_a_user_made_with_a_password_on_standard_input_can_sign_in(api):

@@ -1,6 +1,8 @@
 """The sign-in form, signing out, and the home page a signed-in user lands on."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import math
 import time
 from functools import wraps
@@ -96,10 +98,11 @@ def login_post():
         resp.headers["Retry-After"] = str(math.ceil((until - now).total_seconds()))
         return resp
     user = sign_in(db.session, name, password, now)
-    user_id = user.id if user is not None else None
+    who = SimpleNamespace(id=user.id, name=user.name, role=user.role) if user is not None else None
     db.session.commit()
-    if user_id is None:
+    if who is None:
         return _form_again(name, target, WRONG, 401)
+    g.user, user_id = who, who.id  # the audit log names who signed in
     session.clear()  # a new session: nothing from before signing in (its CSRF token too) carries over
     session["user_id"], session["signed_in_at"] = user_id, int(time.time())
     return redirect(target or url_for("pages.home"))
