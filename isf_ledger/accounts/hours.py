@@ -15,6 +15,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from ..clock import UK
+from ..db import among
 from ..errors import Conflict, Invalid
 from ..money import apply_rate
 from .bank import BANK_STATUSES, BankEvent, bank_events, replay
@@ -266,7 +267,7 @@ def _planned(session, person_ids) -> dict[int, list[tuple[date, date | None, dic
     plans = defaultdict(list)
     for plan in session.execute(sa.select(PlanVersion.id, PlanVersion.person_id, PlanVersion.effective_from,
                                           PlanVersion.effective_to)
-                                .where(PlanVersion.person_id.in_(person_ids))
+                                .where(among(session, PlanVersion.person_id, person_ids))
                                 .order_by(PlanVersion.person_id, PlanVersion.effective_from, PlanVersion.version)):
         plans[plan.person_id].append(plan)
     services = defaultdict(dict)
@@ -274,7 +275,7 @@ def _planned(session, person_ids) -> dict[int, list[tuple[date, date | None, dic
     if ids:
         for plan_id, service, weekly in session.execute(
                 sa.select(PlanService.plan_id, PlanService.service, PlanService.weekly_hundredths)
-                .where(PlanService.plan_id.in_(ids))):
+                .where(among(session, PlanService.plan_id, ids))):
             services[plan_id][service] = weekly
     return {pid: [(start, end, services.get(plan.id, {})) for plan, start, end in windows(ps)]
             for pid, ps in plans.items()}
@@ -305,7 +306,7 @@ def hours_by_period(session, person_ids, start: date, end: date,
     daily = defaultdict(list)  # pid -> [(day, status, hundredths)]
     q = (sa.select(Delivery.person_id, Delivery.date, Delivery.status, sa.func.sum(Delivery.quantity_hundredths))
          .outerjoin(DeliveryReversal, DeliveryReversal.delivery_id == Delivery.id)
-         .where(DeliveryReversal.id.is_(None), Delivery.person_id.in_(ids),
+         .where(DeliveryReversal.id.is_(None), among(session, Delivery.person_id, ids),
                 Delivery.date >= start, Delivery.date <= end)
          .group_by(Delivery.person_id, Delivery.date, Delivery.status))
     for pid, day, status, total in session.execute(q):

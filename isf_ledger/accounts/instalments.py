@@ -37,6 +37,7 @@ from math import lcm
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
+from ..db import among
 from .councils import History, rule_history, rule_on
 from .models import Person, Receipt, Transaction
 from .plans import PAYMENTS_A_YEAR, add_months, in_force, plans_of, windows
@@ -153,7 +154,7 @@ def received_by_person(session, person_ids: list[int], as_of: date) -> dict[int,
     reversal = aliased(Transaction)
     q = (sa.select(Receipt.person_id, Receipt.source, sa.func.sum(Receipt.amount_pence))
          .outerjoin(reversal, sa.and_(reversal.reverses_id == Receipt.transaction_id, reversal.date <= as_of))
-         .where(Receipt.person_id.in_(person_ids), Receipt.date <= as_of, reversal.id.is_(None))
+         .where(among(session, Receipt.person_id, person_ids), Receipt.date <= as_of, reversal.id.is_(None))
          .group_by(Receipt.person_id, Receipt.source))
     out: dict[int, dict[str, int]] = {}
     for pid, source, pence in session.execute(q):

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from .. import clock
-from ..db import utcnow
+from ..db import among, utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..locks import lock_key
 from ..money import format_pence, round_half_up
@@ -89,7 +89,7 @@ PLAN_COLUMNS = (PlanVersion.id, PlanVersion.person_id, PlanVersion.version, Plan
 
 def _plans(session, person_ids: list[int]) -> dict[int, list]:
     out: dict[int, list] = defaultdict(list)
-    q = (sa.select(*PLAN_COLUMNS).where(PlanVersion.person_id.in_(person_ids))
+    q = (sa.select(*PLAN_COLUMNS).where(among(session, PlanVersion.person_id, person_ids))
          .order_by(PlanVersion.person_id, PlanVersion.effective_from, PlanVersion.version))
     for plan in session.execute(q):
         out[plan.person_id].append(plan)
@@ -100,7 +100,7 @@ def _people(session, person_ids: list[int]) -> dict[int, tuple]:
     """Each person's row (id, name, council_reference) and council: people as plain rows, the
     few councils as entities (rules read their current values)."""
     rows = session.execute(sa.select(Person.id, Person.name, Person.council_reference, Person.council_id)
-                           .where(Person.id.in_(person_ids))).all()
+                           .where(among(session, Person.id, person_ids))).all()
     councils = {c.id: c for c in session.scalars(sa.select(Council).where(
         Council.id.in_({r.council_id for r in rows})))}
     return {r.id: (r, councils[r.council_id]) for r in rows}
