@@ -295,8 +295,14 @@ def _next_number(session) -> int:
 
 
 def _store(session, rows: list[dict], documents: list[bytes]) -> list[int]:
-    """Insert statements and their PDFs; numbers were allocated under the issuing lock."""
-    ids = list(session.scalars(sa.insert(Statement).returning(Statement.id, sort_by_parameter_order=True), rows))
+    """Insert statements and their PDFs; numbers were allocated under the issuing lock. Numbers
+    are unique, so the ids are read back by number: RETURNING in parameter order would make
+    SQLite insert the statements a row at a time."""
+    session.execute(sa.insert(Statement), rows)
+    numbers = [row["number"] for row in rows]
+    by_number = dict(session.execute(sa.select(Statement.number, Statement.id)
+                                     .where(among(session, Statement.number, numbers))).all())
+    ids = [by_number[n] for n in numbers]
     session.execute(sa.insert(StatementDocument), [{"statement_id": i, "pdf": d} for i, d in zip(ids, documents)])
     return ids
 
