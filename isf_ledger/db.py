@@ -67,6 +67,17 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 
+def among(session, column, ids):
+    """`column IN ids`; on PostgreSQL `column = ANY(:ids)`, one array parameter: a list of hundreds
+    of ids is otherwise hundreds of parameters that SQLAlchemy renders and psycopg parses on every
+    execution (0.3 ms of CPU a query for 100). Measure before using it: month end's movements read
+    through available_accounts ran 20-30% slower with it, so they keep IN."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+        return column == sa.any_(sa.bindparam(None, list(ids), type_=ARRAY(column.type)))
+    return column.in_(ids)
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 

@@ -11,11 +11,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from fractions import Fraction
 
 import sqlalchemy as sa
 
 from ..clock import UK
+from ..db import among
 from ..errors import Conflict, Invalid
 from ..money import apply_rate
 from .bank import BANK_STATUSES, BankEvent, bank_events, replay
@@ -261,15 +261,13 @@ def weeks_between(start: date, end: date) -> list[Period]:
     return out
 
 
-def _half_up(f: Fraction) -> int:
-    """A non-negative exact fraction rounded to a whole number, halves up."""
-    return (2 * f.numerator + f.denominator) // (2 * f.denominator)
-
-
 def _planned(session, person_ids) -> dict[int, list[tuple[date, date | None, dict[str, int]]]]:
-    """Each person's plan windows with the weekly hundredths of each service, in two queries."""
+    """Each person's plan windows with the weekly hundredths of each service, in two queries
+    (plain rows: only the dates are read, and an entity would load its budget lines too)."""
     plans = defaultdict(list)
-    for plan in session.scalars(sa.select(PlanVersion).where(PlanVersion.person_id.in_(person_ids))
+    for plan in session.execute(sa.select(PlanVersion.id, PlanVersion.person_id, PlanVersion.effective_from,
+                                          PlanVersion.effective_to)
+                                .where(among(session, PlanVersion.person_id, person_ids))
                                 .order_by(PlanVersion.person_id, PlanVersion.effective_from, PlanVersion.version)):
         plans[plan.person_id].append(plan)
     services = defaultdict(dict)
@@ -277,7 +275,7 @@ def _planned(session, person_ids) -> dict[int, list[tuple[date, date | None, dic
     if ids:
         for plan_id, service, weekly in session.execute(
                 sa.select(PlanService.plan_id, PlanService.service, PlanService.weekly_hundredths)
-                .where(PlanService.plan_id.in_(ids))):
+                .where(among(session, PlanService.plan_id, ids))):
             services[plan_id][service] = weekly
     return {pid: [(start, end, services.get(plan.id, {})) for plan, start, end in windows(ps)]
             for pid, ps in plans.items()}
@@ -285,33 +283,40 @@ def _planned(session, person_ids) -> dict[int, list[tuple[date, date | None, dic
 
 def planned_in(plan_windows, period: Period) -> int:
     """ROUND_HALF_UP(weekly hours x days the plan ran in the period / 7) per service, summed;
-    each day at the weekly hours of the version in force that day."""
-    per_service: dict[str, Fraction] = defaultdict(Fraction)
+    each day at the weekly hours of the version in force that day. Exact in integers: each
+    service's weekly hundredths x days, n, is n/7 hundredths, and n/7 rounded half up is
+    (2n + 7) // 14."""
+    per_service: dict[str, int] = defaultdict(int)
     for start, end, services in plan_windows:
         first, last = max(start, period.start), min(end or period.end, period.end)
         days = (last - first).days + 1
         if days > 0:
             for service, weekly in services.items():
-                per_service[service] += Fraction(weekly * days, 7)
-    return sum(_half_up(f) for f in per_service.values())
+                per_service[service] += weekly * days
+    return sum((2 * n + 7) // 14 for n in per_service.values())
 
 
-def hours_by_period(session, person_ids, start: date, end: date) -> dict[int, dict[str, list[dict]]]:
+def hours_by_period(session, person_ids, start: date, end: date,
+                    kinds: tuple[str, ...] = ("months", "weeks")) -> dict[int, dict[str, list[dict]]]:
     """The hours against the plan of many people, by calendar month and by ISO week (each period
     cut to start..end), in hundredths: planned, each status, and the bank at the period's end.
     The one place statements, review packs and the API read these figures from; a handful of
-    queries for any number of people."""
+    queries for any number of people. `kinds` leaves out months or weeks a caller does not show."""
     ids = sorted(set(person_ids))
-    daily = defaultdict(lambda: defaultdict(int))  # (pid, day) -> status -> hundredths
+    daily = defaultdict(list)  # pid -> [(day, status, hundredths)]
     q = (sa.select(Delivery.person_id, Delivery.date, Delivery.status, sa.func.sum(Delivery.quantity_hundredths))
          .outerjoin(DeliveryReversal, DeliveryReversal.delivery_id == Delivery.id)
-         .where(DeliveryReversal.id.is_(None), Delivery.person_id.in_(ids),
+         .where(DeliveryReversal.id.is_(None), among(session, Delivery.person_id, ids),
                 Delivery.date >= start, Delivery.date <= end)
          .group_by(Delivery.person_id, Delivery.date, Delivery.status))
     for pid, day, status, total in session.execute(q):
-        daily[(pid, day)][status] += int(total)
+        daily[pid].append((day, status, int(total)))
     plans = _planned(session, ids)
-    periods = {"months": months_between(start, end), "weeks": weeks_between(start, end)}
+    between = {"months": months_between, "weeks": weeks_between}
+    periods = {kind: between[kind](start, end) for kind in kinds}
+    # The period each day falls in, worked out once for everyone.
+    slot = {kind: {period.start + timedelta(days=d): i for i, period in enumerate(rows)
+                   for d in range((period.end - period.start).days + 1)} for kind, rows in periods.items()}
     ends = sorted({p.end for ps in periods.values() for p in ps})
     bank_at = defaultdict(lambda: defaultdict(int))  # pid -> day -> hundredths
     for (pid, _service), events in bank_events(session, ids, end).items():
@@ -320,20 +325,13 @@ def hours_by_period(session, person_ids, start: date, end: date) -> dict[int, di
     out = {}
     for pid in ids:
         out[pid] = {}
+        mine, banked = plans.get(pid, []), bank_at.get(pid, {})
         for kind, rows in periods.items():
             label = "month" if kind == "months" else "week"
-            figures = []
-            for period in rows:
-                row = {label: period.label, "planned": planned_in(plans.get(pid, []), period),
-                       **{s: 0 for s in STATUSES}}
-                day = period.start
-                while day <= period.end:
-                    for status, total in daily.get((pid, day), {}).items():
-                        row[status] += total
-                    day += timedelta(days=1)
-                row["bank_balance"] = bank_at[pid].get(period.end, 0)
-                figures.append(row)
+            figures = [{label: period.label, "planned": planned_in(mine, period), **dict.fromkeys(STATUSES, 0),
+                        "bank_balance": banked.get(period.end, 0)} for period in rows]
+            where = slot[kind]
+            for day, status, total in daily.get(pid, ()):
+                figures[where[day]][status] += total
             out[pid][kind] = figures
     return out
-
-

@@ -32,16 +32,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from fractions import Fraction
+from math import lcm
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
+from ..db import among
 from .councils import History, rule_history, rule_on
 from .models import Person, Receipt, Transaction
 from .plans import PAYMENTS_A_YEAR, add_months, in_force, plans_of, windows
 
 STEP_DAYS = {"four_weekly": 28, "weekly": 7}
+YEAR_PARTS = lcm(*PAYMENTS_A_YEAR.values())  # a year in parts (156): every instalment is a whole number of them
 
 
 @dataclass(frozen=True)
@@ -82,12 +84,13 @@ def _year(plan_windows, cycle_at, change_days, year_start: date, year_end: date)
         if cycle != runs[-1][1]:
             runs.append((day, cycle))
     slots = []  # (due, plan, n) for each instalment due
-    paid_share = Fraction(0)  # of the year, by the instalments due so far
+    paid_parts = 0  # of the year's YEAR_PARTS, by the instalments due so far
     last_slot_due = False  # whether the year's last slot, which carries the remainder, is due
     for j, (anchor, cycle) in enumerate(runs):
         run_end = runs[j + 1][0] - timedelta(days=1) if j + 1 < len(runs) else year_end
         n = PAYMENTS_A_YEAR[cycle]
-        room = max(0, int(n * (1 - paid_share) + Fraction(1, 2)))  # whole instalments left, half up
+        # whole instalments left, half up: n x the unpaid share + 1/2, rounded down
+        room = max(0, (2 * n * (YEAR_PARTS - paid_parts) + YEAR_PARTS) // (2 * YEAR_PARTS))
         dates = [d for d in (_nth(anchor, cycle, i) for i in range(n)) if d <= run_end][:room]
         for i, slot in enumerate(dates):
             period_end = dates[i + 1] - timedelta(days=1) if i + 1 < len(dates) else run_end
@@ -95,7 +98,7 @@ def _year(plan_windows, cycle_at, change_days, year_start: date, year_end: date)
             last_slot_due = due is not None
             if due is not None:
                 slots.append((due, plan, n))
-                paid_share += Fraction(1, n)
+                paid_parts += YEAR_PARTS // n
     out = []
     for i, (due, plan, n) in enumerate(slots):
         person_year = plan.weekly_client_contribution_pence * 52
@@ -151,7 +154,7 @@ def received_by_person(session, person_ids: list[int], as_of: date) -> dict[int,
     reversal = aliased(Transaction)
     q = (sa.select(Receipt.person_id, Receipt.source, sa.func.sum(Receipt.amount_pence))
          .outerjoin(reversal, sa.and_(reversal.reverses_id == Receipt.transaction_id, reversal.date <= as_of))
-         .where(Receipt.person_id.in_(person_ids), Receipt.date <= as_of, reversal.id.is_(None))
+         .where(among(session, Receipt.person_id, person_ids), Receipt.date <= as_of, reversal.id.is_(None))
          .group_by(Receipt.person_id, Receipt.source))
     out: dict[int, dict[str, int]] = {}
     for pid, source, pence in session.execute(q):

@@ -13,6 +13,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from ..db import among
 from ..money import apply_rate
 from .bank import BankEvent, _bank_events_query, banks, held_at
 from .ledger import _fund_balance_query, month_start
@@ -42,7 +43,7 @@ def pots(session, person_ids: list[int] | None, as_of: date) -> dict[int, dict[s
     last = (sa.select(Posting.account_id, Posting.amount_pence.label("pence"))
             .where(Posting.date >= first, Posting.date <= as_of))
     if person_ids is not None and len(person_ids) <= _IN_LIST_LIMIT:
-        wanted = sa.select(Account.id).where(Account.person_id.in_(person_ids))
+        wanted = sa.select(Account.id).where(among(session, Account.person_id, person_ids))
         months = months.where(AccountMonth.account_id.in_(wanted))
         last = last.where(Posting.account_id.in_(wanted))
     moves = sa.union_all(months, last).subquery()

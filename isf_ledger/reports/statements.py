@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from .. import clock
-from ..db import utcnow
+from ..db import among, utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..locks import lock_key
 from ..money import format_pence, round_half_up
@@ -58,7 +58,7 @@ def statement_hours(session, person_ids: list[int], month: date, plans: dict | N
     """The statement's `hours` for each person, from the one place hours are worked out
     (accounts/hours.hours_by_period), for all of them at once."""
     first, last = month_start(month), month_end(month)
-    by_person = hours_by_period(session, person_ids, first, last)
+    by_person = hours_by_period(session, person_ids, first, last, kinds=("months",))
     out = {}
     for pid in person_ids:
         row = by_person.get(pid, {}).get("months", [{}])[0]
@@ -78,13 +78,32 @@ def run_shared_charges(session, month: date) -> None:
 
 # --- Reading a batch of people ---------------------------------------------------------------
 
-def _plans(session, person_ids: list[int]) -> dict[int, list[PlanVersion]]:
-    out: dict[int, list[PlanVersion]] = defaultdict(list)
-    q = (sa.select(PlanVersion).where(PlanVersion.person_id.in_(person_ids))
+# The plan columns month end reads (dates, amounts, the rules a plan may set): plain rows, as
+# an entity costs more to build than its figures and loads its budget lines too.
+PLAN_COLUMNS = (PlanVersion.id, PlanVersion.person_id, PlanVersion.version, PlanVersion.effective_from,
+                PlanVersion.effective_to, PlanVersion.annual_budget_pence, PlanVersion.payment_cycle,
+                PlanVersion.management_fee_rate, PlanVersion.weekly_client_contribution_pence,
+                PlanVersion.surplus_threshold_weeks, PlanVersion.bank_expiry_days, PlanVersion.surplus_notice_days,
+                PlanVersion.contribution_spent_first)
+
+
+def _plans(session, person_ids: list[int]) -> dict[int, list]:
+    out: dict[int, list] = defaultdict(list)
+    q = (sa.select(*PLAN_COLUMNS).where(among(session, PlanVersion.person_id, person_ids))
          .order_by(PlanVersion.person_id, PlanVersion.effective_from, PlanVersion.version))
-    for plan in session.scalars(q):
+    for plan in session.execute(q):
         out[plan.person_id].append(plan)
     return out
+
+
+def _people(session, person_ids: list[int]) -> dict[int, tuple]:
+    """Each person's row (id, name, council_reference) and council: people as plain rows, the
+    few councils as entities (rules read their current values)."""
+    rows = session.execute(sa.select(Person.id, Person.name, Person.council_reference, Person.council_id)
+                           .where(among(session, Person.id, person_ids))).all()
+    councils = {c.id: c for c in session.scalars(sa.select(Council).where(
+        Council.id.in_({r.council_id for r in rows})))}
+    return {r.id: (r, councils[r.council_id]) for r in rows}
 
 
 def _month_label(session, column):
@@ -146,8 +165,7 @@ def statement_figures(session, person_ids: list[int], month: date, rules_on: dat
     rules_on = last if rules_on is None else rules_on
     if not person_ids:
         return {}
-    people = {p.id: (p, c) for p, c in session.execute(
-        sa.select(Person, Council).join(Council, Council.id == Person.council_id).where(Person.id.in_(person_ids)))}
+    people = _people(session, person_ids)
     money = month_money(session, person_ids, first)
     plans = _plans(session, person_ids)
     got = received_by_person(session, person_ids, last)
@@ -277,8 +295,14 @@ def _next_number(session) -> int:
 
 
 def _store(session, rows: list[dict], documents: list[bytes]) -> list[int]:
-    """Insert statements and their PDFs; numbers were allocated under the issuing lock."""
-    ids = list(session.scalars(sa.insert(Statement).returning(Statement.id, sort_by_parameter_order=True), rows))
+    """Insert statements and their PDFs; numbers were allocated under the issuing lock. Numbers
+    are unique, so the ids are read back by number: RETURNING in parameter order would make
+    SQLite insert the statements a row at a time."""
+    session.execute(sa.insert(Statement), rows)
+    numbers = [row["number"] for row in rows]
+    by_number = dict(session.execute(sa.select(Statement.number, Statement.id)
+                                     .where(among(session, Statement.number, numbers))).all())
+    ids = [by_number[n] for n in numbers]
     session.execute(sa.insert(StatementDocument), [{"statement_id": i, "pdf": d} for i, d in zip(ids, documents)])
     return ids
 
