@@ -21,8 +21,8 @@ from ..money import apply_rate
 from .bank import BANK_STATUSES, BankEvent, bank_events, replay
 from .councils import rule_history, rule_on
 from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
-from .models import Delivery, DeliveryReversal, Fund, Person, PlanService, PlanVersion, Transaction
-from .plans import windows
+from .models import Delivery, DeliveryReversal, Fund, Person, PlanService, Transaction
+from .plans import plans_by_person, windows
 from .rates import RateBook
 from .reversals import after_reversal, reverse
 
@@ -264,12 +264,7 @@ def weeks_between(start: date, end: date) -> list[Period]:
 def _planned(session, person_ids) -> dict[int, list[tuple[date, date | None, dict[str, int]]]]:
     """Each person's plan windows with the weekly hundredths of each service, in two queries
     (plain rows: only the dates are read, and an entity would load its budget lines too)."""
-    plans = defaultdict(list)
-    for plan in session.execute(sa.select(PlanVersion.id, PlanVersion.person_id, PlanVersion.effective_from,
-                                          PlanVersion.effective_to)
-                                .where(among(session, PlanVersion.person_id, person_ids))
-                                .order_by(PlanVersion.person_id, PlanVersion.effective_from, PlanVersion.version)):
-        plans[plan.person_id].append(plan)
+    plans = plans_by_person(session, person_ids)
     services = defaultdict(dict)
     ids = [p.id for ps in plans.values() for p in ps]
     if ids:

@@ -11,11 +11,13 @@ are refused (receipts.py).
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
 
+from ..db import among
 from ..errors import Conflict, Invalid
 from ..money import format_decimal, format_pence
 from .ledger import lock_funds
@@ -98,6 +100,26 @@ def _check_within_budget(budget_pence: int, contingency_pence: int, budget_lines
 def plans_of(session, person_id: int) -> list[PlanVersion]:
     return list(session.scalars(sa.select(PlanVersion).where(PlanVersion.person_id == person_id)
                                 .order_by(PlanVersion.effective_from, PlanVersion.version)))
+
+
+# What readers of many people's plans use (dates, amounts, the rules a plan may set): plain rows,
+# as an entity costs more to build than its figures and loads its budget lines too.
+PLAN_COLUMNS = (PlanVersion.id, PlanVersion.person_id, PlanVersion.version, PlanVersion.effective_from,
+                PlanVersion.effective_to, PlanVersion.annual_budget_pence, PlanVersion.payment_cycle,
+                PlanVersion.management_fee_rate, PlanVersion.weekly_client_contribution_pence,
+                PlanVersion.surplus_threshold_weeks, PlanVersion.bank_expiry_days, PlanVersion.surplus_notice_days,
+                PlanVersion.contribution_spent_first)
+
+
+def plans_by_person(session, person_ids: list[int]) -> dict[int, list]:
+    """Many people's plan versions as rows of PLAN_COLUMNS, each person's in order (as plans_of),
+    in one query."""
+    out: dict[int, list] = defaultdict(list)
+    q = (sa.select(*PLAN_COLUMNS).where(among(session, PlanVersion.person_id, person_ids))
+         .order_by(PlanVersion.person_id, PlanVersion.effective_from, PlanVersion.version))
+    for plan in session.execute(q):
+        out[plan.person_id].append(plan)
+    return out
 
 
 def windows(plans: list[PlanVersion]) -> list[tuple[PlanVersion, date, date | None]]:

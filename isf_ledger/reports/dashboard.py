@@ -43,7 +43,8 @@ from ..accounts.reconciliation import reconcile
 from ..money import format_pence, round_half_up
 from .figures import HEADINGS
 from ..accounts.instalments import received_by_person
-from .statements import USES_BUDGET, _plans, plan_year
+from ..accounts.plans import plans_by_person
+from .statements import USES_BUDGET, plan_year
 
 OVERSPEND_MARGIN = Decimal("0.10")  # 10% beyond the budget's pace
 REFUSAL_SHARE = Decimal("0.20")  # refused > 20% of delivered
@@ -189,7 +190,7 @@ def fund_figures(session, as_of: date) -> list[FundFigures]:
     if not ids:
         return []
     held = positions(session, None, as_of)
-    plans = _plans(session, ids)
+    plans = plans_by_person(session, ids)
     got = received_by_person(session, ids, as_of)
     history = rule_history(session, {p[4].id for p in people})
     years = {pid: plan_year(plans.get(pid, []), as_of) for pid in ids}

@@ -28,7 +28,7 @@ from ..accounts.kinds import kind_of
 from ..accounts.ledger import month_end, month_start
 from ..accounts.models import Account, Council, Fund, Person, PlanVersion, Posting, Transaction
 from ..accounts.hours import hours_by_period
-from ..accounts.plans import add_months, in_force, windows
+from ..accounts.plans import add_months, in_force, plans_by_person, windows
 from ..accounts.positions import bank_positions
 from ..shared_support.cli import charge_all
 from .figures import HEADINGS, available_accounts, month_money
@@ -77,24 +77,6 @@ def run_shared_charges(session, month: date) -> None:
 
 
 # --- Reading a batch of people ---------------------------------------------------------------
-
-# The plan columns month end reads (dates, amounts, the rules a plan may set): plain rows, as
-# an entity costs more to build than its figures and loads its budget lines too.
-PLAN_COLUMNS = (PlanVersion.id, PlanVersion.person_id, PlanVersion.version, PlanVersion.effective_from,
-                PlanVersion.effective_to, PlanVersion.annual_budget_pence, PlanVersion.payment_cycle,
-                PlanVersion.management_fee_rate, PlanVersion.weekly_client_contribution_pence,
-                PlanVersion.surplus_threshold_weeks, PlanVersion.bank_expiry_days, PlanVersion.surplus_notice_days,
-                PlanVersion.contribution_spent_first)
-
-
-def _plans(session, person_ids: list[int]) -> dict[int, list]:
-    out: dict[int, list] = defaultdict(list)
-    q = (sa.select(*PLAN_COLUMNS).where(among(session, PlanVersion.person_id, person_ids))
-         .order_by(PlanVersion.person_id, PlanVersion.effective_from, PlanVersion.version))
-    for plan in session.execute(q):
-        out[plan.person_id].append(plan)
-    return out
-
 
 def _people(session, person_ids: list[int]) -> dict[int, tuple]:
     """Each person's row (id, name, council_reference) and council: people as plain rows, the
@@ -167,7 +149,7 @@ def statement_figures(session, person_ids: list[int], month: date, rules_on: dat
         return {}
     people = _people(session, person_ids)
     money = month_money(session, person_ids, first)
-    plans = _plans(session, person_ids)
+    plans = plans_by_person(session, person_ids)
     got = received_by_person(session, person_ids, last)
     hours = statement_hours(session, person_ids, first, plans)
     bank = bank_value(session, person_ids, last)
