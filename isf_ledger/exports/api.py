@@ -3,6 +3,7 @@
 the nominal codes at `GET`/`PUT /api/v1/exports/nominal-codes` and `isf-ledger nominal-codes`."""
 from __future__ import annotations
 
+import sys
 
 import click
 from flask import Flask, Response, g, stream_with_context
@@ -104,7 +105,7 @@ def init_app(app: Flask) -> None:
         provider's finance system (xero, sage50, sage-accounting)."""
         try:
             body, _, name, note = export(db.session, fmt, start, end)
-            out = open(output, "wb") if output else click.get_binary_stream("stdout")
+            out = open(output, "wb") if output else sys.stdout.buffer
             try:
                 if isinstance(body, bytes):
                     out.write(body)
@@ -114,6 +115,8 @@ def init_app(app: Flask) -> None:
             finally:
                 if output:
                     out.close()
+                else:
+                    out.flush()
         except LedgerError as e:
             db.session.rollback()
             raise click.ClickException(e.message) from None

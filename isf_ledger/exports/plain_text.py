@@ -140,9 +140,11 @@ def beancount(session, start: date | None = None, end: date | None = None) -> It
         if what == "transaction":
             yield _bean_transaction(p, item.date, item.description or item.kind, _metadata(item), item.legs)
         else:
-            # A Beancount balance is checked at the start of its day: the day after the month end.
+            # A Beancount balance is checked at the start of its day: the day after the month end;
+            # to the penny (`~ 0.00`: by default Beancount lets a balance be a penny out).
             day = (item + timedelta(days=1)).isoformat()
-            yield "".join(f"{day} balance {p.by_id[aid].name}  {_amount(pence)}\n" for aid, pence in p.running.items()) + "\n"
+            yield "".join(f"{day} balance {p.by_id[aid].name}  {format_pence(-pence)} ~ 0.00 {CURRENCY}\n"
+                          for aid, pence in p.running.items()) + "\n"
 
 
 def _bean_transaction(p: _Period, day: date, narration: str, metadata, legs) -> str:
