@@ -25,8 +25,11 @@ from isf_ledger.exports.books import book_accounts
 LUKASZ = 'Łukasz "Łuki" Nowak'
 REFERENCE = 'BACS; "Q3" 0042'
 HLEDGER = shutil.which("hledger")
+LEDGER = shutil.which("ledger")
 needs_hledger = pytest.mark.skipif(HLEDGER is None, reason="hledger is not installed (Debian: apt-get install -y "
                                                             "hledger; .ci/run installs it): the hledger checks skipped")
+needs_ledger = pytest.mark.skipif(LEDGER is None, reason="ledger-cli is not installed (Debian: apt-get install -y "
+                                                          "ledger; .ci/run installs it): the ledger-cli check skipped")
 DAY = {"service": "day_support", "start_time": "10:00", "domain": "personal_care"}
 
 
@@ -149,6 +152,26 @@ def test_hledger_checks_the_books_and_its_balances_are_ours(app, api, tmp_path):
     assert hledger("-f", str(path), "check").returncode != 0
 
 
+@needs_ledger
+def test_ledger_cli_reads_the_books_pedantically_and_its_balances_are_ours(app, api, tmp_path):
+    ana, lukasz = small_books(api)
+    path = tmp_path / "books.journal"
+    path.write_bytes(export(api, "ledger").get_data())
+    done = subprocess.run([LEDGER, "-f", str(path), "--pedantic", "--flat", "--no-total", "--balance-format",
+                           "%(account)\t%(display_total)\n", "balance"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    theirs = {a: Decimal(amount.removesuffix(" GBP")) for a, amount in
+              (line.split("\t") for line in done.stdout.splitlines())}
+    assert theirs == ours(app)
+    assert theirs[f"Liabilities:Funds:P{ana:04d}:Available"] == Decimal("-1615.00")
+    # ledger-cli checks the month-end assertions as it reads: one wrong figure and it stops.
+    pot = f"Liabilities:Funds:P{lukasz:04d}:Contingency"
+    text = path.read_text()
+    path.write_text(text.replace(f"    {pot}  0 GBP = -300.00 GBP", f"    {pot}  0 GBP = -299.99 GBP"))
+    assert path.read_text() != text
+    assert subprocess.run([LEDGER, "-f", str(path), "balance"], capture_output=True, timeout=60).returncode != 0
+
+
 def test_a_period_brings_its_balances_forward(app, api, tmp_path):
     ana, lukasz = small_books(api)
     text = export(api, "beancount", "?from=2026-10-06&to=2026-11-30").get_data(as_text=True)
@@ -240,6 +263,14 @@ def test_xero_summary_journals_per_service_sum_to_zero_and_name_nobody(app, api)
     assert done.exit_code == 0 and "already exported" in done.output
     with app.app_context():
         assert db.session.scalar(sa.text("SELECT count(*) FROM export_runs")) == 1
+    # Part of a period already exported: said too, so nobody imports the same days twice.
+    half = export(api, "xero", "?from=2026-10-16&to=2026-11-30")
+    assert "overlap those already exported for 2026-10-01 to 2026-10-31" in half.headers["X-Export-Note"]
+    assert [r[:6] for r in rows(half.get_data())[1:]] == [  # the taxi of 10 October is not in it
+        ["ISF Nov 2026: Set aside for contingency", "30/11/2026", "Individual Service Funds held: available", "2110",
+         "No VAT", "300.00"],
+        ["ISF Nov 2026: Set aside for contingency", "30/11/2026", "Individual Service Funds held: contingency",
+         "2111", "No VAT", "-300.00"]]
 
 
 def test_sage_layouts_and_the_nominal_codes_finance_sets(api):
@@ -260,11 +291,11 @@ def test_sage_layouts_and_the_nominal_codes_finance_sets(api):
     sage50 = rows(export(api, "sage50", "?from=2026-10-01&to=2026-10-31").get_data())
     assert sage50[0] == jn.SAGE50_HEADER
     assert sage50[1:3] == [
-        ["JD", "", "1215", "0", "31/10/2026", "ISF-202610-001", "ISF Oct 2026: Money paid in (Northshire)",
+        ["JD", "", "1215", "0", "31/10/2026", "ISF-20261001-001", "ISF Oct 2026: Money paid in (Northshire)",
          "3000.00", "T9", "0.00"],
-        ["JC", "", "2110", "0", "31/10/2026", "ISF-202610-001", "ISF Oct 2026: Money paid in (Northshire)",
+        ["JC", "", "2110", "0", "31/10/2026", "ISF-20261001-001", "ISF Oct 2026: Money paid in (Northshire)",
          "3000.00", "T9", "0.00"]]
-    support = [r for r in sage50 if r[5] == "ISF-202610-003"]
+    support = [r for r in sage50 if r[5] == "ISF-20261001-003"]
     assert [(r[0], r[2], r[3], r[7]) for r in support] == [
         ("JD", "1200", "7", "185.00"), ("JC", "1215", "7", "185.00"), ("JD", "2110", "7", "185.00"),
         ("JC", "4010", "7", "185.00")]
@@ -276,10 +307,10 @@ def test_sage_layouts_and_the_nominal_codes_finance_sets(api):
     for r in sage[1:]:
         debit, credit = (Decimal(x) if x else Decimal(0) for x in (r[9], r[10]))
         journals[r[0]] = journals.get(r[0], Decimal(0)) + debit - credit
-    assert list(journals) == ["ISF-202610-001", "ISF-202610-002", "ISF-202610-003", "ISF-202610-004",
-                              "ISF-202611-001"]
+    assert list(journals) == ["ISF-20261001-001", "ISF-20261001-002", "ISF-20261001-003", "ISF-20261001-004",
+                              "ISF-20261101-001"]
     assert set(journals.values()) == {Decimal(0)}
-    assert [r[1:5] + r[9:] for r in sage if r[0] == "ISF-202611-001"] == [
+    assert [r[1:5] + r[9:] for r in sage if r[0] == "ISF-20261101-001"] == [
         ["30/11/2026", "ISF Nov 2026: Set aside for contingency", "2110", "Individual Service Funds held: "
          "available (Northshire)", "300.00", ""],
         ["30/11/2026", "ISF Nov 2026: Set aside for contingency", "2111", "Individual Service Funds held: "

@@ -133,7 +133,9 @@ def _references():
         sa.select(Clawback.transaction_id, Clawback.reference),
         sa.select(FundClosing.transaction_id, FundClosing.reference).where(FundClosing.transaction_id.is_not(None)),
     ]
-    return sa.union_all(*candidates).subquery("refs")
+    found = sa.union_all(*candidates).subquery("found")
+    # One row a transaction whatever is found, so no leg is ever read twice.
+    return sa.select(found.c.tid, sa.func.min(found.c.ref).label("ref")).group_by(found.c.tid).subquery("refs")
 
 
 def stream_transactions(session, start: date | None, end: date | None, batch: int = 2000):

@@ -203,7 +203,8 @@ def summary_journals(session, start: date, end: date) -> list[Journal]:
         first = date(int(ym[:4]), int(ym[5:]), 1)
         numbers[ym] = numbers.get(ym, 0) + 1
         label = KINDS[k].label if k in KINDS else k
-        journals.append(Journal(reference=f"ISF-{first:%Y%m}-{numbers[ym]:03d}", day=min(month_end(first), end),
+        # The reference names the journal's first day, so journals of two periods never share one.
+        journals.append(Journal(reference=f"ISF-{max(first, start):%Y%m%d}-{numbers[ym]:03d}", day=min(month_end(first), end),
                                 narration=f"ISF {first:%b %Y}: {label}" + (f" - {svc}" if svc else ""),
                                 service=svc, lines=_merged(kept)))
     for j in journals:
@@ -360,20 +361,28 @@ def journal_export(session, fmt: str, start: date | None, end: date | None, user
 
 
 def _record(session, fmt: str, export: Export, user_id: int | None) -> str | None:
+    """Record the file; say when this format went out before for the same period (the same
+    bytes, or not), or for one that overlaps it."""
     digest = hashlib.sha256(export.body).hexdigest()
-    before = session.execute(sa.select(ExportRun.exported_at, ExportRun.sha256)
-                             .where(ExportRun.format == fmt, ExportRun.period_from == export.start,
-                                    ExportRun.period_to == export.end)
-                             .order_by(ExportRun.exported_at)).all()
-    if not any(sha == digest for _, sha in before):
+    before = session.execute(sa.select(ExportRun.period_from, ExportRun.period_to, ExportRun.exported_at,
+                                       ExportRun.sha256)
+                             .where(ExportRun.format == fmt, ExportRun.period_from <= export.end,
+                                    ExportRun.period_to >= export.start)
+                             .order_by(ExportRun.exported_at, ExportRun.id)).all()
+    same_period = [r for r in before if (r[0], r[1]) == (export.start, export.end)]
+    if not any(r[3] == digest for r in same_period):
         session.add(ExportRun(format=fmt, period_from=export.start, period_to=export.end, sha256=digest,
                               size_bytes=len(export.body), exported_by=user_id))
         session.flush()
-    if not before:
-        return None
-    first = before[0][0]
-    same = any(sha == digest for _, sha in before)
-    return (f"{fmt} journals for {export.start.isoformat()} to {export.end.isoformat()} were already exported "
-            f"on {first:%Y-%m-%d %H:%M} UTC" + ("; these are the same bytes" if same else
-                                                  "; the books have changed since, so these differ: "
-                                                  "import only what the finance system does not hold"))
+    period = f"{export.start.isoformat()} to {export.end.isoformat()}"
+    if same_period:
+        same = any(r[3] == digest for r in same_period)
+        return (f"{fmt} journals for {period} were already exported on {same_period[0][2]:%Y-%m-%d %H:%M} UTC"
+                + ("; these are the same bytes" if same else
+                   "; the books have changed since, so these differ: import only what the finance system "
+                   "does not hold"))
+    if before:
+        other = before[0]
+        return (f"{fmt} journals for {period} overlap those already exported for {other[0].isoformat()} to "
+                f"{other[1].isoformat()} on {other[2]:%Y-%m-%d %H:%M} UTC: do not import the same days twice")
+    return None

@@ -50,6 +50,10 @@ def _amount(pence: int) -> str:
     return f"{format_pence(-pence)} {CURRENCY}"
 
 
+TAGS = ("transaction_id", "kind", "reference", "person_id", "reverses", "reason", "service_date", "description",
+        "person_name", "council", "pot")
+
+
 def _metadata(t: BookTransaction) -> list[tuple[str, str]]:
     out = [("transaction_id", str(t.id)), ("kind", t.kind)]
     if t.reference:
@@ -158,6 +162,7 @@ def ledger(session, start: date | None = None, end: date | None = None) -> Itera
     p = _Period(session, start, end)
     out = _header(p, ";")
     out += [f"commodity {CURRENCY}", f"    format 1000.00 {CURRENCY}", ""]
+    out += [f"tag {key}" for key in TAGS] + [""]  # declared, so `ledger --pedantic` accepts them
     for a in p.accounts:
         out.append(f"account {a.name}")
         out += [f"    ; {key}: {ledger_comment_value(value)}" for key, value in _account_metadata(a)]
