@@ -21,6 +21,7 @@ from isf_ledger.accounts.ledger import balances
 from isf_ledger.db import db
 from isf_ledger.exports import journals as jn
 from isf_ledger.exports.books import book_accounts
+from isf_ledger.exports.plain_text import bean_string
 
 LUKASZ = 'Łukasz "Łuki" Nowak'
 REFERENCE = 'BACS; "Q3" 0042'
@@ -144,6 +145,9 @@ def test_hledger_checks_the_books_and_its_balances_are_ours(app, api, tmp_path):
     assert LUKASZ in tags.stdout.splitlines()
     shown = hledger("-f", str(path), "print", f"tag:reference={REFERENCE[:4]}").stdout
     assert f"; reference: {REFERENCE}" in shown and "; kind: fee" in shown
+    # A `;` would end hledger's description: written full-width there, exact in the metadata.
+    assert 'Received: council payment BACS\uff1b "Q3" 0042' in shown
+    assert f"; description: Received: council payment {REFERENCE}" in shown
     # One wrong month-end figure and hledger refuses the books.
     text = path.read_text()
     wrong = text.replace(f"    {pot}  0 GBP = -550.00 GBP", f"    {pot}  0 GBP = -550.01 GBP")
@@ -385,3 +389,29 @@ def test_the_books_are_read_in_a_few_queries_whatever_their_size(app, api):
         api.receipt(api.person(f"Person {n}"), "100.00", f"2026-10-{n + 10:02d}")
     after = {fmt: statements(fmt, "?from=2026-10-06") for fmt in ("beancount", "ledger", "xero")}
     assert after == before and 3 <= min(after.values()) and max(after.values()) <= 12, after
+
+
+def test_xero_journals_filling_more_than_one_file_come_as_a_zip(api, monkeypatch):
+    small_books(api)
+    monkeypatch.setattr(jn, "XERO_MAX_LINES", 5)  # a heading and four lines a file
+    r = export(api, "xero", "?from=2026-10-01&to=2026-10-31")
+    assert r.mimetype == "application/zip"
+    assert r.headers["Content-Disposition"] == 'attachment; filename="xero-journals-2026-10-01-to-2026-10-31.zip"'
+    z = zipfile.ZipFile(io.BytesIO(r.get_data()))
+    names = z.namelist()
+    assert names == [f"xero-journals-2026-10-01-to-2026-10-31-{i:02d}.csv" for i in (1, 2, 3, 4)]
+    parts = [rows(z.read(n)) for n in names]
+    # Each file whole journals: the money in, the fee, the support, the taxi.
+    assert [[r[0] for r in p[1:]] for p in parts] == [
+        ["ISF Oct 2026: Money paid in"] * 2, ["ISF Oct 2026: Management fee"] * 4,
+        ["ISF Oct 2026: Support - day_support"] * 4, ["ISF Oct 2026: Bought for you"] * 2]
+    assert [r for p in parts for r in p[1:]] == OCT_XERO[1:]
+    assert export(api, "xero", "?from=2026-10-01&to=2026-10-31").get_data() == r.get_data()
+
+
+def test_beancount_strings_keep_any_name_exactly():
+    names = [LUKASZ, "O’Brien \\ Siân", "Σοφία\nДмитрий", 'Nguyễn "=1+1"']
+    text = "2026-01-01 open Assets:A GBP\n" + "".join(
+        f"  name-{i}: {bean_string(n)}\n" for i, n in enumerate(names))
+    entries, errors, _ = loader.load_string(text)
+    assert errors == [] and [entries[0].meta[f"name-{i}"] for i in range(len(names))] == names
