@@ -415,3 +415,18 @@ def test_beancount_strings_keep_any_name_exactly():
         f"  name-{i}: {bean_string(n)}\n" for i, n in enumerate(names))
     entries, errors, _ = loader.load_string(text)
     assert errors == [] and [entries[0].meta[f"name-{i}"] for i in range(len(names))] == names
+
+
+def test_houses_get_journals_of_their_own_but_one_xero_tracking_option(app, api):
+    result = app.test_cli_runner().invoke(args=["demo", "--people", "3", "--months", "2", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    houses = [a["name"] for a in api.get("/api/v1/shared-arrangements")]
+    assert houses
+    body = rows(export(api, "xero").get_data())[1:]
+    shared = [r for r in body if r[0].split(": ", 1)[1].startswith("Shared support")]
+    assert {r[0].split(" - ", 1)[1] for r in shared} == set(houses)
+    assert {r[7] for r in shared} == {"shared_support"} and {r[6] for r in shared} == {"Service"}
+    with app.app_context():
+        services = set(db.session.scalars(sa.text("SELECT DISTINCT service FROM deliveries "
+                                                  "WHERE transaction_id IS NOT NULL")))
+    assert {r[7] for r in body} - {""} == services | {"shared_support"}

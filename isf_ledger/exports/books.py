@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from ..accounts.ledger import balances
-from ..accounts.models import (Account, Clawback, Council, FundClosing, Person, Posting, Receipt, Spend,
+from ..accounts.models import (Account, Clawback, Council, Fund, FundClosing, Person, Posting, Receipt, Spend,
                                Transaction)
 from ..errors import Invalid
 
@@ -50,6 +50,7 @@ class BookAccount:
     person_name: str | None
     council: str | None
     description: str  # our own name of the account
+    fund_id: int | None = None
 
     @property
     def is_pot(self) -> bool:
@@ -71,6 +72,8 @@ class BookTransaction:
 
 
 def account_name(kind: str, code: str, person_id: int | None) -> str:
+    """A fund pot is named by the person's id, the id the API knows the fund by
+    (`/api/v1/people/{id}/balance`): P0001 is person 1's fund."""
     if person_id is not None:
         return f"Liabilities:Funds:P{person_id:04d}:{POT_NAMES.get(kind, kind.title())}"
     if kind == "shared_arrangement":  # code "arrangement:ID"
@@ -99,10 +102,12 @@ def parse_period(start: str | date | None, end: str | date | None) -> tuple[date
 def book_accounts(session) -> list[BookAccount]:
     """Every account, each with its person and council where it is a fund pot; by name."""
     rows = session.execute(
-        sa.select(Account.id, Account.kind, Account.code, Account.person_id, Account.name, Person.name, Council.name)
-        .outerjoin(Person, Person.id == Account.person_id).outerjoin(Council, Council.id == Person.council_id))
-    out = [BookAccount(aid, kind, account_name(kind, code, pid), pid, pname, council, name)
-           for aid, kind, code, pid, name, pname, council in rows]
+        sa.select(Account.id, Account.kind, Account.code, Account.person_id, Account.name, Person.name, Council.name,
+                  Fund.id)
+        .outerjoin(Person, Person.id == Account.person_id).outerjoin(Council, Council.id == Person.council_id)
+        .outerjoin(Fund, Fund.person_id == Account.person_id))
+    out = [BookAccount(aid, kind, account_name(kind, code, pid), pid, pname, council, name, fund_id)
+           for aid, kind, code, pid, name, pname, council, fund_id in rows]
     return sorted(out, key=lambda a: a.name)
 
 

@@ -78,6 +78,8 @@ SAGE_ACCOUNTING_HEADER = ["Reference", "Date", "Description", "Ledger Account Nu
                           "Analysis Type 1", "Analysis Type 2", "Analysis Type 3", "Tax Rate Name", "Debit", "Credit"]
 SAGE_ACCOUNTING_MAX_BYTES = 500 * 1024
 TRACKING = ("Service", "Council")
+SHARED_KINDS = ("shared_charge", "shared_void")
+SHARED_TRACKING = "shared_support"
 
 
 def spreadsheet_text(text: str) -> str:
@@ -150,8 +152,16 @@ class Journal:
     reference: str
     day: date
     narration: str
-    service: str
+    service: str  # the service or house it summarises ('' for money not tied to one)
     lines: list[Line] = field(default_factory=list)
+    kind: str = ""
+
+    @property
+    def tracking(self) -> str:
+        """Its option in Xero's Service category: the service, or `shared_support` for every
+        house (named in the narration), so the options stay as few as the rate card's services
+        however many houses the provider runs."""
+        return SHARED_TRACKING if self.kind in SHARED_KINDS and self.service else self.service
 
 
 def _month_key(session, column):
@@ -206,7 +216,7 @@ def summary_journals(session, start: date, end: date) -> list[Journal]:
         # The reference names the journal's first day, so journals of two periods never share one.
         journals.append(Journal(reference=f"ISF-{max(first, start):%Y%m%d}-{numbers[ym]:03d}", day=min(month_end(first), end),
                                 narration=f"ISF {first:%b %Y}: {label}" + (f" - {svc}" if svc else ""),
-                                service=svc, lines=_merged(kept)))
+                                service=svc, lines=_merged(kept), kind=k))
     for j in journals:
         if sum(line.pence for line in j.lines):
             raise Invalid("period", f"journal {j.reference} ({j.narration}) does not sum to zero; nothing written")
@@ -243,8 +253,8 @@ def _day(d: date) -> str:
 def xero_files(journals: list[Journal]) -> list[bytes]:
     options = {name: set() for name in TRACKING}
     for j in journals:
-        if j.service:
-            options["Service"].add(j.service)
+        if j.tracking:
+            options["Service"].add(j.tracking)
         options["Council"].update(line.council for line in j.lines if line.council)
     for name, seen in options.items():
         if len(seen) > XERO_MAX_OPTIONS:
@@ -260,7 +270,7 @@ def xero_files(journals: list[Journal]) -> list[bytes]:
         for line in j.lines:
             rows.append([spreadsheet_text(j.narration), _day(j.day), spreadsheet_text(line.account), line.code,
                          XERO_TAX_RATE, format_pence(line.pence),
-                         "Service" if j.service else "", spreadsheet_text(j.service),
+                         "Service" if j.tracking else "", spreadsheet_text(j.tracking),
                          "Council" if line.council else "", spreadsheet_text(line.council)])
     if rows or not files:
         files.append(_csv([XERO_HEADER, *rows]))

@@ -50,7 +50,7 @@ def _amount(pence: int) -> str:
     return f"{format_pence(-pence)} {CURRENCY}"
 
 
-TAGS = ("transaction_id", "kind", "reference", "person_id", "reverses", "reason", "service_date", "description",
+TAGS = ("transaction_id", "kind", "reference", "person_id", "fund_id", "reverses", "reason", "service_date", "description",
         "person_name", "council", "pot")
 
 
@@ -71,7 +71,7 @@ def _metadata(t: BookTransaction) -> list[tuple[str, str]]:
 
 def _account_metadata(a: BookAccount) -> list[tuple[str, str]]:
     if a.is_pot:
-        return [("person_id", str(a.person_id)), ("person_name", a.person_name or ""),
+        return [("person_id", str(a.person_id)), ("fund_id", str(a.fund_id)), ("person_name", a.person_name or ""),
                 ("council", a.council or ""), ("pot", a.kind)]
     return [("description", a.description)]
 
