@@ -17,6 +17,7 @@ from beancount import loader
 from beancount.core import data as bdata
 from beancount.core import realization
 
+from isf_ledger import clock
 from isf_ledger.accounts.ledger import balances
 from isf_ledger.db import db
 from isf_ledger.exports import journals as jn
@@ -430,3 +431,16 @@ def test_houses_get_journals_of_their_own_but_one_xero_tracking_option(app, api)
         services = set(db.session.scalars(sa.text("SELECT DISTINCT service FROM deliveries "
                                                   "WHERE transaction_id IS NOT NULL")))
     assert {r[7] for r in body} - {""} == services | {"shared_support"}
+
+
+def test_periods_far_back_far_ahead_or_before_the_books_stay_small_and_valid(api, monkeypatch):
+    monkeypatch.setattr(clock, "today", lambda: date(2026, 12, 10))
+    ana, lukasz = small_books(api)
+    for query, ends in (("?from=0001-01-01&to=9999-12-31", {date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1)}),
+                        ("?to=2020-06-30", {date(2020, 7, 1)}),
+                        ("?from=2026-10-20&to=2026-10-25", {date(2026, 10, 26)})):
+        text = export(api, "beancount", query).get_data(as_text=True)
+        entries, errors, _ = loader.load_string(text)
+        assert errors == [], (query, errors[:1])
+        assert {e.date for e in entries if isinstance(e, bdata.Balance)} == ends, query
+    assert rows(export(api, "sage50", "?to=2020-06-30").get_data()) == [jn.SAGE50_HEADER]

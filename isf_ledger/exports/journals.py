@@ -342,10 +342,13 @@ def _zip(names_and_bodies: list[tuple[str, bytes]], day: date) -> bytes:
 
 def period_of(session, start: date | None, end: date | None) -> tuple[date, date]:
     """A journal period: as given, else from the first posting and to the last (or today)."""
+    given = start
     start = start or first_posting_date(session) or clock.today()
     end = end or max(d for d in (last_posting_date(session, None), start) if d)
     if end < start:
-        raise Invalid("to", f"before from ({start.isoformat()})")
+        if given is not None:
+            raise Invalid("to", f"before from ({start.isoformat()})")
+        start = end  # a period that ends before the first posting: no journals
     return start, end
 
 

@@ -86,18 +86,24 @@ class _Period:
         first = first_posting_date(session)
         self.carried = brought_forward(session, start) if start and first and start > first else {}
         self.start = start or first or end or clock.today()
+        if end is not None and end < self.start:
+            self.start = end  # books that end before their first posting: nothing in them
         last = last_posting_date(session, end)
         self.end = end or max(d for d in (last, self.start) if d)
+        # Month ends worth asserting: from the first posting's month (or the period's) to the
+        # last posting's or this month, however far back or ahead the period is asked for.
+        self.first_check = max(self.start, first or self.start)
+        self.last_check = min(self.end, month_end(max(d for d in (last, clock.today()) if d)))
         self.checked = [a for a in self.accounts if a.is_pot or a.kind == "client_money"]
         self.running = {a.id: self.carried.get(a.id, 0) for a in self.checked}
         self.transactions = stream_transactions(session, start, end)
 
     def month_ends(self) -> list[date]:
-        out, m = [], month_end(self.start)
-        while m <= self.end:
+        out, m = [], month_end(self.first_check)
+        while m <= self.last_check:
             out.append(m)
             m = month_end(next_month(m))
-        if not out or out[-1] != self.end:
+        if self.end <= self.last_check and (not out or out[-1] != self.end):
             out.append(self.end)  # the period's own last day, when it is not a month end
         return out
 
