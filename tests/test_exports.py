@@ -444,3 +444,16 @@ def test_periods_far_back_far_ahead_or_before_the_books_stay_small_and_valid(api
         assert errors == [], (query, errors[:1])
         assert {e.date for e in entries if isinstance(e, bdata.Balance)} == ends, query
     assert rows(export(api, "sage50", "?to=2020-06-30").get_data()) == [jn.SAGE50_HEADER]
+
+
+def test_finance_sets_nominal_codes_from_the_command_line(app, api):
+    runner = app.test_cli_runner()
+    done = runner.invoke(args=["nominal-codes", "--set", "fee_income=4001", "--department", "sleep_in=12"])
+    assert done.exit_code == 0, done.output
+    assert "fee_income               4001  Management fee income" in done.output
+    mapping = api.get("/api/v1/exports/nominal-codes")
+    assert mapping["codes"]["fee_income"]["code"] == "4001" and mapping["departments"] == {"sleep_in": 12}
+    assert mapping["codes"]["client_money"]["code"] == "1210"  # the rest keep their defaults
+    refused = runner.invoke(args=["nominal-codes", "--set", "fee_income=40-1"])
+    assert refused.exit_code != 0 and "codes.fee_income" in refused.output
+    assert api.get("/api/v1/exports/nominal-codes")["codes"]["fee_income"]["code"] == "4001"
