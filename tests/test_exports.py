@@ -39,7 +39,8 @@ def small_books(api, council="Northshire"):
     """Ana: £2,000 in on 2026-10-01 (fee £200), 10 h of day support at £18.50 (£185.00);
     Łukasz: £1,000 in on 2026-10-02 with a reference full of `;` and quotes (fee £100), a £50
     taxi on 2026-10-10, £300 set aside on 2026-11-03: available £1,615.00 and £550.00."""
-    api.post("/api/v1/rates", {"service": "day_support", "unit": "hour", "rate": "18.50", "effective_from": "2026-01-01"})
+    api.post("/api/v1/rates", {"service": "day_support", "unit": "hour", "rate": "18.50",
+                               "effective_from": "2026-01-01"})
     ana = api.person("Ana", council=council)
     api.plan(ana)
     api.receipt(ana, "2000.00", "2026-10-01")
@@ -264,7 +265,8 @@ def test_xero_summary_journals_per_service_sum_to_zero_and_name_nobody(app, api)
     assert again.get_data() == body
     assert again.headers["X-Already-Exported"] == "true"
     assert "already exported" in again.headers["X-Export-Note"] and "same bytes" in again.headers["X-Export-Note"]
-    done = app.test_cli_runner().invoke(args=["export", "--format", "xero", "--from", "2026-10-01", "--to", "2026-10-31"])
+    done = app.test_cli_runner().invoke(args=["export", "--format", "xero", "--from", "2026-10-01",
+                                              "--to", "2026-10-31"])
     assert done.exit_code == 0 and "already exported" in done.output
     with app.app_context():
         assert db.session.scalar(sa.text("SELECT count(*) FROM export_runs")) == 1
@@ -337,7 +339,8 @@ def test_text_that_looks_like_a_formula_is_written_as_text(api):
 def _journal(n: int, lines: int, service: str = "") -> jn.Journal:
     pence = [100] * (lines - 1) + [-100 * (lines - 1)]
     return jn.Journal(reference=f"ISF-202610-{n:03d}", day=date(2026, 10, 31), narration=f"Journal {n}",
-                      service=service, lines=[jn.Line(f"{1000 + i}", "x", "Northshire", p) for i, p in enumerate(pence)])
+                      service=service,
+                      lines=[jn.Line(f"{1000 + i}", "x", "Northshire", p) for i, p in enumerate(pence)])
 
 
 def test_xero_files_split_at_300_lines_never_inside_a_journal_and_limit_the_options():

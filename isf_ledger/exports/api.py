@@ -71,8 +71,7 @@ def export_books(args, format):  # noqa: A002 - the contract names the path part
     if isinstance(body, bytes):
         db.session.commit()  # the record that this period went out
         return Response(body, mimetype=media_type, headers=headers)
-    return Response(stream_with_context(chunk.encode("utf-8") for chunk in body), content_type=media_type,
-                    headers=headers)
+    return Response(stream_with_context(pt.in_blocks(body)), content_type=media_type, headers=headers)
 
 
 @blp.route("/exports/nominal-codes")
@@ -110,8 +109,8 @@ def init_app(app: Flask) -> None:
                 if isinstance(body, bytes):
                     out.write(body)
                 else:
-                    for chunk in body:
-                        out.write(chunk.encode("utf-8"))
+                    for block in pt.in_blocks(body):
+                        out.write(block)
             finally:
                 if output:
                     out.close()

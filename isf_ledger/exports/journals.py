@@ -214,9 +214,10 @@ def summary_journals(session, start: date, end: date) -> list[Journal]:
         numbers[ym] = numbers.get(ym, 0) + 1
         label = KINDS[k].label if k in KINDS else k
         # The reference names the journal's first day, so journals of two periods never share one.
-        journals.append(Journal(reference=f"ISF-{max(first, start):%Y%m%d}-{numbers[ym]:03d}", day=min(month_end(first), end),
-                                narration=f"ISF {first:%b %Y}: {label}" + (f" - {svc}" if svc else ""),
-                                service=svc, lines=_merged(kept), kind=k))
+        narration = f"ISF {first:%b %Y}: {label}" + (f" - {svc}" if svc else "")
+        journals.append(Journal(reference=f"ISF-{max(first, start):%Y%m%d}-{numbers[ym]:03d}",
+                                day=min(month_end(first), end), narration=narration, service=svc,
+                                lines=_merged(kept), kind=k))
     for j in journals:
         if sum(line.pence for line in j.lines):
             raise Invalid("period", f"journal {j.reference} ({j.narration}) does not sum to zero; nothing written")
@@ -300,7 +301,8 @@ def sage_accounting_files(journals: list[Journal]) -> list[bytes]:
         for line in j.lines:
             # Columns A to C on every line of a journal, the same: Sage starts a new journal
             # where the Reference changes, so the same three again are the same journal.
-            rows.append([spreadsheet_text(j.reference[:75]), _day(j.day), spreadsheet_text(j.narration[:200]), line.code,
+            rows.append([spreadsheet_text(j.reference[:75]), _day(j.day), spreadsheet_text(j.narration[:200]),
+                         line.code,
                          spreadsheet_text((line.account + (f" ({line.council})" if line.council else ""))[:200]),
                          "", "", "", "", format_pence(line.pence) if line.pence > 0 else "",
                          format_pence(-line.pence) if line.pence < 0 else ""])

@@ -50,8 +50,8 @@ def _amount(pence: int) -> str:
     return f"{format_pence(-pence)} {CURRENCY}"
 
 
-TAGS = ("transaction_id", "kind", "reference", "person_id", "fund_id", "reverses", "reason", "service_date", "description",
-        "person_name", "council", "pot")
+TAGS = ("transaction_id", "kind", "reference", "person_id", "fund_id", "reverses", "reason", "service_date",
+        "description", "person_name", "council", "pot")
 
 
 def _metadata(t: BookTransaction) -> list[tuple[str, str]]:
@@ -107,6 +107,14 @@ class _Period:
             out.append(self.end)  # the period's own last day, when it is not a month end
         return out
 
+    def brought_forward_narration(self) -> str:
+        return f"Balances brought forward at {(self.start - timedelta(days=1)).isoformat()}"
+
+    def brought_forward_legs(self) -> list[tuple[int, int]]:
+        """Every account's balance the day before the period, by account name; they sum to zero,
+        as every transaction does."""
+        return sorted(self.carried.items(), key=lambda kv: self.by_id[kv[0]].name)
+
     def add(self, t: BookTransaction) -> None:
         for account_id, pence in t.legs:
             if account_id in self.running:
@@ -144,8 +152,8 @@ def beancount(session, start: date | None = None, end: date | None = None) -> It
         out += [f"  {key.replace('_', '-')}: {bean_string(value)}" for key, value in _account_metadata(a)]
     yield "\n".join(out) + "\n\n"
     if p.carried:
-        yield _bean_transaction(p, p.start, f"Balances brought forward at {(p.start - timedelta(days=1)).isoformat()}",
-                                [("kind", "brought_forward")], sorted(p.carried.items(), key=lambda kv: p.by_id[kv[0]].name))
+        yield _bean_transaction(p, p.start, p.brought_forward_narration(), [("kind", "brought_forward")],
+                                p.brought_forward_legs())
     for what, item in p.walk():
         if what == "transaction":
             yield _bean_transaction(p, item.date, item.description or item.kind, _metadata(item), item.legs)
@@ -174,13 +182,13 @@ def ledger(session, start: date | None = None, end: date | None = None) -> Itera
         out += [f"    ; {key}: {ledger_comment_value(value)}" for key, value in _account_metadata(a)]
     yield "\n".join(out) + "\n\n"
     if p.carried:
-        yield _ledger_transaction(p, p.start, None, f"Balances brought forward at {(p.start - timedelta(days=1)).isoformat()}",
-                                  [("kind", "brought_forward")], sorted(p.carried.items(), key=lambda kv: p.by_id[kv[0]].name))
+        yield _ledger_transaction(p, p.start, None, p.brought_forward_narration(), [("kind", "brought_forward")],
+                                  p.brought_forward_legs())
     for what, item in p.walk():
         if what == "transaction":
             metadata = _metadata(item)
             description = ledger_description(item.description or item.kind)
-            if description != item.description:
+            if item.description and description != item.description:
                 metadata.append(("description", item.description))
             yield _ledger_transaction(p, item.date, item.id, description, metadata, item.legs)
         else:
@@ -197,3 +205,17 @@ def _ledger_transaction(p: _Period, day: date, code: int | None, description: st
 
 
 WRITERS = {"beancount": beancount, "ledger": ledger}
+
+
+def in_blocks(chunks: Iterator[str], size: int = 1 << 16) -> Iterator[bytes]:
+    """The text as UTF-8 in blocks of about `size` bytes: a write per block, not per line."""
+    block, held = [], 0
+    for chunk in chunks:
+        data = chunk.encode("utf-8")
+        block.append(data)
+        held += len(data)
+        if held >= size:
+            yield b"".join(block)
+            block, held = [], 0
+    if block:
+        yield b"".join(block)
