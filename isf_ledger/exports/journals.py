@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from .. import clock
@@ -386,9 +387,11 @@ def _record(session, fmt: str, export: Export, user_id: int | None) -> str | Non
                              .order_by(ExportRun.exported_at, ExportRun.id)).all()
     same_period = [r for r in before if (r[0], r[1]) == (export.start, export.end)]
     if not any(r[3] == digest for r in same_period):
-        session.add(ExportRun(format=fmt, period_from=export.start, period_to=export.end, sha256=digest,
-                              size_bytes=len(export.body), exported_by=user_id))
-        session.flush()
+        # Two finance users exporting the same period at once record it once, neither refused.
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        session.execute(insert(ExportRun).values(format=fmt, period_from=export.start, period_to=export.end,
+                                                 sha256=digest, size_bytes=len(export.body), exported_by=user_id,
+                                                 exported_at=utcnow()).on_conflict_do_nothing())
     period = f"{export.start.isoformat()} to {export.end.isoformat()}"
     if same_period:
         same = any(r[3] == digest for r in same_period)
