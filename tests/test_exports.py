@@ -460,3 +460,12 @@ def test_finance_sets_nominal_codes_from_the_command_line(app, api):
     refused = runner.invoke(args=["nominal-codes", "--set", "fee_income=40-1"])
     assert refused.exit_code != 0 and "codes.fee_income" in refused.output
     assert api.get("/api/v1/exports/nominal-codes")["codes"]["fee_income"]["code"] == "4001"
+
+
+def test_a_layout_limit_refuses_the_whole_export_and_records_nothing(api, monkeypatch):
+    small_books(api)
+    monkeypatch.setattr(jn, "XERO_MAX_OPTIONS", 0)  # as if the books had more services than Xero takes
+    err = export(api, "xero", "?from=2026-10-01&to=2026-10-31", expect=422).get_json()["error"]
+    assert "at most 0 options" in err["message"] and "nothing written" in err["message"]
+    with api.app.app_context():
+        assert db.session.scalar(sa.text("SELECT count(*) FROM export_runs")) == 0
