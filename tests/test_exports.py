@@ -434,6 +434,11 @@ def test_houses_get_journals_of_their_own_but_one_xero_tracking_option(app, api)
         services = set(db.session.scalars(sa.text("SELECT DISTINCT service FROM deliveries "
                                                   "WHERE transaction_id IS NOT NULL")))
     assert {r[7] for r in body} - {""} == services | {"shared_support"}
+    # Sage 50's limits hold for the houses' long names too; Sage Accounting keeps them whole.
+    sage50 = rows(export(api, "sage50").get_data())[1:]
+    assert max(len(r[6]) for r in sage50) == 60 and all(len(r[5]) <= 30 for r in sage50)
+    sage = rows(export(api, "sage-accounting").get_data())[1:]
+    assert {r[2].split(" - ", 1)[1] for r in sage if " - " in r[2] and "Shared support" in r[2]} == set(houses)
 
 
 def test_periods_far_back_far_ahead_or_before_the_books_stay_small_and_valid(api, monkeypatch):
