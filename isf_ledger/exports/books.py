@@ -85,8 +85,8 @@ def parse_period(start: str | date | None, end: str | date | None) -> tuple[date
     """`from` and `to` as dates (either may be left out); a bad one is a 422 naming it."""
     out = []
     for field, value in (("from", start), ("to", end)):
-        if value is None or isinstance(value, date):
-            out.append(value)
+        if value is None or value == "" or isinstance(value, date):
+            out.append(value or None)  # `?from=&to=`: left out
             continue
         try:
             if len(value) != 10:
