@@ -60,12 +60,13 @@ def create_app(config: dict | None = None) -> Flask:
     from .reports import cli as reports_cli
     from .reports import finance_api
     from .reports import models as _reports_models  # noqa: F401 - its tables, for migrations
+    from .exports import api as exports_api
 
     # Ids in paths are ASCII digits: Python's int() would also read "١٢" (Arabic-Indic digits).
     app.url_map.converters["int"] = AsciiInt
     api = LedgerApi(app)
     api_blueprints = [*accounts_api.BLUEPRINTS, shared_api.blp, reports_api.blp, access.blp,
-                      finance_api.dashboard_blp, finance_api.actuals_blp]
+                      finance_api.dashboard_blp, finance_api.actuals_blp, exports_api.blp]
     for blueprint in api_blueprints:
         api.register_blueprint(blueprint)
     api.document_errors()
@@ -77,6 +78,7 @@ def create_app(config: dict | None = None) -> Flask:
     shared_cli.init_app(app)
     reports_cli.init_app(app)
     finance_api.init_app(app)
+    exports_api.init_app(app)
     web.init_app(app)
     ledger_cli.check_database_first(app)  # last, so it sees every command
     return app

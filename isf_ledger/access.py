@@ -51,6 +51,9 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "councils.council_history.get": NOT_PERSON,  # GET /api/v1/councils/<id>/history
     "dashboard.dashboard.get": FINANCE,  # GET /api/v1/dashboard
     "deliveries.reverse.post": FINANCE,  # POST /api/v1/deliveries/<id>/reverse
+    "exports.NominalCodes.get": FINANCE,  # GET /api/v1/exports/nominal-codes
+    "exports.NominalCodes.put": FINANCE,  # PUT /api/v1/exports/nominal-codes
+    "exports.export_books.get": FINANCE,  # GET /api/v1/exports/<format>
     "people.People.get": ANYONE,  # GET /api/v1/people
     "people.People.post": FINANCE_OR_BROKER,  # POST /api/v1/people
     "people.get_person.get": ANYONE,  # GET /api/v1/people/<id>

@@ -64,6 +64,7 @@ NOT_FOR_ONE_PERSON = {
     "rates.Rates.post": "the provider's rate card",
     "councils.Councils.post": "a council and its rules",
     "councils.OneCouncil.patch": "a council and its rules",
+    "exports.NominalCodes.put": "the provider's nominal codes for its finance system",
     "shared_support.Arrangements.post": "a new arrangement, no members yet",
     "shared_support.add_version.post": "the arrangement's cost; a re-charge that reaches a closed member's fund "
                                        "is refused by the posting engine",
