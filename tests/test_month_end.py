@@ -345,3 +345,15 @@ def test_an_operation_that_commits_inside_a_keyed_write_is_caught(api, today, mo
         api.call("POST", "/api/v1/statements/2026-10/issue", {}, key="month-end-3")
     assert rows(api, "SELECT COUNT(*) FROM idempotency_keys WHERE key = 'month-end-3'") == [(0,)]
     assert rows(api, "SELECT person_id FROM statements") == [(ana,)]  # what it committed stays
+
+
+def test_the_scheduler_is_refused_out_of_order_too(api, today):
+    from isf_ledger.reports import schedule
+
+    ana = person(api, "Ana", "2026-10-01", "2026-10-02")
+    issue(api, "2026-10")
+    with pytest.raises(Conflict) as refused:  # it runs December, the month just ended; November is missing
+        schedule.run_month_end(api.app)
+    assert refused.value.code == "months_out_of_order"
+    assert refused.value.details == {"person_id": ana, "month": "2026-11", "issued_through": "2026-10", "people": 1}
+    assert numbered(api) == [(1, ana, "2026-10")]
