@@ -1,5 +1,7 @@
 """Monthly statements: the figures for a person and month, issuing them once at month end, and
-corrections (domain.md "Monthly statement", invariant 7 "Closed months").
+corrections (domain.md "Monthly statement", invariant 7 "Closed months", "Month end in order").
+Issuing never commits: month end, a closing's missing months and a correction are each part of
+their caller's one unit of work.
 
 Figures are read set-based for a batch of people: money from figures.month_money (three
 queries), plans, receipts and people one query each, the plan year's monthly outgoings one
