@@ -357,3 +357,30 @@ def test_the_scheduler_is_refused_out_of_order_too(api, today):
     assert refused.value.code == "months_out_of_order"
     assert refused.value.details == {"person_id": ana, "month": "2026-11", "issued_through": "2026-10", "people": 1}
     assert numbered(api) == [(1, ana, "2026-10")]
+
+
+def test_month_end_reads_in_the_same_queries_for_3_people_as_for_30(api, today):
+    """Ordering, the charge run's failures and the documents' add no query per person."""
+    def queries_for(month):
+        count = [0]
+
+        def seen(*_):
+            count[0] += 1
+
+        with api.app.app_context():
+            engine = db.engine
+        sa.event.listen(engine, "before_cursor_execute", seen)
+        try:
+            done = issue(api, month)
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", seen)
+        return done["issued"], count[0]
+
+    for i in range(3):
+        person(api, f"A{i}", "2026-09-01", "2026-09-02")
+    small = queries_for("2026-09")
+    for i in range(27):
+        person(api, f"B{i}", "2026-09-01", "2026-10-02")
+    large = queries_for("2026-10")
+    assert (small[0], large[0]) == (3, 30)
+    assert large[1] == small[1], (small, large)
