@@ -164,6 +164,7 @@ def run(name: str, people: int, workers: int, seed: int) -> None:
         with app.app_context():
             began = time.perf_counter()
             done = st.issue_month(db.session, MONTH, pool=pool)
+            db.session.commit()
             seconds = time.perf_counter() - began
             db.session.remove()
             db.engine.dispose()

@@ -1,7 +1,7 @@
 """`python -m bench.shared [--arrangements N] [--engine sqlite|postgresql|both]`
 
 The month's shared-support charge run (`isf-ledger shared charge YYYY-MM`, that is
-shared_support.cli.charge_all) for N arrangements (default 2,000) of 3-4 members each, against the
+shared_support.charges.charge_run) for N arrangements (default 2,000) of 3-4 members each, against the
 bare insert of the same transactions and postings in the same run: the rows the run posted, read
 back and inserted again through the DBAPI (ids allocated as the engine allocates them, postings
 then headers, one commit), so both sides pay the ledger's own triggers. The run also reads each
@@ -29,8 +29,7 @@ from isf_ledger.accounts.councils import create_council
 from isf_ledger.accounts.ledger import month_end
 from isf_ledger.db import db, utcnow
 from isf_ledger.shared_support.apportion import apportion
-from isf_ledger.shared_support.charges import history
-from isf_ledger.shared_support.cli import charge_all
+from isf_ledger.shared_support.charges import charge_run, history
 
 from .engines import make, postgres_problem
 from .report import Row, fmt_time, table
@@ -163,7 +162,9 @@ def run_engine(name: str, n: int, seed: int) -> None:
         for i, month in enumerate(MONTHS):
             with app.app_context():
                 t = time.perf_counter()
-                charged, already, problems = charge_all(db.session, month)
+                run = charge_run(db.session, month)
+                db.session.commit()
+                charged, problems = run.charged, [p.line() for p in run.not_charged]
                 ours = time.perf_counter() - t
                 db.session.remove()
             if charged != n or problems:

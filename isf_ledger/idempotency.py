@@ -15,7 +15,7 @@ from functools import wraps
 import sqlalchemy as sa
 from flask import Response, g, request
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .api_base import IDEMPOTENCY_KEY_DOC, unique_keys
 from .db import db, utcnow
@@ -82,6 +82,30 @@ def _replay(record: IdempotencyRecord, digest: str) -> Response:
     return resp
 
 
+@sa.event.listens_for(Session, "after_transaction_end")
+def _transaction_ended(session, transaction) -> None:
+    """A commit or rollback (not a savepoint's) while a keyed write runs is marked: it would
+    release the key's lock before the answer is stored (see write)."""
+    if transaction.parent is None and session.info.get("isf_keyed_write"):
+        session.info["isf_keyed_write_ended"] = True
+
+
+def _run_once(view, args, kwargs):
+    """The view in the key's transaction. Operations never commit or roll back (a savepoint is
+    theirs to use): one that did would let a second request with the key run the write again."""
+    info = db.session.info
+    info["isf_keyed_write"], info["isf_keyed_write_ended"] = True, False
+    try:
+        resp = view(*args, **kwargs)
+    finally:
+        ended = info.pop("isf_keyed_write_ended", False)
+        info.pop("isf_keyed_write", None)
+    if ended:
+        raise RuntimeError(f"{view.__name__} committed or rolled back inside its write: the Idempotency-Key's "
+                           "lock was released before its answer was stored")
+    return resp
+
+
 def write(view):
     """Run a write once per Idempotency-Key, commit it, and remember its answer with the key."""
 
@@ -103,7 +127,7 @@ def write(view):
         if seen is not None:
             db.session.rollback()
             return _replay(seen, digest)
-        resp = view(*args, **kwargs)
+        resp = _run_once(view, args, kwargs)
         if resp.status_code < 400:
             db.session.add(IdempotencyRecord(key=key, request_hash=digest, user_id=g.user.id,
                                              status=resp.status_code, body=resp.get_data(as_text=True)))

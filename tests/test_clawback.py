@@ -163,7 +163,7 @@ def test_the_notice_letter_opens_and_holds_the_amount_and_date(api, today):
 def closing_fund(api):
     api.post("/api/v1/rates", {"service": "day_support", "unit": "hour", "rate": "20.00",
                                "effective_from": "2026-01-01"})
-    pid = api.person("Ana")
+    pid = api.person("Ana", opened_on="2026-10-01")
     api.plan(pid, effective_from="2026-10-01", contingency_amount="500.00")
     api.receipt(pid, "2000.00", "2026-10-01")  # 1800 available
     api.post(f"/api/v1/people/{pid}/contingency/set-aside", {"date": "2026-10-02", "amount": "300.00"})
@@ -179,12 +179,17 @@ def test_closing_mid_month(api, today):
                                                      "reference": "NS-RET-77"})
     assert (done["paid_out"], done["available_paid_out"], done["contingency_paid_out"]) == (
         "1700.00", "1400.00", "300.00")
-    assert done["final_statement_month"] == "2026-11" and done["final_statement_number"] == 1
+    # October, ended and not yet issued, is issued first (domain.md "Month end in order").
+    assert done["statements_issued"] == [{"month": "2026-10", "number": 1}]
+    assert done["final_statement_month"] == "2026-11" and done["final_statement_number"] == 2
+    october = api.get(f"/api/v1/people/{pid}/statements/2026-10")
+    assert (october["number"], october["opening_balance"], october["closing_balance"]) == (1, "0.00", "1500.00")
+    assert "final" not in october
     t = api.get(f"/api/v1/transactions/{done['transaction_id']}")
     assert t["kind"] == "closing" and "NS-RET-77" in t["description"]
     assert api.balance(pid) == {**api.balance(pid), "available": "0.00", "contingency": "0.00"}
     s = api.get(f"/api/v1/people/{pid}/statements/2026-11")
-    assert s["number"] == 1 and s["period"] == {"from": "2026-11-01", "to": "2026-11-15"}
+    assert s["number"] == 2 and s["period"] == {"from": "2026-11-01", "to": "2026-11-15"}
     assert (s["opening_balance"], s["support_charged_total"], s["clawback_total"], s["closing_balance"]) == (
         "1500.00", "100.00", "1400.00", "0.00")
     assert s["contingency"]["remaining"] == "0.00"
@@ -202,10 +207,11 @@ def test_closing_mid_month(api, today):
     r = api.call("POST", f"/api/v1/people/{pid}/close", {"date": "2026-11-16", "destination": "council",
                                                          "reference": "again"})
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "fund_closed"
-    # Month end later issues October and skips November, already issued.
+    # Month end later finds both months issued: nothing new, nothing out of order.
     today["day"] = date(2026, 12, 2)
-    assert api.post("/api/v1/statements/2026-11/issue", {}, expect=200)["issued"] == 0
-    assert api.post("/api/v1/statements/2026-10/issue", {}, expect=200)["issued"] == 1
+    for month in ("2026-10", "2026-11"):
+        again = api.post(f"/api/v1/statements/{month}/issue", {}, expect=200)
+        assert (again["issued"], again["already_issued"], again["not_issued"]) == (0, 1, [])
     assert api.app.test_cli_runner().invoke(args=["audit"]).exit_code == 0
 
 

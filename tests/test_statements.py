@@ -308,6 +308,7 @@ def test_two_month_ends_at_once_issue_each_statement_once(api, today, backend):
         try:
             with api.app.app_context():
                 st.issue_month(db.session, date(2026, 10, 1), batch=5)
+                db.session.commit()  # the caller's one unit of work
                 db.session.remove()
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
@@ -362,6 +363,7 @@ def test_slices_drawn_by_a_pool_keep_each_statement_with_its_own_figures_and_pdf
     with api.app.app_context(), ThreadPoolExecutor(2) as pool:
         expected = st.statement_figures(db.session, people, date(2026, 10, 1))
         done = st.issue_month(db.session, date(2026, 10, 1), batch=5, slice_=2, pool=pool)
+        db.session.commit()
         assert done.issued == 7 and [s["person_id"] for s in done.statements] == people
         for pid, n in ((s["person_id"], s["number"]) for s in done.statements):
             stmt = st.latest(db.session, pid, date(2026, 10, 1))

@@ -10,7 +10,9 @@
    to the council or transferred to the new holder, with the reference. An overdrawn
    `available` is refused (409 `fund_overdrawn`): the provider makes good the overdraft from its
    own money first (a fee-exempt receipt, source `other`), never netting it against contingency.
-3. The final statement for the closing month is issued now, up to the close date
+3. The fund's ended months not yet issued are issued, in order, as month end would issue them
+   (domain.md "Month end in order": from the month after its last statement, or the month it
+   opened), then the final statement for the closing month, up to the close date
    (reports/statements.issue_final), so the person sees the balance leave and the fund at zero.
 4. `closed_on` is set (the database lets it be set once): every later write for the person is
    refused by the posting engine with 409 `fund_closed`.
@@ -24,6 +26,7 @@ import sqlalchemy as sa
 
 from .. import clock
 from ..errors import Conflict, Invalid
+from ..locks import lock_key
 from ..money import format_pence
 from ..reports import statements as st
 from .ledger import Entry, fund_balance, lock_funds, month_end, month_start, person_accounts, post, provider_accounts
@@ -67,6 +70,8 @@ def _charge_shared_support(session, person_id: int, closed_on: date, user_id: in
 
 def close_fund(session, person_id: int, *, date: date, destination: str, reference: str,
                user_id: int | None = None) -> dict:
+    # Month end's lock first, then the fund, as month end takes them: neither waits on the other.
+    lock_key(session, "statements:issue")
     funds = lock_funds(session, [person_id])  # 409 fund_closed the second time
     fund = funds[person_id]
     if date < fund.opened_on:
@@ -82,6 +87,7 @@ def close_fund(session, person_id: int, *, date: date, destination: str, referen
         raise Conflict(f"{later} item(s) are dated after {date.isoformat()}; reverse them or close the fund later",
                        {"date": ["items are dated after it"]}, code="items_after_close")
     shared = _charge_shared_support(session, person_id, date, user_id)
+    months = st.issue_missing_months(session, person_id, date, user_id=user_id)
     pots = fund_balance(session, person_id)
     available, contingency = pots.get("available", 0), pots.get("contingency", 0)
     if available < 0:
@@ -110,4 +116,5 @@ def close_fund(session, person_id: int, *, date: date, destination: str, referen
             "paid_out": total, "available_paid_out": available, "contingency_paid_out": contingency,
             "transaction_id": entry.posted_id if entry else None, "transaction_ids":
             shared + ([entry.posted_id] if entry else []), "shared_charge_transaction_ids": shared,
-            "final_statement_number": statement.number, "final_statement_month": date.strftime("%Y-%m")}
+            "final_statement_number": statement.number, "final_statement_month": date.strftime("%Y-%m"),
+            "statements_issued": [{"month": m.strftime("%Y-%m"), "number": n} for m, n in months]}

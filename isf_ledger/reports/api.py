@@ -37,11 +37,14 @@ class CorrectionIn(Schema):
 @write
 @blp.response(200)
 def issue(month):
-    """Month end: issue every open fund's statement for the month, once (a re-run issues nothing
-    new and answers with what was issued). 409 while the month has not ended."""
-    done = st.issue_month(db.session, st.parse_month(month), user_id=g.user.id)
-    return {"month": done.month, "issued": done.issued, "already_issued": done.already_issued,
-            "statements": done.statements}
+    """Month end: the month's shared charges, then every open fund's statement for the month, once
+    (a re-run issues nothing new and answers with what was issued). 409 while the month has not
+    ended, and `months_out_of_order` when it would leave a gap in a person's statements or come
+    before a month already issued (`details` name the person and the month to issue first).
+    `not_issued` names each person whose statement could not be issued and why (their month's
+    shared charge could not be posted, `not_charged`, or their document could not be made); the
+    others are issued, and running it again finishes them."""
+    return st.issue_month(db.session, st.parse_month(month), user_id=g.user.id).answer()
 
 
 def _found(person_id: int, month: str):

@@ -17,30 +17,49 @@ def init_app(app: Flask) -> None:
         """Monthly statements."""
 
     @statements_cli.command("issue")
-    @click.argument("month")
+    @click.argument("month", required=False)
+    @click.option("--through", metavar="YYYY-MM", help="Issue every missing month up to this one, in order.")
     @click.option("--workers", type=int, default=0, help="Render PDFs in this many processes (0: in this one).")
-    def issue_cmd(month, workers):
-        """Run month end for MONTH (YYYY-MM): shared charges, then every open fund's statement, once."""
+    def issue_cmd(month, through, workers):
+        """Run month end for MONTH (YYYY-MM): shared charges, then every open fund's statement, once.
+        With --through instead, every month still missing up to it, in order, each committed as it
+        is done. Exit 1 when a month is refused or anyone's statement could not be issued (named;
+        running it again finishes them)."""
+        if (month is None) == (through is None):
+            raise click.UsageError("give MONTH or --through YYYY-MM (not both)")
+        pool = None
         try:
-            first = st.parse_month(month)
-            people = len(st._due_people(db.session, first, st.month_end(first)))
-            pool = None
+            months = [st.parse_month(month)] if month else st.months_to_issue(db.session, st.parse_month(through))
+            db.session.rollback()  # the reads above end here: each month is its own transaction
             if workers > 0:
                 from concurrent.futures import ProcessPoolExecutor
                 pool = ProcessPoolExecutor(workers)
-            try:
-                with click.progressbar(length=people, label=f"Statements for {month}") as bar:
+            if not months:
+                click.echo(f"Nothing to issue: every open fund's statements run to {through} already.")
+            for first in months:
+                people = len(st.due_funds(db.session, first, st.month_end(first)))
+                with click.progressbar(length=people, label=f"Statements for {first:%Y-%m}") as bar:
                     done = st.issue_month(db.session, first, progress=bar.update, pool=pool)
-            finally:
-                if pool is not None:
-                    pool.shutdown()
+                db.session.commit()
+                numbers = [s["number"] for s in done.statements]
+                click.echo(f"{done.month}: {done.issued} statement(s) issued now, {done.already_issued} already "
+                           "issued" + (f"; numbers {min(numbers)} to {max(numbers)}" if numbers else "") + ".")
+                for row in done.not_charged:
+                    click.echo(f"NOT CHARGED arrangement {row['arrangement_id']}: {row['reason']}", err=True)
+                for row in done.not_issued:
+                    click.echo(f"NOT ISSUED person {row['person_id']}: {row['reason']}", err=True)
+                if done.not_issued:
+                    click.echo(f"{len(done.not_issued)} statement(s) for {done.month} not issued; run it again "
+                               "once they are put right" + (" (later months wait for them)."
+                                                            if first != months[-1] else "."), err=True)
+                    sys.exit(1)
         except LedgerError as e:
             db.session.rollback()
             click.echo(f"Not issued: {e.message}", err=True)
             sys.exit(1)
-        numbers = [s["number"] for s in done.statements]
-        click.echo(f"{done.month}: {done.issued} statement(s) issued now, {done.already_issued} already issued"
-                   + (f"; numbers {min(numbers)} to {max(numbers)}" if numbers else "") + ".")
+        finally:
+            if pool is not None:
+                pool.shutdown()
 
     @statements_cli.command("send")
     @click.argument("month")

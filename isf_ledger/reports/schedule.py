@@ -122,13 +122,17 @@ def run_month_end(app: Flask) -> dict:
     with app.app_context():
         try:
             done = st.issue_month(db.session, month)
+            db.session.commit()
             sent = delivery.send_month(db.session, month, delivery.SmtpSettings.from_app(app))
         finally:
             db.session.remove()
     log.info("month end %s: %d issued now, %d already; deliveries %s", done.month, done.issued,
              done.already_issued, sent.summary())
+    for row in done.not_issued:
+        log.error("month end %s: person %d's statement was not issued: %s", done.month, row["person_id"],
+                  row["reason"])
     return {"month": done.month, "issued": done.issued, "already_issued": done.already_issued,
-            "deliveries": sent.counts}
+            "not_issued": done.not_issued, "deliveries": sent.counts}
 
 
 def run_retries(app: Flask) -> dict:

@@ -1,5 +1,7 @@
 """Monthly statements: the figures for a person and month, issuing them once at month end, and
-corrections (domain.md "Monthly statement", invariant 7 "Closed months").
+corrections (domain.md "Monthly statement", invariant 7 "Closed months", "Month end in order").
+Issuing never commits: month end, a closing's missing months and a correction are each part of
+their caller's one unit of work.
 
 Figures are read set-based for a batch of people: money from figures.month_money (three
 queries), plans, receipts and people one query each, the plan year's monthly outgoings one
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -30,7 +33,7 @@ from ..accounts.models import Account, Council, Fund, Person, PlanVersion, Posti
 from ..accounts.hours import hours_by_period
 from ..accounts.plans import add_months, in_force, plans_by_person, windows
 from ..accounts.positions import bank_positions
-from ..shared_support.cli import charge_all
+from ..shared_support.charges import charge_run
 from .figures import HEADINGS, available_accounts, month_money
 from .models import Statement, StatementDocument
 
@@ -38,7 +41,7 @@ HOURS_FIELDS = ("planned", "delivered", "refused", "unplanned", "banked", "bank_
                 "bank_balance")
 # Outgoings that use the budget (the chart and the forecast): the fee, support, shared support, spend.
 USES_BUDGET = ("management_fee_total", "support_charged_total", "shared_support_total", "spend_total")
-BATCH = 500  # people per committed batch at month end: memory stays flat whatever the number
+BATCH = 500  # people per batch at month end (funds locked, figures read, PDFs drawn and stored)
 SLICE = 100  # people per read of figures within a batch: the render pool draws one slice while the next is read
 
 
@@ -69,11 +72,6 @@ def statement_hours(session, person_ids: list[int], month: date, plans: dict | N
 def bank_value(session, person_ids: list[int], as_of: date) -> dict[int, int]:
     """The earmarked money value of each person's banked hours, in pence (not surplus)."""
     return {pid: value for pid, (_, value) in bank_positions(session, person_ids, as_of).items()}
-
-
-def run_shared_charges(session, month: date) -> None:
-    """Month end charges the month's shared support before any statement (each arrangement once)."""
-    charge_all(session, month)
 
 
 # --- Reading a batch of people ---------------------------------------------------------------
@@ -250,22 +248,79 @@ def _forecast(plans, closing, used, three_back, first, last, year_end, due_all) 
 
 @dataclass
 class Issued:
+    """What month end did for a month: statements issued now and before, and the people it could
+    not issue to (`not_issued`, each with the reason; running it again finishes them)."""
     month: str
     issued: int = 0
     already_issued: int = 0
     statements: list[dict] = field(default_factory=list)
+    not_issued: list[dict] = field(default_factory=list)
+    not_charged: list[dict] = field(default_factory=list)
+
+    def answer(self) -> dict:
+        return {"month": self.month, "issued": self.issued, "already_issued": self.already_issued,
+                "statements": self.statements, "not_issued": self.not_issued, "not_charged": self.not_charged}
 
 
-def _due_people(session, first: date, last: date) -> list[int]:
-    """Every fund open at some time in the month."""
-    q = (sa.select(Fund.person_id).where(Fund.opened_on <= last,
-                                          sa.or_(Fund.closed_on.is_(None), Fund.closed_on >= first))
+def due_funds(session, first: date, last: date) -> list:
+    """Every fund open at some time in the month, as rows (person_id, opened_on, closed_on,
+    issued_through), in person order."""
+    q = (sa.select(Fund.person_id, Fund.opened_on, Fund.closed_on, Fund.issued_through)
+         .where(Fund.opened_on <= last, sa.or_(Fund.closed_on.is_(None), Fund.closed_on >= first))
          .order_by(Fund.person_id))
-    return list(session.scalars(q))
+    return session.execute(q).all()
+
+
+def next_month(fund) -> date:
+    """The month a fund's next statement is for: the one after its last, or (none yet) the month
+    it opened (domain.md "Month end in order")."""
+    return month_start(fund.opened_on) if fund.issued_through is None else add_months(fund.issued_through, 1)
+
+
+def _refuse_out_of_order(funds: list, issued: set[int], first: date) -> None:
+    """409 `months_out_of_order` when, for an open fund, the month would leave a gap after its last
+    statement or come before a month already issued; names the first such person and the month
+    that must come next for them."""
+    wrong = [f for f in funds if f.closed_on is None and f.person_id not in issued
+             and f.issued_through is not None and f.issued_through != add_months(first, -1)]
+    if not wrong:
+        return
+    f = wrong[0]
+    due = next_month(f)
+    if f.issued_through < first:
+        why = f"{due:%B %Y} must be issued first (their statements run month after month)"
+    else:
+        why = f"{first:%B %Y} would come before {f.issued_through:%B %Y}, already issued"
+    raise Conflict(f"month end for {first:%Y-%m} is out of order: person {f.person_id}'s statements run to "
+                   f"{f.issued_through:%Y-%m}, so {why}"
+                   + (f"; {len(wrong) - 1} other people likewise" if len(wrong) > 1 else ""),
+                   {"person_id": f.person_id, "month": due.strftime("%Y-%m"),
+                    "issued_through": f.issued_through.strftime("%Y-%m"), "people": len(wrong)},
+                   code="months_out_of_order")
+
+
+def refuse_unended(first: date) -> None:
+    last = month_end(first)
+    if clock.today() <= last:
+        raise Conflict(f"{first:%B %Y} has not ended yet: statements are issued after {last.isoformat()}",
+                       {"month": [f"ends on {last.isoformat()}"]}, code="month_not_ended")
+
+
+def months_to_issue(session, through: date) -> list[date]:
+    """`statements issue --through`: every month from the earliest any open fund still needs
+    (the month after its last statement, or its opening month) up to `through`, in order."""
+    through = month_start(through)
+    refuse_unended(through)
+    last_issued, first_opened = session.execute(
+        sa.select(sa.func.min(Fund.issued_through),
+                  sa.func.min(sa.case((Fund.issued_through.is_(None), Fund.opened_on))))
+        .where(Fund.closed_on.is_(None), Fund.opened_on <= month_end(through))).one()
+    starts = ([add_months(last_issued, 1)] if last_issued else []) + ([month_start(first_opened)] if first_opened else [])
+    return _months(min(starts), month_end(through)) if starts else []
 
 
 def _lock_fund_rows(session, person_ids: list[int]) -> None:
-    """Writers to these funds wait until the batch commits, so nothing is dated into the month
+    """Writers to these funds wait until month end commits, so nothing is dated into the month
     between reading its figures and closing it (SQLite: BEGIN IMMEDIATE already does this)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.select(Fund.id).where(Fund.person_id.in_(person_ids))
@@ -289,76 +344,174 @@ def _store(session, rows: list[dict], documents: list[bytes]) -> list[int]:
     return ids
 
 
+def _close_month(session, person_ids: list[int], first: date) -> None:
+    """The month is closed for these people: issued_through only ever moves forward."""
+    session.execute(sa.update(Fund).where(Fund.person_id.in_(person_ids), sa.or_(
+        Fund.issued_through.is_(None), Fund.issued_through < first)).values(issued_through=first))
+
+
 def statement_document(figures: dict, number: int, issued_at: datetime, **extra) -> dict:
     """What the person is shown: the figures as issued with the statement's number and date."""
     return {**figures, "number": number, "issued_at": issued_at.isoformat(), **extra}
 
 
-def render_many(docs: list[dict], pool=None) -> list[bytes]:
-    return list(render_later(docs, pool))
+def render_guarded(doc: dict) -> bytes | str:
+    """The document's PDF, or (a str) why it could not be made. Run in the render pool or here:
+    one document that cannot be made never stops the others, and its exception (which may not
+    pickle, breaking the pool) never leaves the worker."""
+    from .render_pdf import render_pdf  # looked up at each call (a test may stand another in)
+    try:
+        return render_pdf(doc)
+    except Exception as e:  # noqa: BLE001 - any failure is this one document's, reported by name
+        return f"its PDF could not be made ({type(e).__name__}: {e})"[:500]
 
 
-def render_later(docs: list[dict], pool=None) -> Iterable[bytes]:
-    """The documents' PDFs: without a pool, rendered now; with one, handed to the pool at once
-    and collected by iterating, so the caller reads the next figures while they are drawn."""
-    from .render_pdf import render_pdf
+def render_later(docs: list[dict], pool=None) -> Iterable[bytes | str]:
+    """The documents' PDFs (or why each could not be made): without a pool, rendered now; with
+    one, handed to the pool at once and collected by iterating, so the caller reads the next
+    figures while they are drawn. A pool that breaks (a worker died) leaves the rest to this
+    process."""
     if pool is None:
-        return [render_pdf(d) for d in docs]
-    return pool.map(render_pdf, docs, chunksize=max(1, len(docs) // 8))
+        return [render_guarded(d) for d in docs]
+    try:
+        pending = pool.map(render_guarded, docs, chunksize=max(1, len(docs) // 8))
+    except (BrokenExecutor, RuntimeError):  # broken, or shut down: draw them here
+        return [render_guarded(d) for d in docs]
+    return _collected(pending, docs)
+
+
+def _collected(pending, docs: list[dict]) -> Iterable[bytes | str]:
+    got = 0
+    try:
+        for out in pending:
+            got += 1
+            yield out
+    except BrokenExecutor:
+        for d in docs[got:]:
+            yield render_guarded(d)
+
+
+def render_one(doc: dict) -> bytes:
+    """One document drawn now; one that cannot be made refuses the write (409), never a 500."""
+    out = render_guarded(doc)
+    if isinstance(out, str):
+        raise Conflict(f"person {doc['person_id']}'s statement for {doc['month']} was not issued: {out}",
+                       {"person_id": doc["person_id"], "month": doc["month"]}, code="document_not_made")
+    return out
+
+
+def _issue_people(session, first: date, todo: list[int], *, user_id: int | None, pool=None,
+                  slice_: int = SLICE) -> tuple[dict[int, int], dict[int, str]]:
+    """Issue the month's statement to each listed person, numbered on from the last statement;
+    returns each issued person's number and, for the rest, why their document could not be made. The
+    figures are read a slice of people at a time and each slice's PDFs go to the pool at once, so
+    the next slice is read while the pool draws."""
+    now, number = utcnow(), _next_number(session)
+    numbers = {pid: number + i for i, pid in enumerate(todo)}
+    figures, drawing = {}, []
+
+    def documents(pids):
+        return [statement_document(figures[pid], numbers[pid], now, replaces=None, reason=None) for pid in pids]
+
+    for part in chunks(todo, slice_):
+        figures.update(statement_figures(session, part, first))
+        drawing.append((part, render_later(documents(part), pool)))
+    pdfs, failed = {}, {}
+    for part, pending in drawing:
+        for pid, out in zip(part, pending):
+            (pdfs if isinstance(out, bytes) else failed)[pid] = out
+    del drawing
+    while True:  # numbers without gaps: a document not made frees its number for the last ones
+        end = number + len(pdfs)
+        movers = [pid for pid in pdfs if numbers[pid] >= end]
+        if not movers:
+            break
+        free = sorted(set(range(number, end)) - {numbers[pid] for pid in pdfs})
+        for pid, n in zip(movers, free):
+            numbers[pid] = n
+        for pid, out in zip(movers, render_later(documents(movers), pool)):
+            if isinstance(out, str):
+                del pdfs[pid]
+                failed[pid] = out
+            else:
+                pdfs[pid] = out
+    if pdfs:
+        done = list(pdfs)
+        rows = [{"number": numbers[pid], "person_id": pid, "month": first, "version": 1, "figures": figures[pid],
+                 "pdf_sha256": hashlib.sha256(pdfs[pid]).hexdigest(), "issued_at": now, "issued_by": user_id}
+                for pid in done]
+        _store(session, rows, [pdfs[pid] for pid in done])
+        _close_month(session, done, first)
+    return {pid: numbers[pid] for pid in pdfs}, failed
 
 
 def issue_month(session, month: date, *, user_id: int | None = None, progress: Callable[[int], None] | None = None,
                 pool=None, batch: int = BATCH, slice_: int = SLICE) -> Issued:
-    """Month end: the month's shared charges, then every open fund's statement, once. Commits a
-    batch at a time. A month not yet ended is refused (409).
+    """Month end, in the caller's transaction (never committed here: the caller commits once):
+    the month's shared charges, then every open fund's statement, once. Refused (409) while the
+    month has not ended, or when it would leave a gap in a person's statements or come before a
+    month already issued (domain.md "Month end in order"). A person whose month's shared charge
+    could not be posted, or whose document could not be made, is named in `not_issued` and the
+    others are issued; running it again finishes them.
 
-    Within a batch (one transaction, its funds locked) the figures are read a slice of people at
-    a time and each slice's PDFs go to the render pool as soon as they are read: the figures of
-    the next slice are read while the pool draws, instead of the pool waiting for the whole
-    batch's figures and then month end waiting for the pool."""
+    One month end at a time issues (the named lock, PostgreSQL; SQLite's BEGIN IMMEDIATE
+    serialises anyway): a second run waits and then finds the statements already there. Funds
+    are locked, and their figures read and drawn, a batch of people at a time."""
     first, last = month_start(month), month_end(month)
-    if clock.today() <= last:
-        raise Conflict(f"{first:%B %Y} has not ended yet: statements are issued after {last.isoformat()}",
-                       {"month": [f"ends on {last.isoformat()}"]}, code="month_not_ended")
-    run_shared_charges(session, first)
-    session.commit()
-    result = Issued(first.strftime("%Y-%m"))
-    people = _due_people(session, first, last)
-    for ids in chunks(people, batch):
-        # One month end at a time issues (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises anyway):
-        # a second run waits here and then finds the statements already there.
-        lock_key(session, "statements:issue")
-        _lock_fund_rows(session, ids)
-        done = set(session.scalars(sa.select(Statement.person_id).where(
-            Statement.month == first, Statement.version == 1, Statement.person_id.in_(ids))))
-        todo = [pid for pid in ids if pid not in done]
-        result.already_issued += len(done)
+    refuse_unended(first)
+    lock_key(session, "statements:issue")
+    funds = due_funds(session, first, last)
+    issued = set(session.scalars(sa.select(Statement.person_id).where(Statement.month == first,
+                                                                       Statement.version == 1)))
+    _refuse_out_of_order(funds, issued, first)
+    charges = charge_run(session, first, user_id)
+    withheld: dict[int, str] = {}
+    for problem in charges.not_charged:
+        for pid in problem.person_ids:
+            withheld.setdefault(pid, f"the month's shared support could not be charged ({problem.line()})")
+    before = add_months(first, -1)
+    # In order: a closed fund out of order (its statements were finished when it closed) is left.
+    ready = {f.person_id for f in funds if f.person_id not in issued
+             and (f.issued_through is None or f.issued_through == before)}
+    result = Issued(first.strftime("%Y-%m"), not_charged=[
+        {"arrangement_id": p.arrangement_id, "reason": p.reason, "person_ids": p.person_ids}
+        for p in charges.not_charged])
+    failed: dict[int, str] = {}
+    for rows in chunks(funds, batch):
+        ids = [f.person_id for f in rows]
+        result.already_issued += sum(1 for pid in ids if pid in issued)
+        todo = [pid for pid in ids if pid in ready and pid not in withheld]
+        failed.update((pid, withheld[pid]) for pid in ids if pid in ready and pid in withheld)
         if todo:
-            now, number = utcnow(), _next_number(session)
-            numbers = {pid: number + i for i, pid in enumerate(todo)}
-            figures, drawing = {}, []
-            for part in chunks(todo, slice_):
-                read = statement_figures(session, part, first)
-                figures.update(read)
-                drawing.append(render_later([statement_document(read[pid], numbers[pid], now, replaces=None,
-                                                                reason=None) for pid in part], pool))
-            pdfs = [pdf for pending in drawing for pdf in pending]
-            rows = [{"number": numbers[pid], "person_id": pid, "month": first, "version": 1, "figures": figures[pid],
-                     "pdf_sha256": hashlib.sha256(pdf).hexdigest(), "issued_at": now, "issued_by": user_id}
-                    for pid, pdf in zip(todo, pdfs)]
-            _store(session, rows, pdfs)
-            # Closing the month: issued_through only ever moves forward.
-            session.execute(sa.update(Fund).where(Fund.person_id.in_(todo), sa.or_(
-                Fund.issued_through.is_(None), Fund.issued_through < first)).values(issued_through=first))
-            result.issued += len(todo)
-            del figures, drawing, pdfs, rows
-        session.commit()
+            _lock_fund_rows(session, todo)
+            done, not_made = _issue_people(session, first, todo, user_id=user_id, pool=pool, slice_=slice_)
+            result.issued += len(done)
+            failed.update(not_made)
         if progress is not None:
             progress(len(ids))
+    result.not_issued = [{"person_id": pid, "reason": failed[pid]} for pid in sorted(failed)]
     result.statements = [{"person_id": pid, "number": n} for pid, n in session.execute(
         sa.select(Statement.person_id, Statement.number).where(Statement.month == first, Statement.version == 1)
         .order_by(Statement.number))]
     return result
+
+
+def issue_missing_months(session, person_id: int, until: date, *,
+                         user_id: int | None = None) -> list[tuple[date, int]]:
+    """A closing fund's ended months not yet issued, in order, up to the month before `until`'s:
+    each month's statement as month end would issue it (its shared support is charged first by
+    the caller). A document that cannot be made refuses the close (409). Returns (month, number) each."""
+    lock_key(session, "statements:issue")
+    [fund] = [f for f in session.execute(sa.select(Fund.person_id, Fund.opened_on, Fund.closed_on,
+                                                    Fund.issued_through).where(Fund.person_id == person_id))]
+    numbers = []
+    for first in _months(next_month(fund), month_start(until) - timedelta(days=1)):
+        done, failed = _issue_people(session, first, [person_id], user_id=user_id)
+        if failed:
+            raise Conflict(f"person {person_id}'s statement for {first:%Y-%m} was not issued: {failed[person_id]}",
+                           {"person_id": person_id, "month": first.strftime("%Y-%m")}, code="document_not_made")
+        numbers.append((first, done[person_id]))
+    return numbers
 
 
 # --- Reading and correcting -------------------------------------------------------------------
@@ -410,8 +563,7 @@ def correct(session, person_id: int, first: date, reason: str, *, user_id: int |
     figures = {**before.figures, "name": person.name, "council_reference": person.council_reference,
                "late_items": late_items(session, person_id, first)}
     now, number = utcnow(), _next_number(session)
-    from .render_pdf import render_pdf
-    pdf = render_pdf(statement_document(figures, number, now, replaces=before.number, reason=reason))
+    pdf = render_one(statement_document(figures, number, now, replaces=before.number, reason=reason))
     [sid] = _store(session, [{"number": number, "person_id": person_id, "month": first,
                               "version": before.version + 1, "replaces_id": before.id, "reason": reason,
                               "figures": figures, "pdf_sha256": hashlib.sha256(pdf).hexdigest(),
@@ -444,11 +596,9 @@ def issue_final(session, person_id: int, closed_on: date, closing: dict, *, user
     figures["period"] = {"from": first.isoformat(), "to": closed_on.isoformat()}
     figures["final"] = {"closed_on": closed_on.isoformat(), **closing}
     now, number = utcnow(), _next_number(session)
-    from .render_pdf import render_pdf
-    pdf = render_pdf(statement_document(figures, number, now, replaces=None, reason=None))
+    pdf = render_one(statement_document(figures, number, now, replaces=None, reason=None))
     [sid] = _store(session, [{"number": number, "person_id": person_id, "month": first, "version": 1,
                               "figures": figures, "pdf_sha256": hashlib.sha256(pdf).hexdigest(),
                               "issued_at": now, "issued_by": user_id}], [pdf])
-    session.execute(sa.update(Fund).where(Fund.person_id == person_id, sa.or_(
-        Fund.issued_through.is_(None), Fund.issued_through < first)).values(issued_through=first))
+    _close_month(session, [person_id], first)
     return session.get(Statement, sid)

@@ -17,6 +17,7 @@ funds in person order, so two charge runs of a month charge once and nobody dead
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -27,7 +28,7 @@ from ..accounts.ledger import Entry, lock_funds, month_end, post
 from ..accounts.models import Account, Council, Person
 from .. import clock
 from ..db import utcnow
-from ..errors import Conflict, Invalid
+from ..errors import Conflict, Invalid, LedgerError
 from ..locks import lock_key
 from ..money import format_decimal, format_pence
 from .apportion import Member, MonthShares, Share, Version, apportion, version_on
@@ -294,6 +295,62 @@ def charge_month(session, arrangement_ids: list[int], month: date,
             ctx.add(arrangements[run.arrangement_id], run, shares, s, s.share_pence, None)
     ctx.post(user_id)
     return runs, set(todo)
+
+
+@dataclass
+class NotCharged:
+    """An arrangement whose month could not be charged, why, and the members it leaves uncharged
+    (their statement for the month waits until it is charged)."""
+    arrangement_id: int
+    reason: str
+    person_ids: list[int] = field(default_factory=list)
+
+    def line(self) -> str:
+        return f"arrangement {self.arrangement_id}: {self.reason}"
+
+
+@dataclass
+class ChargeRunResult:
+    charged: int = 0
+    already: int = 0
+    not_charged: list[NotCharged] = field(default_factory=list)
+
+
+RUN_BATCH = 250  # arrangements per savepoint: a refused one costs its batch a second try, one by one
+
+
+def charge_run(session, month: date, user_id: int | None = None) -> ChargeRunResult:
+    """The month's charge run: every arrangement that ran in the month and is not yet charged for
+    it, in the caller's transaction (never committed here). Each batch, and on a refusal each
+    arrangement, is charged under a savepoint, so one refused arrangement (a member's fund
+    closed) leaves the rest charged and is named with the members it leaves uncharged."""
+    month = month.replace(day=1)
+    refuse_unended(month)
+    began = sa.func.min(ArrangementVersion.effective_from)
+    ids = session.scalars(sa.select(ArrangementVersion.arrangement_id).group_by(ArrangementVersion.arrangement_id)
+                          .having(began <= month_end(month)).order_by(ArrangementVersion.arrangement_id)).all()
+    done_before = set(session.scalars(sa.select(ChargeRun.arrangement_id).where(ChargeRun.month == month)))
+    todo = [aid for aid in ids if aid not in done_before]
+    result = ChargeRunResult(already=len(done_before))
+    for i in range(0, len(todo), RUN_BATCH):
+        batch = todo[i:i + RUN_BATCH]
+        try:
+            with session.begin_nested():
+                result.charged += len(charge_month(session, batch, month, user_id)[1])
+        except LedgerError:
+            for aid in batch:  # one by one, so one closed fund does not hold up the rest
+                try:
+                    with session.begin_nested():
+                        result.charged += len(charge_month(session, [aid], month, user_id)[1])
+                except LedgerError as e:
+                    result.not_charged.append(NotCharged(aid, e.message, members_in(session, aid, month)))
+    return result
+
+
+def members_in(session, arrangement_id: int, month: date) -> list[int]:
+    """The people with a share of the arrangement's cost for the month."""
+    shares = apportion(month, *history(session, [arrangement_id])[arrangement_id])
+    return sorted(pid for pid in shares.by_party() if pid is not None)
 
 
 def recharge(session, arrangement: Arrangement, since: date, reason: str,

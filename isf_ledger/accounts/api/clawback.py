@@ -73,6 +73,7 @@ class CloseOut(Schema):
     shared_charge_transaction_ids = fields.List(fields.Integer())
     final_statement_number = fields.Integer()
     final_statement_month = fields.String()
+    statements_issued = fields.List(fields.Dict())  # the ended months issued before the final, in order
 
 
 class SurplusQuery(Schema):
