@@ -423,7 +423,8 @@ def build_print_batch(session, first: date) -> int:
     """Add the month's pending postal letters to its print batch: the batch is rebuilt whole, in
     statement order, and stored with the rows marked `sent` in one commit. Returns how many
     letters were new."""
-    from pypdf import PdfReader, PdfWriter
+    from ..provider import current
+    from .pdfdoc import merge
 
     lock_key(session, f"statements:print:{first:%Y-%m}")
     rows = list(session.scalars(sa.select(StatementDelivery).join(Statement, Statement.id == StatementDelivery.statement_id)
@@ -434,18 +435,18 @@ def build_print_batch(session, first: date) -> int:
     if not new:
         session.commit()
         return 0
-    writer = PdfWriter()
+    parts = []
     for row in rows:
         stmt = session.get(Statement, row.statement_id)
-        for part in (address_sheet(row.address, stmt), st.stored_pdf(session, stmt)):
-            writer.append(PdfReader(io.BytesIO(part)))
-    out = io.BytesIO()
-    writer.write(out)
+        parts += [address_sheet(row.address, stmt), st.stored_pdf(session, stmt)]
+    now = utcnow()
+    pdf = merge(parts, title=f"Statements to post for {month_label(first)}", author=current().name,
+                subject=f"{len(rows)} letter(s), each an address sheet and its statement", created=now)
     batch = session.get(PrintBatch, first)
     if batch is None:
-        session.add(PrintBatch(month=first, pdf=out.getvalue(), letters=len(rows), built_at=utcnow()))
+        session.add(PrintBatch(month=first, pdf=pdf, letters=len(rows), built_at=now))
     else:
-        batch.pdf, batch.letters, batch.built_at = out.getvalue(), len(rows), utcnow()
+        batch.pdf, batch.letters, batch.built_at = pdf, len(rows), now
     session.execute(sa.update(StatementDelivery).where(StatementDelivery.id.in_(new))
                     .values(status=SENT, attempts=StatementDelivery.attempts + 1, sent_at=utcnow()))
     session.commit()

@@ -128,7 +128,10 @@ class Elem:
 
 
 def _text_string(s: str) -> str:
-    """A PDF text string, UTF-16BE with its byte order mark, as hex."""
+    """A PDF text string: printable ASCII as a literal, anything else UTF-16BE with its byte order
+    mark, as hex."""
+    if all(" " <= c <= "~" for c in s):
+        return "(" + s.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
     return "<FEFF" + s.encode("utf-16-be").hex().upper() + ">"
 
 
@@ -187,6 +190,17 @@ class Doc:
             yield e
         finally:
             self._end()
+
+    @contextmanager
+    def artifact(self):
+        """Drawing inside is decoration (a rule under a row), not content: an /Artifact sequence."""
+        if self._open is not None:
+            raise RuntimeError("an artifact is not drawn inside marked content")
+        self.pages[self.page].append("/Artifact BMC q")
+        try:
+            yield
+        finally:
+            self.pages[self.page].append("Q EMC")
 
     @contextmanager
     def saved(self):
@@ -353,20 +367,71 @@ class Doc:
         put(tounicode, f"<</Length {len(data)} /Filter /FlateDecode>>", data)
 
     def _xmp(self) -> str:
-        created = (self.created.astimezone(timezone.utc) if self.created.tzinfo else
-                   self.created.replace(tzinfo=timezone.utc)).isoformat(timespec="seconds")
-        return ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
-                '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
-                '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
-                '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" '
-                'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:pdf="http://ns.adobe.com/pdf/1.3/" '
-                'xmlns:pdfuaid="http://www.aiim.org/pdfua/ns/id/">\n'
-                f'<dc:title><rdf:Alt><rdf:li xml:lang="x-default">{escape(self.title)}</rdf:li></rdf:Alt></dc:title>\n'
-                f'<dc:creator><rdf:Seq><rdf:li>{escape(self.author)}</rdf:li></rdf:Seq></dc:creator>\n'
-                f'<dc:description><rdf:Alt><rdf:li xml:lang="x-default">{escape(self.subject)}</rdf:li></rdf:Alt>'
-                '</dc:description>\n'
-                f'<dc:language><rdf:Bag><rdf:li>{escape(self.lang)}</rdf:li></rdf:Bag></dc:language>\n'
-                f'<xmp:CreateDate>{created}</xmp:CreateDate>\n<xmp:ModifyDate>{created}</xmp:ModifyDate>\n'
-                '<pdf:Producer>isf-ledger</pdf:Producer>\n'
-                '<pdfuaid:part>1</pdfuaid:part>\n'
-                '</rdf:Description>\n</rdf:RDF>\n</x:xmpmeta>\n<?xpacket end="w"?>')
+        return xmp(self.title, self.author, self.subject, self.lang, self.created)
+
+
+def xmp(title: str, author: str, subject: str, lang: str, created: datetime) -> str:
+    """The XMP packet: title, author, subject, language, dates, and the PDF/UA-1 claim."""
+    created = (created.astimezone(timezone.utc) if created.tzinfo else
+               created.replace(tzinfo=timezone.utc)).isoformat(timespec="seconds")
+    return ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+            '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
+            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+            '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+            'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:pdf="http://ns.adobe.com/pdf/1.3/" '
+            'xmlns:pdfuaid="http://www.aiim.org/pdfua/ns/id/">\n'
+            f'<dc:title><rdf:Alt><rdf:li xml:lang="x-default">{escape(title)}</rdf:li></rdf:Alt></dc:title>\n'
+            f'<dc:creator><rdf:Seq><rdf:li>{escape(author)}</rdf:li></rdf:Seq></dc:creator>\n'
+            f'<dc:description><rdf:Alt><rdf:li xml:lang="x-default">{escape(subject)}</rdf:li></rdf:Alt>'
+            '</dc:description>\n'
+            f'<dc:language><rdf:Bag><rdf:li>{escape(lang)}</rdf:li></rdf:Bag></dc:language>\n'
+            f'<xmp:CreateDate>{created}</xmp:CreateDate>\n<xmp:ModifyDate>{created}</xmp:ModifyDate>\n'
+            '<pdf:Producer>isf-ledger</pdf:Producer>\n'
+            '<pdfuaid:part>1</pdfuaid:part>\n'
+            '</rdf:Description>\n</rdf:RDF>\n</x:xmpmeta>\n<?xpacket end="w"?>')
+
+
+def merge(parts: list[bytes], *, title: str, author: str, subject: str, created: datetime,
+          lang: str = "en-GB") -> bytes:
+    """Tagged PDFs made here, one after another as one tagged PDF (the print batch): each part's
+    pages, and its structure as a Part of one Document, in order; the parent tree renumbered."""
+    import pikepdf
+    from pikepdf import Array, Dictionary, Name
+
+    out = pikepdf.new()
+    top = out.make_indirect(Dictionary(Type=Name.StructElem, S=Name.Document, K=Array()))
+    tree = out.make_indirect(Dictionary(Type=Name.StructTreeRoot, K=Array([top])))
+    nums, key = Array(), 0
+    for data in parts:
+        src = pikepdf.open(io.BytesIO(data))
+        part = src.Root.StructTreeRoot.K[0]
+        parents = src.Root.StructTreeRoot.ParentTree.Nums
+        del part["/P"]  # not the old tree root: it is not copied
+        first = len(out.pages)
+        for page in src.pages:
+            out.pages.append(page)  # copied, with its fonts; the same copies the elements point to
+        copied = out.copy_foreign(part)
+        copied.S, copied.P = Name.Part, top
+        top.K.append(copied)
+        by_key = {int(parents[i]): parents[i + 1] for i in range(0, len(parents), 2)}
+        for i, page in enumerate(src.pages):
+            dest = out.pages[first + i]
+            old = int(page.obj.StructParents)
+            dest.obj.StructParents = key
+            nums.append(key)
+            nums.append(out.copy_foreign(src.make_indirect(by_key[old])))
+            key += 1
+    top.P = tree
+    tree.ParentTree = out.make_indirect(Dictionary(Nums=nums))
+    tree.ParentTreeNextKey = key
+    root = out.Root
+    root.StructTreeRoot, root.MarkInfo, root.Lang = tree, Dictionary(Marked=True), pikepdf.String(lang)
+    root.ViewerPreferences = Dictionary(DisplayDocTitle=True)
+    meta = xmp(title, author, subject, lang, created).encode("utf-8")
+    root.Metadata = out.make_stream(meta, Type=Name.Metadata, Subtype=Name.XML)
+    out.docinfo = out.make_indirect(Dictionary(Title=pikepdf.String(title), Author=pikepdf.String(author),
+                                               Subject=pikepdf.String(subject), Producer=pikepdf.String("isf-ledger"),
+                                               CreationDate=pikepdf.String(_date(created))))
+    buf = io.BytesIO()
+    out.save(buf, deterministic_id=True)
+    return buf.getvalue()

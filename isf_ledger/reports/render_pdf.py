@@ -151,6 +151,25 @@ def who_we_are(provider: dict | None) -> list[tuple[str, str]]:
     return out
 
 
+def money_table(s: dict) -> list[tuple[str, str]]:
+    """The month's money in one table, row by row from the start to the end (rows that are
+    zero left out, but for the start and the end)."""
+    def amount(text: str) -> str:
+        return ("minus " if Decimal(text) < 0 else "") + pounds(text)
+
+    c = s["contingency"]
+    rows = [("At the start", s["opening_balance"]), ("Came in", s["receipts_total"]),
+            ("Your support", "-" + s["support_charged_total"]), ("Shared support", "-" + s["shared_support_total"]),
+            ("Things bought for you", "-" + s["spend_total"]), ("Our fee", "-" + s["management_fee_total"]),
+            ("Paid back to the council", "-" + s["clawback_total"]),
+            ("Paid out when your fund closed", "-" + s.get("closed_out_total", "0")),
+            ("Put with the money kept for extra needs", "-" + c["set_aside"]),
+            ("Taken from the money kept for extra needs", c["drawn"])]
+    kept = [(what, amount(v.replace("--", ""))) for i, (what, v) in enumerate(rows)
+            if i == 0 or Decimal(v.replace("--", ""))]
+    return kept + [("At the end", amount(s["closing_balance"]))]
+
+
 def text_of(s: dict) -> str:
     """The statement's words, as the person reads them (the reading-grade test measures this)."""
     return "\n".join(t for _, t in letter(s))
@@ -241,6 +260,34 @@ class _Letter:
                 self.pdf.text(self.left + 1.5, self.y + 0.78 * step, "•", "", self.size)
             self.block("p", text, parent=item, tag="LBody", indent=step * 1.2)
 
+    def table(self, caption: str, head: tuple[str, str], rows: list[tuple[str, str]]) -> None:
+        """A table of two columns (what, amount): its header row and each row's first cell are
+        headers (TH, scoped), amounts set flush right."""
+        pdf = self.pdf
+        step = self.size * 1.5 / PT
+        self.need(step * (len(rows) + 1) + (self.size + 3) * 2.5 / PT)  # the table on one page, with its heading
+        self.block("h", caption)
+        table = pdf.elem("Table")
+        right = self.left + self.width
+        for i, row in enumerate([head, *rows]):
+            self.need(step)
+            tr = pdf.elem("TR", table)
+            y = self.y + 0.75 * step
+            for j, cell in enumerate(row):
+                header = i == 0 or j == 0
+                scope = "Column" if i == 0 else "Row"
+                e = pdf.elem("TH" if header else "TD", tr, attrs=f"<</O /Table /Scope /{scope}>>" if header else None)
+                style = "B" if i == 0 or (j == 0 and i == len(rows)) else ""
+                x = self.left if j == 0 else right - face(style).width(cell) * self.size / 1000 / PT
+                with pdf.marked(e):
+                    pdf.text(x, y, cell, style, self.size)
+            if i in (0, len(rows) - 1):
+                with pdf.artifact():
+                    pdf.colour(stroke=(120, 120, 120), width=0.2)
+                    pdf.line(self.left, self.y + step, right, self.y + step)
+            self.y += step
+        self.y += step * 0.5
+
     def chart(self, year: dict) -> None:
         pdf, months = self.pdf, year["months"]
         self.block("h", "Your plan year so far")
@@ -298,6 +345,7 @@ def render_pdf(s: dict, large_print: bool = False) -> bytes:
     blocks = letter({**s, "provider": provider})
     at_end = next(i for i, (st, t) in enumerate(blocks) if st == "h" and t == "What happens next")
     doc.blocks(blocks[:at_end])
+    doc.table("Your money this month in short", ("What", "Amount"), money_table(s))
     if s.get("plan_year"):
         doc.chart(s["plan_year"])
     doc.blocks(blocks[at_end:])
