@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from isf_ledger import clock
 from isf_ledger.db import db
 from isf_ledger.reports import delivery as dl
-from test_documents_unicode import pdf_text
+from test_documents_unicode import elements, pdf_text
 
 
 @pytest.fixture
@@ -45,16 +45,6 @@ def documents(api, today) -> dict[str, bytes]:
     docs["final statement"] = api.call("GET", f"/api/v1/people/{pid}/statements/{done['final_statement_month']}"
                                               "?format=pdf").data
     return docs
-
-
-def elements(node):
-    """The structure elements below a node, depth first (reading order)."""
-    kids = node.get("/K")
-    kids = kids if isinstance(kids, pikepdf.Array) else [kids] if kids is not None else []
-    for k in kids:
-        if isinstance(k, pikepdf.Dictionary) and k.get("/Type") == "/StructElem":
-            yield k
-            yield from elements(k)
 
 
 def content_items(pdf, node):

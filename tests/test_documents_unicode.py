@@ -89,17 +89,18 @@ def test_a_name_the_font_cannot_draw_still_makes_the_statement_and_is_kept_as_ac
     text = pdf_text(data)
     assert f"This is for {chr(PLACEHOLDER) * 3} Lee {chr(PLACEHOLDER)}." in text
     with pikepdf.open(io.BytesIO(data)) as pdf:
-        actual = [str(e.ActualText) for e in _elements(pdf.Root.StructTreeRoot) if "/ActualText" in e]
+        actual = [str(e.ActualText) for e in elements(pdf.Root.StructTreeRoot) if "/ActualText" in e]
     assert any(a.startswith(f"This is for {name}.") for a in actual), actual
 
 
-def _elements(node):
+def elements(node):
+    """The structure elements below a node, depth first (reading order)."""
     kids = node.get("/K")
     kids = kids if isinstance(kids, pikepdf.Array) else [kids] if kids is not None else []
     for k in kids:
         if isinstance(k, pikepdf.Dictionary) and k.get("/Type") == "/StructElem":
             yield k
-            yield from _elements(k)
+            yield from elements(k)
 
 
 def test_a_correction_a_close_and_a_surplus_letter_with_unicode_text_answer(api, today):

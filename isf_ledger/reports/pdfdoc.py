@@ -115,6 +115,29 @@ def face(style: str = "") -> Face:
     return Face(style)
 
 
+@lru_cache(maxsize=512)
+def _font_parts(style: str, chars: frozenset[str]) -> tuple[str, str, bytes, bytes]:
+    """What a document embeds for the characters it drew in a style: the subset's name, its
+    widths (/W), the font program and the ToUnicode map (the same characters, the same parts:
+    made once)."""
+    f, used = face(style), {}  # glyph id -> the character it stands for
+    for c in sorted(chars):
+        gid = f.cmap.get(ord(c))
+        used.setdefault(f.placeholder if gid is None else gid, chr(PLACEHOLDER) if gid is None else c)
+    program = f.subset({ord(c) for c in used.values()})
+    tag = "".join(chr(65 + b % 26) for b in hashlib.md5(program).digest()[:6])
+    widths = " ".join(f"{g} [{f.widths[g]}]" for g in sorted(used))
+    entries = [f"<{g:04X}> <{c.encode('utf-16-be').hex().upper()}>" for g, c in sorted(used.items())]
+    chunks = "\n".join(f"{len(entries[i:i + 100])} beginbfchar\n" + "\n".join(entries[i:i + 100]) + "\nendbfchar"
+                       for i in range(0, len(entries), 100))
+    cmap = ("/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
+            "/CIDSystemInfo <</Registry (Adobe) /Ordering (UCS) /Supplement 0>> def\n"
+            "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
+            "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n"
+            f"{chunks}\nendcmap\nCMapName currentdict /CMap defineresource pop\nend\nend").encode()
+    return f"{tag}+{f.name}", widths, program, zlib.compress(cmap, 6)
+
+
 class Elem:
     """A structure element: its type, its children (elements, or (page, mcid) content items) and
     what a screen reader says for it instead (``alt`` for a figure, ``actual`` for text)."""
@@ -232,8 +255,8 @@ class Doc:
         self.pages[self.page].append(" ".join(out))
 
     def lacks(self, s: str) -> bool:
-        cmap = face().cmap
-        return any(ord(c) not in cmap for c in s)
+        """Whether the font lacks some character of the text."""
+        return not face().hex.keys() >= set(s)
 
     def line(self, x1: float, y1: float, x2: float, y2: float) -> None:
         self.pages[self.page].append(f"{x1 * PT:.2f} {A4[1] - y1 * PT:.2f} m {x2 * PT:.2f} {A4[1] - y2 * PT:.2f} l S")
@@ -336,17 +359,11 @@ class Doc:
         return out.getvalue()
 
     def _font_objects(self, style: str, num: int, new, put) -> None:
-        f, used = face(style), {}  # glyph id -> the character it stands for (for ToUnicode)
-        for c in sorted(self.chars[style] - {"\n"}):
-            gid = f.cmap.get(ord(c))
-            used.setdefault(f.placeholder if gid is None else gid, chr(PLACEHOLDER) if gid is None else c)
+        f = face(style)
+        name, widths, program, tounicode_data = _font_parts(style, frozenset(self.chars[style] - {"\n"}))
         cid, desc, ffile, tounicode = new(), new(), new(), new()
-        program = f.subset({ord(c) for c in used.values()})
-        tag = "".join(chr(65 + b % 26) for b in hashlib.md5(program).digest()[:6])
-        name = f"{tag}+{f.name}"
         put(num, f"<</Type /Font /Subtype /Type0 /BaseFont /{name} /Encoding /Identity-H "
                  f"/DescendantFonts [{cid} 0 R] /ToUnicode {tounicode} 0 R>>")
-        widths = " ".join(f"{g} [{f.widths[g]}]" for g in sorted(used))
         put(cid, f"<</Type /Font /Subtype /CIDFontType2 /BaseFont /{name} "
                  f"/CIDSystemInfo <</Registry (Adobe) /Ordering (Identity) /Supplement 0>> "
                  f"/FontDescriptor {desc} 0 R /DW {f.widths[0]} /W [{widths}] /CIDToGIDMap /Identity>>")
@@ -355,16 +372,7 @@ class Doc:
                   f"/StemV {120 if style == 'B' else 80} /FontFile2 {ffile} 0 R>>")
         raw_len, data = int.from_bytes(program[:4], "big"), program[4:]
         put(ffile, f"<</Length {len(data)} /Length1 {raw_len} /Filter /FlateDecode>>", data)
-        entries = [f"<{g:04X}> <{c.encode('utf-16-be').hex().upper()}>" for g, c in sorted(used.items())]
-        chunks = "\n".join(f"{len(entries[i:i + 100])} beginbfchar\n" + "\n".join(entries[i:i + 100]) + "\nendbfchar"
-                           for i in range(0, len(entries), 100))
-        cmap = ("/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
-                "/CIDSystemInfo <</Registry (Adobe) /Ordering (UCS) /Supplement 0>> def\n"
-                "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
-                "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n"
-                f"{chunks}\nendcmap\nCMapName currentdict /CMap defineresource pop\nend\nend").encode()
-        data = zlib.compress(cmap, 6)
-        put(tounicode, f"<</Length {len(data)} /Filter /FlateDecode>>", data)
+        put(tounicode, f"<</Length {len(tounicode_data)} /Filter /FlateDecode>>", tounicode_data)
 
     def _xmp(self) -> str:
         return xmp(self.title, self.author, self.subject, self.lang, self.created)
