@@ -351,8 +351,11 @@ def _close_month(session, person_ids: list[int], first: date) -> None:
 
 
 def statement_document(figures: dict, number: int, issued_at: datetime, **extra) -> dict:
-    """What the person is shown: the figures as issued with the statement's number and date."""
-    return {**figures, "number": number, "issued_at": issued_at.isoformat(), **extra}
+    """What the person is shown: the figures as issued with the statement's number and date, and
+    who "we" are (the provider's details as set now)."""
+    from ..provider import current
+    return {**figures, "number": number, "issued_at": issued_at.isoformat(), "provider": current().as_dict(),
+            **extra}
 
 
 def render_guarded(doc: dict) -> bytes | str:
