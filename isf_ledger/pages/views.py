@@ -124,7 +124,7 @@ def _form_again(name: str, target: str | None, error: str, status: int):
 def logout():
     """Sign out: the session is emptied and, if it was a signed-in user's, every other session of
     theirs ends too (a cookie copied before signing out no longer signs anyone in). Whoever sends
-    the form, it only ever signs out the user the session is theirs."""
+    the form, it only ever signs out the user whose session it is."""
     user = _session_user()
     if user is not None:
         end_sessions(db.session, user.id)
