@@ -20,6 +20,13 @@ It is written after the response is built, in its own short transaction, so refu
 (401, 403, 409, 422) are recorded too, and a write that rolled back still leaves its trace.
 The cost: a crash between the write's commit and the log's loses the log row (never the write).
 The database refuses UPDATE and DELETE on the table (migration 0011), as on the postings.
+
+Requests without a valid token (anyone on the internet can send them) are logged in a bounded
+way, so they cannot fill the log: each is counted in its window's one row of
+`audit_anonymous_windows` (AUDIT_ANONYMOUS_WINDOW_SECONDS, default 10 minutes), and only the
+first AUDIT_ANONYMOUS_ROWS_PER_WINDOW of a window (default 100) get a row of their own, with the
+path cut to ANONYMOUS_PATH characters. A count only grows and is never removed (migration
+0017_auth); admins read the counts with the log.
 """
 from __future__ import annotations
 
@@ -28,7 +35,7 @@ import io
 import re
 import sys
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 
 import click
 import sqlalchemy as sa
@@ -56,7 +63,9 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "exports.export_books.get": FINANCE,  # GET /api/v1/exports/<format>
     "people.People.get": ANYONE,  # GET /api/v1/people
     "people.People.post": FINANCE_OR_BROKER,  # POST /api/v1/people
-    "people.get_person.get": ANYONE,  # GET /api/v1/people/<id>
+    "people.OnePerson.get": ANYONE,  # GET /api/v1/people/<id>
+    "people.OnePerson.patch": FINANCE_OR_BROKER,  # PATCH /api/v1/people/<id> (a name corrected)
+    "people.person_history.get": ANYONE,  # GET /api/v1/people/<id>/history (the name's corrections)
     "instalments.person_arrears.get": ANYONE,  # GET /api/v1/people/<id>/arrears
     "people.balance.get": ANYONE,  # GET /api/v1/people/<id>/balance
     "contingency.contingency.get": ANYONE,  # GET /api/v1/people/<id>/contingency
@@ -134,6 +143,16 @@ class AuditEntry(db.Model):
     status: Mapped[int]
 
 
+class AnonymousWindow(db.Model):
+    """How many requests without a valid token came in a window (see the module's docstring)."""
+
+    __tablename__ = "audit_anonymous_windows"
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    requests: Mapped[int]
+
+
+ANONYMOUS_PATH = 200  # characters of an anonymous request's path that are kept
+ANONYMOUS_DEFAULTS = {"AUDIT_ANONYMOUS_WINDOW_SECONDS": 600, "AUDIT_ANONYMOUS_ROWS_PER_WINDOW": 100}
 AUDIT_COLUMNS = ("id", "at", "request_id", "user_id", "user_name", "role", "method", "path", "status")
 READS = ("GET", "HEAD", "OPTIONS")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -167,12 +186,31 @@ def init_app(app: Flask) -> None:
         return resp
 
     def _record(user, status: int) -> None:
+        now, path = utcnow(), request.full_path.rstrip("?")
+        if user is None:
+            if _count_anonymous(now) > _setting(app, "AUDIT_ANONYMOUS_ROWS_PER_WINDOW"):
+                db.session.commit()  # counted in the window's row only
+                return
+            path = path[:ANONYMOUS_PATH]
         db.session.execute(sa.insert(AuditEntry).values(
-            at=utcnow(), request_id=g.get("request_id") or uuid.uuid4().hex,
+            at=now, request_id=g.get("request_id") or uuid.uuid4().hex,
             user_id=user.id if user is not None else None, user_name=user.name if user is not None else None,
             role=user.role if user is not None else None, method=request.method,
-            path=request.full_path.rstrip("?")[:2000], status=status))
+            path=path[:2000], status=status))
         db.session.commit()
+
+    def _count_anonymous(now: datetime) -> int:
+        """Count one more anonymous request in its window's row; how many the window has now."""
+        seconds = _setting(app, "AUDIT_ANONYMOUS_WINDOW_SECONDS")
+        start = datetime.fromtimestamp(int(now.timestamp()) // seconds * seconds, timezone.utc)
+        if db.session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        upsert = insert(AnonymousWindow).values(window_start=start, requests=1)
+        upsert = upsert.on_conflict_do_update(index_elements=["window_start"],
+                                              set_={"requests": AnonymousWindow.requests + 1})
+        return db.session.execute(upsert.returning(AnonymousWindow.requests)).scalar_one()
 
     @app.cli.group("audit-log")
     def audit_cli():
@@ -190,6 +228,20 @@ def init_app(app: Flask) -> None:
             click.echo(f"Wrote the audit log to {output}.")
         else:
             sys.stdout.write(text)
+
+
+def _setting(app: Flask, name: str) -> int:
+    return int(app.config.get(name, ANONYMOUS_DEFAULTS[name]))
+
+
+def anonymous_windows(session, limit: int = 100) -> list[dict]:
+    """The latest windows' counts of requests without a valid token, newest first."""
+    from flask import current_app
+    per_window = _setting(current_app, "AUDIT_ANONYMOUS_ROWS_PER_WINDOW")
+    q = sa.select(AnonymousWindow.window_start, AnonymousWindow.requests).order_by(
+        AnonymousWindow.window_start.desc()).limit(limit)
+    return [{"window_start": start.isoformat(), "requests": n, "logged": min(n, per_window)}
+            for start, n in session.execute(q)]
 
 
 def rows(session, *, limit: int | None = None, offset: int = 0):
@@ -234,7 +286,8 @@ def audit_log(args):
     page, per = args["page"], args["per_page"]
     entries = [{c: _cell(v) for c, v in zip(AUDIT_COLUMNS, row)}
                for row in rows(db.session, limit=per, offset=(page - 1) * per)]
-    return {"total": total, "page": page, "per_page": per, "entries": entries}
+    return {"total": total, "page": page, "per_page": per, "entries": entries,
+            "anonymous_windows": anonymous_windows(db.session)}
 
 
 def readme_table() -> str:

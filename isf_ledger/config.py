@@ -46,11 +46,20 @@ def development(config) -> bool:
     return bool(config.get("TESTING") or config.get("DEBUG") or os.environ.get("ISF_ENV") == "development")
 
 
+MIN_SECRET_KEY_BYTES = 32
+
+
 def secret_key(config) -> str:
     """SECRET_KEY from the config dict, else ISF_SECRET_KEY. Only in development or tests may it be
-    made up: a made-up key changes at every start, signing everyone out, and differs per process."""
+    made up: a made-up key changes at every start, signing everyone out, and differs per process.
+    Outside development it must be at least MIN_SECRET_KEY_BYTES long: it signs the session
+    cookies, so a short one could be guessed offline from one cookie."""
     key = config.get("SECRET_KEY") or os.environ.get("ISF_SECRET_KEY")
     if key:
+        if len(key.encode()) < MIN_SECRET_KEY_BYTES and not development(config):
+            raise ConfigError(f"ISF_SECRET_KEY is {len(key.encode())} bytes long; it must be at least "
+                              f"{MIN_SECRET_KEY_BYTES} bytes of random text, for example the output of: "
+                              "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'")
         return key
     if development(config):
         return secrets.token_urlsafe(32)

@@ -85,6 +85,12 @@ class Day(fields.Date):
         return d
 
 
+def has_control_characters(text: str) -> bool:
+    """Whether `text` holds a C0 or C1 control character (NUL, a tab, a line break, DEL...):
+    never part of a name, a name of a file or anything else typed on one line."""
+    return any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in text)
+
+
 class Text(fields.String):
     """Free text a database can hold: no NUL characters and no lone surrogates (PostgreSQL refuses
     the first, UTF-8 the second), so such input is a 422 naming the field, never a server error."""

@@ -44,6 +44,9 @@ class User(db.Model):
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     password_hash: Mapped[str | None] = mapped_column(sa.String(200))
     active: Mapped[bool] = mapped_column(default=True)
+    # Moved on by signing out, `users disable` and `users token`: a page session signed in
+    # under an earlier epoch is over, on every device at once.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -53,6 +56,35 @@ def hash_token(token: str) -> str:
 
 PASSWORDS = PasswordHasher()  # one set of argon2 parameters for hashing and checking
 _DUMMY_HASH: list[str] = []  # made on first use: checked when there is no hash, so that takes as long
+
+
+MIN_PASSWORD_LENGTH = 12
+
+
+def _common_passwords() -> frozenset[str]:
+    """zxcvbn's list of the 30,000 passwords most often found in breaches, and a few that this
+    product's users would be likely to pick."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+    own = ("isfledger", "isf-ledger", "individualservicefund", "individualservicefunds", "passwordpassword",
+           "password1234", "password12345", "password123456", "123456789012", "qwertyuiopasdf")
+    return frozenset(FREQUENCY_LISTS["passwords"]) | frozenset(own)
+
+
+_COMMON: list[frozenset[str]] = []  # read on first use
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is refused, or None: length and common passwords, no composition rules
+    (NIST SP 800-63B): a few unrelated words make a good one."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return (f"a password must be at least {MIN_PASSWORD_LENGTH} characters long (this one has "
+                f"{len(password)}); a few unrelated words make a good one")
+    if not _COMMON:
+        _COMMON.append(_common_passwords())
+    folded = password.casefold()
+    if folded in _COMMON[0] or "".join(folded.split()) in _COMMON[0]:
+        return "this password is on a list of common passwords; choose another (a few unrelated words make a good one)"
+    return None
 
 
 def password_matches(password_hash: str | None, password: str) -> bool:
@@ -84,6 +116,10 @@ def _new_token() -> tuple[str, str]:
 
 def create_user(session, directory: Directory, *, name: str, role: str, person_id: int | None = None,
                 council: str | None = None, password: str | None = None) -> tuple[User, str]:
+    if password:
+        problem = password_problem(password)
+        if problem is not None:
+            raise click.BadParameter(problem, param_hint="--password")
     if role not in ROLES:
         raise click.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
     if role == "person" and person_id is None:
@@ -118,6 +154,7 @@ class Caller:
     person_id: int | None
     council_id: int | None
     active: bool
+    session_epoch: int
 
 
 # Built once: every request looks its token (or a page's signed-in user id) up.
@@ -142,6 +179,12 @@ def current_user() -> Caller:
     if user is None or not user.active:
         raise Unauthorised("the token is not valid")
     return user
+
+
+def end_sessions(session, user_id: int) -> None:
+    """End every page session of the user, on every device: the epoch their sessions carry moves
+    on (one UPDATE, so two at once both count)."""
+    session.execute(sa.update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1))
 
 
 def can_see_person(user: Caller, person) -> bool:
@@ -260,8 +303,10 @@ def init_app(app: Flask, directory: Directory) -> None:
         """Stop a user's token and password from working (their history stays)."""
         user = _user_named(name)
         user.active = False
+        end_sessions(db.session, user.id)
         db.session.commit()
-        click.echo(f"User {name!r} is disabled: their token and password no longer work.")
+        click.echo(f"User {name!r} is disabled: their token and password no longer work, "
+                   "and they are signed out of the web pages.")
 
     @users_cli.command("token")
     @click.argument("name")
@@ -269,6 +314,8 @@ def init_app(app: Flask, directory: Directory) -> None:
         """Give a user a new API token (the last word printed); the old one stops working."""
         user = _user_named(name)
         token, user.token_hash = _new_token()
+        end_sessions(db.session, user.id)
         db.session.commit()
-        click.echo(f"New token for {name!r}; the old one no longer works. Keep it safe; it is shown once.")
+        click.echo(f"New token for {name!r}; the old one no longer works and they are signed out of the web "
+                   "pages. Keep it safe; it is shown once.")
         click.echo(f"token: {token}")

@@ -9,13 +9,32 @@ from aiosmtpd.controller import Controller
 
 
 class Collector:
-    """Accepts every message, except that it answers `451 try later` to the first `refuse`."""
+    """Accepts every message, except that it answers `451 try later` to the first `refuse`; drops
+    the connection unanswered at the next `drop_at_mail` MAIL FROMs (as a server that timed the
+    connection out meanwhile) and after the next `drop_in_data` messages' data."""
 
     def __init__(self):
         self.messages: list[email.message.EmailMessage] = []
         self.refuse = 0
+        self.drop_at_mail = 0
+        self.drop_in_data = 0
+        self.connections: set[tuple] = set()  # the client ends of the connections that sent MAIL
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self.connections.add(session.peer)
+        if self.drop_at_mail:
+            self.drop_at_mail -= 1
+            server.transport.abort()
+            return "421 4.4.2 Closing connection"  # never reaches the client
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.drop_in_data:
+            self.drop_in_data -= 1
+            server.transport.abort()  # the message arrived; whether it went on, nobody can say
+            return "250 OK"
         if self.refuse:
             self.refuse -= 1
             return "451 4.3.0 Try later"

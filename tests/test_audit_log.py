@@ -65,3 +65,43 @@ def test_admins_read_and_export_the_log(api, tmp_path):
     result = api.runner.invoke(args=["audit-log", "export", "--output", str(out)])
     assert result.exit_code == 0, result.output
     assert out.read_text().splitlines()[0] == "id,at,request_id,user_id,user_name,role,method,path,status"
+
+
+def test_anonymous_requests_are_counted_not_logged_without_bound(api):
+    """Issue 21 item 14: 2,000 anonymous POSTs with 2,000-character paths added 2,000 audit-log
+    rows nobody can delete. Now: the first 100 of a window logged (path cut to 200 characters),
+    every one counted in the window's one row, and the counts too cannot be removed. (400
+    requests here, to keep the test short: four times the window's bound.)"""
+    before = len(entries(api))
+    long_path = "/api/v1/" + "x" * 1992
+    for i in range(400):
+        assert api.client.post(long_path, headers={"Authorization": f"Bearer nonsense-{i}"}).status_code in (401, 404)
+    got = entries(api)[before:]
+    with api.app.app_context():
+        windows = db.session.execute(sa.text("SELECT requests FROM audit_anonymous_windows")).scalars().all()
+    assert sum(windows) == 400 and len(windows) <= 2  # one window, or two if the test straddled a boundary
+    assert len(got) == sum(min(n, 100) for n in windows) <= 200
+    assert {(e["user_name"], e["method"], e["path"]) for e in got} == {(None, "POST", long_path[:200])}
+    # A signed-in user's write is logged in full whatever anonymous traffic came before.
+    api.person("Ana")
+    assert entries(api)[-1]["path"] == "/api/v1/people" and entries(api)[-1]["user_name"] == "finance-1"
+    admin = api.user("admin")
+    page = api.get("/api/v1/audit-log?per_page=1", token=admin)
+    assert sum(w["requests"] for w in page["anonymous_windows"]) == 400
+    assert sum(w["logged"] for w in page["anonymous_windows"]) == len(got)
+    with api.app.app_context():
+        for stmt in ("UPDATE audit_anonymous_windows SET requests = 0", "DELETE FROM audit_anonymous_windows",
+                     "DELETE FROM audit_log WHERE user_id IS NULL"):
+            with pytest.raises(sa.exc.DatabaseError):
+                db.session.execute(sa.text(stmt))
+            db.session.rollback()
+        # Only growing: the app's own count still works.
+        db.session.execute(sa.text("UPDATE audit_anonymous_windows SET requests = requests + 1"))
+        db.session.rollback()
+
+
+def test_the_anonymous_limit_and_window_are_settings(api):
+    api.app.config.update(AUDIT_ANONYMOUS_ROWS_PER_WINDOW=3, AUDIT_ANONYMOUS_WINDOW_SECONDS=3600)
+    for _ in range(5):
+        assert api.call("POST", "/api/v1/people", {}, token="nonsense").status_code == 401
+    assert [(e["user_name"], e["status"]) for e in entries(api)] == [(None, 401)] * 3

@@ -244,3 +244,68 @@ def test_a_statement_without_a_preference_waits_in_the_log(api, today, smtp):
     send(api.app)
     assert [e["status"] for e in log(api)] == ["sent"]
     assert smtp.to() == ["ana@example.org"]
+
+
+def test_a_kept_connection_the_server_dropped_is_opened_again_and_nothing_is_in_doubt(api, today, smtp, monkeypatch):
+    """Issue 21 item 13: on a kept connection, a message whose MAIL FROM failed after the server
+    had dropped the connection was marked needs_check, yet it never left."""
+    people = [api.person(f"P{i}") for i in range(3)]
+    for i, pid in enumerate(people):
+        by_email(api, pid, f"p{i}@example.org")
+    issue(api)
+    real, sent = dl.Mailer.send, []
+
+    def send_then_drop(self, msg):  # after the first message, the server drops the kept connection
+        real(self, msg)
+        sent.append(msg["To"])
+        if len(sent) == 1:
+            smtp.drop_at_mail = 1
+
+    monkeypatch.setattr(dl.Mailer, "send", send_then_drop)
+    result = send(api.app)
+    assert result.counts["sent"] == 3 and result.counts["needs checking"] == 0
+    assert smtp.to() == ["p0@example.org", "p1@example.org", "p2@example.org"]
+    assert len(smtp.connections) == 2  # the second message went on a new connection
+    entries = log(api)
+    assert [(e["status"], e["attempts"], e["needs_check"], e["last_error"]) for e in entries] == [
+        ("sent", 1, False, None)] * 3
+
+
+def test_a_connection_lost_after_data_leaves_the_message_in_doubt(api, today, smtp):
+    ana, ben = api.person("Ana"), api.person("Ben")
+    by_email(api, ana, "ana@example.org")
+    by_email(api, ben, "ben@example.org")
+    issue(api)
+    smtp.drop_in_data = 1  # the first message's data arrives, then the connection goes
+    result = send(api.app)
+    assert result.counts["needs checking"] == 1 and result.counts["sent"] == 1
+    status = {e["person_id"]: e for e in log(api)}
+    assert (status[ana]["status"], status[ana]["needs_check"]) == ("sending", True)
+    assert "broke while sending" in status[ana]["last_error"]
+    assert status[ben]["status"] == "sent"
+    assert smtp.to() == ["ben@example.org"]
+    send(api.app)  # never sent again by itself
+    assert smtp.to() == ["ben@example.org"]
+
+
+def test_a_server_that_is_gone_when_a_kept_connection_is_used_again_is_retried_later(api, today, smtp, monkeypatch):
+    ana, ben = api.person("Ana"), api.person("Ben")
+    by_email(api, ana, "ana@example.org")
+    by_email(api, ben, "ben@example.org")
+    issue(api)
+    real, calls = dl.Mailer.send, []
+
+    def send_then_go(self, msg):  # after the first message the server drops it and stops answering
+        calls.append(1)
+        if len(calls) == 2:
+            smtp.drop_at_mail = 1
+            api.app.config.update(ISF_SMTP_PORT=smtp_server.free_port())
+            self.settings = dl.SmtpSettings.from_app(api.app)
+        real(self, msg)
+
+    monkeypatch.setattr(dl.Mailer, "send", send_then_go)
+    result = send(api.app)
+    assert (result.counts["sent"], result.counts["to retry"], result.counts["needs checking"]) == (1, 1, 0)
+    status = {e["person_id"]: e for e in log(api)}
+    assert (status[ben]["status"], status[ben]["needs_check"], status[ben]["attempts"]) == ("pending", False, 1)
+    assert status[ben]["next_attempt_at"] is not None

@@ -149,9 +149,13 @@ def test_no_secret_key_outside_development_is_refused_at_start_up(no_secret, tmp
         create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
 
 
+GIVEN, FROM_ENV = "given-" + "g" * 26, "from-env-" + "e" * 23  # 32 bytes each
+
+
 @pytest.mark.parametrize("config, env", [
     ({"TESTING": True}, {}), ({"DEBUG": True}, {}), ({}, {"ISF_ENV": "development"}),
-    ({"SECRET_KEY": "given"}, {}), ({}, {"ISF_SECRET_KEY": "from-env"}),
+    ({"SECRET_KEY": GIVEN}, {}), ({}, {"ISF_SECRET_KEY": FROM_ENV}),
+    ({"SECRET_KEY": "short", "TESTING": True}, {}), ({}, {"ISF_SECRET_KEY": "short", "ISF_ENV": "development"}),
 ])
 def test_a_secret_key_or_development_lets_the_app_start(no_secret, monkeypatch, tmp_path, config, env):
     for k, v in env.items():
@@ -159,9 +163,19 @@ def test_a_secret_key_or_development_lets_the_app_start(no_secret, monkeypatch, 
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", **config})
     assert app.config["SECRET_KEY"]
     if "SECRET_KEY" in config:
-        assert app.config["SECRET_KEY"] == "given"
+        assert app.config["SECRET_KEY"] == config["SECRET_KEY"]
     if "ISF_SECRET_KEY" in env:
-        assert app.config["SECRET_KEY"] == "from-env"
+        assert app.config["SECRET_KEY"] == env["ISF_SECRET_KEY"]
+
+
+@pytest.mark.parametrize("key", ["k" * 31, "from-env", "ł" * 15])  # 31, 8 and 30 bytes
+def test_a_secret_key_shorter_than_32_bytes_is_refused_outside_development(no_secret, monkeypatch, tmp_path, key):
+    monkeypatch.setenv("ISF_SECRET_KEY", key)
+    with pytest.raises(Exception, match=f"ISF_SECRET_KEY is {len(key.encode())} bytes long; it must be at least 32"):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+    with pytest.raises(Exception, match="at least 32 bytes"):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SECRET_KEY": key})
+    assert create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SECRET_KEY": "ł" * 16}).secret_key
 
 
 def test_the_command_without_a_secret_key_says_so(tmp_path):

@@ -276,3 +276,113 @@ def test_a_user_made_with_a_password_on_standard_input_can_sign_in(api):
 def test_the_api_needs_no_csrf_token(api):
     pid = api.person("Ana")
     assert api.post(f"/api/v1/people/{pid}/plans", {"effective_from": "2026-04-01", "annual_budget": "100.00"})
+
+
+def test_forty_parallel_wrong_passwords_for_one_name_check_only_five(api, monkeypatch):
+    """Issue 21 item 10: 40 parallel wrong passwords for one name got 13 password checks. Each
+    attempt is counted before its password is checked, so at most MAX_FAILURES are checked."""
+    import threading
+
+    from isf_ledger.pages import signin
+    create(api, "lead")
+    checks, counting = [], threading.Lock()
+    real = signin.password_matches
+
+    def counted(password_hash, password):
+        with counting:
+            checks.append(password)
+        return real(password_hash, password)
+
+    monkeypatch.setattr(signin, "password_matches", counted)
+    clients = [api.app.test_client() for _ in range(40)]
+    tokens = [form_token(c) for c in clients]
+    start, answers = threading.Barrier(len(clients)), [None] * len(clients)
+
+    def attempt(i):
+        start.wait()
+        r = clients[i].post("/login", data={"csrf_token": tokens[i], "name": "lead", "password": f"guess {i}"})
+        answers[i] = r.status_code
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(len(clients))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(answers) == [401] * 5 + [429] * 35
+    assert len(checks) == 5
+    assert failures(api) == 5
+    assert sign_in(api.client, "lead").status_code == 429  # locked, even with the right password
+
+
+def _copy_of_session(api, client):
+    """Another browser holding a copy of `client`'s session cookie (taken before signing out)."""
+    thief = api.app.test_client()
+    thief.set_cookie("session", client.get_cookie("session").value)
+    return thief
+
+
+def test_signing_out_ends_every_session_of_the_user_at_once(api):
+    create(api, "lead")
+    create(api, "colleague")
+    laptop, phone, other = api.client, api.app.test_client(), api.app.test_client()
+    for client, name in ((laptop, "lead"), (phone, "lead"), (other, "colleague")):
+        assert sign_in(client, name).status_code == 302
+    copied = _copy_of_session(api, laptop)
+    assert signed_in_as(copied) == "lead"
+    r = laptop.post("/logout", data={"csrf_token": form_token(laptop, "/")})
+    assert r.status_code == 302
+    assert copied.get("/").status_code == 302  # the cookie taken before signing out loads nothing
+    assert signed_in_as(phone) is None  # nor does the other device's session
+    assert signed_in_as(other) == "colleague"  # another user stays signed in
+    # Signing in again works, and the log names who signed out.
+    assert sign_in(laptop, "lead").status_code == 302 and signed_in_as(laptop) == "lead"
+    with api.app.app_context():
+        logged = [tuple(r) for r in db.session.execute(sa.text(
+            "SELECT user_name, method, path, status FROM audit_log WHERE path = '/logout'"))]
+    assert logged == [("lead", "POST", "/logout", 302)]
+
+
+@pytest.mark.parametrize("command", [["users", "disable", "lead"], ["users", "token", "lead"]])
+def test_disabling_a_user_or_a_new_token_signs_them_out_everywhere(api, command):
+    create(api, "lead")
+    assert sign_in(api.client, "lead").status_code == 302
+    copied = _copy_of_session(api, api.client)
+    result = api.runner.invoke(args=command)
+    assert result.exit_code == 0, result.output
+    assert "signed out of the web pages" in result.output
+    assert api.client.get("/").status_code == 302
+    assert copied.get("/").status_code == 302
+
+
+@pytest.mark.parametrize("password, message", [
+    ("short words", "a password must be at least 12 characters long (this one has 11)"),
+    ("Password1234", "this password is on a list of common passwords"),
+    ("qwerty123456", "this password is on a list of common passwords"),
+    ("1q2w3e4r5t6y", "this password is on a list of common passwords"),
+])
+def test_short_or_common_passwords_are_refused_and_no_user_is_made(api, password, message):
+    result = api.runner.invoke(args=["users", "create", "--name", "lead", "--role", "finance",
+                                     "--password", password])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert "lead" not in api.runner.invoke(args=["users", "list"]).output
+    piped = api.runner.invoke(args=["users", "create", "--name", "lead", "--role", "finance", "--password"],
+                              input=password + "\n")
+    assert piped.exit_code == 2 and message in piped.output
+    # Length, not composition: twelve lower-case letters and spaces are fine.
+    ok = api.runner.invoke(args=["users", "create", "--name", "lead", "--role", "finance",
+                                 "--password", "plum kettle rain"])
+    assert ok.exit_code == 0, ok.output
+    assert sign_in(api.client, "lead", "plum kettle rain").status_code == 302
+
+
+@pytest.mark.parametrize("name", ["lead\x00", "\x00", "le\x00ad", "lead\nBcc", "lead\x7f", "le\x85ad"])
+def test_a_control_character_in_the_name_is_a_form_error(api, name):
+    """Issue 21 item 11: a NUL in the sign-in name was a 500 on PostgreSQL."""
+    create(api, "lead")
+    r = sign_in(api.client, name)
+    assert r.status_code == 400
+    html = r.get_data(as_text=True)
+    assert "A name has no control characters (such as NUL or a line break)" in html
+    assert '<p class="error" id="sign-in-error" role="alert">' in html
+    assert failures(api) == 0
+    assert signed_in_as(api.client) is None

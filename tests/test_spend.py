@@ -292,3 +292,59 @@ def test_raw_sql_cannot_change_spend_or_its_receipt_file(api, sql):
         db.session.rollback()
     got = api.get(f"/api/v1/people/{pid}/spend")[0]
     assert got["amount"] == "12.50" and got["receipt_file"]["media_type"] == "image/png"
+
+
+@pytest.mark.parametrize("name", ["receipt\x00.png", "\x00", "till\x1b[31mreceipt.png"])
+def test_a_control_character_in_the_file_name_is_a_422_naming_file(api, receipt_files_dir, name):
+    """Issue 21 item 11: a NUL in a receipt file's name was a 500 on PostgreSQL."""
+    pid = fund(api)
+    s = spend(api, pid, "12.50")
+    r = upload(api, s["id"], PNG, name)
+    assert r.status_code == 422, r.get_json()
+    assert r.get_json()["error"]["details"] == {
+        "file": ["the file's name must not contain control characters (such as NUL); rename it"]}
+    assert api.get(f"/api/v1/people/{pid}/spend")[0]["receipt_file"] is None
+    assert not receipt_files_dir.exists() or not any(p.is_file() for p in receipt_files_dir.rglob("*"))
+
+
+class _ReadOnly:
+    """Make a folder unwritable, also for root (the tests' user here and in CI): a read-only bind
+    mount where root may mount, else the immutable attribute, else plain permissions."""
+
+    def __init__(self, path):
+        self.path, self.undo = path, None
+
+    def __enter__(self):
+        import os
+        import subprocess
+        p = str(self.path)
+        if os.geteuid() != 0:
+            self.path.chmod(0o555)
+            self.undo = lambda: self.path.chmod(0o755)
+        elif subprocess.run(["mount", "--bind", "-o", "ro", p, p], capture_output=True).returncode == 0:
+            self.undo = lambda: subprocess.run(["umount", p], check=True)
+        elif subprocess.run(["chattr", "+i", p], capture_output=True).returncode == 0:
+            self.undo = lambda: subprocess.run(["chattr", "-i", p], check=True)
+        else:
+            pytest.skip("cannot make a folder read-only for root here")
+        return self
+
+    def __exit__(self, *exc):
+        self.undo()
+
+
+def test_a_read_only_receipt_folder_is_a_503_and_nothing_is_written(api, receipt_files_dir):
+    pid = fund(api)
+    s = spend(api, pid, "12.50")
+    receipt_files_dir.mkdir()
+    with _ReadOnly(receipt_files_dir):
+        r = upload(api, s["id"], PNG, "till receipt.png", key="ro-1")
+    assert r.status_code == 503, r.get_json()
+    error = r.get_json()["error"]
+    assert error["code"] == "receipt_files_unavailable"
+    assert "folder for receipt files cannot be written" in error["message"] and "Nothing was saved" in error["message"]
+    assert api.get(f"/api/v1/people/{pid}/spend")[0]["receipt_file"] is None
+    assert not any(receipt_files_dir.rglob("*"))
+    # Once the folder can be written, the same upload (the same key) goes through.
+    again = upload(api, s["id"], PNG, "till receipt.png", key="ro-1")
+    assert again.status_code == 201 and again.get_json()["name"] == "till receipt.png"

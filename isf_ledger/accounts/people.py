@@ -11,7 +11,7 @@ from ..locks import lock_key
 from ..users import Directory
 from .councils import council_for_person, find_council
 from .ledger import open_person_accounts
-from .models import Council, Fund, Person
+from .models import Council, Fund, Person, PersonNameChange
 
 
 def create_person(session, *, name: str, council: str, council_reference: str | None,
@@ -37,6 +37,26 @@ def create_person(session, *, name: str, council: str, council_reference: str | 
     session.flush()
     session.refresh(person)
     return person
+
+
+def correct_name(session, person: Person, name: str, *, user_id: int | None = None) -> PersonNameChange | None:
+    """Correct a person's name, kept in history (who, when, before and after); None when the name
+    is already this. Statements already issued keep the name they were issued with (their figures
+    hold it); what is made from now on has the new one."""
+    lock_key(session, f"person-name:{person.id}")  # two corrections at once: each sees the other's
+    session.refresh(person)
+    if person.name == name:
+        return None
+    change = PersonNameChange(person_id=person.id, old_name=person.name, new_name=name, changed_by=user_id)
+    person.name = name
+    session.add(change)
+    session.flush()
+    return change
+
+
+def name_history(session, person_id: int) -> list[PersonNameChange]:
+    return list(session.scalars(sa.select(PersonNameChange).where(PersonNameChange.person_id == person_id)
+                                .order_by(PersonNameChange.id)))
 
 
 # How users are linked to people and councils (users.py knows neither).

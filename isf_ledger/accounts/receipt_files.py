@@ -9,6 +9,9 @@
   one file system), so a committed row always finds its whole file. If the commit then fails,
   the file stays as an orphan; that is harmless: nothing refers to it, and the same content
   uploaded again reuses it.
+- A folder that cannot be written (read-only, full, gone) is a 503 saying so, and nothing is
+  written: the file store is written before the row, and the row is rolled back.
+- A name with a NUL or another control character is a 422 naming `file`.
 - One file per spend, never replaced (the row is history like the spend); the spend's reversal
   leaves its file in place.
 """
@@ -21,7 +24,8 @@ from pathlib import Path
 
 from flask import current_app
 
-from ..errors import Conflict, Invalid
+from ..errors import Conflict, Invalid, LedgerError
+from ..fields import has_control_characters
 from ..locks import lock_key
 from .ledger import refuse_closed_fund
 from .models import ReceiptFile, Spend
@@ -31,6 +35,13 @@ EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "imag
               "image/heic": "heic", "image/heif": "heif", "application/pdf": "pdf"}
 HEIC_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"}
 HEIF_BRANDS = {b"mif1", b"msf1"}
+
+
+class FilesUnavailable(LedgerError):
+    """The receipt-file folder cannot be written: the server's fault, not the file's (503)."""
+
+    status = 503
+    code = "receipt_files_unavailable"
 
 
 def sniff(head: bytes) -> str | None:
@@ -76,17 +87,29 @@ def _store(data: bytes, sha256: str) -> None:
     target = path_of(sha256)
     if target.exists() and target.stat().st_size == len(data):
         return  # the same content is already stored
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+    except OSError as e:
+        _unavailable(e)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            _unavailable(e)
         raise
+
+
+def _unavailable(e: OSError):
+    current_app.logger.error("receipt files cannot be written to %s: %s", files_dir(), e)
+    raise FilesUnavailable("the receipt file could not be stored: the server's folder for receipt files cannot "
+                           "be written (it is read-only or full). Nothing was saved; tell whoever runs the "
+                           "server, and send the file again later.") from e
 
 
 def attach_receipt_file(session, spend: Spend, data: bytes, original_name: str | None,
@@ -96,6 +119,8 @@ def attach_receipt_file(session, spend: Spend, data: bytes, original_name: str |
     media_type = sniff(data[:64])
     if media_type is None:
         raise Invalid("file", "is not an image (JPEG, PNG, GIF, WebP, HEIC) or a PDF, whatever its name says")
+    if has_control_characters(original_name or ""):
+        raise Invalid("file", "the file's name must not contain control characters (such as NUL); rename it")
     refuse_closed_fund(session, spend.person_id)  # before the file store is written
     sha256 = hashlib.sha256(data).hexdigest()
     lock_key(session, f"receipt-file:{spend.id}")

@@ -4,8 +4,13 @@ lock on a name after repeated failures.
 The failures are rows in the database, so the lock holds across processes and restarts: after
 MAX_FAILURES failed attempts for a name within WINDOW, that name is refused for WINDOW from the
 last of them, whatever the password. Names that belong to nobody are counted and locked the
-same way, so the answers never tell which names exist. Two attempts racing may both be checked
-before either failure is written; the lock then comes one attempt later, which is harmless.
+same way, so the answers never tell which names exist.
+
+An attempt is counted before its password is checked: under a lock on the name, the name's
+recent failures are read and, unless it is locked, a failure row is written and committed; only
+then is the (slow) argon2 check made, outside the lock. A right password removes that row and
+the earlier ones. So however many attempts race, at most MAX_FAILURES passwords are checked per
+name and window.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import BigId, db, utcnow
+from ..locks import lock_key
 from ..users import User, password_matches
 
 MAX_FAILURES = 5
@@ -41,15 +47,34 @@ def locked_until(session, name: str, now: datetime) -> datetime | None:
     return until if now < until else None
 
 
-def sign_in(session, name: str, password: str, now: datetime | None = None) -> User | None:
-    """The user whose name and password these are, if they may sign in (active, with a password);
-    else None, with the failure recorded. The caller checks `locked_until` first and commits."""
-    now = now or utcnow()
-    user = session.scalar(sa.select(User).where(User.name == name))
+def reserve_attempt(session, name: str, now: datetime) -> int | datetime:
+    """Count an attempt for `name` before its password is checked: the id of the failure row
+    written and committed for it, or, when the name is locked, the time it may be tried again
+    (nothing written). Serialised per name (an advisory lock on PostgreSQL; SQLite's writers
+    queue already)."""
+    lock_key(session, f"sign-in:{name}")
+    until = locked_until(session, name, now)
+    if until is not None:
+        session.rollback()
+        return until
+    attempt = SignInFailure(name=name, at=now)
+    session.add(attempt)
+    session.flush()
+    attempt_id = attempt.id
+    session.commit()
+    return attempt_id
+
+
+def sign_in(session, name: str, password: str, attempt_id: int):
+    """The user's row (id, name, role, session_epoch) if the name and password are theirs and they
+    may sign in (active, with a password); else None, the attempt's failure row (from
+    `reserve_attempt`) left to count. Nothing is held while argon2 runs; the caller commits."""
+    row = session.execute(sa.select(User.id, User.name, User.role, User.session_epoch, User.active,
+                                    User.password_hash).where(User.name == name)).first()
+    session.commit()
     # Always one argon2 check, also for a name without a user, so no answer comes back quicker.
-    matches = password_matches(user.password_hash if user is not None else None, password)
-    if user is None or not matches or not user.active:
-        session.add(SignInFailure(name=name, at=now))
+    matches = password_matches(row.password_hash if row is not None else None, password)
+    if row is None or not matches or not row.active:
         return None
-    session.execute(sa.delete(SignInFailure).where(SignInFailure.name == name))
-    return user
+    session.execute(sa.delete(SignInFailure).where(SignInFailure.name == name, SignInFailure.id <= attempt_id))
+    return row

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import math
 import time
+from datetime import datetime
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -15,14 +16,16 @@ from ..access import roles_for
 from ..accounts.models import Person
 from ..accounts.positions import fund_position
 from ..db import db, utcnow
+from ..fields import has_control_characters
 from ..money import format_pence
 from ..reports.render_pdf import pounds
-from ..users import caller_by_id, endpoint_key
-from .signin import locked_until, sign_in
+from ..users import caller_by_id, end_sessions, endpoint_key
+from .signin import reserve_attempt, sign_in
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/assets")
 
+CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)])  # str.translate: remove them
 SIGNED_IN_FOR = 12 * 3600  # seconds a sign-in lasts, however the cookie is kept
 WRONG = "The name or password is not right."
 
@@ -45,11 +48,13 @@ def local_path(target: str | None) -> str | None:
 
 
 def _session_user():
-    user_id, since = session.get("user_id"), session.get("signed_in_at")
-    if not isinstance(user_id, int) or not isinstance(since, int) or time.time() - since > SIGNED_IN_FOR:
+    """The signed-in user, if the session is theirs still: not too old, the user active, and
+    signed in under the user's current session epoch (signing out anywhere ends it)."""
+    user_id, since, epoch = session.get("user_id"), session.get("signed_in_at"), session.get("epoch")
+    if not all(isinstance(v, int) for v in (user_id, since, epoch)) or time.time() - since > SIGNED_IN_FOR:
         return None
     user = caller_by_id(user_id)
-    return user if user is not None and user.active else None
+    return user if user is not None and user.active and user.session_epoch == epoch else None
 
 
 def signed_in(view):
@@ -88,23 +93,26 @@ def login_post():
     target = local_path(request.form.get("next"))
     if not name or not password:
         return _form_again(name, target, "Enter your name and your password.", 401)
+    if has_control_characters(name):
+        return _form_again(name.translate(CONTROLS), target,
+                           "A name has no control characters (such as NUL or a line break): "
+                           "type your name again.", 400)
     now = utcnow()
-    until = locked_until(db.session, name, now)
-    if until is not None:
-        db.session.rollback()
+    attempt = reserve_attempt(db.session, name, now)  # counted before the password is checked
+    if isinstance(attempt, datetime):
+        until = attempt
         at = until.astimezone(clock.UK).strftime("%H:%M")
         resp = _form_again(name, target, f"Too many failed attempts to sign in as this name. "
                                          f"Try again after {at} (UK time).", 429)
         resp.headers["Retry-After"] = str(math.ceil((until - now).total_seconds()))
         return resp
-    user = sign_in(db.session, name, password, now)
-    who = SimpleNamespace(id=user.id, name=user.name, role=user.role) if user is not None else None
+    who = sign_in(db.session, name, password, attempt)
     db.session.commit()
     if who is None:
         return _form_again(name, target, WRONG, 401)
-    g.user, user_id = who, who.id  # the audit log names who signed in
+    g.user = SimpleNamespace(id=who.id, name=who.name, role=who.role)  # the audit log names who signed in
     session.clear()  # a new session: nothing from before signing in (its CSRF token too) carries over
-    session["user_id"], session["signed_in_at"] = user_id, int(time.time())
+    session["user_id"], session["signed_in_at"], session["epoch"] = who.id, int(time.time()), who.session_epoch
     return redirect(target or url_for("pages.home"))
 
 
@@ -114,7 +122,14 @@ def _form_again(name: str, target: str | None, error: str, status: int):
 
 @bp.post("/logout")
 def logout():
-    """Sign out: the session is emptied (whoever sends the form: it only ever empties their own)."""
+    """Sign out: the session is emptied and, if it was a signed-in user's, every other session of
+    theirs ends too (a cookie copied before signing out no longer signs anyone in). Whoever sends
+    the form, it only ever signs out the user whose session it is."""
+    user = _session_user()
+    if user is not None:
+        end_sessions(db.session, user.id)
+        db.session.commit()
+        g.user = user  # the audit log names who signed out
     session.clear()
     return redirect(url_for("pages.login"))
 

@@ -74,18 +74,35 @@ class SmtpSettings:
 
 
 class Ambiguous(Exception):
-    """The connection failed while the message was being handed over: it may have been accepted."""
+    """The connection failed once the message was being handed over (DATA sent): it may have
+    been accepted."""
+
+
+class _Connection(smtplib.SMTP):
+    """An SMTP connection that remembers whether the current message got as far as DATA: before
+    it the server cannot have accepted anything, so a broken connection means "not sent"."""
+
+    handing_over = False
+
+    def data(self, msg):
+        self.handing_over = True
+        return super().data(msg)
 
 
 class Mailer:
-    """One SMTP connection for a batch, opened when first needed and again after a failure."""
+    """One SMTP connection for a batch, opened when first needed and again after a failure.
+
+    A kept connection may have been dropped by the server since the last message (an idle
+    timeout, a restart): that shows only when the next message's MAIL FROM or RCPT TO fails. As
+    nothing was handed over, the message is sent again at once on a new connection; only a
+    connection lost after DATA was sent leaves a message in doubt (Ambiguous)."""
 
     def __init__(self, settings: SmtpSettings):
         self.settings, self.conn = settings, None
 
-    def _open(self) -> smtplib.SMTP:
+    def _open(self) -> _Connection:
         s = self.settings
-        conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        conn = _Connection(s.host, s.port, timeout=s.timeout)
         try:
             if s.starttls:
                 conn.starttls()
@@ -97,18 +114,40 @@ class Mailer:
         return conn
 
     def send(self, msg: EmailMessage) -> None:
-        """Raises an SMTP error when the server refused (certainly not sent), Ambiguous when the
-        connection broke during the hand-over."""
+        """Raises an SMTP error or OSError when the message certainly was not sent (the server
+        refused it, or no connection could be had), Ambiguous when the connection broke during
+        the hand-over."""
+        kept = self.conn is not None
+        try:
+            self._send(msg)
+        except smtplib.SMTPResponseException as e:
+            # 421 before DATA: the server is closing the kept connection; nothing was handed over.
+            if not (kept and e.smtp_code == 421 and not isinstance(e, smtplib.SMTPDataError)):
+                raise
+            self._send(msg)
+        except smtplib.SMTPRecipientsRefused:
+            raise
+        except (smtplib.SMTPServerDisconnected, OSError):  # SMTPException is an OSError too
+            if not kept:
+                raise
+            # The kept connection had gone before this message got to DATA: a new one, once.
+            self._send(msg)
+
+    def _send(self, msg: EmailMessage) -> None:
         if self.conn is None:
             self.conn = self._open()  # failing here, nothing was sent
+        self.conn.handing_over = False
         try:
             self.conn.send_message(msg)
         except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused):
             self.close()
             raise
         except (smtplib.SMTPServerDisconnected, OSError) as e:
+            handing_over = self.conn.handing_over
             self.close()
-            raise Ambiguous(f"the connection to the mail server broke while sending: {e}") from e
+            if handing_over:
+                raise Ambiguous(f"the connection to the mail server broke while sending: {e}") from e
+            raise
 
     def close(self) -> None:
         if self.conn is not None:

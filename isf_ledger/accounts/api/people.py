@@ -10,9 +10,9 @@ from ...api_base import ExactBlueprint
 from ... import clock
 from ...db import db
 from ...idempotency import write
-from ...users import FINANCE, guard
+from ...users import FINANCE, User, guard
 from ..models import Person
-from ..people import create_person
+from ..people import correct_name, create_person, name_history
 from ..hours import quantity
 from ..positions import Position, fund_position, positions
 from ..schemas import people as s
@@ -66,11 +66,37 @@ class People(MethodView):
 
 
 @blp.route("/people/<int:person_id>")
+class OnePerson(MethodView):
+    @guard(PERSON)
+    @blp.response(200, s.PersonOut)
+    def get(self, person_id):
+        """A person and their fund's balances today."""
+        return person_json(g.person)
+
+    @guard(PERSON)
+    @blp.arguments(s.PersonPatch)
+    @write
+    @blp.response(200, s.PersonOut)
+    def patch(self, args, person_id):
+        """Correct the person's name (finance and brokers). The change is kept in the person's
+        history (`GET .../history`: before, after, who and when); statements already issued keep
+        the name they were issued with."""
+        correct_name(db.session, g.person, args["name"], user_id=g.user.id)
+        return person_json(g.person)
+
+
+@blp.route("/people/<int:person_id>/history")
 @guard(PERSON)
-@blp.response(200, s.PersonOut)
-def get_person(person_id):
-    """A person and their fund's balances today."""
-    return person_json(g.person)
+@blp.response(200, s.NameHistoryOut)
+def person_history(person_id):
+    """Every correction of the person's name, oldest first, with who made it and when."""
+    changes = name_history(db.session, person_id)
+    who = dict(db.session.execute(sa.select(User.id, User.name).where(
+        User.id.in_({c.changed_by for c in changes if c.changed_by is not None}))).all()) if changes else {}
+    return {"person_id": person_id, "name": g.person.name,
+            "changes": [{"id": c.id, "old_name": c.old_name, "new_name": c.new_name, "changed_by": c.changed_by,
+                         "changed_by_name": who.get(c.changed_by), "changed_at": c.changed_at.isoformat()}
+                        for c in changes]}
 
 
 @blp.route("/people/<int:person_id>/balance")

@@ -1,6 +1,6 @@
 """Tables of the restricted-fund ledger, one module per noun; the rules that use them live in the
 modules named for them (accounts/plans.py, accounts/receipts.py, ...)."""
-from .people import Council, CouncilRuleChange, Person, Fund
+from .people import Council, CouncilRuleChange, Person, PersonNameChange, Fund
 from .ledger import Account, Transaction, TransactionId, Posting, AccountMonth, AccountKindMonth
 from .plans import PlanVersion, BudgetLine
 from .rates import Rate
@@ -14,6 +14,7 @@ __all__ = [
     "Council",
     "CouncilRuleChange",
     "Person",
+    "PersonNameChange",
     "Fund",
     "Account",
     "Transaction",

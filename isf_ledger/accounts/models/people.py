@@ -54,6 +54,19 @@ class Person(db.Model):
     fund: Mapped["Fund"] = relationship(back_populates="person", uselist=False)
 
 
+class PersonNameChange(db.Model):
+    """One correction of a person's name: history, never edited (the database refuses UPDATE and
+    DELETE, migration 0017_auth). Statements already issued keep the name they were issued with."""
+
+    __tablename__ = "person_name_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("people.id"), index=True)
+    old_name: Mapped[str]
+    new_name: Mapped[str]
+    changed_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Fund(db.Model):
     """A person's Individual Service Fund: one cost centre, locked while money moves in it."""
 

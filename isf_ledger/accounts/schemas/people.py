@@ -1,9 +1,9 @@
 """People and their funds' positions."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
-from ...fields import Exact, Money, Text as TextField
+from ...fields import Exact, Money, Text as TextField, has_control_characters
 from ...fields import Day
 from .common import Text
 
@@ -12,6 +12,31 @@ class PersonIn(Schema):
     name = Text(200, required=True)
     council = Text(200, required=True)
     council_reference = TextField(validate=validate.Length(max=100), allow_none=True, load_default=None)
+
+
+def _no_control_characters(text: str) -> None:
+    if has_control_characters(text):
+        raise ValidationError("must not contain control characters (such as NUL, a tab or a line break)")
+
+
+class PersonPatch(Schema):
+    name = TextField(required=True, validate=[validate.Length(min=1, max=200), _no_control_characters],
+                     metadata={"description": "the person's name as corrected: any Unicode letters, at most 200 characters"})
+
+
+class NameChangeOut(Schema):
+    id = fields.Integer()
+    old_name = fields.String()
+    new_name = fields.String()
+    changed_by = fields.Integer(allow_none=True, metadata={"description": "the user who corrected it"})
+    changed_by_name = fields.String(allow_none=True)
+    changed_at = fields.String()
+
+
+class NameHistoryOut(Schema):
+    person_id = fields.Integer()
+    name = fields.String()
+    changes = fields.Nested(NameChangeOut, many=True)
 
 
 class FundOut(Schema):
