@@ -12,8 +12,8 @@ Revises: 0016
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0017_auth'
-down_revision = '0016'
+revision = '0019_auth'
+down_revision = '0018_docs'
 branch_labels = None
 depends_on = None
 
