@@ -13,7 +13,6 @@ signs or thousands separators.
 """
 from __future__ import annotations
 
-import csv
 import io
 from collections import defaultdict
 from datetime import date
@@ -25,6 +24,7 @@ from ..accounts.hours import hours_by_period
 from ..accounts.ledger import month_end, month_start
 from ..accounts.models import Council, Delivery, DeliveryReversal, Person
 from ..money import format_pence
+from ..sheets import Writer, append
 from ..shared_support.models import Arrangement, ChargeLine, ChargeRun
 
 HOURS = ("planned", "delivered", "refused", "unplanned", "banked", "bank_used", "provider_cancelled")
@@ -87,9 +87,9 @@ def actuals(session, council: Council, month: date) -> list[dict]:
 
 def to_csv(rows: list[dict]) -> bytes:
     out = io.StringIO()
-    w = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
-    w.writeheader()
-    w.writerows(rows)
+    w = Writer(out, lineterminator="\r\n")
+    w.writerow(COLUMNS)
+    w.writerows([r[k] for k in COLUMNS] for r in rows)
     return out.getvalue().encode("utf-8")
 
 
@@ -100,9 +100,9 @@ def to_xlsx(rows: list[dict], council: Council, month: date) -> bytes:
     from openpyxl import Workbook
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(f"Actuals {month:%Y-%m}")
-    ws.append(list(COLUMNS))
+    append(ws, list(COLUMNS))
     for r in rows:
-        ws.append([Decimal(r[k]) if k in NUMERIC else (int(r[k]) if k == "person_id" and r[k] else r[k])
+        append(ws, [Decimal(r[k]) if k in NUMERIC else (int(r[k]) if k == "person_id" and r[k] else r[k])
                    for k in COLUMNS])
     buf = io.BytesIO()
     wb.save(buf)

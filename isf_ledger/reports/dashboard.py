@@ -41,6 +41,7 @@ from ..accounts.plans import add_months, in_force, windows
 from ..accounts.positions import positions
 from ..accounts.reconciliation import reconcile
 from ..money import format_pence, round_half_up
+from ..sheets import append
 from .figures import HEADINGS
 from ..accounts.instalments import received_by_person
 from ..accounts.plans import plans_by_person
@@ -290,21 +291,21 @@ def render_xlsx(session, as_of: date, sort: str = "name") -> bytes:
     funds = sort_funds(fund_figures(session, as_of), sort)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("Funds")
-    ws.append([label for _, label in COLUMNS] + ["Alerts"])
+    append(ws, [label for _, label in COLUMNS] + ["Alerts"])
     for f in funds:
         j = f.as_json()
-        ws.append([Decimal(j[k]) if k in MONEY and j[k] is not None else j[k] for k, _ in COLUMNS]
+        append(ws, [Decimal(j[k]) if k in MONEY and j[k] is not None else j[k] for k, _ in COLUMNS]
                   + [", ".join(f.alerts)])
     t = totals(session, funds, as_of)
     ts = wb.create_sheet("Totals")
-    ts.append(["As at", as_of.isoformat()])
+    append(ts, ["As at", as_of.isoformat()])
     for k in ("funds", "balance", "contingency", "bank_liability", "surplus_above_threshold", "arrears", "overdrawn",
               "provider_must_make_good"):
-        ts.append([k.replace("_", " ").capitalize(), Decimal(t[k]) if isinstance(t[k], str) else t[k]])
+        append(ts, [k.replace("_", " ").capitalize(), Decimal(t[k]) if isinstance(t[k], str) else t[k]])
     for k, v in t["reconciliation"].items():
-        ts.append([k.replace("_", " ").capitalize(), Decimal(v) if isinstance(v, str) else v])
+        append(ts, [k.replace("_", " ").capitalize(), Decimal(v) if isinstance(v, str) else v])
     for a, n in t["alerts"].items():
-        ts.append([f"Alert: {a.replace('_', ' ')}", n])
+        append(ts, [f"Alert: {a.replace('_', ' ')}", n])
     buf = BytesIO()
     wb.save(buf)
     return buf.getvalue()
