@@ -103,7 +103,7 @@ def to_xlsx(rows: list[dict], council: Council, month: date) -> bytes:
     append(ws, list(COLUMNS))
     for r in rows:
         append(ws, [Decimal(r[k]) if k in NUMERIC else (int(r[k]) if k == "person_id" and r[k] else r[k])
-                   for k in COLUMNS])
+                    for k in COLUMNS])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -295,7 +295,7 @@ def render_xlsx(session, as_of: date, sort: str = "name") -> bytes:
     for f in funds:
         j = f.as_json()
         append(ws, [Decimal(j[k]) if k in MONEY and j[k] is not None else j[k] for k, _ in COLUMNS]
-                  + [", ".join(f.alerts)])
+                   + [", ".join(f.alerts)])
     t = totals(session, funds, as_of)
     ts = wb.create_sheet("Totals")
     append(ts, ["As at", as_of.isoformat()])

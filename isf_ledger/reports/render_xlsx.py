@@ -43,7 +43,7 @@ def render_xlsx(s: dict, lines: list[dict]) -> bytes:
         if not pence:
             continue
         append(lw, [line["id"], line["date"], line["service_date"], kind_of(line["kind"]).label,
-                   line["description"], HEADINGS.get(kind, kind), Decimal(pence) / 100])
+                    line["description"], HEADINGS.get(kind, kind), Decimal(pence) / 100])
         lw.cell(lw.max_row, 7).number_format = "#,##0.00"
     last = max(lw.max_row, 2)
     heads, amounts = f"Lines!$F$2:$F${last}", f"Lines!$G$2:$G${last}"

@@ -289,7 +289,7 @@ def render_review_pack(pack: dict) -> bytes:
                + ["Closing balance", "Contingency held"])
     for m in pack["months"]:
         append(ws, [m["month"], _p(m["opening_balance"])] + [_p(m[h]) for h in ORDER]
-                  + [_p(m["closing_balance"]), _p(m["contingency_remaining"])])
+                   + [_p(m["closing_balance"]), _p(m["contingency_remaining"])])
     money_cols(ws, *"BCDEFGHIJKL")
 
     ws = sheet("Ledger", ["Transaction", "Date", "Service date", "What", "Description", "Reason",
@@ -297,8 +297,8 @@ def render_review_pack(pack: dict) -> bytes:
     for line in pack["lines"]:
         for leg in line["postings"]:
             append(ws, [line["id"], line["date"], line["service_date"], kind_of(line["kind"]).label,
-                       line["description"], line["reason"], line["reverses_id"], line["reversed_by"],
-                       leg["account"], _p(leg["amount"])])
+                        line["description"], line["reason"], line["reverses_id"], line["reversed_by"],
+                        leg["account"], _p(leg["amount"])])
     money_cols(ws, "J")
 
     ws = sheet("Plan vs actual", ["Domain", "Outcome", "Planned for the period (GBP)", "Support (GBP)",
@@ -309,10 +309,10 @@ def render_review_pack(pack: dict) -> bytes:
         planned = sum(v for (dd, _), v in pack["planned"].items() if dd == d)
         got = [pack["actual"].get((h, d), 0) for h in ("support_charged_total", "shared_support_total", "spend_total")]
         append(ws, [d or "(no domain)", "; ".join(outcomes), _p(planned), *map(_p, got), _p(sum(got)),
-                   _p(planned - sum(got))])
+                    _p(planned - sum(got))])
     plan_rows = ws.max_row
     append(ws, ["management fee (not a domain)", "", None, None, None, None,
-               _p(totals["management_fee_total"]), None])
+                _p(totals["management_fee_total"]), None])
     money_cols(ws, *"CDEFGH")
     if plan_rows > 1:
         chart = BarChart()
@@ -341,8 +341,8 @@ def render_review_pack(pack: dict) -> bytes:
         for r in rows:
             used = r["delivered"] + r["refused"] + r["unplanned"] + r["bank_used"]
             append(ws, [r[label]] + [_p(r[k]) for k in ("planned", "delivered", "refused", "unplanned", "banked",
-                                                        "bank_used", "provider_cancelled", "bank_balance")]
-                      + [_p(used - r["planned"])])
+                                                         "bank_used", "provider_cancelled", "bank_balance")]
+                       + [_p(used - r["planned"])])
         append(ws, [])
         append(ws, [note])
 
@@ -351,25 +351,25 @@ def render_review_pack(pack: dict) -> bytes:
                                   "Charged (GBP)", "Why a difference", "Transaction"])
     for s in pack["shared"]:
         append(ws, [s["month"], s["arrangement"], s["domain"], s["days"], s["weight"], s["weight_days"],
-                   s["total_weight_days"], s["capacity"], _p(s["cost"]), _p(s["share"]), _p(s["charged"]),
-                   s["reason"], s["transaction_id"]])
+                    s["total_weight_days"], s["capacity"], _p(s["cost"]), _p(s["share"]), _p(s["charged"]),
+                    s["reason"], s["transaction_id"]])
     money_cols(ws, "I", "J", "K")
     append(ws, [])
     append(ws, ["Share = month's cost x the person's weight x days / everyone's weight x days and the empty "
-               "place-days, split by largest remainder so the shares sum to the cost."])
+                "place-days, split by largest remainder so the shares sum to the cost."])
 
     ws = sheet("Contingency", ["Date", "Movement", "Amount (GBP)", "Reason", "Authorised by", "Transaction",
                                "Reversed by"])
     for m in pack["contingency"]:
         append(ws, [m["date"], "set aside" if m["kind"] == "set_aside" else "draw", _p(m["amount"]), m["reason"],
-                   m["authorised_by"], m["transaction_id"], m["reversed_by"]])
+                    m["authorised_by"], m["transaction_id"], m["reversed_by"]])
     money_cols(ws, "C")
 
     ws = sheet("Spend", ["Date", "Payee", "Category", "Domain", "Description", "Invoice", "Amount (GBP)",
                          "Receipt file", "Receipt SHA-256", "Transaction", "Reversed by"])
     for s, rid, f in pack["spend"]:
         append(ws, [s.date, s.payee, s.category, s.domain, s.description, s.invoice_reference, _p(s.amount_pence),
-                   f.original_name if f else "none", f.sha256 if f else None, s.transaction_id, rid])
+                    f.original_name if f else "none", f.sha256 if f else None, s.transaction_id, rid])
     money_cols(ws, "G")
 
     share = provider_share(totals)
@@ -382,7 +382,7 @@ def render_review_pack(pack: dict) -> bytes:
     money_cols(ws, "B")
     append(ws, [])
     append(ws, ["Shared support is counted as the provider's: it runs the shared sleep-in or background support. "
-               "Money returned to the council is neither, and is left out."])
+                "Money returned to the council is neither, and is left out."])
     ws.column_dimensions["A"].width = 48
 
     out = BytesIO()

@@ -140,8 +140,8 @@ def month_xlsx(report: dict) -> bytes:
     for s in report["shares"]:
         w = s["working"]
         append(ws, [s["name"] + f" (person {s['person_id']})", w["days"], format_decimal(w["weight"]),
-                   format_decimal(w["weight_days"]), format_decimal(report["total_weight_days"]),
-                   _pounds(s["share_pence"])])
+                    format_decimal(w["weight_days"]), format_decimal(report["total_weight_days"]),
+                    _pounds(s["share_pence"])])
     if report.get("other_members"):
         o = report["other_members"]
         append(ws, [f"Other members ({o['members']})", None, None, None, None, _pounds(o["share_pence"])])
@@ -149,7 +149,7 @@ def month_xlsx(report: dict) -> bytes:
         e = report["empty_places"]
         who = "Empty places (" + (f"funded by {e['council']}" if e["council"] else "borne by the provider") + ")"
         append(ws, [who, e["days"], "1", format_decimal(e["place_days"]), format_decimal(report["total_weight_days"]),
-                   _pounds(e["share_pence"])])
+                    _pounds(e["share_pence"])])
     last = ws.max_row
     append(ws, ["Total", None, None, None, None, Formula(f"=SUM(F{first}:F{last})")])
     ws.cell(ws.max_row, 1).font = Font(bold=True)
