@@ -86,3 +86,97 @@ class Writer:
     def writerows(self, rows) -> None:
         for values in rows:
             self.writerow(values)
+
+
+# Layout: workbooks a finance person can use as they come (issue 23 item 5) -----------------------
+
+GBP = '"£"#,##0.00;[Red]-"£"#,##0.00'
+DATE = "dd/mm/yyyy"
+QUANTITY = "#,##0.00"
+MIN_WIDTH, MAX_WIDTH = 8, 60
+
+
+def styled(ws, value, number_format: str):
+    """A cell holding `value` shown in `number_format` (for write-only sheets; None stays empty)."""
+    if value is None:
+        return None
+    from openpyxl.cell.cell import Cell
+
+    c = Cell(ws, row=1, column=1, value=value)
+    c.number_format = number_format
+    return c
+
+
+def words(name: str) -> str:
+    """A column's or figure's snake_case name as a heading: "bank_used" -> "Bank used"."""
+    return name.replace("_", " ").capitalize()
+
+
+def value_width(v) -> int:
+    """About how many characters a value shows in its cell's format (money with £ and commas)."""
+    if v is None:
+        return 0
+    if isinstance(v, str):
+        return max(len(line) for line in v.split("\n"))
+    if hasattr(v, "year"):
+        return 10
+    if hasattr(v, "quantize"):
+        return len(f"{v:,.2f}") + 2
+    return len(str(v))
+
+
+def fit_streamed(ws, rows: list[list]) -> None:
+    """fit_columns for a write-only sheet, from the values it is about to be given (a header
+    and rows), before the first row is written."""
+    widths: dict[int, int] = {}
+    for values in rows:
+        for i, v in enumerate(values, 1):
+            widths[i] = max(widths.get(i, 0), value_width(v))
+    _set_widths(ws, widths)
+
+
+def fit_columns(ws, *, from_row: int = 1) -> None:
+    """Each column as wide as what it shows from `from_row` down (within MIN_WIDTH and
+    MAX_WIDTH), never narrower than a width already set: no `###` in a money column."""
+    widths: dict[int, int] = {}
+    for row in ws.iter_rows(min_row=from_row):
+        for c in row:
+            shown = 12 if c.data_type == "f" else value_width(c.value)
+            widths[c.column] = max(widths.get(c.column, 0), shown)
+    _set_widths(ws, widths)
+
+
+def _set_widths(ws, widths: dict[int, int]) -> None:
+    """Columns (by number) as wide as `widths` characters and a margin, within the bounds; a
+    width already set is kept if wider."""
+    from openpyxl.utils import get_column_letter
+
+    for col, n in widths.items():
+        dim = ws.column_dimensions[get_column_letter(col)]
+        set_width = dim.width if dim.customWidth else 0
+        dim.width = max(set_width, min(max(n + 2, MIN_WIDTH), MAX_WIDTH))
+
+
+def print_to_width(ws, *, landscape: bool = True) -> None:
+    """Printed fitted to the page's width, as many pages long as it takes."""
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+
+
+def table(ws, *, header_row: int = 1, last_row: int | None = None, columns: int | None = None,
+          fit: bool = True) -> None:
+    """A sheet that is a table under a header row: the header frozen and printed on every page,
+    a filter over the table, columns fitted, printed to the page's width. A write-only sheet
+    gives `last_row` and `columns` (and is not fitted: it cannot be read back)."""
+    from openpyxl.utils import get_column_letter
+
+    last_row = ws.max_row if last_row is None else last_row
+    columns = ws.max_column if columns is None else columns
+    ws.freeze_panes = f"A{header_row + 1}"
+    ws.auto_filter.ref = f"A{header_row}:{get_column_letter(columns)}{max(last_row, header_row)}"
+    ws.print_title_rows = f"{header_row}:{header_row}"
+    if fit:
+        fit_columns(ws, from_row=header_row)
+    print_to_width(ws)

@@ -126,3 +126,57 @@ def test_csv_cells_a_spreadsheet_would_run_are_escaped(api, book):
 def test_csv_cell(text, csv_text):
     assert sheets.csv_cell(text) == csv_text
     assert sheets.csv_cell(12) == 12
+
+
+def test_workbooks_a_finance_person_can_use_as_they_come(api, book):
+    """Issue 23 item 5: real dates in a date format, money in £, headings in words, header rows
+    frozen and filtered, columns fitted, every sheet printed to the page's width."""
+    from datetime import datetime
+
+    books = {k: openpyxl.load_workbook(io.BytesIO(v)) for k, v in workbooks(api, book).items()}
+    for export, wb in books.items():
+        for ws in wb.worksheets:
+            assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth == 1, (export, ws.title)
+            for row in ws.iter_rows():
+                for c in row:
+                    if isinstance(c.value, datetime):
+                        assert c.number_format == sheets.DATE, (export, ws.title, c.coordinate)
+                    if isinstance(c.value, str) and c.data_type == "s" and len(c.value) < sheets.MAX_WIDTH - 2 \
+                            and c.row > 1 and ws.title not in ("Summary", "Statement") and c.column != 1:
+                        width = ws.column_dimensions[c.column_letter].width
+                        assert width >= len(c.value), (export, ws.title, c.coordinate, width, c.value)
+
+    lines = books["statement"]["Lines"]
+    assert (lines.freeze_panes, lines.auto_filter.ref) == ("A2", f"A1:G{lines.max_row}")
+    first = [c for c in lines[2]]
+    assert isinstance(first[1].value, datetime) and first[1].number_format == sheets.DATE
+    assert first[6].number_format == sheets.GBP
+    statement = books["statement"]["Statement"]
+    hours = next(row for row in statement.iter_rows() if row[0].value == "Hours")
+    assert [c.value for c in hours[1:4]] == ["Planned", "Delivered", "Refused"]
+    assert statement["B8"].number_format == sheets.GBP and statement["C8"].data_type == "f"
+
+    funds = books["dashboard"]["Funds"]
+    head = [c.value for c in funds[1]]
+    assert head[-2:] == ["Closed on", "Alerts"] and funds.freeze_panes == "A2"
+    assert funds.auto_filter.ref == f"A1:{funds.cell(1, len(head)).column_letter}3"
+    assert {funds.cell(r, head.index("Balance") + 1).number_format for r in (2, 3)} == {sheets.GBP}
+    assert books["dashboard"]["Totals"]["B3"].number_format == sheets.GBP
+
+    actuals = books["actuals"].active
+    head = [c.value for c in actuals[1]]
+    assert head[:4] == ["Row", "Month", "Period start", "Period end"] and "Planned hours" in head
+    ours = next(row for row in actuals.iter_rows(min_row=2) if row[6].value == book["pid"])
+    assert isinstance(ours[2].value, datetime) and ours[2].number_format == sheets.DATE
+    assert ours[head.index("Support cost")].number_format == sheets.GBP
+    assert ours[head.index("Delivered hours")].number_format == sheets.QUANTITY
+    assert ours[head.index("Support cost")].value == 37
+
+    pack = books["review pack"]
+    ledger = pack["Ledger"]
+    assert (ledger.freeze_panes, ledger.auto_filter.ref) == ("A2", f"A1:J{ledger.max_row}")
+    assert ledger["B2"].number_format == sheets.DATE and ledger["J2"].number_format == '"£"#,##0.00;-"£"#,##0.00'
+    assert pack["Spend"]["A2"].number_format == sheets.DATE
+
+    shared = books["shared charges"].active
+    assert shared["B2"].number_format == sheets.GBP and shared["F6"].number_format == sheets.GBP

@@ -170,3 +170,11 @@ def test_ids_in_paths_and_times_are_ascii_digits_only(api, ana):
         "status": "delivered", "domain": "personal_care"})
     assert r.status_code == 422 and list(r.get_json()["error"]["details"]) == ["start_time"]
     assert api.get(f"/api/v1/people/{ana}/deliveries") == []
+
+
+def test_xlsx_cells_of_any_type_in_the_person_and_visit_columns(api, ana):
+    header = HEADER.split(",")
+    row = ["NS-1", "2026-10-05", "10:00", "day_support", "1.00", "delivered", None, "personal_care", "V-1"]
+    errors = refused(api, xlsx([header, [True, *row[1:]], [*row[:-1], False]]), "roster.xlsx")
+    assert errors == [{"row": 2, "column": "person", "reason": "no person has this id or council reference"}]
+    assert imported(api, xlsx([header, [float(ana), *row[1:]]]), "roster.xlsx")["written"] == 1

@@ -283,10 +283,6 @@ def _with_header(table):
             yield number, row
 
 
-def _person_text(person) -> str:
-    return _number_text(person) if isinstance(person, (int, float)) else str(person)
-
-
 def _blank(cell):
     """None for an empty cell; text trimmed."""
     if isinstance(cell, str):
@@ -362,7 +358,7 @@ def _cell(column: str, v):
 def _external_id(v) -> str | None:
     if v is None:
         return None
-    text = _number_text(v) if isinstance(v, (int, float)) else str(v)
+    text = _text(v)
     if len(text) > MAX_EXTERNAL_ID:
         raise _BadCell("external_id", f"at most {MAX_EXTERNAL_ID} characters")
     return text
@@ -494,7 +490,7 @@ def _row_args(number: int, row: dict, cells: _Cells, external_seen: dict, errors
         return None
     if args is None:
         return None
-    return _person_text(person), args, ext
+    return _text(person), args, ext
 
 
 def import_deliveries(session, data: bytes | DeliveryFile, *, filename: str = "", user_id: int | None = None,

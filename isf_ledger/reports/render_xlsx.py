@@ -10,7 +10,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from ..accounts.kinds import kind_of
-from ..sheets import Formula, append
+from ..sheets import DATE, GBP, QUANTITY, Formula, append, fit_columns, print_to_width, table, words
 from .figures import HEADINGS, OUTGOING
 
 LABELS = {
@@ -21,6 +21,11 @@ LABELS = {
 }
 ORDER = ("receipts_total", "management_fee_total", "support_charged_total", "shared_support_total", "spend_total",
          "clawback_total", "contingency_drawn", "contingency_set_aside")
+
+
+def _day(value: str | date | None) -> date | None:
+    """A day as a date cell (the lines and figures may carry it as ISO text)."""
+    return date.fromisoformat(value) if isinstance(value, str) and value else value or None
 
 
 def _money(text: str) -> Decimal:
@@ -42,9 +47,10 @@ def render_xlsx(s: dict, lines: list[dict]) -> bytes:
         pence = sum(p["amount"] for p in line["postings"] if p["account"] == available)
         if not pence:
             continue
-        append(lw, [line["id"], line["date"], line["service_date"], kind_of(line["kind"]).label,
+        append(lw, [line["id"], _day(line["date"]), _day(line["service_date"]), kind_of(line["kind"]).label,
                     line["description"], HEADINGS.get(kind, kind), Decimal(pence) / 100])
-        lw.cell(lw.max_row, 7).number_format = "#,##0.00"
+        for col, fmt in ((2, DATE), (3, DATE), (7, GBP)):
+            lw.cell(lw.max_row, col).number_format = fmt
     last = max(lw.max_row, 2)
     heads, amounts = f"Lines!$F$2:$F${last}", f"Lines!$G$2:$G${last}"
 
@@ -83,18 +89,26 @@ def render_xlsx(s: dict, lines: list[dict]) -> bytes:
     if nxt:
         append(ws, ["Next instalment", _money(nxt["amount"]), date.fromisoformat(nxt["date"])])
     if s.get("forecast"):
-        append(ws, ["Forecast at plan year end", _money(s["forecast"]["balance"]), s["forecast"]["plan_year_end"]])
+        append(ws, ["Forecast at plan year end", _money(s["forecast"]["balance"]),
+                    _day(s["forecast"]["plan_year_end"])])
     append(ws, [])
-    append(ws, ["Hours"] + [k for k in s["hours"]])
+    append(ws, ["Hours"] + [words(k) for k in s["hours"]])
+    hours_row = ws.max_row + 1
     append(ws, [""] + [Decimal(v) for v in s["hours"].values()])
-    for row in ws.iter_rows(min_row=7, max_col=4):
+    for row in ws.iter_rows(min_row=7):
         for c in row[1:]:
-            c.number_format = "#,##0.00"
+            if isinstance(c.value, date):
+                c.number_format = DATE
+            elif isinstance(c.value, Decimal) or c.data_type == "f":
+                c.number_format = QUANTITY if c.row == hours_row else GBP
     ws.column_dimensions["A"].width = 34
     for col in "BCD":
         ws.column_dimensions[col].width = 22
+    fit_columns(ws, from_row=2)
+    print_to_width(ws, landscape=False)
     lw.column_dimensions["E"].width = 40
     lw.column_dimensions["F"].width = 24
+    table(lw)
     buf = BytesIO()
     wb.save(buf)
     return buf.getvalue()

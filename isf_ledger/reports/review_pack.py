@@ -35,7 +35,7 @@ from ..accounts.plans import add_months, windows
 from ..accounts.spend import spend_of
 from ..money import round_half_up
 from ..shared_support.models import Arrangement, ChargeLine, ChargeRun
-from ..sheets import append
+from ..sheets import DATE, append, fit_columns, print_to_width, table
 from .figures import HEADINGS, MONEY_HEADINGS, OUTGOING
 from .render_xlsx import LABELS, ORDER
 from .statements import _month_label, statement_figures
@@ -384,6 +384,17 @@ def render_review_pack(pack: dict) -> bytes:
     append(ws, ["Shared support is counted as the provider's: it runs the shared sleep-in or background support. "
                 "Money returned to the council is neither, and is left out."])
     ws.column_dimensions["A"].width = 48
+
+    for ws in wb.worksheets:  # dates as dates; tables frozen, filtered and fitted; all fit to print
+        for row in ws.iter_rows(min_row=2):
+            for c in row:
+                if isinstance(c.value, date):
+                    c.number_format = DATE
+        if ws.title in ("Summary", "Provider's share"):
+            fit_columns(ws, from_row=2)
+            print_to_width(ws, landscape=False)
+        else:
+            table(ws, last_row=plan_rows if ws.title == "Plan vs actual" else None)
 
     out = BytesIO()
     wb.save(out)

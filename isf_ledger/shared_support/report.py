@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from ..accounts.models import Council, Person
 from .. import clock
 from ..money import format_decimal, format_pence
-from ..sheets import Formula, append
+from ..sheets import GBP, Formula, append, fit_columns, print_to_width
 from .apportion import Version, apportion, version_on
 from .charges import account_code, history
 from .models import Arrangement, ArrangementVersion, ChargeLine, ChargeRun, Membership, MembershipTerm
@@ -157,9 +157,12 @@ def month_xlsx(report: dict) -> bytes:
     for row in ws.iter_rows(min_row=2, min_col=2, max_col=6):
         for c in row:
             if c.column in (2, 6) and c.row != 3:
-                c.number_format = "#,##0.00"
+                c.number_format = GBP
     ws.column_dimensions["A"].width = 44
     ws.column_dimensions["F"].width = 14
+    fit_columns(ws, from_row=2)
+    ws.freeze_panes = "A6"
+    print_to_width(ws, landscape=False)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
