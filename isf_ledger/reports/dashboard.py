@@ -286,8 +286,10 @@ MONEY = {"balance", "surplus_above_threshold", "arrears", "contingency", "bank_l
 
 
 def render_xlsx(session, as_of: date, sort: str = "name") -> bytes:
-    """The whole list as a workbook (streamed rows: memory stays flat), with the totals: money in
-    £, a closed fund's closing date beside it, the header frozen and filtered, fit to print."""
+    """The whole list as a workbook, with the totals: money in £, a closed fund's closing date
+    beside it, the header frozen and filtered, fit to print. The rows' values are made first
+    (beside the funds' figures, already all in memory) to fit the columns, then streamed into a
+    write-only sheet, so the workbook itself is never held as cells."""
     from openpyxl import Workbook
     funds = sort_funds(fund_figures(session, as_of), sort)
     wb = Workbook(write_only=True)
