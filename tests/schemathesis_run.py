@@ -98,6 +98,18 @@ def run(app, args) -> int:
         return [body]
 
     app.wsgi_app = recording
+    causes: Counter = Counter()
+
+    def cause(sender, exception, **extra):  # what raised, where: for the owner of the code
+        import traceback
+
+        frame = traceback.extract_tb(exception.__traceback__)[-1]
+        causes[f"{type(exception).__name__}: {str(exception)[:120]} at {frame.filename.split('/site-packages/')[-1]}"
+               f":{frame.lineno}"] += 1
+
+    from flask import got_request_exception
+
+    got_request_exception.connect(cause, app)
 
     checks = {"enabled": False, "not_a_server_error": {"enabled": True}}
     generation = {"max-examples": args.max_examples, "no-shrink": True, "database": "none"}
@@ -131,6 +143,8 @@ def run(app, args) -> int:
     for (method, path, status), n in sorted(by_place.items()):
         first = next(b for m, p, s, b in server_errors if (m, p, s) == (method, path, status))
         print(f"5xx: {status} {method} {path} (x{n}): {first.splitlines()[0] if first else ''}")
+    for text, n in causes.most_common():
+        print(f"cause (x{n}): {text}")
     return 1 if server_errors else 0
 
 
