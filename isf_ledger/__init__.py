@@ -27,11 +27,20 @@ class ExactJSON(DefaultJSONProvider):
 
 
 class AsciiInt(IntegerConverter):
+    """`<int:id>` for ASCII digits only: Werkzeug's `\\d+` also reads "٦٣" and "６３" as 63."""
+
+    regex = r"[0-9]+"
+
+
+class AsciiInt(IntegerConverter):
+    """`<int:id>` for ASCII digits only: Werkzeug's `\\d+` also takes "٦٣" and "６３" as 63."""
+
     regex = r"[0-9]+"
 
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.url_map.converters["int"] = AsciiInt  # before any route: ids in paths are ASCII digits only
     app.json_provider_class = ExactJSON
     app.json = ExactJSON(app)
     app.config.from_mapping(cfg.DEFAULTS)

@@ -30,7 +30,6 @@ path cut to ANONYMOUS_PATH characters. A count only grows and is never removed (
 """
 from __future__ import annotations
 
-import csv
 import io
 import re
 import sys
@@ -43,6 +42,7 @@ from flask import Flask, Response, g, request
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Mapped, mapped_column
 
+from . import sheets
 from .api_base import ExactBlueprint
 from .db import BigId, db, utcnow
 from .users import ADMIN, ANYONE, FINANCE, FINANCE_OR_AUDITOR, FINANCE_OR_BROKER, NOT_PERSON, RESTRICTED, guard
@@ -257,7 +257,7 @@ def _cell(value):
 
 def export_csv(session) -> str:
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
+    w = sheets.Writer(out, lineterminator="\n")
     w.writerow(AUDIT_COLUMNS)
     for row in rows(session):
         w.writerow([_cell(v) for v in row])

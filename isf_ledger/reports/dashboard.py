@@ -41,6 +41,7 @@ from ..accounts.plans import add_months, in_force, windows
 from ..accounts.positions import positions
 from ..accounts.reconciliation import reconcile
 from ..money import format_pence, round_half_up
+from ..sheets import DATE, GBP, QUANTITY, append, fit_streamed, print_to_width, styled, table, words
 from .figures import HEADINGS
 from ..accounts.instalments import received_by_person
 from ..accounts.plans import plans_by_person
@@ -285,26 +286,38 @@ MONEY = {"balance", "surplus_above_threshold", "arrears", "contingency", "bank_l
 
 
 def render_xlsx(session, as_of: date, sort: str = "name") -> bytes:
-    """The whole list as a workbook (streamed rows: memory stays flat), with the totals."""
+    """The whole list as a workbook, with the totals: money in £, a closed fund's closing date
+    beside it, the header frozen and filtered, fit to print. The rows' values are made first
+    (beside the funds' figures, already all in memory) to fit the columns, then streamed into a
+    write-only sheet, so the workbook itself is never held as cells."""
     from openpyxl import Workbook
     funds = sort_funds(fund_figures(session, as_of), sort)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("Funds")
-    ws.append([label for _, label in COLUMNS] + ["Alerts"])
+    header = [label for _, label in COLUMNS] + ["Closed on", "Alerts"]
+    rows = []
     for f in funds:
         j = f.as_json()
-        ws.append([Decimal(j[k]) if k in MONEY and j[k] is not None else j[k] for k, _ in COLUMNS]
-                  + [", ".join(f.alerts)])
+        rows.append([Decimal(j[k]) if k in MONEY and j[k] is not None else j[k] for k, _ in COLUMNS]
+                    + [f.closed_on, ", ".join(f.alerts)])
+    fit_streamed(ws, [header, *rows])  # before the first row, as a streamed sheet needs
+    table(ws, last_row=len(funds) + 1, columns=len(header), fit=False)
+    append(ws, header)
+    formats = [QUANTITY if k == "weeks_held" else GBP if k in MONEY else None for k, _ in COLUMNS] + [DATE, None]
+    for values in rows:
+        append(ws, [styled(ws, v, fmt) if fmt else v for v, fmt in zip(values, formats)])
     t = totals(session, funds, as_of)
     ts = wb.create_sheet("Totals")
-    ts.append(["As at", as_of.isoformat()])
+    ts.column_dimensions["A"].width, ts.column_dimensions["B"].width = 34, 18
+    print_to_width(ts, landscape=False)
+    append(ts, ["As at", styled(ts, as_of, DATE)])
     for k in ("funds", "balance", "contingency", "bank_liability", "surplus_above_threshold", "arrears", "overdrawn",
               "provider_must_make_good"):
-        ts.append([k.replace("_", " ").capitalize(), Decimal(t[k]) if isinstance(t[k], str) else t[k]])
+        append(ts, [words(k), styled(ts, Decimal(t[k]), GBP) if isinstance(t[k], str) else t[k]])
     for k, v in t["reconciliation"].items():
-        ts.append([k.replace("_", " ").capitalize(), Decimal(v) if isinstance(v, str) else v])
+        append(ts, [words(k), styled(ts, Decimal(v), GBP) if isinstance(v, str) else v])
     for a, n in t["alerts"].items():
-        ts.append([f"Alert: {a.replace('_', ' ')}", n])
+        append(ts, [f"Alert: {a.replace('_', ' ')}", n])
     buf = BytesIO()
     wb.save(buf)
     return buf.getvalue()
