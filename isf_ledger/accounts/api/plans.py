@@ -1,14 +1,15 @@
 """Support plan versions of a person."""
 from __future__ import annotations
 
-from flask import g
+from flask import g, request
 from flask.views import MethodView
 
 from ...api_base import ExactBlueprint
 from ...db import db
+from ...errors import Forbidden
 from ...idempotency import write
-from ...users import guard
-from ..plans import add_plan, plans_of
+from ...users import FINANCE, guard
+from ..plans import FINANCE_ONLY, add_plan, plans_of
 from ..rate_adjustments import adjust_charges
 from ..schemas import plans as s
 from .scopes import PERSON
@@ -30,7 +31,15 @@ class Plans(MethodView):
     @blp.response(201, s.PlanOut)
     def post(self, args, person_id):
         """Add a new version of the person's support plan; deliveries already charged from its start are
-        re-priced at its rates (its rate_overrides, else the rate card) by one rate adjustment."""
+        re-priced at its rates (its rate_overrides, else the rate card) by one rate adjustment.
+        `management_fee_rate` and `rate_overrides` are finance's to set: a broker's version takes
+        the default fee and the rate card, and a broker sending either field is refused (403)."""
+        if g.user.role not in FINANCE:
+            sent = [f for f in FINANCE_ONLY if f in (request.get_json(silent=True) or {})]
+            if sent:
+                raise Forbidden(f"a {g.user.role} user may not set {' or '.join(sent)}: finance agrees the fee "
+                                "and any rate other than the rate card's",
+                                {f: ["only finance may set this"] for f in sent}, code="finance_only")
         plan = add_plan(db.session, person_id, user_id=g.user.id, **args)
         plan.adjustments = adjust_charges(db.session, since=plan.effective_from, person_ids=[person_id],
                                           why=f"plan version {plan.version}", user_id=g.user.id)
