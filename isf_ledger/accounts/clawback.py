@@ -30,9 +30,9 @@ from ..errors import Conflict, Invalid
 from ..money import format_pence, round_half_up
 from .councils import rule_history, rule_on
 from .dates import check_fact_date
-from .fees import fee_rate_on
+from .fees import fee_rate_on, fee_taken
 from .ledger import Entry, fund_balance, lock_funds, person_accounts, post, provider_accounts
-from .models import Account, Clawback, Person, Posting, Receipt, Transaction
+from .models import Clawback, Person, Receipt, Transaction
 from .plans import plan_on, plan_year_start
 from .positions import bank_positions
 from .receipts import receipt_entries
@@ -171,15 +171,6 @@ def record_clawback(session, person_id: int, *, date: date, amount_pence: int, r
     session.add(row)
     session.flush()
     return row
-
-
-def fee_taken(session, person_id: int) -> int:
-    """The fee this fund has paid the provider, net of refunds and reversals."""
-    q = (sa.select(sa.func.coalesce(sa.func.sum(Posting.amount_pence), 0))
-         .join(Transaction, Transaction.id == Posting.transaction_id)
-         .join(Account, Account.id == Posting.account_id)
-         .where(Transaction.person_id == person_id, Account.kind == "fee_income"))
-    return int(session.scalar(q))
 
 
 def record_fee_refund(session, person_id: int, *, date: date, amount_pence: int, reason: str,
