@@ -1,6 +1,8 @@
 """Support plan versions of a person."""
 from __future__ import annotations
 
+from functools import wraps
+
 from flask import g, request
 from flask.views import MethodView
 
@@ -17,6 +19,21 @@ from .scopes import PERSON
 blp = ExactBlueprint("plans", __name__, url_prefix="/api/v1", description="Support plans")
 
 
+def finance_only_fields(view):
+    """A broker sending a field only finance may set is refused (403, naming it) before the body
+    is checked, as the role is before anything else."""
+    @wraps(view)
+    def wrapper(*a, **kw):
+        body = request.get_json(silent=True)
+        sent = [f for f in FINANCE_ONLY if isinstance(body, dict) and f in body]
+        if sent and g.user.role not in FINANCE:
+            raise Forbidden(f"a {g.user.role} user may not set {' or '.join(sent)}: finance agrees the fee "
+                            "and any rate other than the rate card's",
+                            {f: ["only finance may set this"] for f in sent}, code="finance_only")
+        return view(*a, **kw)
+    return wrapper
+
+
 @blp.route("/people/<int:person_id>/plans")
 class Plans(MethodView):
     @guard(PERSON)
@@ -26,6 +43,7 @@ class Plans(MethodView):
         return plans_of(db.session, person_id)
 
     @guard(PERSON)
+    @finance_only_fields
     @blp.arguments(s.PlanIn)
     @write
     @blp.response(201, s.PlanOut)
@@ -34,12 +52,6 @@ class Plans(MethodView):
         re-priced at its rates (its rate_overrides, else the rate card) by one rate adjustment.
         `management_fee_rate` and `rate_overrides` are finance's to set: a broker's version takes
         the default fee and the rate card, and a broker sending either field is refused (403)."""
-        if g.user.role not in FINANCE:
-            sent = [f for f in FINANCE_ONLY if f in (request.get_json(silent=True) or {})]
-            if sent:
-                raise Forbidden(f"a {g.user.role} user may not set {' or '.join(sent)}: finance agrees the fee "
-                                "and any rate other than the rate card's",
-                                {f: ["only finance may set this"] for f in sent}, code="finance_only")
         plan = add_plan(db.session, person_id, user_id=g.user.id, **args)
         plan.adjustments = adjust_charges(db.session, since=plan.effective_from, person_ids=[person_id],
                                           why=f"plan version {plan.version}", user_id=g.user.id)
