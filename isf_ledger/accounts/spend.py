@@ -37,6 +37,7 @@ from sqlalchemy.orm import aliased
 
 from ..errors import Conflict
 from ..locks import lock_key
+from .dates import check_fact_date
 from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
 from .models import ReceiptFile, Spend, Transaction
 
@@ -94,6 +95,7 @@ def _next_payment_number(session, payee: str, invoice_reference: str) -> int:
 def record_spend(session, person_id: int, *, date: date, amount_pence: int, payee: str, category: str,
                  domain: str, description: str, invoice_reference: str | None = None,
                  user_id: int | None = None) -> Spend:
+    check_fact_date(session, person_id, date)
     funds = lock_funds(session, [person_id])
     invoice = invoice_reference.strip() if invoice_reference and invoice_reference.strip() else None
     number = _next_payment_number(session, payee, invoice) if invoice else None
