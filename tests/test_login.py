@@ -62,13 +62,18 @@ def test_the_form_has_labels_a_csrf_token_and_the_headers_and_no_inline_code(api
     assert r.mimetype == "text/html"
     assert_headers(r)
     html = r.get_data(as_text=True)
-    assert '<html lang="en-GB">' in html
-    assert '<label for="name">Name</label>' in html and '<label for="password">Password</label>' in html
+    assert '<html lang="en-GB"' in html
+    assert re.search(r'<label class="[^"]*" for="name">Name</label>', html)
+    assert re.search(r'<label class="[^"]*" for="password">Password</label>', html)
     assert 'autocomplete="current-password"' in html
     assert len(_token(html)) > 20
-    assert "<script" not in html and "<style" not in html and "style=" not in html
+    scripts = re.findall(r"<script[^>]*>", html)
+    assert scripts and all(re.fullmatch(r'<script type="module" src="/assets/[\w.]+"></script>', t + "</script>")
+                           for t in scripts), scripts  # only files of this site's, nothing inline
+    assert re.findall(r"<script[^>]*>(.*?)</script>", html, re.S) == [""] * len(scripts)
+    assert "<style" not in html and "style=" not in html
     assert not re.search(r"\son[a-z]+=", html)  # no inline event handlers
-    with api.client.get("/assets/pages.css") as css:
+    with api.client.get("/assets/isf.css") as css:
         assert css.status_code == 200 and css.mimetype == "text/css"
         assert_headers(css)
 
@@ -135,7 +140,7 @@ def test_a_wrong_password_and_an_unknown_name_get_the_same_answer(api):
         assert r.status_code == 401, name
         assert_headers(r)
         html = r.get_data(as_text=True)
-        answers.append(re.search(r'<p class="error" id="sign-in-error" role="alert">([^<]+)</p>', html).group(1))
+        answers.append(re.search(r'<p class="govuk-error-message" id="sign-in-error"><span class="govuk-visually-hidden">Error:</span> ([^<]+)</p>', html).group(1))
         assert f'value="{name}"' in html  # the form again, the name kept
         assert "Set-Cookie" not in r.headers or "session=;" in r.headers["Set-Cookie"]
     assert answers == [WRONG, WRONG, WRONG, "Enter your name and your password."]
