@@ -102,7 +102,7 @@ def test_the_right_password_signs_in_with_a_fresh_httponly_lax_cookie(api):
     assert signed_in_as(api.client) == "lead"
     home = api.client.get("/").get_data(as_text=True)
     assert "with the role <strong>finance</strong>" in home
-    assert "The web pages for funds come next." in home
+    assert '<h1 class="govuk-heading-l">Hello, lead</h1>' in home
     assert _token(home) != before  # the session before signing in was thrown away, its token too
 
 
@@ -255,10 +255,9 @@ def test_a_person_sees_their_own_balance_at_home(api, monkeypatch):
     assert_headers(r)
     html = r.get_data(as_text=True)
     assert "with the role <strong>person</strong>" in html
-    assert "<h2>Ana’s fund today</h2>" in html
-    assert '<dd id="available">£1,550.00</dd>' in html
-    assert '<dd id="contingency">£250.00</dd>' in html
-    assert "As at 31 December 2026." in html
+    assert '<h1 class="govuk-heading-xl">Your money</h1>' in html
+    assert '<p class="isf-big-figure" id="left-now">£1,550.00</p>' in html
+    assert '<p class="govuk-body" id="kept-aside">£250.00 is kept to one side in case you need more help.</p>' in html
     assert "8,100.00" not in html  # Bo's
     # A read by a person goes to the audit log, on the pages as in the API; so does each sign-in.
     with api.app.app_context():
@@ -275,7 +274,7 @@ def test_a_user_made_with_a_password_on_standard_input_can_sign_in(api):
     assert sign_in(api.client, "X", "a phrase read from stdin").status_code == 302
     assert signed_in_as(api.client) == "X"
     home = api.client.get("/").get_data(as_text=True)
-    assert '<dd id="available">£0.00</dd>' in home
+    assert '<p class="isf-big-figure" id="left-now">£0.00</p>' in home
 
 
 def test_the_api_needs_no_csrf_token(api):

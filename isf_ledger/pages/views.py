@@ -125,6 +125,9 @@ def logout():
 def home():
     """A person's home is their money (people.py); everyone else's lists the pages they may use."""
     user = g.user
+    if user.role == "person" and user.person_id is not None:
+        from .people import money_page  # people.py builds on this module's guard
+        return money_page(user.person_id, home=True)
     return render_template("pages/home.html", user=user, links=nav_links())
 
 
@@ -134,7 +137,10 @@ def nav_links() -> list[dict]:
     user = g.get("user")
     if user is None:
         return []
-    links = [{"href": url_for("pages.home"), "text": "Home"}]
+    links = [{"href": url_for("pages.home"), "text": "Your money" if user.role == "person" else "Home"}]
+    if user.role == "person" and user.person_id is not None:
+        from .people import links_for
+        links += links_for(user.person_id)
     for link in links:
         link["current"] = link["href"] == request.path
     return links
