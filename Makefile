@@ -9,7 +9,7 @@ PEOPLE ?= 60
 MONTHS ?= 12
 PORT ?= 5000
 
-.PHONY: setup run test postgres bench bench-shared schemathesis clean
+.PHONY: setup run test postgres bench bench-shared schemathesis clean assets
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ run: setup
 	else \
 	  $(BIN)/isf-ledger users create --name demo-finance --role finance | tail -n 1; \
 	fi
+	@# The web pages' demo sign-ins (README "Web pages"): the first demo person and a family member.
+	@for who in demo-person demo-family; do \
+	  $(BIN)/isf-ledger users list | grep -q " $$who " || \
+	    $(BIN)/isf-ledger users create --name $$who --role person --person 1 --password "$$who-password" >/dev/null; \
+	done
+	@echo "Web pages: http://127.0.0.1:$(PORT)/login (demo-person / demo-person-password, demo-family / demo-family-password)"
 	@echo "API description: http://127.0.0.1:$(PORT)/api/v1/openapi.json"
 	$(BIN)/isf-ledger run --host 127.0.0.1 --port $(PORT)
 
@@ -59,3 +65,8 @@ bench-shared: setup postgres
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis
+
+# The pages' CSS, JS and fonts (isf_ledger/pages/static/, committed) rebuilt from assets/'s lock
+# file: GOV.UK Frontend's Sass without GOV.UK's brand. Needs Node and npm; `make run` does not.
+assets:
+	cd assets && npm ci --no-audit --no-fund && node build.mjs
