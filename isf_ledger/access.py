@@ -7,7 +7,9 @@ person sees only their own fund, an auditor only their council's people) is chec
 view's `Scope` on top of the role. The README's table is generated from ACCESS
 (`python -m isf_ledger.access_table`), and a test checks it matches.
 
-The rules: `auditor` and `person` read within their scope and never write; `broker` records
+The rules: `auditor` and `person` read within their scope and never write, but for one thing:
+a person (or their representative) may raise a query about their own fund (PERSON_WRITES),
+which moves no money and changes nothing already written; `broker` records
 people, plans, deliveries, spend, contingency and shared arrangements, but cannot take money
 in, reverse, run charges, issue or correct statements, or change councils; `finance` does
 everything but user admin (which is the CLI's `isf-ledger users`, run by an admin on the
@@ -38,7 +40,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .api_base import ExactBlueprint
 from .db import BigId, db, utcnow
-from .users import ADMIN, ANYONE, FINANCE, FINANCE_OR_AUDITOR, FINANCE_OR_BROKER, NOT_PERSON, RESTRICTED, guard
+from .users import (ADMIN, ANYONE, FINANCE, FINANCE_OR_AUDITOR, FINANCE_OR_BROKER, NOT_AUDITOR, NOT_PERSON, RESTRICTED,
+                    guard)
 
 # Endpoint and method -> roles. Keep sorted by path; the README table is generated from it.
 ACCESS: dict[str, tuple[str, ...]] = {
@@ -65,6 +68,8 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "instalments.instalments.get": ANYONE,  # GET /api/v1/people/<id>/instalments
     "plans.Plans.get": ANYONE,  # GET /api/v1/people/<id>/plans
     "plans.Plans.post": FINANCE_OR_BROKER,  # POST /api/v1/people/<id>/plans
+    "queries.list_queries.get": ANYONE,  # GET /api/v1/people/<id>/queries
+    "queries.raise_one.post": NOT_AUDITOR,  # POST /api/v1/people/<id>/queries (the person's one write)
     "receipts.Receipts.get": ANYONE,  # GET /api/v1/people/<id>/receipts
     "receipts.Receipts.post": FINANCE,  # POST /api/v1/people/<id>/receipts
     "spend.PersonSpend.get": ANYONE,  # GET /api/v1/people/<id>/spend
@@ -74,6 +79,7 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "transactions.person_transactions.get": ANYONE,  # GET /api/v1/people/<id>/transactions
     "rates.Rates.get": ANYONE,  # GET /api/v1/rates
     "rates.Rates.post": FINANCE,  # POST /api/v1/rates
+    "queries.answer.post": FINANCE_OR_BROKER,  # POST /api/v1/queries/<id>/answers
     "reconciliation.reconciliation.get": FINANCE,  # GET /api/v1/reconciliation
     "shared_support.Arrangements.get": ANYONE,  # GET /api/v1/shared-arrangements
     "shared_support.Arrangements.post": FINANCE_OR_BROKER,  # POST /api/v1/shared-arrangements
@@ -104,6 +110,8 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "statements.resolve.post": FINANCE,  # POST /api/v1/statement-deliveries/<id>/resolve
     "pages.home.get": ANYONE,  # GET / (the web pages: a signed-in user, by the session cookie)
 }
+# The only writes a restricted role may make: a person's query about their own fund.
+PERSON_WRITES = frozenset({"queries.raise_one.post"})
 # Endpoints open to all: the API's description, static files, and signing in and out (signing
 # out only empties the caller's own session, so it needs no role; its form still needs a CSRF token).
 PUBLIC = {"api-docs.openapi_json", "static", "pages.static", "pages.login", "pages.login_post", "pages.logout"}
