@@ -9,7 +9,7 @@ PEOPLE ?= 60
 MONTHS ?= 12
 PORT ?= 5000
 
-.PHONY: setup run test postgres bench bench-shared clean
+.PHONY: setup run test postgres bench bench-shared clean assets
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,3 +54,8 @@ bench-shared: setup postgres
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis
+
+# The pages' CSS, JS and fonts (isf_ledger/pages/static/, committed) rebuilt from assets/'s lock
+# file: GOV.UK Frontend's Sass without GOV.UK's brand. Needs Node and npm; `make run` does not.
+assets:
+	cd assets && npm ci --no-audit --no-fund && node build.mjs

@@ -71,6 +71,7 @@ def create_app(config: dict | None = None) -> Flask:
     api.document_errors()
     pages.init_app(app, api_blueprints)  # the API reads Bearer tokens, no cookie: no CSRF token
     errors.init_app(app)  # after the Api, so the contract's error shape wins
+    pages.init_errors(app)  # after errors: pages answer errors as pages, the API as JSON
     users.init_app(app, DIRECTORY)
     access.init_app(app)  # request ids and the audit log
     accounts_cli.init_app(app)

@@ -109,6 +109,14 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "statements.print_batch.get": FINANCE,  # GET /api/v1/statements/<month>/print-batch
     "statements.resolve.post": FINANCE,  # POST /api/v1/statement-deliveries/<id>/resolve
     "pages.home.get": ANYONE,  # GET / (the web pages: a signed-in user, by the session cookie)
+    "pages.text_size.post": ANYONE,  # POST /text-size (the user's own text size)
+    "pages.person.get": ANYONE,  # GET /people/<id> (a fund's page: the one visibility rule applies)
+    "pages.this_month.get": ANYONE,  # GET /people/<id>/this-month
+    "pages.statements.get": ANYONE,  # GET /people/<id>/statements
+    "pages.statement.get": ANYONE,  # GET /people/<id>/statements/<month>
+    "pages.statement_download.get": ANYONE,  # GET /people/<id>/statements/<month>/<document>
+    "pages.spend.get": ANYONE,  # GET /people/<id>/spend
+    "pages.spend_receipt.get": ANYONE,  # GET /people/<id>/spend/<spend_id>/receipt
 }
 # The only writes a restricted role may make: a person's query about their own fund.
 PERSON_WRITES = frozenset({"queries.raise_one.post"})

@@ -246,6 +246,17 @@ def _forecast(plans, closing, used, three_back, first, last, year_end, due_all) 
             "instalments_to_come": format_pence(coming), "based_on_months": len(window)}
 
 
+def pace(used_share: Decimal, elapsed_share: Decimal) -> str:
+    """The forecast's pace (domain.md "Forecast"): `spending_fast` when the share of the year's
+    budget used runs more than 10 points ahead of the share of the year gone, `building_up` when
+    more than 15 points behind, else `on_track`."""
+    if used_share - elapsed_share > Decimal("0.10"):
+        return "spending_fast"
+    if elapsed_share - used_share > Decimal("0.15"):
+        return "building_up"
+    return "on_track"
+
+
 # --- Issuing --------------------------------------------------------------------------------
 
 @dataclass

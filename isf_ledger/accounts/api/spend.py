@@ -117,6 +117,11 @@ def upload_receipt_file(spend_id):
                             "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 def download_receipt_file(spend_id):
     """Download the spend's receipt file."""
+    return send_receipt_file(spend_id)
+
+
+def send_receipt_file(spend_id: int):
+    """The spend's receipt file as an attachment (the API and the pages send it); 404 if none."""
     row = db.session.query(ReceiptFile).filter_by(spend_id=spend_id).one_or_none()
     if row is None:
         raise NotFound(f"spend {spend_id} has no receipt file")
