@@ -8,7 +8,7 @@ view's `Scope` on top of the role. The README's table is generated from ACCESS
 (`python -m isf_ledger.access_table`), and a test checks it matches.
 
 The rules: `auditor` and `person` read within their scope and never write, but for one thing:
-a person (or their representative) may raise a query about their own fund (PERSON_WRITES),
+a person (or their representative) may raise a query about their own fund (RESTRICTED_WRITES),
 which moves no money and changes nothing already written; `broker` records
 people, plans, deliveries, spend, contingency and shared arrangements, but cannot take money
 in, reverse, run charges, issue or correct statements, or change councils; `finance` does
@@ -65,6 +65,7 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "deliveries.Deliveries.get": ANYONE,  # GET /api/v1/people/<id>/deliveries
     "deliveries.Deliveries.post": FINANCE_OR_BROKER,  # POST /api/v1/people/<id>/deliveries
     "deliveries.hours.get": ANYONE,  # GET /api/v1/people/<id>/hours
+    "forecast.get_forecast.get": ANYONE,  # GET /api/v1/people/<id>/forecast
     "instalments.instalments.get": ANYONE,  # GET /api/v1/people/<id>/instalments
     "plans.Plans.get": ANYONE,  # GET /api/v1/people/<id>/plans
     "plans.Plans.post": FINANCE_OR_BROKER,  # POST /api/v1/people/<id>/plans
@@ -118,8 +119,10 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.spend.get": ANYONE,  # GET /people/<id>/spend
     "pages.spend_receipt.get": ANYONE,  # GET /people/<id>/spend/<spend_id>/receipt
 }
-# The only writes a restricted role may make: a person's query about their own fund.
-PERSON_WRITES = frozenset({"queries.raise_one.post"})
+# The only writes a restricted role may make, and who: a person's query about their own fund, and
+# a user's own text size on the pages (which changes nothing of any fund).
+RESTRICTED_WRITES: dict[str, frozenset[str]] = {"queries.raise_one.post": frozenset({"person"}),
+                                                "pages.text_size.post": frozenset({"person", "auditor"})}
 # Endpoints open to all: the API's description, static files, and signing in and out (signing
 # out only empties the caller's own session, so it needs no role; its form still needs a CSRF token).
 PUBLIC = {"api-docs.openapi_json", "static", "pages.static", "pages.login", "pages.login_post", "pages.logout"}

@@ -47,7 +47,7 @@ from ..money import format_pence, round_half_up
 from .figures import HEADINGS
 from ..accounts.instalments import received_by_person
 from ..accounts.plans import plans_by_person
-from .statements import USES_BUDGET, plan_year
+from .forecast import USES_BUDGET, plan_year
 
 OVERSPEND_MARGIN = Decimal("0.10")  # 10% beyond the budget's pace
 REFUSAL_SHARE = Decimal("0.20")  # refused > 20% of delivered

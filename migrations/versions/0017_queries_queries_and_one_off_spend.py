@@ -2,7 +2,7 @@
 marked one_off (left out of the forecast's recent rate)
 
 Revision ID: 0017_queries
-Revises: 0016
+Revises: 0017_web
 """
 from alembic import op
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 IMMUTABLE = {"fund_queries": ["id = NEW.id"], "fund_query_answers": ["id = NEW.id"]}
 
 revision = '0017_queries'
-down_revision = '0016'
+down_revision = '0017_web'  # after web's page preferences (the lead re-chains at merge)
 branch_labels = None
 depends_on = None
 
