@@ -118,10 +118,15 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.statement_download.get": ANYONE,  # GET /people/<id>/statements/<month>/<document>
     "pages.spend.get": ANYONE,  # GET /people/<id>/spend
     "pages.spend_receipt.get": ANYONE,  # GET /people/<id>/spend/<spend_id>/receipt
+    "pages.queries.get": ANYONE,  # GET /people/<id>/queries (the person's questions and their answers)
+    "pages.raise_query_form.post": NOT_AUDITOR,  # POST /people/<id>/queries ("I don't recognise this")
+    "pages.review.get": NOT_PERSON,  # GET /people/<id>/review (a reviewer's page; auditors land on it at /people/<id>)
+    "pages.review_pack_download.get": ANYONE,  # GET /people/<id>/review-pack.xlsx
 }
 # The only writes a restricted role may make, and who: a person's query about their own fund, and
 # a user's own text size on the pages (which changes nothing of any fund).
 RESTRICTED_WRITES: dict[str, frozenset[str]] = {"queries.raise_one.post": frozenset({"person"}),
+                                                "pages.raise_query_form.post": frozenset({"person"}),
                                                 "pages.text_size.post": frozenset({"person", "auditor"})}
 # Endpoints open to all: the API's description, static files, and signing in and out (signing
 # out only empties the caller's own session, so it needs no role; its form still needs a CSRF token).

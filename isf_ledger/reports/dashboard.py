@@ -185,16 +185,19 @@ def _weeks(available: int, budget: int) -> Decimal | None:
     return (Decimal(available) * 52 / budget).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
-def fund_figures(session, as_of: date) -> list[FundFigures]:
-    """Every fund's figures and alerts as at `as_of`, by person id."""
-    people = session.execute(
-        sa.select(Person.id, Person.name, Person.council_reference, Fund.closed_on, Council)
-        .join(Fund, Fund.person_id == Person.id).join(Council, Council.id == Person.council_id)
-        .order_by(Person.id)).all()
+def fund_figures(session, as_of: date, council_id: int | None = None) -> list[FundFigures]:
+    """Every fund's figures and alerts as at `as_of`, by person id (only one council's people,
+    for its reviewers, when `council_id` is given)."""
+    q = (sa.select(Person.id, Person.name, Person.council_reference, Fund.closed_on, Council)
+         .join(Fund, Fund.person_id == Person.id).join(Council, Council.id == Person.council_id)
+         .order_by(Person.id))
+    if council_id is not None:
+        q = q.where(Person.council_id == council_id)
+    people = session.execute(q).all()
     ids = [p[0] for p in people]
     if not ids:
         return []
-    held = positions(session, None, as_of)
+    held = positions(session, None if council_id is None else ids, as_of)
     plans = plans_by_person(session, ids)
     got = received_by_person(session, ids, as_of)
     history = rule_history(session, {p[4].id for p in people})

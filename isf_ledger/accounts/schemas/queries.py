@@ -30,8 +30,22 @@ class Month(TextField):
         return datetime.strptime(text, "%Y-%m").date()
 
 
-Id = lambda **kw: fields.Integer(strict=True, allow_none=True, load_default=None,  # noqa: E731
-                                 validate=validate.Range(1, MAX_BIG_ID), **kw)
+class ItemId(fields.Integer):
+    """An item's id: a JSON whole number, or its ASCII digits as a web form sends them; never
+    true/false or a fraction."""
+
+    def __init__(self, **kw):
+        super().__init__(strict=True, allow_none=True, load_default=None, validate=validate.Range(1, MAX_BIG_ID), **kw)
+
+    def _deserialize(self, value, attr, data, **kw):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+            value = int(value)
+        return super()._deserialize(value, attr, data, **kw)
+
+
+Id = ItemId
 
 
 class QueryIn(Schema):
