@@ -123,11 +123,10 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.review.get": NOT_PERSON,  # GET /people/<id>/review (a reviewer's page; auditors land on it at /people/<id>)
     "pages.review_pack_download.get": ANYONE,  # GET /people/<id>/review-pack.xlsx
 }
-# The only writes a restricted role may make, and who: a person's query about their own fund, and
-# a user's own text size on the pages (which changes nothing of any fund).
+# The only writes to a fund a restricted role may make, and who: a person's query about their own
+# fund, over the API and from the pages.
 RESTRICTED_WRITES: dict[str, frozenset[str]] = {"queries.raise_one.post": frozenset({"person"}),
-                                                "pages.raise_query_form.post": frozenset({"person"}),
-                                                "pages.text_size.post": frozenset({"person", "auditor"})}
+                                                "pages.raise_query_form.post": frozenset({"person"})}
 # Endpoints open to all: the API's description, static files, and signing in and out (signing
 # out only empties the caller's own session, so it needs no role; its form still needs a CSRF token).
 PUBLIC = {"api-docs.openapi_json", "static", "pages.static", "pages.login", "pages.login_post", "pages.logout"}

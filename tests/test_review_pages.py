@@ -122,4 +122,10 @@ def test_a_person_raises_a_query_from_a_line_and_later_sees_its_answer(api, book
     auditor = sign_in(api, "reviewer", "auditor", "--council", "Northshire")
     review = auditor.get(f"/people/{book['ana']}")
     assert "It was the class on Friday 9th; we checked." in text(review)
-    assert "Send my question" not in text(auditor.get(f"/people/{book['ana']}/queries"))
+    page = auditor.get(f"/people/{book['ana']}/queries")
+    assert "Send my question" not in text(page)
+    r = auditor.post(f"/people/{book['ana']}/queries", data={"csrf_token": _token(page.get_data(as_text=True)),
+                                                             "message": "An auditor never writes"})
+    assert r.status_code == 403 and len(api.get(f"/api/v1/people/{book['ana']}/queries")) == 1
+    # The review page is for reviewers and staff, not the person (their pages say it in their words).
+    assert ana.get(f"/people/{book['ana']}/review").status_code == 403
