@@ -28,4 +28,6 @@ for (const weight of ["400", "700"]) {
 }
 copy("@fontsource/atkinson-hyperlegible/LICENSE", join("fonts", "OFL.txt"));
 copy(join("..", "src", "init.js"), "init.js");
+// axe-core, injected by the browser tests (tests/browser.py): the pages never load it.
+copyFileSync(join(modules, "axe-core", "axe.min.js"), join(here, "..", "tests", "axe.min.js"));
 console.log(`wrote ${out}`);

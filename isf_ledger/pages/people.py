@@ -24,7 +24,7 @@ from ..errors import NotFound
 from ..reports import statements as st
 from ..reports.api import statement_file
 from ..reports.models import Statement
-from ..reports.render_pdf import letter, month_name
+from ..reports.render_pdf import hours, letter, month_name
 from .frame import visible
 from .views import bp, signed_in
 
@@ -56,13 +56,7 @@ def domain_words(domain: str) -> str:
     return DOMAIN_WORDS.get(domain) or domain.replace("_", " ").capitalize()
 
 
-@bp.app_template_filter("hours_minutes")
-def hours_minutes(quantity) -> str:
-    """Hours said as hours and minutes: '3.50' -> '3 hours 30 minutes', '1.00' -> '1 hour'."""
-    minutes = int((Decimal(str(quantity)) * 60).to_integral_value(ROUND_HALF_UP))
-    h, m = divmod(abs(minutes), 60)
-    parts = ([f"{h} hour{'s' if h != 1 else ''}"] if h else []) + ([f"{m} minute{'s' if m != 1 else ''}"] if m else [])
-    return ("minus " if minutes < 0 else "") + (" ".join(parts) or "0 hours")
+bp.app_template_filter("hours_minutes")(hours)  # the statement's own words for hours
 
 
 @bp.app_template_filter("pounds_text")
