@@ -6,6 +6,7 @@ state, at 320 px and at 200% zoom."""
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import openpyxl
@@ -71,7 +72,9 @@ def test_a_person_asks_about_a_line_and_later_sees_the_answer(api, monkeypatch, 
     assert page.locator("h1").inner_text() == "Questions about your money"
     check_page(page, "person-questions-empty", errors)
 
-    page.goto(f"{live}/people/{book['ana']}/queries?spend_id={book['spend']}")
+    page.get_by_role("navigation", name="Your pages").get_by_role("link", name="What was spent on you").click()
+    page.get_by_role("link", name=re.compile(r"^I don’t recognise this\s*: Taxi to drama$")).click()
+    assert page.url == f"{live}/people/{book['ana']}/queries?spend_id={book['spend']}"
     assert "Taxi Co: Taxi to drama" in page.locator("#about").inner_text()
     page.get_by_role("button", name="Send my question").click()  # nothing typed
     assert page.locator(".govuk-error-summary").is_visible()
