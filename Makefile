@@ -31,6 +31,12 @@ run: setup
 	else \
 	  $(BIN)/isf-ledger users create --name demo-finance --role finance | tail -n 1; \
 	fi
+	@# The web pages' demo sign-ins (README "Web pages"): the first demo person and a family member.
+	@for who in demo-person demo-family; do \
+	  $(BIN)/isf-ledger users list | grep -q " $$who " || \
+	    $(BIN)/isf-ledger users create --name $$who --role person --person 1 --password "$$who-password" >/dev/null; \
+	done
+	@echo "Web pages: http://127.0.0.1:$(PORT)/login (demo-person / demo-person-password, demo-family / demo-family-password)"
 	@echo "API description: http://127.0.0.1:$(PORT)/api/v1/openapi.json"
 	$(BIN)/isf-ledger run --host 127.0.0.1 --port $(PORT)
 
