@@ -109,3 +109,39 @@ def test_a_person_raises_a_query_from_a_line_and_later_sees_its_answer(api, book
     assert r.status_code == 403 and len(api.get(f"/api/v1/people/{book['ana']}/queries")) == 1
     # The review page is for reviewers and staff, not the person (their pages say it in their words).
     assert ana.get(f"/people/{book['ana']}/review").status_code == 403
+
+
+def test_the_reviewers_pages_read_in_the_same_queries_whatever_the_history(api, book):
+    from test_pages_person import counted
+    auditor = sign_in(api, "reviewer", "auditor", "--council", "Northshire")
+    person = sign_in(api, "lukasz", "person", "--person", str(book["ana"]))
+    pages = [(auditor, "/"), (auditor, "/?q=nowak"), (auditor, f"/people/{book['ana']}"),
+             (person, f"/people/{book['ana']}/queries")]
+
+    def counts():
+        out = []
+        for client, path in pages:
+            client.get(path)  # the first read of a session keeps the user's text size in it
+            with counted(api.app) as seen:
+                assert client.get(path).status_code == 200, path
+            out.append(len(seen))
+        return out
+
+    first = api.post(f"/api/v1/people/{book['ana']}/queries", {"message": "The first question"})
+    api.post(f"/api/v1/queries/{first['id']}/answers", {"message": "The first answer"})
+    before = counts()
+    for i in range(6):  # more history: money, support, spend, a draw and a question every few days
+        day = f"2026-10-{2 + 4 * i:02d}"
+        api.receipt(book["ana"], "100.00", date=day)
+        api.post(f"/api/v1/people/{book['ana']}/deliveries", {**review_book.DAY, "date": day, "quantity": "1.00",
+                                                             "status": "delivered"})
+        api.post(f"/api/v1/people/{book['ana']}/spend", {"date": day, "amount": "5.00", "payee": f"Shop {i}",
+                                                        "category": "leisure", "domain": "health", "description": "Tea"})
+        api.post(f"/api/v1/people/{book['ana']}/contingency/draws", {"date": day, "amount": "1.00", "reason": "More",
+                                                                    "authorised_by": "Dr Okafor"})
+        q = api.post(f"/api/v1/people/{book['ana']}/queries", {"message": f"Question {i}"})
+        api.post(f"/api/v1/queries/{q['id']}/answers", {"message": "Answered"})
+    after = counts()
+    assert after == before, (before, after)
+    # The review page: the review pack's reads (about 30), the forecast's and the statements' list.
+    assert max(after) <= 55, after
