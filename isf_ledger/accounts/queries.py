@@ -9,6 +9,9 @@ query's status is read from its answers: `open` until the first answer, then `an
 An open query is due an answer within ANSWER_WITHIN working days (England and Wales bank
 holidays counted, clock.py); one still open after that is an alert for finance on the
 dashboard, read for every fund at once (`overdue_by_person`).
+
+A closed fund takes no new query (409 `fund_closed`, domain.md "Closing a fund"); a query open
+when it closed may still be answered, so nobody's question is left without one.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from .. import clock
 from ..db import utcnow
 from ..errors import Invalid
 from ..users import MAX_BIG_ID, MAX_ID, User
+from .ledger import refuse_closed_fund
 from .models import Delivery, FundQuery, QueryAnswer, Spend, Transaction
 
 ANSWER_WITHIN = 10  # working days
@@ -56,6 +60,7 @@ def raise_query(session, person_id: int, *, message: str, user_id: int, **item) 
     given = {k: v for k, v in item.items() if k in ITEMS and v is not None}
     for field, value in given.items():
         _check_item(session, person_id, field, value)
+    refuse_closed_fund(session, person_id)  # a closed fund takes no further writes (409)
     row = FundQuery(person_id=person_id, message=message.strip(), raised_by=user_id, raised_at=utcnow(), **given)
     session.add(row)
     session.flush()
