@@ -36,7 +36,11 @@ run: setup
 	  $(BIN)/isf-ledger users list | grep -q " $$who " || \
 	    $(BIN)/isf-ledger users create --name $$who --role person --person 1 --password "$$who-password" >/dev/null; \
 	done
-	@echo "Web pages: http://127.0.0.1:$(PORT)/login (demo-person / demo-person-password, demo-family / demo-family-password)"
+	@# A council reviewer for Northshire's people (the demo's largest council).
+	@$(BIN)/isf-ledger users list | grep -q " demo-reviewer " || \
+	  $(BIN)/isf-ledger users create --name demo-reviewer --role auditor --council "Northshire County Council" \
+	    --password demo-reviewer-password >/dev/null
+	@echo "Web pages: http://127.0.0.1:$(PORT)/login (demo-person / demo-person-password, demo-family / demo-family-password, demo-reviewer / demo-reviewer-password)"
 	@echo "API description: http://127.0.0.1:$(PORT)/api/v1/openapi.json"
 	$(BIN)/isf-ledger run --host 127.0.0.1 --port $(PORT)
 

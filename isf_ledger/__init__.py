@@ -68,6 +68,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .reports import api as reports_api
     from .reports import cli as reports_cli
     from .reports import finance_api
+    from .reports import forecast_api
     from .reports import models as _reports_models  # noqa: F401 - its tables, for migrations
     from .exports import api as exports_api
 
@@ -75,7 +76,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.url_map.converters["int"] = AsciiInt
     api = LedgerApi(app)
     api_blueprints = [*accounts_api.BLUEPRINTS, shared_api.blp, reports_api.blp, access.blp,
-                      finance_api.dashboard_blp, finance_api.actuals_blp, exports_api.blp, provider.blp]
+                      finance_api.dashboard_blp, finance_api.actuals_blp, exports_api.blp, provider.blp,
+                      forecast_api.blp]
     for blueprint in api_blueprints:
         api.register_blueprint(blueprint)
     api.document_errors()

@@ -135,7 +135,10 @@ def money_page(person_id: int, *, home: bool = False):
 @signed_in
 @visible(PERSON)
 def person(person_id: int):
-    """The person's fund page: their money now."""
+    """The person's fund page: their money now; for a council's auditor, the person's review."""
+    if g.user.role == "auditor":
+        from .review import review_page  # review.py builds on this module's filters
+        return review_page(person_id)
     return money_page(person_id)
 
 
@@ -255,4 +258,5 @@ def links_for(person_id: int) -> list[dict]:
     """The pages about one person's money, for the navigation and the person's home."""
     return [{"href": url_for("pages.this_month", person_id=person_id), "text": "This month"},
             {"href": url_for("pages.statements", person_id=person_id), "text": "Statements"},
-            {"href": url_for("pages.spend", person_id=person_id), "text": "What was spent on you"}]
+            {"href": url_for("pages.spend", person_id=person_id), "text": "What was spent on you"},
+            {"href": url_for("pages.queries", person_id=person_id), "text": "Your questions"}]

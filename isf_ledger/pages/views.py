@@ -143,6 +143,9 @@ def home():
     if user.role == "person" and user.person_id is not None:
         from .people import money_page  # people.py builds on this module's guard
         return money_page(user.person_id, home=True)
+    if user.role == "auditor":
+        from .review import reviewer_home  # a council reviewer's home: their council's people
+        return reviewer_home()
     return render_template("pages/home.html", user=user, links=nav_links())
 
 
@@ -156,6 +159,8 @@ def nav_links() -> list[dict]:
     if user.role == "person" and user.person_id is not None:
         from .people import links_for
         links += links_for(user.person_id)
+    if user.role == "auditor":
+        links[0]["text"] = "Your council’s people"
     for link in links:
         link["current"] = link["href"] == request.path
     return links

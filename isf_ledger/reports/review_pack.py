@@ -92,7 +92,7 @@ def _month_money(session, person_id: int, first: date, last: date) -> list[dict]
     return out
 
 
-def _actual_by_domain(session, person_id: int, first: date, last: date) -> dict[tuple[str, str], int]:
+def actual_by_domain(session, person_id: int, first: date, last: date) -> dict[tuple[str, str], int]:
     """Money out of `available` by (heading, domain), net of reversals: support by the delivery's
     domain, a rate adjustment by its lines' deliveries, shared support by the arrangement's, spend
     by its own. Two queries."""
@@ -179,7 +179,7 @@ def review_pack(session, person_id: int, start: date, end: date) -> dict:
     months = _month_money(session, person_id, first, last)
     position = statement_figures(session, [person_id], month_start(last))[person_id]
     totals = {h: sum(m[h] for m in months) for h in MONEY_HEADINGS}
-    actual = _actual_by_domain(session, person_id, first, last)
+    actual = actual_by_domain(session, person_id, first, last)
     hours = hours_by_period(session, [person_id], first, last).get(person_id, {"months": [], "weeks": []})
     in_force = [p for p, s, e in windows(plans) if s <= last and (e is None or e >= first)]
     return {"person": {"id": person.id, "name": person.name, "council": person.council.name,

@@ -45,7 +45,7 @@ def file_json(row: ReceiptFile | None) -> dict | None:
 
 def spend_json(spend: Spend, reversed_by: int | None = None, receipt_file: ReceiptFile | None = None) -> dict:
     out = {c: getattr(spend, c) for c in ("id", "person_id", "date", "amount_pence", "payee", "category", "domain",
-                                          "description", "invoice_reference", "transaction_id")}
+                                          "description", "invoice_reference", "one_off", "transaction_id")}
     out.update(kind="invoice" if spend.invoice_reference else "flexible", reversed_by_transaction_id=reversed_by,
                receipt_file=file_json(receipt_file))
     return out
