@@ -50,6 +50,9 @@ from .users import ADMIN, ANYONE, FINANCE, FINANCE_OR_AUDITOR, FINANCE_OR_BROKER
 # Endpoint and method -> roles. Keep sorted by path; the README table is generated from it.
 ACCESS: dict[str, tuple[str, ...]] = {
     "audit_log.audit_log.get": ADMIN,  # GET /api/v1/audit-log
+    "bank_statements.upload.post": FINANCE,  # POST /api/v1/bank-statements
+    "bank_statements.one_statement.get": FINANCE,  # GET /api/v1/bank-statements/<id>
+    "bank_statements.match_line.post": FINANCE,  # POST /api/v1/bank-statements/<id>/lines/<id>/match
     "councils.Councils.get": ANYONE,  # GET /api/v1/councils
     "councils.Councils.post": FINANCE,  # POST /api/v1/councils
     "councils.OneCouncil.get": NOT_PERSON,  # GET /api/v1/councils/<id>

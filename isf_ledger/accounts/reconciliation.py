@@ -9,6 +9,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from .bank_statements import bank_position
 from .ledger import balances, provider_accounts
 from .models import Account
 
@@ -24,4 +25,5 @@ def reconcile(session, as_of: date | None = None) -> dict:
     held = -every.get(provider_accounts(session)["client_money"].id, 0)
     return {"as_of": as_of, "funds_total": funds_total, "client_money_held": held,
             "difference": held - funds_total, "funds_overdrawn": overdrawn,
-            "reconciles": held == funds_total}
+            "reconciles": held == funds_total,
+            **bank_position(session, as_of or date.max, held)}

@@ -13,3 +13,12 @@ class ReconciliationOut(Schema):
     difference = Money(minimum=None)
     funds_overdrawn = Money(minimum=None)
     reconciles = fields.Boolean()
+    bank_balance = Money(minimum=None, allow_none=True,
+                         metadata={"description": "the last statement's balance on or before as_of"})
+    bank_date = fields.Date(allow_none=True)
+    outstanding_receipts = Money(minimum=None, allow_none=True)
+    outstanding_payments = Money(minimum=None, allow_none=True)
+    unmatched_bank_lines = fields.Integer(allow_none=True)
+    unmatched_bank_total = Money(minimum=None, allow_none=True)
+    bank_difference = Money(minimum=None, allow_none=True, metadata={
+        "description": "bank balance + outstanding receipts - outstanding payments - client money held"})
