@@ -242,7 +242,10 @@ def test_a_line_altered_by_a_penny_is_found(api):
     out = upload(api, _csv(lines))
     assert out["unmatched"] == 1
     rec = api.get(f"/api/v1/reconciliation?as_of={last.isoformat()}")
-    assert rec["bank_difference"] == "0.01"
+    # The bank holds the line, the ledger the movement it should have matched: the difference
+    # is the line as received, and the line against the movement left outstanding is the penny.
+    assert rec["bank_difference"] == format_pence(pence + 1)
+    assert Decimal(rec["unmatched_bank_total"]) - Decimal(rec["outstanding_receipts"]) == Decimal("0.01")
     assert (rec["unmatched_bank_lines"], rec["unmatched_bank_total"]) == (1, format_pence(pence + 1))
     assert rec["outstanding_receipts"] == format_pence(pence)
     listed = api.get(f"/api/v1/bank-statements/{out['id']}")["lines"]
