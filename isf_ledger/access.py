@@ -90,6 +90,7 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "rates.Rates.get": ANYONE,  # GET /api/v1/rates
     "rates.Rates.post": FINANCE,  # POST /api/v1/rates
     "reconciliation.reconciliation.get": FINANCE,  # GET /api/v1/reconciliation
+    "reconciliation.complete_reconciliation.post": FINANCE,  # POST /api/v1/reconciliation/complete
     "shared_support.Arrangements.get": ANYONE,  # GET /api/v1/shared-arrangements
     "shared_support.Arrangements.post": FINANCE_OR_BROKER,  # POST /api/v1/shared-arrangements
     "provider.Provider.get": ANYONE,  # GET /api/v1/provider

@@ -231,6 +231,13 @@ def test_a_month_of_the_demo_reconciles_to_the_bank_then_a_penny_is_found(api):
     assert (rec["outstanding_receipts"], rec["outstanding_payments"], rec["unmatched_bank_lines"]) == (
         "0.00", "0.00", 0)
     assert rec["bank_difference"] == "0.00" and rec["difference"] == "0.00"
+    done = api.post("/api/v1/reconciliation/complete", {"as_of": last.isoformat()})
+    assert (done["as_of"], done["bank_balance"], done["client_money_held"]) == (
+        last.isoformat(), rec["bank_balance"], rec["client_money_held"])
+    with api.app.app_context():
+        who = db.session.scalar(sa.text("SELECT completed_by FROM bank_reconciliations"))
+        finance = db.session.scalar(sa.text("SELECT id FROM users WHERE role = 'finance' ORDER BY id LIMIT 1"))
+    assert who == finance == done["completed_by"]
 
 
 def test_a_line_altered_by_a_penny_is_found(api):
@@ -248,5 +255,7 @@ def test_a_line_altered_by_a_penny_is_found(api):
     assert Decimal(rec["unmatched_bank_total"]) - Decimal(rec["outstanding_receipts"]) == Decimal("0.01")
     assert (rec["unmatched_bank_lines"], rec["unmatched_bank_total"]) == (1, format_pence(pence + 1))
     assert rec["outstanding_receipts"] == format_pence(pence)
+    refused = api.post("/api/v1/reconciliation/complete", {"as_of": last.isoformat()}, expect=409)
+    assert refused["error"]["code"] == "does_not_reconcile"
     listed = api.get(f"/api/v1/bank-statements/{out['id']}")["lines"]
     assert [ln["amount"] for ln in listed if ln["status"] == "unmatched"] == [format_pence(pence + 1)]

@@ -4,6 +4,7 @@
 - bank_lines: each line as the bank sent it; never changed or removed (triggers), and a line
   seen before (by `identity`) is not stored again.
 - bank_matches: a line matched to a client-money movement; append-only, one line per movement.
+- bank_reconciliations: a reconciliation completed at 0.00, who and when; append-only.
 
 Revision ID: 0017_bank
 Revises: 0019_auth (the lead re-chains)
@@ -16,7 +17,7 @@ down_revision = '0019_auth'
 branch_labels = None
 depends_on = None
 
-IMMUTABLE = ("bank_statements", "bank_lines", "bank_matches")
+IMMUTABLE = ("bank_statements", "bank_lines", "bank_matches", "bank_reconciliations")
 WHY = "bank statements are kept as received"
 SQLITE_TRIGGERS = [
     stmt for table in IMMUTABLE for stmt in (
@@ -76,6 +77,15 @@ def upgrade():
         sa.Column('matched_at', sa.DateTime(), nullable=False),
     )
     op.create_index('ix_bank_matches_line_id', 'bank_matches', ['line_id'])
+    op.create_table(
+        'bank_reconciliations',
+        sa.Column('id', sa.Integer(), primary_key=True),
+        sa.Column('as_of', sa.Date(), nullable=False, unique=True),
+        sa.Column('bank_balance_pence', sa.BigInteger(), nullable=False),
+        sa.Column('client_money_held_pence', sa.BigInteger(), nullable=False),
+        sa.Column('completed_by', sa.Integer(), sa.ForeignKey('users.id'), nullable=True),
+        sa.Column('completed_at', sa.DateTime(), nullable=False),
+    )
     dialect = op.get_bind().dialect.name
     for stmt in POSTGRESQL_TRIGGERS if dialect == "postgresql" else SQLITE_TRIGGERS:
         op.execute(stmt)

@@ -9,11 +9,12 @@ from .hours import PlanService, Delivery, DeliveryImport, DeliveryReversal, Rate
 from .contingency import ContingencyMovement
 from .spend import ReceiptFile, Spend
 from .closing import Clawback, FundClosing
-from .bank_statements import BankLine, BankMatch, BankStatement
+from .bank_statements import BankLine, BankMatch, BankReconciliation, BankStatement
 
 __all__ = [
     "BankLine",
     "BankMatch",
+    "BankReconciliation",
     "BankStatement",
     "Council",
     "CouncilRuleChange",

@@ -50,3 +50,16 @@ class BankMatch(db.Model):
     how: Mapped[str] = mapped_column(sa.String(20))  # reference, amount, sum, hand
     matched_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     matched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BankReconciliation(db.Model):
+    """A reconciliation completed: the bank, the ledger and the funds agreed to the penny as at
+    `as_of`; who and when. Append-only."""
+
+    __tablename__ = "bank_reconciliations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    as_of: Mapped[date] = mapped_column(unique=True)
+    bank_balance_pence: Mapped[Pence]
+    client_money_held_pence: Mapped[Pence]
+    completed_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    completed_at: Mapped[datetime] = mapped_column(default=utcnow)
