@@ -183,7 +183,11 @@ def test_only_finance_reaches_the_bank(api):
         token = api.user(role, *extra)
         upload(api, LAYOUTS["csv"][0], token=token, expect=403)
         api.get(f"/api/v1/bank-statements/{out['id']}", token=token, expect=403)
-        api.call("POST", f"/api/v1/bank-statements/{out['id']}/lines/1/match", {"transaction_ids": [1]}, token=token)
+        assert api.call("POST", f"/api/v1/bank-statements/{out['id']}/lines/1/match", {"transaction_ids": [1]},
+                        token=token).status_code == 403
+        assert api.call("POST", "/api/v1/reconciliation/complete", {"as_of": "2026-10-31"},
+                        token=token).status_code == 403
+    api.get("/api/v1/bank-statements/999", expect=404)
 
 
 def _bank_statement_of_the_ledger(app) -> tuple[list[tuple[date, int, str]], date]:

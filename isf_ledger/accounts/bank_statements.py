@@ -26,7 +26,8 @@ WINDOW = timedelta(days=4)
 SEARCH_CANDIDATES = 24  # the bounded search for a sum looks at the nearest this many movements
 
 
-def movements(session, start: date | None = None, end: date | None = None, unmatched_only: bool = True):
+def movements(session, start: date | None = None, end: date | None = None, unmatched_only: bool = True,
+              ids: list[int] | None = None):
     """Client-money movements: (transaction_id, date, amount in bank terms, reference, is_transfer)."""
     acc = provider_accounts(session)
     cm, own = acc["client_money"].id, acc["provider_bank"].id
@@ -42,6 +43,8 @@ def movements(session, start: date | None = None, end: date | None = None, unmat
         q = q.where(Posting.date >= start)
     if end is not None:
         q = q.where(Posting.date <= end)
+    if ids is not None:
+        q = q.where(Posting.transaction_id.in_(ids))
     if unmatched_only:
         q = q.where(~sa.exists().where(BankMatch.transaction_id == Posting.transaction_id))
     return [(t, d, int(a), r or "", bool(x)) for t, d, a, r, x in session.execute(q)]
@@ -188,7 +191,7 @@ def match_by_hand(session, statement_id: int, line_id: int, transaction_ids: lis
     ids = sorted(set(transaction_ids))
     if not ids or len(ids) != len(transaction_ids):
         raise Invalid("transaction_ids", "name one or more transactions, each once")
-    found = {m[0]: m for m in movements(session, unmatched_only=False) if m[0] in set(ids)}
+    found = {m[0]: m for m in movements(session, unmatched_only=False, ids=ids)}
     missing = [t for t in ids if t not in found]
     if missing:
         raise Invalid("transaction_ids", f"not client-money movements: {missing}")

@@ -1,7 +1,7 @@
 """The client bank account's statements."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from ...fields import Money
 
@@ -41,7 +41,7 @@ class StatementOut(Schema):
 
 
 class MatchIn(Schema):
-    transaction_ids = fields.List(fields.Integer(strict=True), required=True)
+    transaction_ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=1000))
 
 
 class MatchOut(Schema):
