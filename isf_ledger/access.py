@@ -53,6 +53,9 @@ from .users import (ADMIN, ANYONE, FINANCE, FINANCE_OR_AUDITOR, FINANCE_OR_BROKE
 # Endpoint and method -> roles. Keep sorted by path; the README table is generated from it.
 ACCESS: dict[str, tuple[str, ...]] = {
     "audit_log.audit_log.get": ADMIN,  # GET /api/v1/audit-log
+    "bank_statements.upload.post": FINANCE,  # POST /api/v1/bank-statements
+    "bank_statements.one_statement.get": FINANCE,  # GET /api/v1/bank-statements/<id>
+    "bank_statements.match_line.post": FINANCE,  # POST /api/v1/bank-statements/<id>/lines/<id>/match
     "councils.Councils.get": ANYONE,  # GET /api/v1/councils
     "councils.Councils.post": FINANCE,  # POST /api/v1/councils
     "councils.OneCouncil.get": NOT_PERSON,  # GET /api/v1/councils/<id>
@@ -94,6 +97,7 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "rates.Rates.post": FINANCE,  # POST /api/v1/rates
     "queries.answer.post": FINANCE_OR_BROKER,  # POST /api/v1/queries/<id>/answers
     "reconciliation.reconciliation.get": FINANCE,  # GET /api/v1/reconciliation
+    "reconciliation.complete_reconciliation.post": FINANCE,  # POST /api/v1/reconciliation/complete
     "shared_support.Arrangements.get": ANYONE,  # GET /api/v1/shared-arrangements
     "shared_support.Arrangements.post": FINANCE_OR_BROKER,  # POST /api/v1/shared-arrangements
     "provider.Provider.get": ANYONE,  # GET /api/v1/provider

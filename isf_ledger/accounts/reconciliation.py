@@ -9,8 +9,11 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from .bank_statements import bank_position
 from .ledger import balances, provider_accounts
-from .models import Account
+from ..errors import Conflict
+from ..money import format_pence
+from .models import Account, BankReconciliation
 
 
 def reconcile(session, as_of: date | None = None) -> dict:
@@ -24,4 +27,27 @@ def reconcile(session, as_of: date | None = None) -> dict:
     held = -every.get(provider_accounts(session)["client_money"].id, 0)
     return {"as_of": as_of, "funds_total": funds_total, "client_money_held": held,
             "difference": held - funds_total, "funds_overdrawn": overdrawn,
-            "reconciles": held == funds_total}
+            "reconciles": held == funds_total,
+            **bank_position(session, as_of or date.max, held)}
+
+
+def complete(session, as_of: date, user_id: int | None) -> dict:
+    """Record that the bank, the ledger and the funds agree as at `as_of` (409 unless the bank
+    difference and the difference are both 0.00); completing the same date again answers the
+    first completion."""
+    done = session.scalar(sa.select(BankReconciliation).where(BankReconciliation.as_of == as_of))
+    if done is None:
+        rec = reconcile(session, as_of)
+        if rec["bank_difference"] is None:
+            raise Conflict(f"no bank statement closes on or before {as_of.isoformat()}", code="no_bank_statement")
+        if rec["bank_difference"] != 0 or rec["difference"] != 0:
+            raise Conflict("the reconciliation does not agree to 0.00: the bank difference is "
+                           f"{format_pence(rec['bank_difference'])} and the difference {format_pence(rec['difference'])}",
+                           {"bank_difference": format_pence(rec["bank_difference"])}, code="does_not_reconcile")
+        done = BankReconciliation(as_of=as_of, bank_balance_pence=rec["bank_balance"],
+                                  client_money_held_pence=rec["client_money_held"], completed_by=user_id)
+        session.add(done)
+        session.flush()
+    return {"id": done.id, "as_of": done.as_of, "bank_balance": done.bank_balance_pence,
+            "client_money_held": done.client_money_held_pence, "completed_by": done.completed_by,
+            "completed_at": done.completed_at}

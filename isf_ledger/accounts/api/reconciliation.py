@@ -1,11 +1,14 @@
 """Client money reconciliation, for finance."""
 from __future__ import annotations
 
+from flask import g
+
 from ...api_base import ExactBlueprint
 from ... import clock
 from ...db import db
+from ...idempotency import write
 from ...users import guard
-from ..reconciliation import reconcile
+from ..reconciliation import complete, reconcile
 from ..schemas import reconciliation as s
 from ..schemas.common import AsOfQuery
 
@@ -19,3 +22,14 @@ blp = ExactBlueprint("reconciliation", __name__, url_prefix="/api/v1", descripti
 def reconciliation(args):
     """The sum of every fund against the client money held, to the penny, as at a date (default today)."""
     return reconcile(db.session, args["as_of"] or clock.today())
+
+
+@blp.route("/reconciliation/complete", methods=["POST"])
+@guard()
+@blp.arguments(s.CompleteIn)
+@write
+@blp.response(201, s.CompletedOut)
+def complete_reconciliation(args):
+    """Complete the reconciliation as at `as_of`: only when the bank, the ledger and the funds
+    agree to 0.00; records who and when."""
+    return complete(db.session, args["as_of"], g.user.id)

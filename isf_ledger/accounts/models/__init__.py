@@ -10,8 +10,13 @@ from .contingency import ContingencyMovement
 from .spend import ReceiptFile, Spend
 from .closing import Clawback, FundClosing
 from .queries import FundQuery, QueryAnswer
+from .bank_statements import BankLine, BankMatch, BankReconciliation, BankStatement
 
 __all__ = [
+    "BankLine",
+    "BankMatch",
+    "BankReconciliation",
+    "BankStatement",
     "Council",
     "CouncilRuleChange",
     "Person",

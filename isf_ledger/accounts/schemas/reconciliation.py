@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from ...fields import Money
+from ...fields import Day, Money
 
 
 class ReconciliationOut(Schema):
@@ -13,3 +13,25 @@ class ReconciliationOut(Schema):
     difference = Money(minimum=None)
     funds_overdrawn = Money(minimum=None)
     reconciles = fields.Boolean()
+    bank_balance = Money(minimum=None, allow_none=True,
+                         metadata={"description": "the last statement's balance on or before as_of"})
+    bank_date = fields.Date(allow_none=True)
+    outstanding_receipts = Money(minimum=None, allow_none=True)
+    outstanding_payments = Money(minimum=None, allow_none=True)
+    unmatched_bank_lines = fields.Integer(allow_none=True)
+    unmatched_bank_total = Money(minimum=None, allow_none=True)
+    bank_difference = Money(minimum=None, allow_none=True, metadata={
+        "description": "bank balance + outstanding receipts - outstanding payments - client money held"})
+
+
+class CompleteIn(Schema):
+    as_of = Day(required=True)
+
+
+class CompletedOut(Schema):
+    id = fields.Integer()
+    as_of = fields.Date()
+    bank_balance = Money(minimum=None)
+    client_money_held = Money(minimum=None)
+    completed_by = fields.Integer(allow_none=True)
+    completed_at = fields.DateTime()

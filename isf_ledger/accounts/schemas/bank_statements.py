@@ -1,0 +1,56 @@
+"""The client bank account's statements."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from ...fields import Money
+
+
+class UploadOut(Schema):
+    id = fields.Integer()
+    format = fields.String()
+    lines = fields.Integer(metadata={"description": "lines in the file"})
+    skipped = fields.Integer(metadata={"description": "lines already imported"})
+    matched = fields.Integer()
+    unmatched = fields.Integer()
+    closing_balance = Money(minimum=None, allow_none=True)
+    closing_date = fields.Date(allow_none=True)
+
+
+class LineOut(Schema):
+    id = fields.Integer()
+    line_no = fields.Integer()
+    date = fields.Date()
+    amount = Money(minimum=None)
+    description = fields.String()
+    reference = fields.String()
+    account = fields.String()
+    balance = Money(minimum=None, allow_none=True)
+    status = fields.String()
+    transaction_ids = fields.List(fields.Integer())
+    guess = fields.List(fields.Integer(), allow_none=True,
+                        metadata={"description": "movements that may fit, offered and never posted"})
+
+
+class StatementOut(Schema):
+    id = fields.Integer()
+    format = fields.String()
+    closing_balance = Money(minimum=None, allow_none=True)
+    closing_date = fields.Date(allow_none=True)
+    lines = fields.List(fields.Nested(LineOut))
+
+
+class MatchIn(Schema):
+    transaction_ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=1000))
+
+
+class MatchOut(Schema):
+    id = fields.Integer()
+    status = fields.String()
+    transaction_ids = fields.List(fields.Integer())
+
+
+STATEMENT_FILE_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary",
+                            "description": "OFX, camt.053 XML, or a CSV (generic or a UK bank's export)"}}}}}}
