@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -104,7 +105,9 @@ class Server:
         self.env = env
 
     def __enter__(self):
-        self.proc = subprocess.Popen(self.cmd, env=self.env)
+        # The app logs every lost connection as a warning: kept out of the report, in a file.
+        self.log = tempfile.NamedTemporaryFile("w", prefix="isf-proof-gunicorn-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(self.cmd, env=self.env, stderr=self.log)
         for _ in range(300):
             try:
                 httpx.get(self.base + "/api/v1/openapi.json", timeout=1)
@@ -243,7 +246,10 @@ def check(db: Database, base: str, token: str, env: dict, books: Books, people: 
     return failures
 
 
-def run_level(clients: int, seconds: float, people_n: int) -> tuple[dict, list[str]]:
+def run_level(clients: int, seconds: float, people_n: int, cut: bool = False) -> tuple[dict, list[str]]:
+    """One level of load; with `cut`, the app's database connections are terminated twice part-way
+    (pg_terminate_backend on this run's database only): 503s are allowed then, and every request
+    after the last cut must succeed again."""
     today = date.today().isoformat()
     with Database() as db:
         env = {**os.environ, "ISF_DATABASE_URL": db.url,
@@ -262,13 +268,29 @@ def run_level(clients: int, seconds: float, people_n: int) -> tuple[dict, list[s
             t0 = time.perf_counter()
             for t in threads:
                 t.start()
-            time.sleep(seconds)
+            cuts = 0
+            if cut:
+                for _ in range(2):
+                    time.sleep(seconds / 3)
+                    cuts += db.terminate_app_backends()
+                time.sleep(min(3.0, seconds / 6))  # requests in flight at the cut answer 503 meanwhile
+                mark = {k: Counter(v) for k, v in statuses.items()}
+                time.sleep(seconds / 3)
+            else:
+                time.sleep(seconds)
             stop.set()
             for t in threads:
                 t.join(120)
             elapsed = time.perf_counter() - t0
             load = load_avg()
-            failures = [f"{k}: {dict(v)}" for k, v in statuses.items() if set(v) - {200, 201}]
+            allowed = {200, 201, 503} if cut else {200, 201}
+            failures = [f"{k}: {dict(v)}" for k, v in statuses.items() if set(v) - allowed]
+            if cut:
+                after = {k: v - mark.get(k, Counter()) for k, v in statuses.items()}
+                print(f"  cut {cuts} app connections twice; after the last cut: "
+                      f"{ {k: dict(v) for k, v in after.items()} }")
+                if any(set(v) - {200, 201} for v in after.values()) or not any(after.values()):
+                    failures.append(f"the app did not recover after the cut: {after} (log: {server.log.name})")
             failures += check(db, server.base, token, env, books, people)
     print(f"\n{clients} clients, {elapsed:.0f} s, {people_n} people, PostgreSQL, gunicorn gthread 4x4 ({load})")
     print(f"  {'kind':<9} {'count':>6} {'per s':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  statuses")
@@ -284,13 +306,18 @@ def main() -> int:
     levels = [int(x) for x in os.environ.get("PROOF_CLIENTS", "16,64").split(",")]
     people_n = int(os.environ.get("PROOF_PEOPLE", "40"))
     failed = False
-    for clients in levels:
-        latencies, failures = run_level(clients, seconds, people_n)
+    runs = [(c, seconds, False) for c in levels]
+    if os.environ.get("PROOF_FAULTS", "1") != "0":
+        runs.append((16, float(os.environ.get("PROOF_FAULT_SECONDS", "15")), True))
+    for clients, secs, cut in runs:
+        if cut:
+            print("\nFault: PostgreSQL connection loss under load (pg_terminate_backend, this database only)")
+        latencies, failures = run_level(clients, secs, people_n, cut)
         for f in failures:
             print("  FAIL", f)
         print("  nothing lost, nothing doubled, balances, reconciliation and audit:", "FAIL" if failures else "PASS")
         failed |= bool(failures)
-        if clients == 16:
+        if clients == 16 and not cut:
             p95 = pct(latencies["delivery"], .95)
             ok = p95 < TARGET_P95_MS
             print(f"  target: a delivery's p95 under {TARGET_P95_MS:.0f} ms at 16 clients: {p95:.1f} ms, "
