@@ -27,11 +27,20 @@ class ExactJSON(DefaultJSONProvider):
 
 
 class AsciiInt(IntegerConverter):
+    """`<int:id>` for ASCII digits only: Werkzeug's `\\d+` also reads "٦٣" and "６３" as 63."""
+
+    regex = r"[0-9]+"
+
+
+class AsciiInt(IntegerConverter):
+    """`<int:id>` for ASCII digits only: Werkzeug's `\\d+` also takes "٦٣" and "６３" as 63."""
+
     regex = r"[0-9]+"
 
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.url_map.converters["int"] = AsciiInt  # before any route: ids in paths are ASCII digits only
     app.json_provider_class = ExactJSON
     app.json = ExactJSON(app)
     app.config.from_mapping(cfg.DEFAULTS)
@@ -59,6 +68,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .reports import api as reports_api
     from .reports import cli as reports_cli
     from .reports import finance_api
+    from .reports import forecast_api
     from .reports import models as _reports_models  # noqa: F401 - its tables, for migrations
     from .exports import api as exports_api
 
@@ -66,12 +76,14 @@ def create_app(config: dict | None = None) -> Flask:
     app.url_map.converters["int"] = AsciiInt
     api = LedgerApi(app)
     api_blueprints = [*accounts_api.BLUEPRINTS, shared_api.blp, reports_api.blp, access.blp,
-                      finance_api.dashboard_blp, finance_api.actuals_blp, exports_api.blp, provider.blp]
+                      finance_api.dashboard_blp, finance_api.actuals_blp, exports_api.blp, provider.blp,
+                      forecast_api.blp]
     for blueprint in api_blueprints:
         api.register_blueprint(blueprint)
     api.document_errors()
     pages.init_app(app, api_blueprints)  # the API reads Bearer tokens, no cookie: no CSRF token
     errors.init_app(app)  # after the Api, so the contract's error shape wins
+    pages.init_errors(app)  # after errors: pages answer errors as pages, the API as JSON
     users.init_app(app, DIRECTORY)
     access.init_app(app)  # request ids and the audit log
     accounts_cli.init_app(app)

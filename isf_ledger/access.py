@@ -7,7 +7,9 @@ person sees only their own fund, an auditor only their council's people) is chec
 view's `Scope` on top of the role. The README's table is generated from ACCESS
 (`python -m isf_ledger.access_table`), and a test checks it matches.
 
-The rules: `auditor` and `person` read within their scope and never write; `broker` records
+The rules: `auditor` and `person` read within their scope and never write, but for one thing:
+a person (or their representative) may raise a query about their own fund (RESTRICTED_WRITES),
+which moves no money and changes nothing already written; `broker` records
 people, plans, deliveries, spend, contingency and shared arrangements, but cannot take money
 in, reverse, run charges, issue or correct statements, or change councils; `finance` does
 everything but user admin (which is the CLI's `isf-ledger users`, run by an admin on the
@@ -30,7 +32,6 @@ path cut to ANONYMOUS_PATH characters. A count only grows and is never removed (
 """
 from __future__ import annotations
 
-import csv
 import io
 import re
 import sys
@@ -43,9 +44,11 @@ from flask import Flask, Response, g, request
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Mapped, mapped_column
 
+from . import sheets
 from .api_base import ExactBlueprint
 from .db import BigId, db, utcnow
-from .users import ADMIN, ANYONE, FINANCE, FINANCE_OR_AUDITOR, FINANCE_OR_BROKER, NOT_PERSON, RESTRICTED, guard
+from .users import (ADMIN, ANYONE, FINANCE, FINANCE_OR_AUDITOR, FINANCE_OR_BROKER, NOT_AUDITOR, NOT_PERSON, RESTRICTED,
+                    guard)
 
 # Endpoint and method -> roles. Keep sorted by path; the README table is generated from it.
 ACCESS: dict[str, tuple[str, ...]] = {
@@ -74,9 +77,12 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "deliveries.Deliveries.get": ANYONE,  # GET /api/v1/people/<id>/deliveries
     "deliveries.Deliveries.post": FINANCE_OR_BROKER,  # POST /api/v1/people/<id>/deliveries
     "deliveries.hours.get": ANYONE,  # GET /api/v1/people/<id>/hours
+    "forecast.get_forecast.get": ANYONE,  # GET /api/v1/people/<id>/forecast
     "instalments.instalments.get": ANYONE,  # GET /api/v1/people/<id>/instalments
     "plans.Plans.get": ANYONE,  # GET /api/v1/people/<id>/plans
     "plans.Plans.post": FINANCE_OR_BROKER,  # POST /api/v1/people/<id>/plans
+    "queries.list_queries.get": ANYONE,  # GET /api/v1/people/<id>/queries
+    "queries.raise_one.post": NOT_AUDITOR,  # POST /api/v1/people/<id>/queries (the person's one write)
     "receipts.Receipts.get": ANYONE,  # GET /api/v1/people/<id>/receipts
     "receipts.Receipts.post": FINANCE,  # POST /api/v1/people/<id>/receipts
     "spend.PersonSpend.get": ANYONE,  # GET /api/v1/people/<id>/spend
@@ -86,6 +92,7 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "transactions.person_transactions.get": ANYONE,  # GET /api/v1/people/<id>/transactions
     "rates.Rates.get": ANYONE,  # GET /api/v1/rates
     "rates.Rates.post": FINANCE,  # POST /api/v1/rates
+    "queries.answer.post": FINANCE_OR_BROKER,  # POST /api/v1/queries/<id>/answers
     "reconciliation.reconciliation.get": FINANCE,  # GET /api/v1/reconciliation
     "shared_support.Arrangements.get": ANYONE,  # GET /api/v1/shared-arrangements
     "shared_support.Arrangements.post": FINANCE_OR_BROKER,  # POST /api/v1/shared-arrangements
@@ -117,7 +124,23 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "statements.print_batch.get": FINANCE,  # GET /api/v1/statements/<month>/print-batch
     "statements.resolve.post": FINANCE,  # POST /api/v1/statement-deliveries/<id>/resolve
     "pages.home.get": ANYONE,  # GET / (the web pages: a signed-in user, by the session cookie)
+    "pages.text_size.post": ANYONE,  # POST /text-size (the user's own text size)
+    "pages.person.get": ANYONE,  # GET /people/<id> (a fund's page: the one visibility rule applies)
+    "pages.this_month.get": ANYONE,  # GET /people/<id>/this-month
+    "pages.statements.get": ANYONE,  # GET /people/<id>/statements
+    "pages.statement.get": ANYONE,  # GET /people/<id>/statements/<month>
+    "pages.statement_download.get": ANYONE,  # GET /people/<id>/statements/<month>/<document>
+    "pages.spend.get": ANYONE,  # GET /people/<id>/spend
+    "pages.spend_receipt.get": ANYONE,  # GET /people/<id>/spend/<spend_id>/receipt
+    "pages.queries.get": ANYONE,  # GET /people/<id>/queries (the person's questions and their answers)
+    "pages.raise_query_form.post": NOT_AUDITOR,  # POST /people/<id>/queries ("I don't recognise this")
+    "pages.review.get": NOT_PERSON,  # GET /people/<id>/review (a reviewer's page; auditors land on it at /people/<id>)
+    "pages.review_pack_download.get": ANYONE,  # GET /people/<id>/review-pack.xlsx
 }
+# The only writes to a fund a restricted role may make, and who: a person's query about their own
+# fund, over the API and from the pages.
+RESTRICTED_WRITES: dict[str, frozenset[str]] = {"queries.raise_one.post": frozenset({"person"}),
+                                                "pages.raise_query_form.post": frozenset({"person"})}
 # Endpoints open to all: the API's description, static files, and signing in and out (signing
 # out only empties the caller's own session, so it needs no role; its form still needs a CSRF token).
 PUBLIC = {"api-docs.openapi_json", "static", "pages.static", "pages.login", "pages.login_post", "pages.logout"}
@@ -257,7 +280,7 @@ def _cell(value):
 
 def export_csv(session) -> str:
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
+    w = sheets.Writer(out, lineterminator="\n")
     w.writerow(AUDIT_COLUMNS)
     for row in rows(session):
         w.writerow([_cell(v) for v in row])

@@ -31,6 +31,8 @@ FINANCE_OR_BROKER = ("admin", "finance", "broker")
 ADMIN = ("admin",)
 FINANCE_OR_AUDITOR = ("admin", "finance", "auditor")
 NOT_PERSON = ("admin", "finance", "broker", "auditor")
+# Raising a query is the one thing a person does (domain.md "Queries from the person").
+NOT_AUDITOR = ("admin", "finance", "broker", "person")
 MAX_ID, MAX_BIG_ID = 2**31 - 1, 2**63 - 1  # beyond these no row can exist
 
 

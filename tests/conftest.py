@@ -35,9 +35,11 @@ BACKENDS = ["sqlite", "postgresql"]
 
 
 def pytest_report_header(config):
+    from browser import CHROMIUM, CHROMIUM_PROBLEM
+    pages = f"browser tests: Chromium at {CHROMIUM}" if CHROMIUM else f"browser tests: SKIPPED - {CHROMIUM_PROBLEM}"
     if PG_PROBLEM is None:
-        return f"databases: SQLite and PostgreSQL ({PG_BASE.rsplit('@', 1)[-1]})"
-    return f"databases: SQLite ONLY - PostgreSQL not reachable at {PG_BASE.rsplit('@', 1)[-1]} ({PG_PROBLEM})"
+        return [f"databases: SQLite and PostgreSQL ({PG_BASE.rsplit('@', 1)[-1]})", pages]
+    return [f"databases: SQLite ONLY - PostgreSQL not reachable at {PG_BASE.rsplit('@', 1)[-1]} ({PG_PROBLEM})", pages]
 
 
 def _pg_url(name: str) -> str:

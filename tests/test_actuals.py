@@ -9,6 +9,7 @@ import pytest
 from openpyxl import load_workbook
 
 from isf_ledger import clock
+from isf_ledger.reports.actuals import COLUMNS
 
 
 def deliver(api, pid, day, qty, status, **extra):
@@ -70,7 +71,8 @@ def test_actuals_xlsx_and_cli(api, eastmere, tmp_path):
     r = api.call("GET", f"/api/v1/councils/{eastmere['council']}/actuals/2026-10?format=xlsx")
     ws = load_workbook(BytesIO(r.data)).active
     rows = list(ws.iter_rows(values_only=True))
-    head = rows[0]
+    assert rows[0][:3] == ("Row", "Month", "Period start") and "Person id" in rows[0]
+    head = COLUMNS  # the CSV's columns, in the same order, with headings in words
     ana = dict(zip(head, rows[1]))
     assert ana["person_id"] == eastmere["ana"] and str(ana["support_cost"]) == "305.25"
     assert str(dict(zip(head, rows[3]))["council_funded_voids"]) == "1289.6"

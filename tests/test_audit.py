@@ -3,12 +3,14 @@ names the person, a clean demo audits clean, and the audit reads without blockin
 from __future__ import annotations
 
 import sqlite3
+from datetime import date
 
 import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
+from isf_ledger import clock
 from isf_ledger.accounts.audit import audit, begin_read_only
 from isf_ledger.accounts.ledger import person_accounts, provider_accounts
 from isf_ledger.db import db
@@ -33,13 +35,21 @@ def tamper(backend: str, db_url: str, *statements: str) -> None:
 
 
 @pytest.fixture
-def books(api):
-    """Ana with a receipt and its fee, a reversed receipt, and Bo beside her."""
+def books(api, monkeypatch):
+    """Ana with a receipt and its fee, a reversed receipt, a delivery and October's statement,
+    and Bo beside her."""
+    monkeypatch.setattr(clock, "today", lambda: date(2026, 11, 20))
     ana, bo = api.person("Ana Smith"), api.person("Bo Jones")
     api.plan(ana)
     r = api.receipt(ana, "2000.00")
     gone = api.receipt(ana, "100.00", "2026-10-02")
     rev = api.post(f"/api/v1/transactions/{gone['transaction_id']}/reverse", {"reason": "wrong fund"})
+    api.post("/api/v1/rates", {"service": "day_support", "unit": "hour", "rate": "18.50",
+                               "effective_from": "2026-01-01"})
+    d = api.post(f"/api/v1/people/{ana}/deliveries", {"date": "2026-10-05", "start_time": "10:00",
+                                                      "service": "day_support", "quantity": "10.00",
+                                                      "status": "delivered", "domain": "personal_care"})
+    api.post("/api/v1/statements/2026-10/issue", {}, expect=200)
     with api.app.app_context():
         mine, bos, prov = (person_accounts(db.session, ana), person_accounts(db.session, bo),
                            provider_accounts(db.session))
@@ -52,7 +62,7 @@ def books(api):
         db.session.rollback()
     assert rev["transaction_id"] == ids["rev"]
     return {"ana": ana, "bo": bo, "r": r["transaction_id"], "f": r["fee_transaction_id"],
-            "gone_fee": gone["fee_transaction_id"], **ids}
+            "gone_fee": gone["fee_transaction_id"], "did": d["id"], "dtxn": d["transaction_id"], **ids}
 
 
 FAULTS = {
@@ -73,6 +83,11 @@ FAULTS = {
                                                          "fee_pence = 30000 WHERE id = {rid}"],
     "every reversal negates what it reverses":
         ["UPDATE postings SET account_id = {cont} WHERE transaction_id = {rev} AND account_id = {avail}"],
+    "every transaction has the record of its kind and moved what it records": [
+        "UPDATE deliveries SET transaction_id = NULL WHERE id = {did}"],
+    "every delivery's charge is its quantity at its rate": ["UPDATE deliveries SET rate = 19.50 WHERE id = {did}"],
+    "no fund got back more fee than it paid": ["UPDATE postings SET amount_pence = -amount_pence WHERE transaction_id = {f}"],
+    "every issued statement agrees with the ledger": ["UPDATE statements SET month = '2026-09-01' WHERE person_id = {ana}"],
 }
 # Further faults, each with the check that must find it.
 MORE_FAULTS = [
@@ -83,6 +98,13 @@ MORE_FAULTS = [
     ("every receipt and its fee are posted as recorded",
      ["UPDATE postings SET amount_pence = amount_pence * 2 WHERE transaction_id = {f}"]),
     ("every reversal negates what it reverses", ["UPDATE transactions SET reverses_id = NULL WHERE reverses_id = {gone_fee}"]),
+    ("every transaction has the record of its kind and moved what it records",
+     ["UPDATE deliveries SET charge_pence = 18600 WHERE id = {did}"]),
+    ("every transaction has the record of its kind and moved what it records",
+     ["UPDATE transactions SET kind = 'spend' WHERE id = {dtxn}"]),
+    ("every delivery's charge is its quantity at its rate", ["UPDATE deliveries SET status = 'banked' WHERE id = {did}"]),
+    ("every issued statement agrees with the ledger",
+     ["UPDATE account_kind_months SET kind = 'spend' WHERE account_id = {avail} AND kind = 'delivery'"]),
 ]
 
 
@@ -140,3 +162,101 @@ def test_the_audit_reads_a_read_only_snapshot_and_never_blocks_a_writer(api, bac
             assert db.session.scalar(sa.text("SHOW transaction_read_only")) == "off"
             db.session.rollback()
     api.receipt(pid, "10.00")
+
+
+# --- Money no record explains (issue 21 item 4) ------------------------------------------------
+
+def plant(api, backend, person_id, kind, legs, day="2026-11-05"):
+    """A transaction written by plain SQL with every guard of the database on, as anyone with the
+    app's role could: an allocated id, balanced postings, a header, the checkpoints kept."""
+    next_id = ("INSERT INTO transaction_ids (id) SELECT nextval(pg_get_serial_sequence('transactions', 'id')) "
+               "RETURNING id" if backend == "postgresql" else "INSERT INTO transaction_ids (id) VALUES (NULL) RETURNING id")
+    with api.app.app_context():
+        s = db.session
+        txn = s.scalar(sa.text(next_id))
+        accounts = {a.kind: a for a in [*person_accounts(s, person_id).values()]}
+        provider = provider_accounts(s)
+        for name, pence in legs:
+            account = accounts.get(name) or provider[name]
+            s.execute(sa.text("INSERT INTO postings (transaction_id, account_id, date, amount_pence) "
+                              "VALUES (:t, :a, :d, :p)"), {"t": txn, "a": account.id, "d": day, "p": pence})
+        s.execute(sa.text("INSERT INTO transactions (id, kind, date, service_date, person_id, description, created_at) "
+                          "VALUES (:t, :k, :d, :d, :pid, 'planted', CURRENT_TIMESTAMP)"),
+                  {"t": txn, "k": kind, "d": day, "pid": person_id})
+        month = day[:8] + "01"
+        for name, pence in legs:
+            account = accounts.get(name) or provider[name]
+            s.execute(sa.text("INSERT INTO account_months (account_id, month, net_pence) VALUES (:a, :m, :p) "
+                              "ON CONFLICT (account_id, month) DO UPDATE "
+                              "SET net_pence = account_months.net_pence + excluded.net_pence"),
+                      {"a": account.id, "m": month, "p": pence})
+            if name in accounts:
+                s.execute(sa.text("INSERT INTO account_kind_months (account_id, month, kind, reverses_kind, net_pence) "
+                                  "VALUES (:a, :m, :k, '', :p) ON CONFLICT (account_id, month, kind, reverses_kind) "
+                                  "DO UPDATE SET net_pence = account_kind_months.net_pence + excluded.net_pence"),
+                          {"a": account.id, "m": month, "k": kind, "p": pence})
+        s.commit()
+    return txn
+
+
+def findings(api) -> dict[str, list[str]]:
+    with api.app.app_context():
+        found = {k: v for k, v in audit(db.session).items() if v}
+        db.session.rollback()
+    return found
+
+
+def credit(pence, *provider):
+    """Legs putting `pence` into Ana's available from the provider's accounts (signs as posted)."""
+    first, *rest = provider
+    return [("available", pence), (first, -pence), *[(name, -pence if i % 2 == 0 else pence)
+                                                     for i, name in enumerate(rest)]]
+
+
+def test_a_fee_refund_beyond_the_fee_paid_is_found(api, backend):
+    ana = api.person("Ana Smith")
+    assert api.receipt(ana, "205.50")["fee"] == "20.55"
+    assert findings(api) == {}
+    plant(api, backend, ana, "fee_refund", credit(2_000_000, "fee_income", "client_money", "provider_bank"))
+    assert findings(api) == {"no fund got back more fee than it paid": [
+        f"Ana Smith (person {ana}): the fund has been refunded 19979.45 more fee than it paid"]}
+
+
+@pytest.mark.parametrize("kind, pence, legs, why", [
+    ("delivery", 300_000, ("support_income", "client_money", "provider_bank"), "with no delivery recorded"),
+    ("receipt", 500_000, ("client_money",), "with no receipt recorded"),
+    ("contingency_draw", 500_000, ("client_money",), "with no contingency movement recorded"),
+    ("gift", 500_000, ("client_money",), "(a kind the engine does not know)"),
+])
+def test_money_no_record_explains_is_found_naming_the_person(api, backend, kind, pence, legs, why):
+    ana = api.person("Ana Smith")
+    api.receipt(ana, "205.50")
+    txn = plant(api, backend, ana, kind, credit(pence, *legs))
+    assert findings(api) == {"every transaction has the record of its kind and moved what it records": [
+        f"Ana Smith (person {ana}): transaction {txn} is a {kind} {why}, {pence // 100}.00 to the fund"]}
+
+
+def test_a_delivery_shifted_by_a_penny_with_its_checkpoints_fixed_is_found(api, books, backend, db_url):
+    """Triggers off: every leg of the delivery one penny larger, the checkpoints made to agree."""
+    assert findings(api) == {}
+    b = books
+    shift = [f"UPDATE postings SET amount_pence = amount_pence + CASE WHEN amount_pence > 0 THEN 1 ELSE -1 END "
+             f"WHERE transaction_id = {b['dtxn']}"]
+    for account, sign in ((b["avail"], -1), (b["support_income"], 1), (b["client_money"], 1), (b["provider_bank"], -1)):
+        shift.append(f"UPDATE account_months SET net_pence = net_pence + ({sign}) "
+                     f"WHERE account_id = {account} AND month = '2026-10-01'")
+    shift.append(f"UPDATE account_kind_months SET net_pence = net_pence - 1 WHERE account_id = {b['avail']} "
+                 "AND month = '2026-10-01' AND kind = 'delivery'")
+    tamper(backend, db_url, *shift)
+    with api.app.app_context():
+        number = db.session.scalar(sa.text(f"SELECT number FROM statements WHERE person_id = {b['ana']}"))
+        db.session.rollback()
+    who = f"Ana Smith (person {b['ana']})"
+    assert findings(api) == {
+        "every transaction has the record of its kind and moved what it records": [
+            f"{who}: delivery {b['did']}: its transaction {b['dtxn']} (delivery) moved -185.01 on available, the "
+            "record says -185.00; -185.01 on the fund, the record says -185.00"],
+        "every issued statement agrees with the ledger": [
+            f"{who}: statement {number} for 2026-10 says closing_balance 1615.00 (the ledger: 1614.99), "
+            "support_charged_total 185.00 (the ledger: 185.01)"],
+    }

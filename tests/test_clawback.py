@@ -220,9 +220,10 @@ def test_closing_refuses_an_overdrawn_fund_and_items_after_the_date(api, today):
     r = api.call("POST", f"/api/v1/people/{pid}/close", {"date": "2026-11-04", "destination": "transfer",
                                                          "reference": "T-1"})
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "items_after_close"
-    api.post(f"/api/v1/people/{pid}/deliveries", {"date": "2026-11-06", "start_time": "10:00",
-                                                  "service": "day_support", "quantity": "80.00",
-                                                  "status": "delivered", "domain": "personal_care"})
+    for day in range(6, 10):  # 80 hours, a day's session at most each
+        api.post(f"/api/v1/people/{pid}/deliveries", {"date": f"2026-11-{day:02d}", "start_time": "02:00",
+                                                      "service": "day_support", "quantity": "20.00",
+                                                      "status": "delivered", "domain": "personal_care"})
     r = api.call("POST", f"/api/v1/people/{pid}/close", {"date": "2026-11-15", "destination": "transfer",
                                                          "reference": "T-1"})
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "fund_overdrawn"

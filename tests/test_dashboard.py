@@ -67,7 +67,7 @@ def test_each_funds_figures_and_alerts(api, funds):
     assert t["reconciliation"] == {"funds_total": "5917.00", "client_money_held": "5917.00", "difference": "0.00",
                                    "reconciles": True}
     assert t["alerts"] == {"overdrawn": 1, "underspending": 1, "overspending": 1, "many_refusals": 1,
-                           "many_provider_cancellations": 1, "arrears": 2}
+                           "many_provider_cancellations": 1, "arrears": 2, "queries_overdue": 0}
 
 
 def test_paging_and_sorting(api, funds):

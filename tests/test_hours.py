@@ -99,12 +99,16 @@ def test_a_night_service_is_charged_per_whole_night(api):
     ana = setup_ana(api)
     api.post("/api/v1/rates", {"service": "waking_night", "unit": "night", "rate": "145.00",
                                "effective_from": "2026-04-01"})
-    d = deliver(api, ana, service="waking_night", start_time="22:00", date="2026-10-05", quantity="2",
-                status="delivered", domain="staying_safe")
-    assert (d["charge"], d["unit"], d["quantity"]) == ("290.00", "night", "2.00")
-    status, err = refused(api, ana, service="waking_night", date="2026-10-06", quantity="1.50", status="delivered")
+    nights = [deliver(api, ana, service="waking_night", start_time="22:00", date=day, quantity="1",
+                      status="delivered", domain="staying_safe") for day in ("2026-10-05", "2026-10-06")]
+    assert [(d["charge"], d["unit"], d["quantity"]) for d in nights] == [("145.00", "night", "1.00")] * 2
+    assert api.balance(ana)["available"] == f"{1800 - 290:.2f}"
+    status, err = refused(api, ana, service="waking_night", date="2026-10-07", quantity="1.50", status="delivered")
     assert status == 422 and list(err["details"]) == ["quantity"]
     assert "whole number of nights" in err["message"]
+    status, err = refused(api, ana, service="waking_night", date="2026-10-07", quantity="2", status="delivered")
+    assert status == 422 and list(err["details"]) == ["quantity"]
+    assert "at most the length of a day: 1.00 nights" in err["message"]
 
 
 def test_no_rate_on_the_date_is_a_422_naming_the_service(api):

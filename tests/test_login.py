@@ -62,13 +62,18 @@ def test_the_form_has_labels_a_csrf_token_and_the_headers_and_no_inline_code(api
     assert r.mimetype == "text/html"
     assert_headers(r)
     html = r.get_data(as_text=True)
-    assert '<html lang="en-GB">' in html
-    assert '<label for="name">Name</label>' in html and '<label for="password">Password</label>' in html
+    assert '<html lang="en-GB"' in html
+    assert re.search(r'<label class="[^"]*" for="name">Name</label>', html)
+    assert re.search(r'<label class="[^"]*" for="password">Password</label>', html)
     assert 'autocomplete="current-password"' in html
     assert len(_token(html)) > 20
-    assert "<script" not in html and "<style" not in html and "style=" not in html
+    scripts = re.findall(r"<script[^>]*>", html)
+    assert scripts and all(re.fullmatch(r'<script type="module" src="/assets/[\w.]+"></script>', t + "</script>")
+                           for t in scripts), scripts  # only files of this site's, nothing inline
+    assert re.findall(r"<script[^>]*>(.*?)</script>", html, re.S) == [""] * len(scripts)
+    assert "<style" not in html and "style=" not in html
     assert not re.search(r"\son[a-z]+=", html)  # no inline event handlers
-    with api.client.get("/assets/pages.css") as css:
+    with api.client.get("/assets/isf.css") as css:
         assert css.status_code == 200 and css.mimetype == "text/css"
         assert_headers(css)
 
@@ -97,7 +102,7 @@ def test_the_right_password_signs_in_with_a_fresh_httponly_lax_cookie(api):
     assert signed_in_as(api.client) == "lead"
     home = api.client.get("/").get_data(as_text=True)
     assert "with the role <strong>finance</strong>" in home
-    assert "The web pages for funds come next." in home
+    assert '<h1 class="govuk-heading-l">Hello, lead</h1>' in home
     assert _token(home) != before  # the session before signing in was thrown away, its token too
 
 
@@ -135,7 +140,7 @@ def test_a_wrong_password_and_an_unknown_name_get_the_same_answer(api):
         assert r.status_code == 401, name
         assert_headers(r)
         html = r.get_data(as_text=True)
-        answers.append(re.search(r'<p class="error" id="sign-in-error" role="alert">([^<]+)</p>', html).group(1))
+        answers.append(re.search(r'<p class="govuk-error-message" id="sign-in-error"><span class="govuk-visually-hidden">Error:</span> ([^<]+)</p>', html).group(1))
         assert f'value="{name}"' in html  # the form again, the name kept
         assert "Set-Cookie" not in r.headers or "session=;" in r.headers["Set-Cookie"]
     assert answers == [WRONG, WRONG, WRONG, "Enter your name and your password."]
@@ -250,10 +255,9 @@ def test_a_person_sees_their_own_balance_at_home(api, monkeypatch):
     assert_headers(r)
     html = r.get_data(as_text=True)
     assert "with the role <strong>person</strong>" in html
-    assert "<h2>Ana’s fund today</h2>" in html
-    assert '<dd id="available">£1,550.00</dd>' in html
-    assert '<dd id="contingency">£250.00</dd>' in html
-    assert "As at 31 December 2026." in html
+    assert '<h1 class="govuk-heading-xl">Your money</h1>' in html
+    assert '<p class="isf-big-figure" id="left-now">£1,550.00</p>' in html
+    assert '<p class="govuk-body" id="kept-aside">£250.00 is kept to one side in case you need more help.</p>' in html
     assert "8,100.00" not in html  # Bo's
     # A read by a person goes to the audit log, on the pages as in the API; so does each sign-in.
     with api.app.app_context():
@@ -270,7 +274,7 @@ def test_a_user_made_with_a_password_on_standard_input_can_sign_in(api):
     assert sign_in(api.client, "X", "a phrase read from stdin").status_code == 302
     assert signed_in_as(api.client) == "X"
     home = api.client.get("/").get_data(as_text=True)
-    assert '<dd id="available">£0.00</dd>' in home
+    assert '<p class="isf-big-figure" id="left-now">£0.00</p>' in home
 
 
 def test_the_api_needs_no_csrf_token(api):

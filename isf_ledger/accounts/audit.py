@@ -14,8 +14,11 @@ from sqlalchemy.orm import aliased, scoped_session
 
 from ..money import apply_rate, format_pence
 from .kinds import outflows
-from .models import Account, AccountKindMonth, AccountMonth, Person, Posting, Receipt, Transaction
+from .models import (Account, AccountKindMonth, AccountMonth, Clawback, ContingencyMovement, Delivery, FundClosing,
+                     Person, Posting, RateAdjustmentLine, Receipt, Spend, Transaction)
+from .hours import CHARGED, quantity
 from .reconciliation import reconcile
+from ..shared_support.models import ChargeLine
 
 # Invariant 4: the only kinds of transaction that may take money out of a person's fund (a
 # debit of `available` or `contingency`), each with the provider accounts the money must reach.
@@ -211,10 +214,197 @@ def receipts_against_postings(session) -> list[Finding]:
             out.append(Finding(pid, f"receipt {rid}: fee {format_pence(fee)}, but fee transaction {fee_txn} is "
                                     f"{fee_kind or 'missing'}, took {format_pence(took)} from the fund and "
                                     f"paid {format_pence(earned)} to fee income"))
-    lone = (sa.select(Transaction.id, Transaction.person_id).outerjoin(r, r.transaction_id == Transaction.id)
-            .where(Transaction.kind == "receipt", r.id.is_(None)))
-    out += [Finding(pid, f"transaction {txn} is a receipt with no receipt recorded") for txn, pid in session.execute(lone)]
     return out
+
+
+def _records():
+    """Every record that says what a transaction moved, as rows (txn, kind, person, what, id,
+    avail, cont, fund, arr): the pence it put on the person's `available` and `contingency`, on
+    the fund as a whole, and on a shared arrangement's account (None: not said by the record)."""
+    none = sa.cast(sa.null(), sa.BigInteger)
+
+    def text(x):
+        return sa.cast(sa.literal(x), sa.String(40)) if isinstance(x, str) else x
+
+    def row(txn, kind, pid, what, rid, avail=none, cont=none, fund=none, arr=none):
+        return sa.select(txn.label("txn"), text(kind).label("kind"), pid.label("pid"), text(what).label("what"),
+                         rid.label("rid"), avail.label("avail"), cont.label("cont"), fund.label("fund"),
+                         arr.label("arr"))
+
+    r, d, s, m, c, fc = Receipt, Delivery, Spend, ContingencyMovement, Clawback, FundClosing
+    ra, cl = RateAdjustmentLine, ChargeLine
+    zero = sa.cast(sa.literal(0), sa.BigInteger)
+    set_aside = m.kind == "set_aside"
+    signed = sa.case((set_aside, -m.amount_pence), else_=m.amount_pence)
+    parts = [
+        row(r.transaction_id, "receipt", r.person_id, "receipt", r.id, r.amount_pence, zero, r.amount_pence),
+        row(r.fee_transaction_id, "fee", r.person_id, "receipt", r.id, -r.fee_pence, zero, -r.fee_pence)
+        .where(r.fee_transaction_id.is_not(None)),
+        row(d.transaction_id, "delivery", d.person_id, "delivery", d.id, -d.charge_pence, zero, -d.charge_pence)
+        .where(d.transaction_id.is_not(None)),
+        row(ra.transaction_id, "rate_adjustment", ra.person_id, "rate adjustment of delivery", sa.func.min(ra.delivery_id),
+            -sa.func.sum(ra.difference_pence), zero, -sa.func.sum(ra.difference_pence))
+        .where(ra.transaction_id.is_not(None)).group_by(ra.transaction_id, ra.person_id),
+        row(s.transaction_id, "spend", s.person_id, "spend", s.id, -s.amount_pence, zero, -s.amount_pence),
+        row(m.transaction_id, sa.case((set_aside, "contingency_set_aside"), else_="contingency_draw"), m.person_id,
+            "contingency movement", m.id, signed, -signed, zero),
+        row(c.transaction_id, "clawback", c.person_id, "clawback", c.id, -c.amount_pence, zero, -c.amount_pence),
+        row(fc.transaction_id, "closing", fc.person_id, "closing", fc.id, fund=-fc.paid_out_pence)
+        .where(fc.transaction_id.is_not(None)),
+        row(cl.transaction_id, sa.case((cl.person_id.is_(None), "shared_void"), else_="shared_charge"),
+            cl.person_id, "shared charge line", sa.func.min(cl.id),
+            sa.case((cl.person_id.is_(None), zero), else_=-sa.func.sum(cl.amount_pence)), zero,
+            sa.case((cl.person_id.is_(None), zero), else_=-sa.func.sum(cl.amount_pence)), sa.func.sum(cl.amount_pence))
+        .where(cl.transaction_id.is_not(None)).group_by(cl.transaction_id, cl.person_id),
+    ]
+    return sa.union_all(*parts).subquery()
+
+
+# Kinds whose every transaction has a record beside it (RECORDED_BY); a fee refund has none: its
+# reason is on the transaction, and the fund's net fee paid may never go below zero.
+RECORDED_BY = {"receipt": "receipt", "fee": "receipt", "delivery": "delivery",
+               "rate_adjustment": "rate adjustment line", "spend": "spend", "contingency_set_aside":
+               "contingency movement", "contingency_draw": "contingency movement", "clawback": "clawback",
+               "closing": "fund closing", "shared_charge": "shared charge line", "shared_void": "shared charge line"}
+NO_RECORD = {"fee_refund", REVERSAL}
+
+
+def records_against_postings(session) -> list[Finding]:
+    """Every transaction has the record of its kind (a delivery, a spend, a charge line...) and
+    moved exactly what that record says on the fund's pots and the arrangement's account; every
+    record's transaction exists, is of its kind and in its person's fund. Two queries: the
+    transactions without their record, and the records against their transactions' legs."""
+    t, p, a = Transaction, Posting, Account
+    rec = _records()
+    legs = (sa.select(p.transaction_id.label("txn"),
+                      _sum_if(sa.and_(a.person_id.is_not(None), a.kind == "available")).label("avail"),
+                      _sum_if(sa.and_(a.person_id.is_not(None), a.kind == "contingency")).label("cont"),
+                      _sum_if(a.person_id.is_not(None)).label("fund"),
+                      _sum_if(a.kind == "shared_arrangement").label("arr"))
+            .join(a, a.id == p.account_id).where(p.transaction_id.in_(sa.select(rec.c.txn)))
+            .group_by(p.transaction_id).subquery())
+    mismatch = sa.or_(*[sa.and_(getattr(rec.c, x).is_not(None), sa.func.coalesce(getattr(legs.c, x), 0) != getattr(rec.c, x))
+                        for x in ("avail", "cont", "fund", "arr")])
+    cols = list(rec.c)
+    q = (sa.select(*cols, t.id.is_(None), t.kind, t.person_id, legs.c.avail, legs.c.cont, legs.c.fund, legs.c.arr)
+         .select_from(rec).outerjoin(t, t.id == rec.c.txn).outerjoin(legs, legs.c.txn == rec.c.txn)
+         .where(sa.or_(t.id.is_(None), t.kind != cols[1], t.person_id.is_distinct_from(cols[2]), mismatch)))
+    out = []
+    for txn, kind, pid, what, rid, *want, missing, got_kind, owner, g_av, g_co, g_fu, g_ar in session.execute(q):
+        head = f"{what} {rid}: its transaction {txn}"
+        if missing:
+            out.append(Finding(pid, f"{head} is missing"))
+        elif got_kind != kind or owner != pid:
+            out.append(Finding(pid, f"{head} is a {got_kind} of "
+                                    + ("the provider's books" if owner is None else "{others}"),
+                               () if owner is None else (owner,)))
+        else:
+            got = dict(zip(("available", "contingency", "the fund", "the arrangement"), (g_av, g_co, g_fu, g_ar)))
+            said = [f"{format_pence(g or 0)} on {name}, the record says {format_pence(w)}"
+                    for (name, g), w in zip(got.items(), want) if w is not None and (g or 0) != w]
+            out.append(Finding(pid, f"{head} ({kind}) moved " + "; ".join(said)))
+    lone = (sa.select(t.id, t.kind, t.person_id, sa.func.coalesce(sa.select(sa.func.sum(p.amount_pence))
+                      .join(a, a.id == p.account_id)
+                      .where(p.transaction_id == t.id, a.person_id.is_not(None)).scalar_subquery(), 0))
+            .outerjoin(rec, rec.c.txn == t.id)
+            .where(rec.c.txn.is_(None), t.kind.not_in(list(NO_RECORD))))
+    for txn, kind, pid, net in session.execute(lone):
+        why = (f"with no {RECORDED_BY[kind]} recorded" if kind in RECORDED_BY
+               else "(a kind the engine does not know)")
+        out.append(Finding(pid, f"transaction {txn} is a {kind} {why}, {format_pence(net)} to the fund"))
+    return out
+
+
+def negative_fee(session) -> list[Finding]:
+    """A fund never gets back more fee than it paid: each fund's net fee (fee income from it, net
+    of refunds and reversals) is never below zero."""
+    t, p, a = Transaction, Posting, Account
+    net = sa.func.sum(p.amount_pence)
+    q = (sa.select(t.person_id, net).join(p, p.transaction_id == t.id).join(a, a.id == p.account_id)
+         .where(a.kind == "fee_income", t.person_id.is_not(None)).group_by(t.person_id).having(net < 0))
+    return [Finding(pid, f"the fund has been refunded {format_pence(-n)} more fee than it paid")
+            for pid, n in session.execute(q)]
+
+
+def wrong_charges(session) -> list[Finding]:
+    """Each delivery's charge is ROUND_HALF_UP(quantity x rate) when its status is charged, else
+    none, and it has a transaction exactly when the charge is not zero. Grouped by (quantity,
+    rate, status, charge) first, as the fees are: sessions repeat, so few groups."""
+    d = Delivery
+    key = (d.quantity_hundredths, d.rate, d.status, d.charge_pence)
+    posted = d.transaction_id.is_not(None)
+    out = []
+    for qty, rate, status, charge, n_posted, n in session.execute(
+            sa.select(*key, _sum_if(posted, 1), sa.func.count()).group_by(*key).execution_options(yield_per=5000)):
+        want = apply_rate(qty, rate) if status in CHARGED else 0
+        if charge == want and n_posted == (n if want else 0):
+            continue
+        for did, pid, txn in session.execute(sa.select(d.id, d.person_id, d.transaction_id).where(
+                *(col == v for col, v in zip(key, (qty, rate, status, charge))))):
+            if charge != want:
+                out.append(Finding(pid, f"delivery {did} ({status}, {quantity(qty)} at {rate}): charge "
+                                        f"{format_pence(charge)}, the rate gives {format_pence(want)}"))
+            elif (txn is not None) != bool(want):
+                out.append(Finding(pid, f"delivery {did}: charge {format_pence(charge)} but "
+                                        + ("no transaction" if txn is None else f"transaction {txn}")))
+    return out
+
+
+def statements_against_ledger(session) -> list[Finding]:
+    """Each issued statement's stored money figures against the ledger's month for that person
+    (nothing can be dated into an issued month, so it never changes): its opening and closing
+    `available`, the contingency left, and each heading's total. Read from the monthly
+    checkpoints (themselves checked against the postings) in two grouped passes, one over the
+    months up to each statement's and one over its month by kind, compared in the database: one
+    query."""
+    from ..reports.figures import HEADINGS, OUTGOING
+    from ..reports.models import Statement
+
+    s, am, km, a = Statement, AccountMonth, AccountKindMonth, Account
+    available = a.kind == "available"
+    pots = (sa.select(s.id.label("sid"),
+                      _sum_if(sa.and_(available, am.month < s.month), am.net_pence).label("opening_balance"),
+                      _sum_if(available, am.net_pence).label("closing_balance"),
+                      _sum_if(a.kind == "contingency", am.net_pence).label("remaining"))
+            .join(a, a.person_id == s.person_id).join(am, sa.and_(am.account_id == a.id, am.month <= s.month))
+            .group_by(s.id).subquery())
+    names = sorted(set(HEADINGS.values()))
+    of = sa.case((km.kind == REVERSAL, km.reverses_kind), else_=km.kind)
+    heads = (sa.select(s.id.label("sid"), *[
+                 ((-1 if h in OUTGOING else 1) * _sum_if(of.in_([k for k, x in HEADINGS.items() if x == h]),
+                                                         km.net_pence)).label(h) for h in names])
+             .join(a, sa.and_(a.person_id == s.person_id, available))
+             .join(km, sa.and_(km.account_id == a.id, km.month == s.month))
+             .group_by(s.id).subquery())
+    paths = {"contingency_set_aside": ("contingency", "set_aside"), "contingency_drawn": ("contingency", "drawn")}
+    derived = {"opening_balance": pots.c.opening_balance, "closing_balance": pots.c.closing_balance,
+               ("contingency", "remaining"): pots.c.remaining, **{paths.get(h, h): heads.c[h] for h in names}}
+    figures = {k: _pounds(sa.func.coalesce(v, 0)) for k, v in derived.items()}
+    stored = {k: s.figures[k].as_string() for k in figures}
+    # domain.md's statement fields must be there; a heading added since may be missing from
+    # statements issued before it was.
+    bad = sa.or_(*[stored[k].is_distinct_from(v) if k in STATEMENT_FIELDS or isinstance(k, tuple)
+                   else sa.and_(stored[k].is_not(None), stored[k] != v) for k, v in figures.items()])
+    q = (sa.select(s.person_id, s.month, s.number, *stored.values(), *figures.values())
+         .outerjoin(pots, pots.c.sid == s.id).outerjoin(heads, heads.c.sid == s.id).where(bad))
+    out = []
+    for pid, month, number, *values in session.execute(q):
+        kept, ledger = values[:len(figures)], values[len(figures):]
+        diffs = [f"{k if isinstance(k, str) else '.'.join(k)} {x} (the ledger: {y})"
+                 for k, x, y in zip(figures, kept, ledger) if x != y]
+        out.append(Finding(pid, f"statement {number} for {str(month)[:7]} says " + ", ".join(diffs)))
+    return out
+
+
+STATEMENT_FIELDS = ("opening_balance", "closing_balance", "receipts_total", "management_fee_total",
+                    "support_charged_total", "shared_support_total", "spend_total", "clawback_total")
+
+
+def _pounds(pence):
+    """Pence as the statements write money ("-12.50"), in SQL on both engines."""
+    whole, part = sa.func.abs(pence) // 100, sa.func.abs(pence) % 100
+    return (sa.case((pence < 0, "-"), else_="") + sa.cast(whole, sa.String) + "."
+            + sa.case((part < 10, "0"), else_="") + sa.cast(part, sa.String))
 
 
 def reversals_against_originals(session) -> list[Finding]:
@@ -282,6 +472,10 @@ def audit(session) -> dict[str, list[str]]:
         "every receipt bore the right fee": wrong_fees(session),
         "every receipt and its fee are posted as recorded": receipts_against_postings(session),
         "every reversal negates what it reverses": reversals_against_originals(session),
+        "every transaction has the record of its kind and moved what it records": records_against_postings(session),
+        "every delivery's charge is its quantity at its rate": wrong_charges(session),
+        "no fund got back more fee than it paid": negative_fee(session),
+        "every issued statement agrees with the ledger": statements_against_ledger(session),
         "client money equals the sum of funds": unreconciled(session),
     }
     ids = {x for fs in found.values() for f in fs for x in (f.person_id, *f.others) if x is not None}

@@ -25,12 +25,14 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from ..errors import Conflict
+from .. import clock
+from ..errors import Conflict, Invalid
 from ..money import format_pence, round_half_up
 from .councils import rule_history, rule_on
-from .fees import fee_rate_on
+from .dates import check_fact_date
+from .fees import fee_rate_on, fee_taken
 from .ledger import Entry, fund_balance, lock_funds, person_accounts, post, provider_accounts
-from .models import Account, Clawback, Person, Posting, Receipt, Transaction
+from .models import Clawback, Person, Receipt, Transaction
 from .plans import plan_on, plan_year_start
 from .positions import bank_positions
 from .receipts import receipt_entries
@@ -99,9 +101,33 @@ def surplus_on(session, person_id: int, day: date) -> Surplus:
                    recoverable, rule("surplus_notice_days"))
 
 
+def notice_letter(session, person_id: int, *, amount_pence: int | None = None, day: date | None = None) -> dict:
+    """The surplus notice letter's figures, written today (UK): the surplus today, and `amount`
+    (default: all that may be recovered today) recoverable from `day` (default: the earliest the
+    notice allows). The letter never promises what a clawback would refuse: a date with less
+    than `surplus_notice_days` of notice, or an amount beyond what may be recovered, is a 422."""
+    today = clock.today()
+    s = surplus_on(session, person_id, today)
+    earliest = today + timedelta(days=s.notice_days)
+    when = earliest if day is None else day
+    if when < earliest:
+        raise Invalid("date", f"the person must be told at least {s.notice_days} days before a surplus is recovered: "
+                              f"a letter written on {today.isoformat()} may give {earliest.isoformat()} or later")
+    amount = s.recoverable if amount_pence is None else amount_pence
+    if amount > s.recoverable:
+        share = "" if s.contribution_spent_first else " (the council's share of the surplus)"
+        raise Invalid("amount", f"more than may be recovered: on {today.isoformat()} that is "
+                                f"{format_pence(s.recoverable)}{share}")
+    return {"name": session.get(Person, person_id).name, "written_on": today.isoformat(), "date": when.isoformat(),
+            "amount": format_pence(amount), "available": format_pence(s.available),
+            "bank_value": format_pence(s.bank_value), "threshold": format_pence(s.threshold),
+            "threshold_weeks": s.threshold_weeks, "surplus": format_pence(s.surplus)}
+
+
 def record_clawback(session, person_id: int, *, date: date, amount_pence: int, reference: str | None = None,
                     notice_given_on: date | None = None, method: str = "repayment",
                     override_reason: str | None = None, user_id: int | None = None) -> Clawback:
+    check_fact_date(session, person_id, date)
     funds = lock_funds(session, [person_id])
     s = surplus_on(session, person_id, date)
     if not override_reason:
@@ -147,20 +173,12 @@ def record_clawback(session, person_id: int, *, date: date, amount_pence: int, r
     return row
 
 
-def fee_taken(session, person_id: int) -> int:
-    """The fee this fund has paid the provider, net of refunds and reversals."""
-    q = (sa.select(sa.func.coalesce(sa.func.sum(Posting.amount_pence), 0))
-         .join(Transaction, Transaction.id == Posting.transaction_id)
-         .join(Account, Account.id == Posting.account_id)
-         .where(Transaction.person_id == person_id, Account.kind == "fee_income"))
-    return int(session.scalar(q))
-
-
 def record_fee_refund(session, person_id: int, *, date: date, amount_pence: int, reason: str,
                       user_id: int | None = None) -> Entry:
     """The provider pays fee back into `available` (a council's contract may ask for it): from its
     fee income, the money moving from its own bank back into client money. Never more than the
     fee this fund has paid."""
+    check_fact_date(session, person_id, date)
     funds = lock_funds(session, [person_id])
     taken = fee_taken(session, person_id)
     if amount_pence > taken:

@@ -29,6 +29,7 @@ from ..errors import Conflict, Invalid
 from ..locks import lock_key
 from ..money import format_pence
 from ..reports import statements as st
+from .dates import refuse_before_opening, refuse_future
 from .ledger import Entry, fund_balance, lock_funds, month_end, month_start, person_accounts, post, provider_accounts
 from .models import FundClosing, Transaction
 
@@ -74,10 +75,8 @@ def close_fund(session, person_id: int, *, date: date, destination: str, referen
     lock_key(session, "statements:issue")
     funds = lock_funds(session, [person_id])  # 409 fund_closed the second time
     fund = funds[person_id]
-    if date < fund.opened_on:
-        raise Invalid("date", f"before the fund opened on {fund.opened_on.isoformat()}")
-    if date > clock.today():
-        raise Invalid("date", "a fund is closed on the day the person left, not ahead of it")
+    refuse_before_opening(date, fund.opened_on)
+    refuse_future(date, what="closings (on the day the person left, not ahead of it)")
     if fund.issued_through is not None and date <= month_end(fund.issued_through):
         raise Conflict(f"the statement for {fund.issued_through:%B %Y} is already issued; close the fund on a "
                        "later day", {"date": ["in a month whose statement is issued"]}, code="month_closed")

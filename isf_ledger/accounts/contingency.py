@@ -25,6 +25,7 @@ from sqlalchemy.orm import aliased
 
 from ..errors import Conflict
 from ..money import format_pence
+from .dates import check_fact_date
 from .ledger import Entry, fund_balance, lock_funds, person_accounts, post
 from .models import ContingencyMovement, Transaction
 from .plans import add_months, plan_on, plan_year_start
@@ -81,6 +82,7 @@ def _plan_year_allowance(session, person_id: int, day: date) -> tuple[int, int, 
 
 def record_set_aside(session, person_id: int, *, date: date, amount_pence: int,
                      user_id: int | None = None) -> ContingencyMovement:
+    check_fact_date(session, person_id, date)
     funds = lock_funds(session, [person_id])  # first: the allowance is read under the fund's lock
     allowed, done, (start, end) = _plan_year_allowance(session, person_id, date)
     if done + amount_pence > allowed:
@@ -95,6 +97,7 @@ def record_set_aside(session, person_id: int, *, date: date, amount_pence: int,
 
 def record_draw(session, person_id: int, *, date: date, amount_pence: int, reason: str, authorised_by: str,
                 user_id: int | None = None) -> ContingencyMovement:
+    check_fact_date(session, person_id, date)
     funds = lock_funds(session, [person_id])
     return _record(session, funds, person_id, DRAW, date, amount_pence, reason, authorised_by, user_id)
 

@@ -390,8 +390,8 @@ def _quarter_hours(rng, low: int, high: int) -> Decimal:
 
 
 def month_by_month_hours(spec: PersonSpec, start: date, today: date) -> list[DeliveryIn]:
-    """A rostering system's month: each service's delivered hours as one timesheet line at the
-    month's end, and the sessions that went otherwise as their own lines: refused, unplanned,
+    """A rostering system's month: each service's delivered hours as timesheet lines at the
+    month's end (a day's session at most each), and the sessions that went otherwise as their own lines: refused, unplanned,
     banked with a week's notice and drawn a few weeks later, missed visits the provider cancelled.
     Only days before today; the bank is drawn only from what it holds, within the year."""
     rng = random.Random(spec.hours_seed)
@@ -412,8 +412,7 @@ def month_by_month_hours(spec: PersonSpec, start: date, today: date) -> list[Del
                     out.append(DeliveryIn(dom(rng.randint(1, 28)), clock_time(22), service, Decimal(1),
                                           "provider_cancelled", domain))
                     planned -= 1
-                if planned > 0:
-                    out.append(DeliveryIn(last, clock_time(22), service, planned, "delivered", domain))
+                out += _sessions(last, clock_time(22), service, planned, domain, Decimal(1))
                 continue
             others = []
             for status, chance, low, high in (("refused", 25, 1, 3), ("unplanned", 15, 1, 3),
@@ -438,9 +437,19 @@ def month_by_month_hours(spec: PersonSpec, start: date, today: date) -> list[Del
                 out.append(DeliveryIn(day, clock_time(10), service, qty, status, domain))
                 if status in ("refused", "unplanned", "provider_cancelled", "banked"):
                     planned -= qty
-            if planned > 0:
-                out.append(DeliveryIn(last, clock_time(9), service, planned, "delivered", domain))
+            out += _sessions(last, clock_time(9), service, planned, domain, Decimal(24))
         month = add_months(month, 1)
+    return out
+
+
+def _sessions(last: date, start: clock_time, service: str, total: Decimal, domain: str, most: Decimal) -> list[DeliveryIn]:
+    """The month's delivered hours (or nights) as the fewest sessions of at most a day (`most`:
+    24 hours, or one night), on the days back from the month's last; nothing when none."""
+    out, day = [], last
+    while total > 0:
+        qty = min(total, most)
+        out.append(DeliveryIn(day, start, service, qty, "delivered", domain))
+        total, day = total - qty, day - timedelta(days=1)
     return out
 
 

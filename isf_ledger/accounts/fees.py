@@ -2,15 +2,26 @@
 
 Each receipt bears ROUND_HALF_UP(amount x rate) at the rate of the plan in force on the
 receipt's date (the provider's default where no plan is in force yet), unless it is fee-exempt.
+
+A fund never gets back more fee than it paid, net of reversals (domain.md "Receipts and the
+management fee", "Underspend and clawback"): a fee refund is at most the fee paid so far
+(clawback.record_fee_refund), and reversing a receipt, which gives its fee back, is refused
+with 409 `fee_refunded` when that fee has already been refunded: the fund would hold money
+that never came in. Reverse the fee refund first.
 """
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
 
-from ..money import apply_rate
+import sqlalchemy as sa
+
+from ..errors import Conflict
+from ..money import apply_rate, format_pence
 from .ledger import Entry
+from .models import Account, Posting, Transaction
 from .plans import DEFAULT_FEE_RATE, plan_on
+from .reversals import after_reversal
 
 
 def fee_rate_on(session, person_id: int, day: date) -> Decimal:
@@ -29,3 +40,21 @@ def fee_entry(person_id: int, day: date, fee_pence: int, fund: dict, provider: d
     return Entry(kind="fee", date=day, person_id=person_id, description=f"Management fee on {what}", follows=follows,
                  legs=[(fund["available"], -fee_pence), (provider["fee_income"], fee_pence),
                        (provider["client_money"], fee_pence), (provider["provider_bank"], -fee_pence)])
+
+
+def fee_taken(session, person_id: int) -> int:
+    """The fee this fund has paid the provider, net of refunds and reversals."""
+    q = (sa.select(sa.func.coalesce(sa.func.sum(Posting.amount_pence), 0))
+         .join(Transaction, Transaction.id == Posting.transaction_id)
+         .join(Account, Account.id == Posting.account_id)
+         .where(Transaction.person_id == person_id, Account.kind == "fee_income"))
+    return int(session.scalar(q))
+
+
+@after_reversal("receipt")
+def _refuse_giving_back_refunded_fee(session, txn, reversal: Entry, user_id) -> None:
+    net = fee_taken(session, txn.person_id)
+    if net < 0:
+        raise Conflict(f"a fund never gets back more fee than it paid: this receipt's fee has been refunded, so "
+                       f"reversing it would leave the fund's net fee paid at {format_pence(net)}. Reverse the fee "
+                       "refund first", {"fee_paid": format_pence(net)}, code="fee_refunded")

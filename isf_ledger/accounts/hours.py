@@ -19,6 +19,7 @@ from ..db import among
 from ..errors import Conflict, Invalid
 from ..money import apply_rate
 from .bank import BANK_STATUSES, BankEvent, bank_events, replay
+from .dates import refuse_before_opening, refuse_future
 from .councils import rule_history, rule_on
 from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
 from .models import Delivery, DeliveryReversal, Fund, Person, PlanService, Transaction
@@ -32,6 +33,9 @@ STATUSES = ("delivered", "refused", "unplanned", "banked", "bank_used", "provide
 CHARGED = ("delivered", "refused", "unplanned", "bank_used")
 DEFAULT_BANKING_NOTICE_HOURS = 48
 FIGURES = ("planned", *STATUSES, "bank_balance")
+# One delivery is one day's session at most (domain.md "Hours"): 24 hours, or one night of a
+# per-night service; in hundredths.
+MAX_QUANTITY = {"hour": 2400, "night": 100}
 
 
 def hundredths(quantity: Decimal) -> int:
@@ -91,8 +95,8 @@ def checked_row(book: RateBook, person_id: int, item: DeliveryIn, *, opened_on: 
     """The delivery's row as it will be written, with its charge; Invalid (naming the field) if a
     rule refuses it. The bank's balance is checked over all of a fund's new rows together.
     `expiry_days(plan, day)` is the bank_expiry_days rule on the session's date."""
-    if opened_on is not None and item.date < opened_on:
-        raise Invalid("date", f"before the fund opened on {opened_on.isoformat()}; record the plan first")
+    refuse_future(item.date)
+    refuse_before_opening(item.date, opened_on)
     rate = book.rate(person_id, item.service, item.date)
     if rate is None:
         raise Invalid("service", f"no rate for {item.service} on {item.date.isoformat()}: add it to the "
@@ -100,6 +104,9 @@ def checked_row(book: RateBook, person_id: int, item: DeliveryIn, *, opened_on: 
     unit, qty = book.unit(item.service), hundredths(item.quantity)
     if unit == "night" and qty % 100:
         raise Invalid("quantity", f"{item.service} is charged per night: give a whole number of nights")
+    if qty > MAX_QUANTITY[unit]:
+        raise Invalid("quantity", f"one delivery is at most the length of a day: {quantity(MAX_QUANTITY[unit])} "
+                                  f"{unit}s of {item.service}; record each day's session on its own")
     lapses_on = None
     if item.status == "banked":
         check_notice(item, notice_hours)

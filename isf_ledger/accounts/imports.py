@@ -16,8 +16,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import zipfile
-from collections import defaultdict
+import zlib
+from collections import Counter, defaultdict
 from datetime import date, datetime, time
 from decimal import Decimal, localcontext
 
@@ -26,6 +28,7 @@ from marshmallow import ValidationError
 
 from ..errors import Invalid, LedgerError
 from ..locks import lock_key
+from .audit import begin_read_only
 from .bank import BANK_STATUSES, bank_events
 from .councils import rule_history, rule_on
 from .hours import DEFAULT_BANKING_NOTICE_HOURS, DeliveryIn, bank_shortfalls, checked_row, quantity, write_deliveries
@@ -41,31 +44,88 @@ _schema = DeliverySchema()
 
 
 class ImportRefused(LedgerError):
-    """The file, or some of its rows, cannot be applied: nothing was written (422)."""
+    """The file, or some of its rows, cannot be applied: nothing was written (422). `details`
+    lists the first MAX_ERRORS errors (a file's rows by row, then column) and `error_count`
+    counts them all."""
 
     status = 422
     code = "invalid_import"
 
-    def __init__(self, errors: list[dict]):
-        rows = {e["row"] for e in errors if e["row"] is not None}
-        what = f"{len(rows)} bad row(s)" if rows else errors[0]["reason"]
-        super().__init__(f"nothing was imported: {what}", {"errors": errors})
+    def __init__(self, errors: list[dict], total: int | None = None, bad_rows: int | None = None):
+        errors = errors[:MAX_ERRORS]
+        total = len(errors) if total is None else total
+        if bad_rows is None:
+            bad_rows = len({e["row"] for e in errors if e["row"] is not None})
+        what = f"{bad_rows} bad row(s)" if bad_rows else errors[0]["reason"]
+        super().__init__(f"nothing was imported: {what}",
+                         {"errors": errors, "error_count": total, "errors_listed": len(errors)})
 
 
 def _error(row, column, reason) -> dict:
     return {"row": row, "column": column, "reason": reason}
 
 
+def _order(e: dict):
+    return (e["row"] or 0, e["column"] or "")
+
+
+class _Errors:
+    """The bad rows found so far, in bounded memory: the first MAX_ERRORS by row and column, how
+    many there are in all, and how many rows have one."""
+
+    def __init__(self):
+        self.kept: list[dict] = []
+        self.total = 0
+        self.rows = 0  # rows with an error, counted as they arrive (exact once errors are dropped)
+        self._last_row = None
+        self._dropped = False
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+    def append(self, e: dict) -> None:
+        self.total += 1
+        if e["row"] is not None and e["row"] != self._last_row:  # rows arrive in order, mostly
+            self.rows += 1
+            self._last_row = e["row"]
+        self.kept.append(e)
+        if len(self.kept) >= 2 * MAX_ERRORS:
+            self.kept = sorted(self.kept, key=_order)[:MAX_ERRORS]
+            self._dropped = True
+
+    def extend(self, errors) -> None:
+        for e in errors:
+            self.append(e)
+
+    def refusal(self) -> ImportRefused:
+        return ImportRefused(sorted(self.kept, key=_order), self.total, self.rows if self._dropped or self.total > MAX_ERRORS else None)
+
+
 # Reading -----------------------------------------------------------------------------------
+# Limits, checked before anything larger is parsed, so that no upload can cost more than a
+# bounded amount of work and memory (an XLSX file's zip directory is read before openpyxl).
+
+MAX_ERRORS = 1000  # errors listed in a refusal (error_count says how many there were)
+MAX_COLUMNS = 100  # cells in the header up to its last non-empty one
+MAX_ROWS = 1_000_000
+MAX_CELL_BYTES = 131_072
+MAX_ZIP_MEMBERS = 1000
+MAX_UNZIPPED = 512 * 1024 * 1024  # an XLSX file's parts, unzipped, in all
+MAX_UNZIP_RATIO = 100  # ... and at most this many times the file's own size (plus 16 MiB)
+MAX_SHARED_STRINGS = 2_000_000
+_CSV_FIELD_LIMIT = 1 << 20  # characters csv reads in one cell; MAX_CELL_BYTES is checked after
+
 
 def _table(data: bytes):
     """A function giving the file's rows (lists of cells, the header first) afresh on each call,
-    read as they are needed; ImportRefused for a file that is empty or not CSV or XLSX."""
+    read as they are needed; ImportRefused for a file that is empty or not CSV or XLSX, or an
+    XLSX file larger than the limits once unzipped."""
     if not data.strip():
         raise ImportRefused([_error(None, None, "the file is empty")])
     if data.startswith(b"PK\x03\x04"):
+        _check_zip(data)
         sheet = _xlsx(data)
-        return lambda: sheet.iter_rows(values_only=True)
+        return lambda: _xlsx_rows(sheet)
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise ImportRefused([_error(None, None, "an old .xls workbook: save it as .xlsx or CSV (UTF-8)")])
     try:
@@ -74,7 +134,82 @@ def _table(data: bytes):
         raise ImportRefused([_error(None, None, "not a spreadsheet: send CSV (UTF-8) or XLSX")]) from None
     if b"\x00" in data:  # in UTF-8 only NUL itself has a zero byte
         raise ImportRefused([_error(None, None, "not a spreadsheet: send CSV (UTF-8) or XLSX")])
-    return lambda: csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=""))
+    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
+    return lambda: _csv_rows(data)
+
+
+def _csv_rows(data: bytes):
+    reader = csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=""))
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:  # a cell beyond _CSV_FIELD_LIMIT characters, or a quote left open at the end
+            raise ImportRefused([_error(reader.line_num or 1, None,
+                                        f"a cell longer than {MAX_CELL_BYTES:,} bytes, or a quote never closed")]
+                                ) from None
+        yield row
+
+
+def _unreadable(why: str = "") -> ImportRefused:
+    return ImportRefused([_error(None, None, "not a spreadsheet: an unreadable XLSX file" + why)])
+
+
+def _check_zip(data: bytes) -> None:
+    """Refuse an XLSX file from its zip directory (and its shared strings, counted as they
+    unzip) before openpyxl parses anything: too many parts, too large unzipped, or more shared
+    strings than any import needs."""
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise _unreadable() from None
+    with z:
+        members = z.infolist()
+        unzipped = sum(m.file_size for m in members)
+        limit = min(MAX_UNZIPPED, MAX_UNZIP_RATIO * len(data) + (16 << 20))
+        if len(members) > MAX_ZIP_MEMBERS or unzipped > limit:
+            raise ImportRefused([_error(None, None, f"the XLSX file unzips to {unzipped:,} bytes in {len(members):,} "
+                                                    f"parts: at most {limit:,} bytes in {MAX_ZIP_MEMBERS:,} parts")])
+        path = _shared_strings_path(z)
+        if path is None:
+            return
+        count, tail = 0, b""
+        try:
+            with z.open(path) as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    text = tail + chunk
+                    count += len(_SHARED_STRING.findall(text))
+                    # A tag cut at the chunk's end is counted with the next chunk.
+                    cut = text.rfind(b"<")
+                    tail = text[cut:] if cut >= 0 and not _SHARED_STRING.match(text, cut) else b""
+                    if count > MAX_SHARED_STRINGS:
+                        raise ImportRefused([_error(None, None, f"the XLSX file has more than "
+                                                                f"{MAX_SHARED_STRINGS:,} shared strings")])
+        except (zipfile.BadZipFile, KeyError, OSError, EOFError, zlib.error):
+            raise _unreadable() from None
+
+
+_SHARED_STRING = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s/>]")
+
+
+def _shared_strings_path(z: zipfile.ZipFile) -> str | None:
+    """The part openpyxl reads shared strings from, as it finds it: [Content_Types].xml."""
+    from openpyxl.packaging.manifest import Manifest
+    from openpyxl.xml.constants import ARC_CONTENT_TYPES, SHARED_STRINGS
+    from openpyxl.xml.functions import fromstring
+
+    try:
+        info = z.getinfo(ARC_CONTENT_TYPES)
+        if info.file_size > 1 << 20:
+            raise _unreadable(": its content types are too large")
+        ct = Manifest.from_tree(fromstring(z.read(info))).find(SHARED_STRINGS)
+    except ImportRefused:
+        raise
+    except Exception:  # a broken manifest (defusedxml refuses entities): openpyxl would fail on it too
+        raise _unreadable() from None
+    return ct.PartName[1:] if ct is not None and ct.PartName[1:] in z.namelist() else None
 
 
 def _xlsx(data: bytes):
@@ -82,56 +217,70 @@ def _xlsx(data: bytes):
 
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)  # formulas: their saved values
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError):
-        raise ImportRefused([_error(None, None, "not a spreadsheet: an unreadable XLSX file")]) from None
+    except Exception:  # openpyxl raises whatever its parsers raise for a broken part
+        raise _unreadable() from None
+    if not book.worksheets:
+        raise ImportRefused([_error(None, None, "the XLSX file has no worksheet: the first sheet is imported")])
     return book.worksheets[0]
 
 
+def _xlsx_rows(sheet):
+    """The first sheet's rows, at most MAX_COLUMNS + 1 cells wide; broken sheet XML is refused."""
+    rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1, max_row=MAX_ROWS + 2)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except Exception:  # broken sheet XML (ParseError, a bad cell reference, a bad number)
+            raise _unreadable(": its first sheet's XML is broken") from None
+        yield row
+
+
 def _columns(rows) -> list[tuple[int, str]]:
-    """The header's (position, column) pairs; ImportRefused unless it names every column once."""
+    """The header's (position, column) pairs; ImportRefused unless it names every column once.
+    Linear in the header's cells, and at most MAX_COLUMNS of them are looked at one by one."""
     header = next(rows, None)
     if header is None or not any(_blank(c) is not None for c in header):
         raise ImportRefused([_error(1, None, "the first row must be the header: " + ", ".join(COLUMNS))])
-    names = [str(c).strip().lower() if c is not None else "" for c in header]
-    errors = [_error(1, c, "a required column is missing from the header") for c in COLUMNS if c not in names]
-    for name in names:
+    width = len(header)
+    while width and _blank(header[width - 1]) is None:
+        width -= 1
+    if width > MAX_COLUMNS:
+        raise ImportRefused([_error(1, None, f"the header has {width:,} columns: at most {MAX_COLUMNS}")])
+    names = [_text(c).strip().lower() if c is not None else "" for c in header[:width]]
+    counts = Counter(names)
+    errors = [_error(1, c, "a required column is missing from the header") for c in COLUMNS if c not in counts]
+    for name in counts:
         if name and name not in COLUMNS + OPTIONAL:
-            errors.append(_error(1, name, "not a column of a deliveries import"))
-        elif name and names.count(name) > 1 and _error(1, name, "given more than once") not in errors:
+            errors.append(_error(1, name[:100], "not a column of a deliveries import"))
+        elif name and counts[name] > 1:
             errors.append(_error(1, name, "given more than once"))
     if errors:
         raise ImportRefused(errors)
     return [(i, n) for i, n in enumerate(names) if n]
 
 
+def _text(cell) -> str:
+    return _number_text(cell) if isinstance(cell, (int, float)) and not isinstance(cell, bool) else str(cell)
+
+
 def _with_header(table):
-    """(row number, {column: cell}) for every row with anything in it, one at a time."""
+    """(row number, {column: cell}) for every row with anything in it, one at a time; a row past
+    MAX_ROWS, or a cell longer than MAX_CELL_BYTES, is refused (naming where) at once."""
     rows = iter(table())
     at = _columns(rows)
     for number, cells in enumerate(rows, start=2):
+        if cells.count(None) == len(cells):  # an empty row (an XLSX sheet may claim a million)
+            continue
         row = {n: (_blank(cells[i]) if i < len(cells) else None) for i, n in at}
         if any(v is not None for v in row.values()):
+            if number > MAX_ROWS + 1:
+                raise ImportRefused([_error(number, None, f"more than {MAX_ROWS:,} rows: split the file")])
+            for column, v in row.items():
+                if isinstance(v, str) and len(v) > MAX_CELL_BYTES // 4 and len(v.encode()) > MAX_CELL_BYTES:
+                    raise ImportRefused([_error(number, column, f"longer than {MAX_CELL_BYTES:,} bytes")])
             yield number, row
-
-
-def _people_cells(table) -> tuple[int, set[str]]:
-    """A first, light pass: how many rows have anything in them, and the distinct `person` cells
-    (so every fund is locked before anything is written, lowest person id first)."""
-    rows = iter(table())
-    at = _columns(rows)
-    where = next(i for i, n in at if n == "person")
-    count, people = 0, set()
-    for cells in rows:
-        if any(i < len(cells) and _blank(cells[i]) is not None for i, _ in at):
-            count += 1
-            person = _blank(cells[where]) if where < len(cells) else None
-            if person is not None:
-                people.add(_person_text(person))
-    return count, people
-
-
-def _person_text(person) -> str:
-    return _number_text(person) if isinstance(person, (int, float)) else str(person)
 
 
 def _blank(cell):
@@ -209,7 +358,7 @@ def _cell(column: str, v):
 def _external_id(v) -> str | None:
     if v is None:
         return None
-    text = _number_text(v) if isinstance(v, (int, float)) else str(v)
+    text = _text(v)
     if len(text) > MAX_EXTERNAL_ID:
         raise _BadCell("external_id", f"at most {MAX_EXTERNAL_ID} characters")
     return text
@@ -228,14 +377,22 @@ def _people(session, values) -> tuple[dict, dict]:
     found, why = {}, {}
     for text in values:
         candidates = set(by_ref.get(text, []))
-        if text.isdigit() and int(text) in ids:
+        if _is_id(text) and int(text) in ids:
             candidates.add(int(text))
         if len(candidates) == 1:
             found[text] = candidates.pop()
+        elif candidates:
+            why[text] = "more than one person has this council reference: give the person's id"
+        elif any(c.isdigit() for c in text) and not text.isascii():
+            why[text] = "no person has this council reference, and an id is written in the digits 0-9"
         else:
-            why[text] = ("no person has this id or council reference" if not candidates else
-                         "more than one person has this council reference: give the person's id")
+            why[text] = "no person has this id or council reference"
     return found, why
+
+
+def _is_id(text: str) -> bool:
+    """Only ASCII digits are an id: str.isdigit() and int() also take "٦٣" and "⁶³"."""
+    return text.isascii() and text.isdigit()
 
 
 class _Cells:
@@ -281,33 +438,93 @@ class _Cells:
 CHUNK = 5000  # rows checked and written together: one post, one insert
 
 
-def import_deliveries(session, data: bytes, *, filename: str = "", user_id: int | None = None,
+class DeliveryFile:
+    """A deliveries file read whole once and checked as far as it can be without the database,
+    before any lock is taken: a file of the wrong size or shape is refused here (ImportRefused),
+    and the cells the API's schema refuses are kept in `errors` (bounded), so that the import
+    only checks such a file against the ledger, reading, and refuses it whole without a lock.
+    The rows are not kept: the import reads the file again, a row at a time."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+        self.sha256 = hashlib.sha256(data).hexdigest()
+        self.table = _table(data)
+        self.cells = _Cells()
+        errors, self.people, self.count = _Errors(), set(), 0
+        external_seen: dict[str, int] = {}
+        for number, row in _with_header(self.table):
+            self.count += 1
+            args = _row_args(number, row, self.cells, external_seen, errors)
+            if args is not None:
+                self.people.add(args[0])
+        self.errors = errors
+
+
+def read_file(data: bytes) -> DeliveryFile:
+    """The file read and checked without the database (ImportRefused for a bad one)."""
+    return DeliveryFile(data)
+
+
+def _row_args(number: int, row: dict, cells: _Cells, external_seen: dict, errors) -> tuple | None:
+    """(person cell text, the delivery's arguments, external id) for a row whose cells the API's
+    schema takes; otherwise None, each bad cell added to `errors`."""
+    text, bad = _as_json(row)
+    args, refused = cells.load(text)
+    bad.update({column: reason for column, reason in refused.items() if column not in bad})
+    if bad:
+        errors.extend(_error(number, column, reason) for column, reason in sorted(bad.items()))
+        args = None
+    try:
+        ext = _external_id(row.get("external_id"))
+    except _BadCell as e:
+        errors.append(_error(number, e.column, e.reason))
+        return None
+    if ext is not None:
+        if ext in external_seen:
+            errors.append(_error(number, "external_id", f"the same visit as row {external_seen[ext]}"))
+            return None
+        external_seen[ext] = number
+    person = row.get("person")
+    if person is None:
+        errors.append(_error(number, "person", "Missing data for required field."))
+        return None
+    if args is None:
+        return None
+    return _text(person), args, ext
+
+
+def import_deliveries(session, data: bytes | DeliveryFile, *, filename: str = "", user_id: int | None = None,
                       notice_hours: int = DEFAULT_BANKING_NOTICE_HOURS, progress=None) -> dict:
     """Apply a file of deliveries whole, in the session's transaction (the caller commits), or
-    raise ImportRefused listing every bad row, with nothing written. `progress(stage, n)` is told
+    raise ImportRefused listing the bad rows, with nothing written. `progress(stage, n)` is told
     of rows as they pass.
 
-    The file is read twice, as it goes: first only its `person` cells, so every fund is locked
-    (lowest id first) before anything is written; then each row is checked once and written in
+    The file is read and checked first, without the database (DeliveryFile: give one already
+    read to keep even the caller's transaction out of it); a bad file is refused before any
+    lock. Then, under the imports' lock, every fund in the file is locked (lowest id first)
+    before anything is written, and each row is checked against the ledger and written in
     chunks under a savepoint. After the first bad row nothing more is written, every row is still
     checked, and the savepoint is rolled back: all or nothing without holding the file's rows."""
     tell = progress or (lambda stage, n: None)
-    sha256 = hashlib.sha256(data).hexdigest()
-    lock_key(session, "delivery-imports")  # one import at a time: visit ids and file hashes checked, then written
-    seen = session.scalar(sa.select(DeliveryImport).where(DeliveryImport.sha256 == sha256))
-    if seen is not None:
-        return {"import_id": seen.id, "rows": seen.rows, "written": 0, "skipped": seen.rows, "people": 0,
-                "charged": 0, "already_imported": True}
-    table = _table(data)
-    count, texts = _people_cells(table)
+    file = data if isinstance(data, DeliveryFile) else DeliveryFile(data)
+    count, texts, table, cells = file.count, file.people, file.table, file.cells
     tell("read", count)
-
+    refused = bool(file.errors)  # refused already: only read, to list the ledger's errors too
+    if refused:
+        begin_read_only(session)  # SQLite: no write lock (unless the caller's transaction holds one)
+    else:
+        lock_key(session, "delivery-imports")  # one import at a time: visit ids and file hashes checked, then written
+        seen = session.scalar(sa.select(DeliveryImport).where(DeliveryImport.sha256 == file.sha256))
+        if seen is not None:
+            return {"import_id": seen.id, "rows": seen.rows, "written": 0, "skipped": seen.rows, "people": 0,
+                    "charged": 0, "already_imported": True}
     found, unknown = _people(session, texts)
     pids = sorted(set(found.values()))
     funds = {f.person_id: f for f in session.scalars(sa.select(Fund).where(Fund.person_id.in_(pids)))}
     councils = {p.id: p.council for p in session.scalars(sa.select(Person).where(Person.id.in_(pids)))}
-    locked = lock_funds(session, [pid for pid in pids if funds[pid].closed_on is None])
-    funds.update(locked)  # as locked: closed_on and issued_through as they stand now
+    if not refused:
+        locked = lock_funds(session, [pid for pid in pids if funds[pid].closed_on is None])
+        funds.update(locked)  # as locked: closed_on and issued_through as they stand now
     accounts = defaultdict(dict)
     for account in session.scalars(sa.select(Account).where(Account.person_id.in_(pids))):
         accounts[account.person_id][account.kind] = account
@@ -317,10 +534,10 @@ def import_deliveries(session, data: bytes, *, filename: str = "", user_id: int 
     # Every service on the rate card (the file's services are not known before its rows are read)
     # and every person's plans, for their overrides.
     book = RateBook(session, session.scalars(sa.select(Rate.service).distinct()).all(), pids)
-    cells = _Cells()
 
-    savepoint = session.begin_nested()
-    errors: list[dict] = []
+    savepoint = None if refused else session.begin_nested()
+    errors = file.errors  # writes stop at the first error: a refused file writes nothing
+    seen_again = _Errors()  # the file's own errors, found again as it is read again
     external_seen: dict[str, int] = {}
     banking: dict[int, list[tuple[int, dict]]] = defaultdict(list)  # pid -> [(row number, bank row)]
     written = skipped = charged = 0
@@ -370,29 +587,10 @@ def import_deliveries(session, data: bytes, *, filename: str = "", user_id: int 
 
     for number, row in _with_header(table):
         tell("check", 1)
-        text, bad = _as_json(row)
-        args, refused = cells.load(text)
-        bad.update({column: reason for column, reason in refused.items() if column not in bad})
-        if bad:
-            errors.extend(_error(number, column, reason) for column, reason in sorted(bad.items()))
-            args = None
-        try:
-            ext = _external_id(row.get("external_id"))
-        except _BadCell as e:
-            errors.append(_error(number, e.column, e.reason))
+        parsed = _row_args(number, row, cells, external_seen, seen_again)
+        if parsed is None:
             continue
-        if ext is not None:
-            if ext in external_seen:
-                errors.append(_error(number, "external_id", f"the same visit as row {external_seen[ext]}"))
-                continue
-            external_seen[ext] = number
-        person = row.get("person")
-        if person is None:
-            errors.append(_error(number, "person", "Missing data for required field."))
-            continue
-        if args is None:
-            continue
-        person = _person_text(person)
+        person, args, ext = parsed
         if person in unknown:
             errors.append(_error(number, "person", unknown[person]))
             continue
@@ -411,10 +609,11 @@ def import_deliveries(session, data: bytes, *, filename: str = "", user_id: int 
                                          f"the {service} bank holds {quantity(s.held)} h on "
                                          f"{s.event.day.isoformat()}, not enough for {quantity(s.event.hundredths)} h"))
     if errors:
-        savepoint.rollback()
-        raise ImportRefused(sorted(errors, key=lambda e: (e["row"] or 0, e["column"] or "")))
+        if savepoint is not None:
+            savepoint.rollback()
+        raise errors.refusal()
     savepoint.commit()
-    record = DeliveryImport(sha256=sha256, filename=(filename or "")[:255], rows=count, written=written,
+    record = DeliveryImport(sha256=file.sha256, filename=(filename or "")[:255], rows=count, written=written,
                             skipped=skipped, created_by=user_id)
     session.add(record)
     session.flush()

@@ -24,6 +24,11 @@ from .ledger import lock_funds
 from .models import BudgetLine, PlanService, PlanVersion
 
 DEFAULT_FEE_RATE = Decimal("0.10")
+# The fee is at most half of what comes in, for everyone; what the fund pays the provider is
+# finance's to agree, as are prices other than the rate card's: a broker's plan version takes
+# the default fee and the rate card (api/plans.py refuses these fields from a broker with 403).
+MAX_FEE_RATE = Decimal("0.50")
+FINANCE_ONLY = ("management_fee_rate", "rate_overrides")
 # Lancashire's six outcome domains: every budget line, charge and spend names one.
 DOMAINS = ("staying_safe", "communication", "work_leisure_learning", "essential_living_tasks",
            "personal_care", "health")
@@ -44,6 +49,7 @@ def add_plan(session, person_id: int, *, effective_from: date, annual_budget_pen
     if weekly_client_contribution_pence * 52 > annual_budget_pence:
         raise Invalid("weekly_client_contribution", "a year of contributions exceeds the annual budget")
     _check_sizes(budget_lines, planned_weekly_hours, rate_overrides)
+    _check_rates(session, management_fee_rate, rate_overrides)
     _check_within_budget(annual_budget_pence, contingency_amount_pence, budget_lines)
     fund = lock_funds(session, [person_id])[person_id]  # versions numbered one at a time, never for a closed fund
     if session.scalar(sa.select(PlanVersion.version).where(PlanVersion.person_id == person_id,
@@ -84,6 +90,16 @@ def _check_sizes(budget_lines, planned_weekly_hours, rate_overrides) -> None:
                                ("rate_overrides", rate_overrides, "services")):
         if value is not None and len(value) > MAX_ENTRIES:
             raise Invalid(field, f"at most {MAX_ENTRIES} {what}")
+
+
+def _check_rates(session, fee_rate: Decimal, rate_overrides: dict | None) -> None:
+    from .rates import check_rate, units_of  # rates reads plans' windows
+
+    if not 0 <= fee_rate <= MAX_FEE_RATE:
+        raise Invalid("management_fee_rate", f"must be from 0 to {MAX_FEE_RATE}")
+    units = units_of(session, list(rate_overrides or {}))
+    for service, rate in (rate_overrides or {}).items():
+        check_rate("rate_overrides", service, units[service], Decimal(rate))
 
 
 def _check_within_budget(budget_pence: int, contingency_pence: int, budget_lines) -> None:

@@ -6,16 +6,34 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from ..errors import Conflict
+from ..errors import Conflict, Invalid
 from ..locks import lock_key
 from .models import PlanVersion, Rate
 from .plans import in_force, windows
 
 UNITS = ("hour", "night")
+# A unit rate is above zero and at most these (an hour of support, a night's sleep-in or
+# waking night): far above any rate card in use, low enough that one mistyped figure cannot
+# move a fortune out of a fund. For everyone, finance included, on the rate card and in a
+# plan's rate_overrides.
+MAX_RATE = {"hour": Decimal("250.00"), "night": Decimal("1000.00")}
+
+
+def check_rate(field: str, service: str, unit: str, rate: Decimal) -> None:
+    if not 0 < rate <= MAX_RATE[unit]:
+        raise Invalid(field, f"{service}: a rate per {unit} is more than 0 and at most {MAX_RATE[unit]}")
+
+
+def units_of(session, services) -> dict[str, str]:
+    """Each service's unit on the rate card; a service priced only by a plan's override is by the hour."""
+    known = dict(session.execute(sa.select(Rate.service, Rate.unit).where(Rate.service.in_(sorted(services)))
+                                 .distinct()).all()) if services else {}
+    return {s: known.get(s, "hour") for s in services}
 
 
 def add_rate(session, *, service: str, unit: str, rate: Decimal, effective_from: date,
              user_id: int | None = None) -> Rate:
+    check_rate("rate", service, unit, rate)
     # Until the service's first entry commits there is no row to lock: without this, racing
     # first entries with different units would all see none and all land.
     lock_key(session, f"rate:{service}")

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from datetime import date
 
-import sqlalchemy as sa
-
-from ..errors import Invalid
+from .dates import check_fact_date
 from .fees import fee_entry, fee_on, fee_rate_on
 from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
-from .models import Fund, Receipt
+from .models import Receipt
 
 SOURCES = ("council", "health", "client_contribution", "other")
 SOURCE_NAMES = {"council": "council payment", "health": "health funding",
@@ -33,11 +31,7 @@ def receipt_entries(person_id: int, day: date, amount_pence: int, source: str, r
 def record_receipt(session, person_id: int, *, date: date, amount_pence: int, source: str,
                    reference: str | None = None, fee_exempt: bool = False,
                    user_id: int | None = None) -> Receipt:
-    # Checked before the lock so a bad date is a 422 ahead of any 409; opened_on only moves
-    # earlier, so a date accepted here stays valid under the lock.
-    opened_on = session.scalar(sa.select(Fund.opened_on).where(Fund.person_id == person_id))
-    if opened_on is not None and date < opened_on:
-        raise Invalid("date", f"before the fund opened on {opened_on.isoformat()}; record the plan first")
+    check_fact_date(session, person_id, date)
     funds = lock_funds(session, [person_id])
     fund, provider = person_accounts(session, person_id), provider_accounts(session)
     rate = fee_rate_on(session, person_id, date)

@@ -27,6 +27,8 @@ Rules:
   pages offer. A fixed list would refuse the unexpected spend a person-centred plan allows.
 - `domain` is one of the plan's domains (plans.DOMAINS), so a reviewer sees what each domain's
   money went on.
+- `one_off` (default false) marks spend that will not recur (a holiday, a piece of equipment):
+  the forecast leaves it out of the recent rate it projects the year's end at.
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ from sqlalchemy.orm import aliased
 
 from ..errors import Conflict
 from ..locks import lock_key
+from .dates import check_fact_date
 from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
 from .models import ReceiptFile, Spend, Transaction
 
@@ -93,7 +96,8 @@ def _next_payment_number(session, payee: str, invoice_reference: str) -> int:
 
 def record_spend(session, person_id: int, *, date: date, amount_pence: int, payee: str, category: str,
                  domain: str, description: str, invoice_reference: str | None = None,
-                 user_id: int | None = None) -> Spend:
+                 one_off: bool = False, user_id: int | None = None) -> Spend:
+    check_fact_date(session, person_id, date)
     funds = lock_funds(session, [person_id])
     invoice = invoice_reference.strip() if invoice_reference and invoice_reference.strip() else None
     number = _next_payment_number(session, payee, invoice) if invoice else None
@@ -101,7 +105,7 @@ def record_spend(session, person_id: int, *, date: date, amount_pence: int, paye
                         person_accounts(session, person_id), provider_accounts(session))
     post(session, [entry], funds, user_id)  # refuses to take `available` below zero
     row = Spend(**spend_row(person_id, entry, amount_pence, payee, category, domain, description, invoice,
-                            number, user_id))
+                            number, user_id), one_off=one_off)
     session.add(row)
     session.flush()
     return row

@@ -1,4 +1,4 @@
-"""The sign-in form, signing out, and the home page a signed-in user lands on."""
+"""The sign-in form, signing out, the home page a signed-in user lands on, and text size."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -10,16 +10,17 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import Blueprint, g, make_response, redirect, render_template, request, session, url_for
+from marshmallow import Schema, fields as mfields, validate
 
 from .. import clock
 from ..access import roles_for
-from ..accounts.models import Person
-from ..accounts.positions import fund_position
 from ..db import db, utcnow
 from ..fields import has_control_characters
 from ..money import format_pence
 from ..reports.render_pdf import pounds
 from ..users import caller_by_id, end_sessions, endpoint_key
+from .forms import PageForm
+from .frame import TEXT_SIZES, save_text_size
 from .signin import reserve_attempt, sign_in
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
@@ -137,9 +138,45 @@ def logout():
 @bp.get("/")
 @signed_in
 def home():
-    """Who you are; for a person, their fund's balance today."""
-    user, position, person = g.user, None, None
+    """A person's home is their money (people.py); everyone else's lists the pages they may use."""
+    user = g.user
     if user.role == "person" and user.person_id is not None:
-        person = db.session.get(Person, user.person_id)
-        position = fund_position(db.session, user.person_id, clock.today())
-    return render_template("pages/home.html", user=user, person=person, position=position, today=clock.today())
+        from .people import money_page  # people.py builds on this module's guard
+        return money_page(user.person_id, home=True)
+    if user.role == "auditor":
+        from .review import reviewer_home  # a council reviewer's home: their council's people
+        return reviewer_home()
+    return render_template("pages/home.html", user=user, links=nav_links())
+
+
+def nav_links() -> list[dict]:
+    """The pages the signed-in user may use, for the navigation and their home: every page a role
+    may use is reachable from `/`. The current page is marked."""
+    user = g.get("user")
+    if user is None:
+        return []
+    links = [{"href": url_for("pages.home"), "text": "Your money" if user.role == "person" else "Home"}]
+    if user.role == "person" and user.person_id is not None:
+        from .people import links_for
+        links += links_for(user.person_id)
+    if user.role == "auditor":
+        links[0]["text"] = "Your council’s people"
+    for link in links:
+        link["current"] = link["href"] == request.path
+    return links
+
+
+class TextSizeIn(Schema):
+    size = mfields.String(required=True, validate=validate.OneOf(TEXT_SIZES))
+
+
+@bp.post("/text-size")
+@signed_in
+def text_size():
+    """Make the text normal or large for this user, remembered across sign-ins; back to the page."""
+    form = PageForm(TextSizeIn())
+    back = local_path(request.form.get("next")) or url_for("pages.home")
+    if form.load():
+        save_text_size(g.user.id, form.data["size"])
+        db.session.commit()
+    return redirect(back, 303)

@@ -13,7 +13,6 @@ signs or thousands separators.
 """
 from __future__ import annotations
 
-import csv
 import io
 from collections import defaultdict
 from datetime import date
@@ -25,6 +24,7 @@ from ..accounts.hours import hours_by_period
 from ..accounts.ledger import month_end, month_start
 from ..accounts.models import Council, Delivery, DeliveryReversal, Person
 from ..money import format_pence
+from ..sheets import DATE, GBP, QUANTITY, Writer, append, fit_streamed, styled, table, words
 from ..shared_support.models import Arrangement, ChargeLine, ChargeRun
 
 HOURS = ("planned", "delivered", "refused", "unplanned", "banked", "bank_used", "provider_cancelled")
@@ -87,9 +87,9 @@ def actuals(session, council: Council, month: date) -> list[dict]:
 
 def to_csv(rows: list[dict]) -> bytes:
     out = io.StringIO()
-    w = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
-    w.writeheader()
-    w.writerows(rows)
+    w = Writer(out, lineterminator="\r\n")
+    w.writerow(COLUMNS)
+    w.writerows([r[k] for k in COLUMNS] for r in rows)
     return out.getvalue().encode("utf-8")
 
 
@@ -97,13 +97,31 @@ NUMERIC = {k for k in COLUMNS if k.endswith(("_hours", "_cost")) or k in ("share
 
 
 def to_xlsx(rows: list[dict], council: Council, month: date) -> bytes:
+    """The CSV's rows as a workbook for people: headings in words, dates as dates, money in £,
+    hours to two places, the header frozen and filtered, fit to print."""
     from openpyxl import Workbook
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(f"Actuals {month:%Y-%m}")
-    ws.append(list(COLUMNS))
+    header = [HEADINGS.get(k, words(k)) for k in COLUMNS]
+    fit_streamed(ws, [header, *([r[k] for k in COLUMNS] for r in rows)])  # before the first row is written
+    table(ws, last_row=len(rows) + 1, columns=len(COLUMNS), fit=False)
+    append(ws, header)
     for r in rows:
-        ws.append([Decimal(r[k]) if k in NUMERIC else (int(r[k]) if k == "person_id" and r[k] else r[k])
-                   for k in COLUMNS])
+        append(ws, [_xlsx_value(ws, k, r[k]) for k in COLUMNS])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+HEADINGS = {"row_type": "Row", "person_id": "Person id", "council_funded_voids": "Empty places the council funds",
+            "bank_used_hours": "Hours used from the bank", "bank_used_cost": "Bank used cost"}
+
+
+def _xlsx_value(ws, column: str, text: str):
+    if not text:
+        return None
+    if column in NUMERIC:
+        return styled(ws, Decimal(text), QUANTITY if column.endswith("_hours") else GBP)
+    if column in ("period_start", "period_end"):
+        return styled(ws, date.fromisoformat(text), DATE)
+    return int(text) if column == "person_id" else text

@@ -74,19 +74,25 @@ def get_statement(args, person_id, month):
     `?format=pdf` the document as issued (or `&large_print=true`, set in large type), `xlsx` the
     workbook with the month's ledger lines and formulas over them."""
     stmt = _found(person_id, month)
+    if args["format"] in ("pdf", "xlsx"):
+        return statement_file(stmt, args["format"], large_print=args["large_print"])
+    return st.as_json(db.session, stmt)
+
+
+def statement_file(stmt, kind: str, *, large_print: bool = False) -> Response:
+    """A statement's document: the PDF as issued (or set in large type) or the XLSX workbook with
+    the month's ledger lines; the API and the statement's page both send it."""
     doc = st.as_json(db.session, stmt)
-    name = f"statement-{person_id}-{month}"
-    if args["format"] == "pdf":
-        pdf = render_pdf(doc, large_print=True) if args["large_print"] else st.stored_pdf(db.session, stmt)
+    name = f"statement-{stmt.person_id}-{stmt.month:%Y-%m}"
+    if kind == "pdf":
+        pdf = render_pdf(doc, large_print=True) if large_print else st.stored_pdf(db.session, stmt)
         return Response(pdf, mimetype="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{name}.pdf"'})
-    if args["format"] == "xlsx":
-        lines = st.month_lines(db.session, person_id, stmt.month)
-        _original_kinds(lines)
-        return Response(render_xlsx(doc, lines),
-                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
-    return doc
+    lines = st.month_lines(db.session, stmt.person_id, stmt.month)
+    _original_kinds(lines)
+    return Response(render_xlsx(doc, lines),
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
 
 
 @blp.route("/people/<int:person_id>/statements/<month>/corrections", methods=["POST"])

@@ -18,6 +18,8 @@ Alerts, and the thresholds they use (named here, shown in the JSON as `threshold
 - `many_provider_cancellations`: provider-cancelled hours over CANCELLATION_SHARE of the hours
   meant to be given (delivered + provider-cancelled) in the same months.
 - `arrears`: instalments due and not received (the council's or the person's).
+- `queries_overdue`: a query from the person still open more than queries.ANSWER_WITHIN working
+  days after it was raised (England and Wales bank holidays counted); `queries_overdue` counts them.
 """
 from __future__ import annotations
 
@@ -39,18 +41,21 @@ from ..accounts.models import (Account, AccountKindMonth, Council, Delivery, Del
                                Transaction)
 from ..accounts.plans import add_months, in_force, windows
 from ..accounts.positions import positions
+from ..accounts.queries import ANSWER_WITHIN, overdue_by_person
 from ..accounts.reconciliation import reconcile
 from ..money import format_pence, round_half_up
+from ..sheets import DATE, GBP, QUANTITY, append, fit_streamed, print_to_width, styled, table, words
 from .figures import HEADINGS
 from ..accounts.instalments import received_by_person
 from ..accounts.plans import plans_by_person
-from .statements import USES_BUDGET, plan_year
+from .forecast import USES_BUDGET, plan_year
 
 OVERSPEND_MARGIN = Decimal("0.10")  # 10% beyond the budget's pace
 REFUSAL_SHARE = Decimal("0.20")  # refused > 20% of delivered
 CANCELLATION_SHARE = Decimal("0.10")  # provider-cancelled > 10% of what was meant to be given
 RECENT_MONTHS = 3
-ALERTS = ("overdrawn", "underspending", "overspending", "many_refusals", "many_provider_cancellations", "arrears")
+ALERTS = ("overdrawn", "underspending", "overspending", "many_refusals", "many_provider_cancellations", "arrears",
+          "queries_overdue")
 # Sort keys: the JSON's names; "-" first for largest first. Ties go by person id.
 SORTS = {
     "name": lambda f: f.name.casefold(), "person_id": lambda f: f.person_id, "council": lambda f: f.council.casefold(),
@@ -79,6 +84,7 @@ class FundFigures:
     spent: int = 0  # used in the plan year so far
     pace: int = 0  # the budget's share of the year elapsed
     hours: dict = field(default_factory=dict)  # recent months: status -> hundredths
+    queries_overdue: int = 0  # queries open beyond the working days they are due an answer in
     alerts: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict:
@@ -92,7 +98,7 @@ class FundFigures:
                 "overdrawn": format_pence(self.overdrawn), "plan_year_used": format_pence(self.spent),
                 "plan_year_pace": format_pence(self.pace),
                 "recent_hours": {k: format_pence(v) for k, v in self.hours.items()},
-                "alerts": self.alerts}
+                "queries_overdue": self.queries_overdue, "alerts": self.alerts}
 
 
 def _recent_hours(session, since: date, as_of: date) -> dict[int, dict[str, int]]:
@@ -180,16 +186,19 @@ def _weeks(available: int, budget: int) -> Decimal | None:
     return (Decimal(available) * 52 / budget).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
-def fund_figures(session, as_of: date) -> list[FundFigures]:
-    """Every fund's figures and alerts as at `as_of`, by person id."""
-    people = session.execute(
-        sa.select(Person.id, Person.name, Person.council_reference, Fund.closed_on, Council)
-        .join(Fund, Fund.person_id == Person.id).join(Council, Council.id == Person.council_id)
-        .order_by(Person.id)).all()
+def fund_figures(session, as_of: date, council_id: int | None = None) -> list[FundFigures]:
+    """Every fund's figures and alerts as at `as_of`, by person id (only one council's people,
+    for its reviewers, when `council_id` is given)."""
+    q = (sa.select(Person.id, Person.name, Person.council_reference, Fund.closed_on, Council)
+         .join(Fund, Fund.person_id == Person.id).join(Council, Council.id == Person.council_id)
+         .order_by(Person.id))
+    if council_id is not None:
+        q = q.where(Person.council_id == council_id)
+    people = session.execute(q).all()
     ids = [p[0] for p in people]
     if not ids:
         return []
-    held = positions(session, None, as_of)
+    held = positions(session, None if council_id is None else ids, as_of)
     plans = plans_by_person(session, ids)
     got = received_by_person(session, ids, as_of)
     history = rule_history(session, {p[4].id for p in people})
@@ -198,6 +207,7 @@ def fund_figures(session, as_of: date) -> list[FundFigures]:
     used = _plan_year_use(session, starts, as_of) if starts else {}
     since = add_months(as_of, -RECENT_MONTHS) + timedelta(days=1)
     recent = _recent_hours(session, since, as_of)
+    overdue = overdue_by_person(session, as_of)
     out = []
     for pid, name, ref, closed_on, council in people:
         f = FundFigures(pid, name, council.name, ref, closed_on)
@@ -220,6 +230,7 @@ def fund_figures(session, as_of: date) -> list[FundFigures]:
             f.spent = used.get(pid, 0)
             f.pace = round_half_up(Decimal(f.annual_budget) * ((as_of - start).days + 1) / ((end - start).days + 1))
         f.hours = {s: recent.get(pid, {}).get(s, 0) for s in ("delivered", "refused", "provider_cancelled")}
+        f.queries_overdue = overdue.get(pid, 0)
         f.alerts = _alerts(f)
         out.append(f)
     return out
@@ -235,6 +246,7 @@ def _alerts(f: FundFigures) -> list[str]:
         "many_refusals": h["refused"] > 0 and h["refused"] > h["delivered"] * REFUSAL_SHARE,
         "many_provider_cancellations": h["provider_cancelled"] > 0 and h["provider_cancelled"] > given * CANCELLATION_SHARE,
         "arrears": f.arrears > 0,
+        "queries_overdue": f.queries_overdue > 0,
     }
     return [a for a in ALERTS if fired[a]]
 
@@ -259,7 +271,8 @@ def totals(session, funds: list[FundFigures], as_of: date) -> dict:
 
 
 THRESHOLDS = {"overspend_margin": str(OVERSPEND_MARGIN), "refusal_share": str(REFUSAL_SHARE),
-              "cancellation_share": str(CANCELLATION_SHARE), "recent_months": RECENT_MONTHS}
+              "cancellation_share": str(CANCELLATION_SHARE), "recent_months": RECENT_MONTHS,
+              "query_answer_working_days": ANSWER_WITHIN}
 
 
 def sort_funds(funds: list[FundFigures], sort: str) -> list[FundFigures]:
@@ -285,26 +298,38 @@ MONEY = {"balance", "surplus_above_threshold", "arrears", "contingency", "bank_l
 
 
 def render_xlsx(session, as_of: date, sort: str = "name") -> bytes:
-    """The whole list as a workbook (streamed rows: memory stays flat), with the totals."""
+    """The whole list as a workbook, with the totals: money in £, a closed fund's closing date
+    beside it, the header frozen and filtered, fit to print. The rows' values are made first
+    (beside the funds' figures, already all in memory) to fit the columns, then streamed into a
+    write-only sheet, so the workbook itself is never held as cells."""
     from openpyxl import Workbook
     funds = sort_funds(fund_figures(session, as_of), sort)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("Funds")
-    ws.append([label for _, label in COLUMNS] + ["Alerts"])
+    header = [label for _, label in COLUMNS] + ["Closed on", "Alerts"]
+    rows = []
     for f in funds:
         j = f.as_json()
-        ws.append([Decimal(j[k]) if k in MONEY and j[k] is not None else j[k] for k, _ in COLUMNS]
-                  + [", ".join(f.alerts)])
+        rows.append([Decimal(j[k]) if k in MONEY and j[k] is not None else j[k] for k, _ in COLUMNS]
+                    + [f.closed_on, ", ".join(f.alerts)])
+    fit_streamed(ws, [header, *rows])  # before the first row, as a streamed sheet needs
+    table(ws, last_row=len(funds) + 1, columns=len(header), fit=False)
+    append(ws, header)
+    formats = [QUANTITY if k == "weeks_held" else GBP if k in MONEY else None for k, _ in COLUMNS] + [DATE, None]
+    for values in rows:
+        append(ws, [styled(ws, v, fmt) if fmt else v for v, fmt in zip(values, formats)])
     t = totals(session, funds, as_of)
     ts = wb.create_sheet("Totals")
-    ts.append(["As at", as_of.isoformat()])
+    ts.column_dimensions["A"].width, ts.column_dimensions["B"].width = 34, 18
+    print_to_width(ts, landscape=False)
+    append(ts, ["As at", styled(ts, as_of, DATE)])
     for k in ("funds", "balance", "contingency", "bank_liability", "surplus_above_threshold", "arrears", "overdrawn",
               "provider_must_make_good"):
-        ts.append([k.replace("_", " ").capitalize(), Decimal(t[k]) if isinstance(t[k], str) else t[k]])
+        append(ts, [words(k), styled(ts, Decimal(t[k]), GBP) if isinstance(t[k], str) else t[k]])
     for k, v in t["reconciliation"].items():
-        ts.append([k.replace("_", " ").capitalize(), Decimal(v) if isinstance(v, str) else v])
+        append(ts, [words(k), styled(ts, Decimal(v), GBP) if isinstance(v, str) else v])
     for a, n in t["alerts"].items():
-        ts.append([f"Alert: {a.replace('_', ' ')}", n])
+        append(ts, [f"Alert: {a.replace('_', ' ')}", n])
     buf = BytesIO()
     wb.save(buf)
     return buf.getvalue()

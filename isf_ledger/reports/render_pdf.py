@@ -12,7 +12,7 @@ is) with our own word wrap: fpdf2's multi_cell costs ~60 ms a page in line break
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from ..provider import ProviderDetails, document_provider
 from .pdfdoc import PT, Doc, Elem, face
@@ -35,9 +35,13 @@ def month_name(month: str) -> str:
     return f"{date.fromisoformat(month + '-01'):%B %Y}"
 
 
-def hours(text: str) -> str:
-    d = Decimal(text)
-    return f"{d.normalize():f}" if d == d.to_integral() else f"{d:.2f}"
+def hours(text) -> str:
+    """Hours said as hours and minutes, as people say them: '3.50' -> '3 hours 30 minutes',
+    '1.00' -> '1 hour', '0.25' -> '15 minutes', '0' -> '0 hours' (the nearest minute)."""
+    minutes = int((Decimal(str(text)) * 60).to_integral_value(ROUND_HALF_UP))
+    h, m = divmod(abs(minutes), 60)
+    parts = ([f"{h} hour{'s' if h != 1 else ''}"] if h else []) + ([f"{m} minute{'s' if m != 1 else ''}"] if m else [])
+    return ("minus " if minutes < 0 else "") + (" ".join(parts) or "0 hours")
 
 
 def letter(s: dict) -> list[tuple[str, str]]:
@@ -69,15 +73,15 @@ def letter(s: dict) -> list[tuple[str, str]]:
         out.append(("p", f"Paid back to the council: {pounds(s['clawback_total'])}. This was agreed with you first."))
     h = s["hours"]
     out += [("h", "Your hours"),
-            ("p", f"Your plan gave you {hours(h['planned'])} hours of help this month. "
-                  f"You used {hours(h['delivered'])} hours."),
-            ("p", f"You said no to {hours(h['refused'])} hours on the day. "
-                  f"{hours(h['unplanned'])} hours were not used and not planned ahead. We still pay staff "
-                  "for these, so they are part of the cost.")]
-    out.append(("p", f"You saved {hours(h['banked'])} hours to use later and used {hours(h['bank_used'])} saved "
-                     f"hours. You now have {hours(h['bank_balance'])} saved hours."))
+            ("p", f"Your plan gave you {hours(h['planned'])} of help this month. "
+                  f"You used {hours(h['delivered'])}."),
+            ("p", f"You said no to {hours(h['refused'])} on the day. "
+                  f"Help not used and not planned ahead: {hours(h['unplanned'])}. We still pay staff "
+                  "for these hours, so they are part of the cost.")]
+    out.append(("p", f"You saved {hours(h['banked'])} to use later. You used {hours(h['bank_used'])} of your saved "
+                     f"hours. You have {hours(h['bank_balance'])} saved now."))
     if Decimal(h["provider_cancelled"]):
-        out.append(("p", f"We could not give you {hours(h['provider_cancelled'])} hours. You do not pay for these. "
+        out.append(("p", f"We could not give you {hours(h['provider_cancelled'])} of help. You do not pay for this. "
                          "We are sorry."))
     c = s["contingency"]
     out += [("h", "Money kept for extra needs"),

@@ -10,6 +10,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from ..accounts.kinds import kind_of
+from ..sheets import DATE, GBP, QUANTITY, Formula, append, fit_columns, print_to_width, table, words
 from .figures import HEADINGS, OUTGOING
 
 LABELS = {
@@ -22,6 +23,11 @@ ORDER = ("receipts_total", "management_fee_total", "support_charged_total", "sha
          "clawback_total", "contingency_drawn", "contingency_set_aside")
 
 
+def _day(value: str | date | None) -> date | None:
+    """A day as a date cell (the lines and figures may carry it as ISO text)."""
+    return date.fromisoformat(value) if isinstance(value, str) and value else value or None
+
+
 def _money(text: str) -> Decimal:
     return Decimal(text)
 
@@ -32,7 +38,7 @@ def render_xlsx(s: dict, lines: list[dict]) -> bytes:
     ws = wb.active
     ws.title = "Statement"
     lw = wb.create_sheet("Lines")
-    lw.append(["Transaction", "Date", "Service date", "What", "Description", "Heading", "Available (GBP)"])
+    append(lw, ["Transaction", "Date", "Service date", "What", "Description", "Heading", "Available (GBP)"])
     for c in lw[1]:
         c.font = bold
     available = f"person:{s['person_id']}:available"
@@ -41,22 +47,23 @@ def render_xlsx(s: dict, lines: list[dict]) -> bytes:
         pence = sum(p["amount"] for p in line["postings"] if p["account"] == available)
         if not pence:
             continue
-        lw.append([line["id"], line["date"], line["service_date"], kind_of(line["kind"]).label,
-                   line["description"], HEADINGS.get(kind, kind), Decimal(pence) / 100])
-        lw.cell(lw.max_row, 7).number_format = "#,##0.00"
+        append(lw, [line["id"], _day(line["date"]), _day(line["service_date"]), kind_of(line["kind"]).label,
+                    line["description"], HEADINGS.get(kind, kind), Decimal(pence) / 100])
+        for col, fmt in ((2, DATE), (3, DATE), (7, GBP)):
+            lw.cell(lw.max_row, col).number_format = fmt
     last = max(lw.max_row, 2)
     heads, amounts = f"Lines!$F$2:$F${last}", f"Lines!$G$2:$G${last}"
 
-    ws.append([f"Statement {s['number']}", s["name"], s["month"]])
+    append(ws, [f"Statement {s['number']}", s["name"], s["month"]])
     ws["A1"].font = bold
-    ws.append(["Person id", s["person_id"]])
-    ws.append(["Issued at", s["issued_at"]])
-    ws.append(["Replaces statement", s.get("replaces")])
-    ws.append([])
-    ws.append(["Figure", "As issued", "From the lines (formula)", "Difference"])
+    append(ws, ["Person id", s["person_id"]])
+    append(ws, ["Issued at", s["issued_at"]])
+    append(ws, ["Replaces statement", s.get("replaces")])
+    append(ws, [])
+    append(ws, ["Figure", "As issued", "From the lines (formula)", "Difference"])
     for c in ws[ws.max_row]:
         c.font = bold
-    ws.append(["Opening balance", _money(s["opening_balance"])])
+    append(ws, ["Opening balance", _money(s["opening_balance"])])
     opening_row = ws.max_row
     rows = {}
     for heading in ORDER:
@@ -64,34 +71,44 @@ def render_xlsx(s: dict, lines: list[dict]) -> bytes:
                   s["contingency"]["set_aside"] if heading == "contingency_set_aside" else s[heading])
         sign = "-" if heading in OUTGOING else ""
         r = ws.max_row + 1
-        ws.append([LABELS[heading], _money(issued), f'={sign}SUMIF({heads},"{heading}",{amounts})', f"=B{r}-C{r}"])
+        append(ws, [LABELS[heading], _money(issued), Formula(f'={sign}SUMIF({heads},"{heading}",{amounts})'),
+                    Formula(f"=B{r}-C{r}")])
         rows[heading] = r
     r = ws.max_row + 1
     plus = "+".join(f"C{rows[h]}" for h in ORDER if h not in OUTGOING)
     minus = "-".join(f"C{rows[h]}" for h in ORDER if h in OUTGOING)
-    ws.append(["Closing balance", _money(s["closing_balance"]), f"=B{opening_row}+{plus}-{minus}", f"=B{r}-C{r}"])
-    ws.append(["Net of all lines", None, f"=SUM({amounts})"])
-    ws.append([])
-    ws.append(["Contingency held at month end", _money(s["contingency"]["remaining"])])
-    ws.append(["Surplus above threshold", _money(s["surplus_above_threshold"])])
-    ws.append(["Council arrears", _money(s["arrears"]["council"]["arrears"])])
-    ws.append(["Person's contribution arrears", _money(s["arrears"]["person"]["arrears"])])
+    append(ws, ["Closing balance", _money(s["closing_balance"]), Formula(f"=B{opening_row}+{plus}-{minus}"),
+                Formula(f"=B{r}-C{r}")])
+    append(ws, ["Net of all lines", None, Formula(f"=SUM({amounts})")])
+    append(ws, [])
+    append(ws, ["Contingency held at month end", _money(s["contingency"]["remaining"])])
+    append(ws, ["Surplus above threshold", _money(s["surplus_above_threshold"])])
+    append(ws, ["Council arrears", _money(s["arrears"]["council"]["arrears"])])
+    append(ws, ["Person's contribution arrears", _money(s["arrears"]["person"]["arrears"])])
     nxt = s.get("next_instalment")
     if nxt:
-        ws.append(["Next instalment", _money(nxt["amount"]), date.fromisoformat(nxt["date"])])
+        append(ws, ["Next instalment", _money(nxt["amount"]), date.fromisoformat(nxt["date"])])
     if s.get("forecast"):
-        ws.append(["Forecast at plan year end", _money(s["forecast"]["balance"]), s["forecast"]["plan_year_end"]])
-    ws.append([])
-    ws.append(["Hours"] + [k for k in s["hours"]])
-    ws.append([""] + [Decimal(v) for v in s["hours"].values()])
-    for row in ws.iter_rows(min_row=7, max_col=4):
+        append(ws, ["Forecast at plan year end", _money(s["forecast"]["balance"]),
+                    _day(s["forecast"]["plan_year_end"])])
+    append(ws, [])
+    append(ws, ["Hours"] + [words(k) for k in s["hours"]])
+    hours_row = ws.max_row + 1
+    append(ws, [""] + [Decimal(v) for v in s["hours"].values()])
+    for row in ws.iter_rows(min_row=7):
         for c in row[1:]:
-            c.number_format = "#,##0.00"
+            if isinstance(c.value, date):
+                c.number_format = DATE
+            elif isinstance(c.value, Decimal) or c.data_type == "f":
+                c.number_format = QUANTITY if c.row == hours_row else GBP
     ws.column_dimensions["A"].width = 34
     for col in "BCD":
         ws.column_dimensions[col].width = 22
+    fit_columns(ws, from_row=2)
+    print_to_width(ws, landscape=False)
     lw.column_dimensions["E"].width = 40
     lw.column_dimensions["F"].width = 24
+    table(lw)
     buf = BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -35,6 +35,7 @@ from ..accounts.plans import add_months, windows
 from ..accounts.spend import spend_of
 from ..money import round_half_up
 from ..shared_support.models import Arrangement, ChargeLine, ChargeRun
+from ..sheets import DATE, append, fit_columns, print_to_width, table
 from .figures import HEADINGS, MONEY_HEADINGS, OUTGOING
 from .render_xlsx import LABELS, ORDER
 from .statements import _month_label, statement_figures
@@ -91,7 +92,7 @@ def _month_money(session, person_id: int, first: date, last: date) -> list[dict]
     return out
 
 
-def _actual_by_domain(session, person_id: int, first: date, last: date) -> dict[tuple[str, str], int]:
+def actual_by_domain(session, person_id: int, first: date, last: date) -> dict[tuple[str, str], int]:
     """Money out of `available` by (heading, domain), net of reversals: support by the delivery's
     domain, a rate adjustment by its lines' deliveries, shared support by the arrangement's, spend
     by its own. Two queries."""
@@ -178,7 +179,7 @@ def review_pack(session, person_id: int, start: date, end: date) -> dict:
     months = _month_money(session, person_id, first, last)
     position = statement_figures(session, [person_id], month_start(last))[person_id]
     totals = {h: sum(m[h] for m in months) for h in MONEY_HEADINGS}
-    actual = _actual_by_domain(session, person_id, first, last)
+    actual = actual_by_domain(session, person_id, first, last)
     hours = hours_by_period(session, [person_id], first, last).get(person_id, {"months": [], "weeks": []})
     in_force = [p for p, s, e in windows(plans) if s <= last and (e is None or e >= first)]
     return {"person": {"id": person.id, "name": person.name, "council": person.council.name,
@@ -230,7 +231,7 @@ def render_review_pack(pack: dict) -> bytes:
         ws = ws or wb.create_sheet(title)
         ws.title = title
         if header:
-            ws.append(header)
+            append(ws, header)
             for c in ws[ws.max_row]:
                 c.font = bold
         return ws
@@ -243,13 +244,13 @@ def render_review_pack(pack: dict) -> bytes:
     p, pos, totals = pack["person"], pack["position"], pack["totals"]
     first, last = pack["period"]["from"], pack["period"]["to"]
     ws = sheet("Summary", ws=wb.active)
-    ws.append([f"Review pack: {p['name']}"])
+    append(ws, [f"Review pack: {p['name']}"])
     ws["A1"].font = Font(bold=True, size=14)
-    ws.append(["Council", p["council"]])
-    ws.append(["Council reference", p["council_reference"]])
-    ws.append(["Period", f"{first.isoformat()} to {last.isoformat()}"])
-    ws.append([])
-    ws.append(["Figure", "Amount (GBP)", "What it means"])
+    append(ws, ["Council", p["council"]])
+    append(ws, ["Council reference", p["council_reference"]])
+    append(ws, ["Period", f"{first.isoformat()} to {last.isoformat()}"])
+    append(ws, [])
+    append(ws, ["Figure", "Amount (GBP)", "What it means"])
     for c in ws[ws.max_row]:
         c.font = bold
     year = pos.get("plan_year") or {}
@@ -277,7 +278,7 @@ def render_review_pack(pack: dict) -> bytes:
          if pos.get("forecast") else "no plan in force"),
     ]
     for r in rows:
-        ws.append(list(r))
+        append(ws, list(r))
         if r[0] != "Bank (hours)":
             ws.cell(ws.max_row, 2).number_format = GBP
     ws.column_dimensions["A"].width = 34
@@ -287,17 +288,17 @@ def render_review_pack(pack: dict) -> bytes:
     ws = sheet("Months", ["Month", "Opening balance"] + [LABELS[h] for h in ORDER]
                + ["Closing balance", "Contingency held"])
     for m in pack["months"]:
-        ws.append([m["month"], _p(m["opening_balance"])] + [_p(m[h]) for h in ORDER]
-                  + [_p(m["closing_balance"]), _p(m["contingency_remaining"])])
+        append(ws, [m["month"], _p(m["opening_balance"])] + [_p(m[h]) for h in ORDER]
+                   + [_p(m["closing_balance"]), _p(m["contingency_remaining"])])
     money_cols(ws, *"BCDEFGHIJKL")
 
     ws = sheet("Ledger", ["Transaction", "Date", "Service date", "What", "Description", "Reason",
                           "Reverses", "Reversed by", "Account", "Amount (GBP)"])
     for line in pack["lines"]:
         for leg in line["postings"]:
-            ws.append([line["id"], line["date"], line["service_date"], kind_of(line["kind"]).label,
-                       line["description"], line["reason"], line["reverses_id"], line["reversed_by"],
-                       leg["account"], _p(leg["amount"])])
+            append(ws, [line["id"], line["date"], line["service_date"], kind_of(line["kind"]).label,
+                        line["description"], line["reason"], line["reverses_id"], line["reversed_by"],
+                        leg["account"], _p(leg["amount"])])
     money_cols(ws, "J")
 
     ws = sheet("Plan vs actual", ["Domain", "Outcome", "Planned for the period (GBP)", "Support (GBP)",
@@ -307,11 +308,11 @@ def render_review_pack(pack: dict) -> bytes:
         outcomes = sorted(o for dd, o in pack["planned"] if dd == d) or [""]
         planned = sum(v for (dd, _), v in pack["planned"].items() if dd == d)
         got = [pack["actual"].get((h, d), 0) for h in ("support_charged_total", "shared_support_total", "spend_total")]
-        ws.append([d or "(no domain)", "; ".join(outcomes), _p(planned), *map(_p, got), _p(sum(got)),
-                   _p(planned - sum(got))])
+        append(ws, [d or "(no domain)", "; ".join(outcomes), _p(planned), *map(_p, got), _p(sum(got)),
+                    _p(planned - sum(got))])
     plan_rows = ws.max_row
-    ws.append(["management fee (not a domain)", "", None, None, None, None,
-               _p(totals["management_fee_total"]), None])
+    append(ws, ["management fee (not a domain)", "", None, None, None, None,
+                _p(totals["management_fee_total"]), None])
     money_cols(ws, *"CDEFGH")
     if plan_rows > 1:
         chart = BarChart()
@@ -323,13 +324,13 @@ def render_review_pack(pack: dict) -> bytes:
         chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=plan_rows))
         chart.width, chart.height = 22, 10
         ws.add_chart(chart, "J2")
-    ws.append([])
-    ws.append(["Budget lines of the plans in the period"])
-    ws.append(["Plan version", "From", "To", "Domain", "Outcome", "Annual amount (GBP)"])
+    append(ws, [])
+    append(ws, ["Budget lines of the plans in the period"])
+    append(ws, ["Plan version", "From", "To", "Domain", "Outcome", "Annual amount (GBP)"])
     for plan, s, e in windows(pack["plans"]):
         if s <= last and (e is None or e >= first):
             for line in plan.budget_lines:
-                ws.append([plan.version, s, e, line.domain, line.outcome, _p(line.annual_amount_pence)])
+                append(ws, [plan.version, s, e, line.domain, line.outcome, _p(line.annual_amount_pence)])
 
     weekly = pack["planned_weekly_hours"]
     note = "Planned weekly hours: " + (", ".join(f"{k} {v}" for k, v in sorted(weekly.items())) or "none")
@@ -339,50 +340,61 @@ def render_review_pack(pack: dict) -> bytes:
                            "Used from bank", "Provider cancelled", "Bank balance", "Used against planned"])
         for r in rows:
             used = r["delivered"] + r["refused"] + r["unplanned"] + r["bank_used"]
-            ws.append([r[label]] + [_p(r[k]) for k in ("planned", "delivered", "refused", "unplanned", "banked",
-                                                        "bank_used", "provider_cancelled", "bank_balance")]
-                      + [_p(used - r["planned"])])
-        ws.append([])
-        ws.append([note])
+            append(ws, [r[label]] + [_p(r[k]) for k in ("planned", "delivered", "refused", "unplanned", "banked",
+                                                         "bank_used", "provider_cancelled", "bank_balance")]
+                       + [_p(used - r["planned"])])
+        append(ws, [])
+        append(ws, [note])
 
     ws = sheet("Shared support", ["Month", "Arrangement", "Domain", "Days", "Weight", "Weight x days",
                                   "All weight x days", "Places", "Month's cost (GBP)", "Share (GBP)",
                                   "Charged (GBP)", "Why a difference", "Transaction"])
     for s in pack["shared"]:
-        ws.append([s["month"], s["arrangement"], s["domain"], s["days"], s["weight"], s["weight_days"],
-                   s["total_weight_days"], s["capacity"], _p(s["cost"]), _p(s["share"]), _p(s["charged"]),
-                   s["reason"], s["transaction_id"]])
+        append(ws, [s["month"], s["arrangement"], s["domain"], s["days"], s["weight"], s["weight_days"],
+                    s["total_weight_days"], s["capacity"], _p(s["cost"]), _p(s["share"]), _p(s["charged"]),
+                    s["reason"], s["transaction_id"]])
     money_cols(ws, "I", "J", "K")
-    ws.append([])
-    ws.append(["Share = month's cost x the person's weight x days / everyone's weight x days and the empty "
-               "place-days, split by largest remainder so the shares sum to the cost."])
+    append(ws, [])
+    append(ws, ["Share = month's cost x the person's weight x days / everyone's weight x days and the empty "
+                "place-days, split by largest remainder so the shares sum to the cost."])
 
     ws = sheet("Contingency", ["Date", "Movement", "Amount (GBP)", "Reason", "Authorised by", "Transaction",
                                "Reversed by"])
     for m in pack["contingency"]:
-        ws.append([m["date"], "set aside" if m["kind"] == "set_aside" else "draw", _p(m["amount"]), m["reason"],
-                   m["authorised_by"], m["transaction_id"], m["reversed_by"]])
+        append(ws, [m["date"], "set aside" if m["kind"] == "set_aside" else "draw", _p(m["amount"]), m["reason"],
+                    m["authorised_by"], m["transaction_id"], m["reversed_by"]])
     money_cols(ws, "C")
 
     ws = sheet("Spend", ["Date", "Payee", "Category", "Domain", "Description", "Invoice", "Amount (GBP)",
                          "Receipt file", "Receipt SHA-256", "Transaction", "Reversed by"])
     for s, rid, f in pack["spend"]:
-        ws.append([s.date, s.payee, s.category, s.domain, s.description, s.invoice_reference, _p(s.amount_pence),
-                   f.original_name if f else "none", f.sha256 if f else None, s.transaction_id, rid])
+        append(ws, [s.date, s.payee, s.category, s.domain, s.description, s.invoice_reference, _p(s.amount_pence),
+                    f.original_name if f else "none", f.sha256 if f else None, s.transaction_id, rid])
     money_cols(ws, "G")
 
     share = provider_share(totals)
     ws = sheet("Provider's share", ["Where the money went", "Amount (GBP)", "Share of money used (%)"])
     for h in PROVIDER_HEADINGS:
-        ws.append([f"To the provider: {LABELS[h].lower()}", _p(totals[h]), None])
-    ws.append(["The provider in all", _p(share["provider"]), share["provider_percent"]])
-    ws.append(["Paid elsewhere: spend to third parties", _p(share["elsewhere"]), share["elsewhere_percent"]])
-    ws.append(["Money used in all", _p(share["used"]), Decimal(100) if share["used"] else Decimal(0)])
+        append(ws, [f"To the provider: {LABELS[h].lower()}", _p(totals[h]), None])
+    append(ws, ["The provider in all", _p(share["provider"]), share["provider_percent"]])
+    append(ws, ["Paid elsewhere: spend to third parties", _p(share["elsewhere"]), share["elsewhere_percent"]])
+    append(ws, ["Money used in all", _p(share["used"]), Decimal(100) if share["used"] else Decimal(0)])
     money_cols(ws, "B")
-    ws.append([])
-    ws.append(["Shared support is counted as the provider's: it runs the shared sleep-in or background support. "
-               "Money returned to the council is neither, and is left out."])
+    append(ws, [])
+    append(ws, ["Shared support is counted as the provider's: it runs the shared sleep-in or background support. "
+                "Money returned to the council is neither, and is left out."])
     ws.column_dimensions["A"].width = 48
+
+    for ws in wb.worksheets:  # dates as dates; tables frozen, filtered and fitted; all fit to print
+        for row in ws.iter_rows(min_row=2):
+            for c in row:
+                if isinstance(c.value, date):
+                    c.number_format = DATE
+        if ws.title in ("Summary", "Provider's share"):
+            fit_columns(ws, from_row=2)
+            print_to_width(ws, landscape=False)
+        else:
+            table(ws, last_row=plan_rows if ws.title == "Plan vs actual" else None)
 
     out = BytesIO()
     wb.save(out)

@@ -12,9 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 
-import holidays
 from apscheduler.triggers.base import BaseTrigger
 from flask import Flask
 
@@ -34,13 +32,7 @@ def setting(app: Flask | None, name: str, default=None):
     return os.environ.get(name, default)
 
 
-@lru_cache(maxsize=64)
-def _bank_holidays(year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year))
-
-
-def is_working_day(day: date) -> bool:
-    return day.weekday() < 5 and day not in _bank_holidays(day.year)
+is_working_day = clock.is_working_day  # one calendar of working days (clock.py)
 
 
 def month_end_run_on(year: int, month: int, working_day: int = 3) -> date:

@@ -35,12 +35,11 @@ from ..accounts.plans import add_months, in_force, plans_by_person, windows
 from ..accounts.positions import bank_positions
 from ..shared_support.charges import charge_run
 from .figures import HEADINGS, available_accounts, month_money
+from .forecast import USES_BUDGET, pace, plan_year  # noqa: F401 - the year's figures live in forecast.py
 from .models import Statement, StatementDocument
 
 HOURS_FIELDS = ("planned", "delivered", "refused", "unplanned", "banked", "bank_used", "provider_cancelled",
                 "bank_balance")
-# Outgoings that use the budget (the chart and the forecast): the fee, support, shared support, spend.
-USES_BUDGET = ("management_fee_total", "support_charged_total", "shared_support_total", "spend_total")
 BATCH = 500  # people per batch at month end (funds locked, figures read, PDFs drawn and stored)
 SLICE = 100  # people per read of figures within a batch: the render pool draws one slice while the next is read
 
@@ -113,18 +112,6 @@ def _monthly_use(session, person_ids: list[int], start: date, end: date) -> dict
         if HEADINGS[k] != "management_fee_total":
             row[1] -= int(pence)  # used on support and things bought, without the fee
     return out
-
-
-def plan_year(plans: list[PlanVersion], day: date) -> tuple[date, date] | None:
-    """The plan year holding `day`: twelve months at a time from the first plan's start."""
-    if not plans or day < plans[0].effective_from:
-        return None
-    first = plans[0].effective_from
-    k = ((day.year - first.year) * 12 + day.month - first.month) // 12
-    start = add_months(first, 12 * k)
-    if start > day:
-        start = add_months(first, 12 * (k - 1))
-    return start, add_months(start, 12) - timedelta(days=1)
 
 
 def _months(start: date, end: date) -> list[date]:

@@ -24,6 +24,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from ..accounts.councils import rule_history, rule_on
+from ..accounts.dates import refuse_before_opening
 from ..accounts.ledger import Entry, lock_funds, month_end, post
 from ..accounts.models import Account, Council, Person
 from .. import clock
@@ -189,7 +190,10 @@ def add_member(session, arrangement: Arrangement, *, person_id: int, starts_on: 
     if ends_on is not None and ends_on < starts_on:
         raise Invalid("to", "must be on or after `from`")
     _lock(session, [arrangement.id])
-    lock_funds(session, [person_id])  # a closed fund cannot join (409 fund_closed)
+    fund = lock_funds(session, [person_id])[person_id]  # a closed fund cannot join (409 fund_closed)
+    # domain.md "Dates that may be entered": a membership may start in the future, never before
+    # the member's fund opened (it would charge a fund for days it did not exist).
+    refuse_before_opening(starts_on, fund.opened_on, "from")
     versions, members = history(session, [arrangement.id])[arrangement.id]
     _refuse_overlap(members, person_id, starts_on, ends_on)
     new = Member(person_id, starts_on, ends_on, ((starts_on, weight),))

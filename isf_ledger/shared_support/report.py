@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from ..accounts.models import Council, Person
 from .. import clock
 from ..money import format_decimal, format_pence
+from ..sheets import GBP, Formula, append, fit_columns, print_to_width
 from .apportion import Version, apportion, version_on
 from .charges import account_code, history
 from .models import Arrangement, ArrangementVersion, ChargeLine, ChargeRun, Membership, MembershipTerm
@@ -127,38 +128,41 @@ def month_xlsx(report: dict) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = f"Shared {report['month']}"
-    ws.append([f"{report['name']} (arrangement {report['arrangement_id']}): {report['month']}"])
+    append(ws, [f"{report['name']} (arrangement {report['arrangement_id']}): {report['month']}"])
     ws["A1"].font = Font(bold=True)
-    ws.append(["Cost of the month", _pounds(report["cost_pence"]), report["cost_working"]])
-    ws.append(["Places", report["places"], f"{report['method']} shares"])
-    ws.append([])
-    ws.append(["Who", "Days", "Weight", "Weight x days", "Of all weight x days", "Share (£)"])
+    append(ws, ["Cost of the month", _pounds(report["cost_pence"]), report["cost_working"]])
+    append(ws, ["Places", report["places"], f"{report['method']} shares"])
+    append(ws, [])
+    append(ws, ["Who", "Days", "Weight", "Weight x days", "Of all weight x days", "Share (£)"])
     for c in ws[5]:
         c.font = Font(bold=True)
     first = ws.max_row + 1
     for s in report["shares"]:
         w = s["working"]
-        ws.append([s["name"] + f" (person {s['person_id']})", w["days"], format_decimal(w["weight"]),
-                   format_decimal(w["weight_days"]), format_decimal(report["total_weight_days"]),
-                   _pounds(s["share_pence"])])
+        append(ws, [s["name"] + f" (person {s['person_id']})", w["days"], format_decimal(w["weight"]),
+                    format_decimal(w["weight_days"]), format_decimal(report["total_weight_days"]),
+                    _pounds(s["share_pence"])])
     if report.get("other_members"):
         o = report["other_members"]
-        ws.append([f"Other members ({o['members']})", None, None, None, None, _pounds(o["share_pence"])])
+        append(ws, [f"Other members ({o['members']})", None, None, None, None, _pounds(o["share_pence"])])
     if report["empty_places"]:
         e = report["empty_places"]
         who = "Empty places (" + (f"funded by {e['council']}" if e["council"] else "borne by the provider") + ")"
-        ws.append([who, e["days"], "1", format_decimal(e["place_days"]), format_decimal(report["total_weight_days"]),
-                   _pounds(e["share_pence"])])
+        append(ws, [who, e["days"], "1", format_decimal(e["place_days"]), format_decimal(report["total_weight_days"]),
+                    _pounds(e["share_pence"])])
     last = ws.max_row
-    ws.append(["Total", None, None, None, None, f"=SUM(F{first}:F{last})"])
+    append(ws, ["Total", None, None, None, None, Formula(f"=SUM(F{first}:F{last})")])
     ws.cell(ws.max_row, 1).font = Font(bold=True)
-    ws.append(["The total equals the cost", None, None, None, None, f"=F{ws.max_row}=B2"])
+    append(ws, ["The total equals the cost", None, None, None, None, Formula(f"=F{ws.max_row}=B2")])
     for row in ws.iter_rows(min_row=2, min_col=2, max_col=6):
         for c in row:
             if c.column in (2, 6) and c.row != 3:
-                c.number_format = "#,##0.00"
+                c.number_format = GBP
     ws.column_dimensions["A"].width = 44
     ws.column_dimensions["F"].width = 14
+    fit_columns(ws, from_row=2)
+    ws.freeze_panes = "A6"
+    print_to_width(ws, landscape=False)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -5,8 +5,8 @@ reversals), and reconciliation.
 Views only translate: they check who is asking (`guard` with the resource's `Scope`), parse the
 body (schemas/), call an operation, and let `write` commit it once per Idempotency-Key.
 """
-from . import (clawback, contingency, councils, deliveries, imports, instalments, people, plans, rates, receipts,
-               reconciliation, spend, transactions)
+from . import (clawback, contingency, councils, deliveries, imports, instalments, people, plans, queries, rates,
+               receipts, reconciliation, spend, transactions)
 
 BLUEPRINTS = [m.blp for m in (councils, people, plans, instalments, rates, receipts, deliveries, contingency,
-                                 spend, imports, transactions, reconciliation, clawback)]
+                                 spend, imports, transactions, reconciliation, clawback, queries)]

@@ -15,9 +15,8 @@ from ...db import db
 from ...fields import Day, Money, Text as TextField
 from ...idempotency import write
 from ...users import guard
-from ..clawback import METHODS, record_clawback, record_fee_refund, surplus_on
+from ..clawback import METHODS, notice_letter, record_clawback, record_fee_refund, surplus_on
 from ..closing import DESTINATIONS, close_fund
-from ..models import Person
 from ..schemas.common import Text
 from .scopes import PERSON
 
@@ -128,23 +127,11 @@ def surplus(args, person_id):
 @blp.doc(responses={"200": {"description": "the letter (PDF)", "content": {"application/pdf": {}}}})
 def surplus_notice(args, person_id):
     """The letter to the person (PDF): their surplus today and the date from which `amount` may be
-    recovered (`date`, default the earliest the notice allows)."""
-    from ...errors import Invalid
+    recovered (`date`, default the earliest the notice allows). An `amount` beyond what may be
+    recovered today, or a `date` with less than `surplus_notice_days` of notice, is a 422."""
     from ...reports.render_notice import render_notice
-    from ...money import format_pence
-    from datetime import timedelta
 
-    today = clock.today()
-    s = surplus_on(db.session, person_id, today)
-    when = args["date"] or today + timedelta(days=s.notice_days)
-    if when < today:
-        raise Invalid("date", "the date the surplus may be recovered cannot be in the past")
-    person = db.session.get(Person, person_id)
-    amount = args["amount_pence"] if args["amount_pence"] is not None else s.recoverable
-    pdf = render_notice({"name": person.name, "written_on": today.isoformat(), "date": when.isoformat(),
-                         "amount": format_pence(amount), "available": format_pence(s.available),
-                         "bank_value": format_pence(s.bank_value), "threshold": format_pence(s.threshold),
-                         "threshold_weeks": s.threshold_weeks, "surplus": format_pence(s.surplus)})
+    pdf = render_notice(notice_letter(db.session, person_id, amount_pence=args["amount_pence"], day=args["date"]))
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="surplus-notice-{person_id}.pdf"'})
 

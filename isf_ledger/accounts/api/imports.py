@@ -1,6 +1,8 @@
 """Rostering imports: a file of deliveries (CSV or XLSX) applied whole, or a 422 listing every bad row."""
 from __future__ import annotations
 
+from functools import wraps
+
 from flask import current_app, g, request
 
 from ...api_base import ExactBlueprint
@@ -8,15 +10,42 @@ from ...db import db
 from ...errors import Invalid
 from ...idempotency import write
 from ...users import guard
-from ..imports import import_deliveries
+from ..imports import import_deliveries, read_file
 from ..schemas import imports as s
 
 blp = ExactBlueprint("imports", __name__, url_prefix="/api/v1", description="Rostering imports")
 
 
+def read_first(view):
+    """Read and check the upload after the caller's token and role, before any lock: the
+    transaction that read the token ends first (on SQLite it holds the write lock), so a large
+    or hostile file never keeps other writers or imports waiting, and a bad one is refused
+    having held nothing."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        upload = request.files.get("file")
+        if upload is None:
+            raise Invalid("file", "send the file as multipart/form-data in a field named file")
+        db.session.rollback()
+        g.delivery_file = file = read_file(upload.stream.read())
+        upload.stream.seek(0)  # the idempotency key's hash reads it again
+        if file.errors:  # refused: checked against the ledger too, reading only, and never written
+            _import(file)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _import(file):
+    return import_deliveries(db.session, file, filename=request.files["file"].filename or "", user_id=g.user.id,
+                             notice_hours=current_app.config["BANKING_NOTICE_HOURS"])
+
+
 @blp.route("/imports/deliveries", methods=["POST"])
 @guard()
 @blp.doc(requestBody=s.IMPORT_FILE_BODY)
+@read_first
 @write
 @blp.response(201, s.ImportOut)
 @blp.alt_response(200, schema=s.ImportOut, description="the same file was already imported: nothing written")
@@ -25,9 +54,5 @@ def import_file(**_):
     All or nothing: any bad row and nothing is written, and the 422's `details.errors` lists every
     one as {row, column, reason}. Visits already imported (by `external_id`) are skipped; the same
     file again writes nothing."""
-    upload = request.files.get("file")
-    if upload is None:
-        raise Invalid("file", "send the file as multipart/form-data in a field named file")
-    result = import_deliveries(db.session, upload.stream.read(), filename=upload.filename or "", user_id=g.user.id,
-                               notice_hours=current_app.config["BANKING_NOTICE_HOURS"])
+    result = _import(g.delivery_file)
     return result, 200 if result["already_imported"] else 201

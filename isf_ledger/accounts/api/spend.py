@@ -45,7 +45,7 @@ def file_json(row: ReceiptFile | None) -> dict | None:
 
 def spend_json(spend: Spend, reversed_by: int | None = None, receipt_file: ReceiptFile | None = None) -> dict:
     out = {c: getattr(spend, c) for c in ("id", "person_id", "date", "amount_pence", "payee", "category", "domain",
-                                          "description", "invoice_reference", "transaction_id")}
+                                          "description", "invoice_reference", "one_off", "transaction_id")}
     out.update(kind="invoice" if spend.invoice_reference else "flexible", reversed_by_transaction_id=reversed_by,
                receipt_file=file_json(receipt_file))
     return out
@@ -117,6 +117,11 @@ def upload_receipt_file(spend_id):
                             "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 def download_receipt_file(spend_id):
     """Download the spend's receipt file."""
+    return send_receipt_file(spend_id)
+
+
+def send_receipt_file(spend_id: int):
+    """The spend's receipt file as an attachment (the API and the pages send it); 404 if none."""
     row = db.session.query(ReceiptFile).filter_by(spend_id=spend_id).one_or_none()
     if row is None:
         raise NotFound(f"spend {spend_id} has no receipt file")

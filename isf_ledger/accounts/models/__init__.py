@@ -9,6 +9,7 @@ from .hours import PlanService, Delivery, DeliveryImport, DeliveryReversal, Rate
 from .contingency import ContingencyMovement
 from .spend import ReceiptFile, Spend
 from .closing import Clawback, FundClosing
+from .queries import FundQuery, QueryAnswer
 
 __all__ = [
     "Council",
@@ -36,4 +37,6 @@ __all__ = [
     "Spend",
     "Clawback",
     "FundClosing",
+    "FundQuery",
+    "QueryAnswer",
 ]

@@ -30,6 +30,8 @@ class Spend(db.Model):
     domain: Mapped[str] = mapped_column(sa.String(40))
     description: Mapped[str] = mapped_column(sa.String(500))
     invoice_reference: Mapped[str | None] = mapped_column(sa.String(100))
+    # A one-off (a holiday, a piece of equipment) is left out of the forecast's recent rate.
+    one_off: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     invoice_key: Mapped[str | None] = mapped_column(sa.String(100))
     payment_number: Mapped[int | None]
     transaction_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("transactions.id"), unique=True)

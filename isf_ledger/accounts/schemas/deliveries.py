@@ -30,7 +30,7 @@ class StartTime(fields.Field):
         return None if value is None else value.strftime("%H:%M")
 
     def _deserialize(self, value, attr, data, **kw):
-        if not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        if not isinstance(value, str) or not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", value):
             raise ValidationError("not a time of day: use HH:MM, e.g. 09:30")
         return time(int(value[:2]), int(value[3:]))
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ...fields import Day, Money, Text as TextField
+from ...fields import Day, Flag, Money, Text as TextField
 from ..plans import DOMAINS
 from ..spend import SUGGESTED_CATEGORIES
 from .common import RangeQuery, Text
@@ -21,6 +21,8 @@ class SpendIn(Schema):
     description = Text(500, required=True)
     invoice_reference = Text(100, allow_none=True, load_default=None, metadata={
         "description": "the payee's invoice number: one payee's invoice is paid once"})
+    one_off = Flag(load_default=False, metadata={
+        "description": "spend that will not recur (a holiday, equipment): left out of the forecast's recent rate"})
 
 
 class SpendQuery(RangeQuery):
@@ -47,6 +49,7 @@ class SpendOut(Schema):
     description = fields.String()
     invoice_reference = fields.String(allow_none=True)
     kind = fields.String(metadata={"description": "invoice (a third party's invoice) or flexible"})
+    one_off = fields.Boolean()
     transaction_id = fields.Integer()
     reversed_by_transaction_id = fields.Integer(allow_none=True)
     receipt_file = fields.Nested(ReceiptFileOut, allow_none=True)

@@ -1,0 +1,110 @@
+"""Forms on pages, over the same marshmallow schemas and operations as the API.
+
+    form = PageForm(QueryIn(), labels={"message": "Your question"})
+    if request.method == "POST" and form.load():
+        return form.write(lambda: url_for(...after raise_query(db.session, **form.data)...))
+    return render_template("...", form=form)
+
+`load()` reads the posted fields the schema knows (blank ones as not given), and keeps what was
+typed in `form.values` whatever happens. A refusal, by the schema or by the operation (an
+`Invalid` names its field), is in `form.errors` as field -> message, shown in the GOV.UK error
+summary at the top (always, even for one error) and beside the field by the `pages/form.html`
+macros. Every form carries a hidden idempotency key, made when the form is shown: `write` runs the
+operation once per key and user, commits, and sends the browser on (303) to the page the operation
+names; a second submit of the same form (a double click, a reload) writes nothing and goes to the
+same page. The key is kept with the API's (idempotency.py), under a "page:" prefix.
+"""
+from __future__ import annotations
+
+import secrets
+from typing import Callable
+
+import sqlalchemy as sa
+from flask import g, redirect, request
+from marshmallow import Schema, ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from ..db import db
+from ..errors import LedgerError
+from ..idempotency import MAX_KEY_LENGTH, IdempotencyRecord, request_hash
+from ..locks import lock_key
+
+KEY_FIELD = "idempotency_key"
+NOT_FIELDS = {"csrf_token", KEY_FIELD}
+
+
+class PageForm:
+    def __init__(self, schema: Schema, *, labels: dict[str, str] | None = None,
+                 messages: dict[str, str] | None = None, values: dict[str, str] | None = None):
+        self.schema = schema
+        self.labels = labels or {}
+        self.messages = messages or {}  # field -> what to say when it is refused, in plain words
+        self.values: dict[str, str] = dict(values or {})
+        self.errors: dict[str, str] = {}
+        self.data: dict = {}
+        self.key = request.form.get(KEY_FIELD) if request.method == "POST" else None
+        if not self.key or len(self.key) > MAX_KEY_LENGTH:
+            self.key = secrets.token_urlsafe(24)
+
+    def load(self) -> bool:
+        """Read the posted form through the schema: True with `data` loaded, else False with `errors`."""
+        self.values = {k: v for k, v in request.form.items() if k not in NOT_FIELDS}
+        given = {k: v.strip() for k, v in self.values.items() if k in self.schema.fields and v.strip() != ""}
+        try:
+            self.data = self.schema.load(given)
+        except ValidationError as e:
+            self.refuse(e.messages)
+            return False
+        return True
+
+    def refuse(self, details: dict) -> None:
+        """Show `details` (field -> messages, as in the API's errors) beside their fields."""
+        for field, msgs in details.items():
+            field = field if field in self.schema.fields else "_form"
+            text = self.messages.get(field) or _first(msgs)
+            self.errors.setdefault(field, text[:1].upper() + text[1:])
+
+    def error_list(self) -> list[dict]:
+        """The GOV.UK error summary's list: each error, linked to its field."""
+        return [{"text": text, "href": f"#{field}" if field != "_form" else "#main-content"}
+                for field, text in self.errors.items()]
+
+    def write(self, operation: Callable[[], str]):
+        """Run `operation` (it writes and returns the path to go on to) once for this form's key,
+        commit, and redirect there; a refusal is rolled back and shown on the form (returns None)."""
+        key = f"page:{self.key}"
+        digest = request_hash()
+        lock_key(db.session, f"idempotency:{g.user.id}:{key}")
+        seen = _recorded(key)
+        if seen is not None:
+            db.session.rollback()
+            return redirect(seen.body, 303)
+        try:
+            target = operation()
+        except LedgerError as e:
+            db.session.rollback()
+            self.refuse(e.details if e.details else {"_form": [e.message]})
+            return None
+        db.session.add(IdempotencyRecord(key=key, request_hash=digest, user_id=g.user.id, status=303, body=target))
+        try:
+            db.session.commit()
+        except IntegrityError:  # the same form, sent twice at once: the first one stands
+            db.session.rollback()
+            seen = _recorded(key)
+            if seen is None:
+                raise
+            return redirect(seen.body, 303)
+        return redirect(target, 303)
+
+
+def _recorded(key: str) -> IdempotencyRecord | None:
+    return db.session.scalar(sa.select(IdempotencyRecord).where(IdempotencyRecord.user_id == g.user.id,
+                                                                IdempotencyRecord.key == key))
+
+
+def _first(msgs) -> str:
+    if isinstance(msgs, dict):
+        return _first(next(iter(msgs.values()), "is not valid"))
+    if isinstance(msgs, (list, tuple)):
+        return _first(msgs[0]) if msgs else "is not valid"
+    return str(msgs)
