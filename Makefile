@@ -9,7 +9,7 @@ PEOPLE ?= 60
 MONTHS ?= 12
 PORT ?= 5000
 
-.PHONY: setup run test postgres bench bench-shared schemathesis clean assets
+.PHONY: setup run test postgres bench bench-shared schemathesis proof clean assets
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,12 @@ bench: setup postgres
 
 bench-shared: setup postgres
 	$(BIN)/python -m bench.shared
+
+# Load and faults on a fresh PostgreSQL database under gunicorn (see README, "Proof");
+# PROOF_SECONDS (default 60) per level, PROOF_CLIENTS (default 16,64).
+proof: setup postgres
+	$(BIN)/pip install --quiet -e ".[proof]"
+	$(BIN)/python -m proof.load
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis
