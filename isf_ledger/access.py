@@ -111,6 +111,14 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.statement_download.get": ANYONE,  # GET /people/<id>/statements/<month>/<document>
     "pages.spend.get": ANYONE,  # GET /people/<id>/spend
     "pages.spend_receipt.get": ANYONE,  # GET /people/<id>/spend/<spend_id>/receipt
+    # Finance's pages (pages/finance.py): the same roles as the API operations they stand on.
+    "pages.dashboard.get": FINANCE,  # GET /dashboard
+    "pages.dashboard_xlsx.get": FINANCE,  # GET /dashboard.xlsx
+    "pages.review_pack.get": ANYONE,  # GET /people/<id>/review-pack (the one visibility rule applies)
+    "pages.new_receipt.get": FINANCE,  # GET /people/<id>/receipts/new
+    "pages.new_receipt.post": FINANCE,  # POST /people/<id>/receipts/new (check, then record)
+    "pages.reverse_line.get": FINANCE,  # GET /transactions/<id>/reverse
+    "pages.reverse_line.post": FINANCE,  # POST /transactions/<id>/reverse (check, then reverse)
 }
 # Endpoints open to all: the API's description, static files, and signing in and out (signing
 # out only empties the caller's own session, so it needs no role; its form still needs a CSRF token).
