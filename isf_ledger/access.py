@@ -119,6 +119,8 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.new_receipt.post": FINANCE,  # POST /people/<id>/receipts/new (check, then record)
     "pages.reverse_line.get": FINANCE,  # GET /transactions/<id>/reverse
     "pages.reverse_line.post": FINANCE,  # POST /transactions/<id>/reverse (check, then reverse)
+    "pages.month_end.get": FINANCE,  # GET /month-end
+    "pages.month_end.post": FINANCE,  # POST /month-end (issue a month's statements)
 }
 # Endpoints open to all: the API's description, static files, and signing in and out (signing
 # out only empties the caller's own session, so it needs no role; its form still needs a CSRF token).

@@ -165,7 +165,7 @@ def test_finance_reverses_a_receipt_with_a_reason_after_checking(api, book, fin)
 
 def test_finance_pages_read_in_a_handful_of_queries_whatever_the_number_of_funds(api, book, fin):
     receipt = api.get(f"/api/v1/people/{book.ana}/receipts")[-1]
-    pages = ["/dashboard", f"/people/{book.ana}", f"/people/{book.ana}/receipts/new",
+    pages = ["/dashboard", "/month-end", f"/people/{book.ana}", f"/people/{book.ana}/receipts/new",
              f"/transactions/{receipt['transaction_id']}/reverse"]
 
     def counts():
@@ -185,3 +185,27 @@ def test_finance_pages_read_in_a_handful_of_queries_whatever_the_number_of_funds
     after = counts()
     assert after == before, (before, after)
     assert max(after) <= 40, after
+
+
+def statements_for(api, month: str) -> int:
+    with api.app.app_context():
+        return db.session.scalar(sa.text("SELECT count(*) FROM statements WHERE month = :m"), {"m": f"{month}-01"})
+
+
+def test_month_end_shows_what_is_not_issued_issues_once_and_says_the_result(api, book, fin):
+    html = fin.get("/month-end").get_data(as_text=True)
+    words = text(html)
+    assert "October 2026 2 2 0" in words and "September 2026 2 0 2" in words
+    assert 'value="2026-09" checked' in html  # the newest month with something to issue
+    fields = form_fields(html, "/month-end")
+    refused = fin.post("/month-end", data={**fields, "month": "September"}).get_data(as_text=True)
+    assert 'id="month-error"' in refused and statements_for(api, "2026-09") == 0
+    ended_not = fin.post("/month-end", data={**fields, "month": "2026-11"}).get_data(as_text=True)
+    assert 'id="month-error"' in ended_not and "Ends on 2026-11-30" in ended_not and statements_for(api, "2026-11") == 0
+    r1 = fin.post("/month-end", data={**fields, "month": "2026-09"})
+    r2 = fin.post("/month-end", data={**fields, "month": "2026-09"})
+    assert r1.status_code == r2.status_code == 303 and r1.headers["Location"] == r2.headers["Location"]
+    assert statements_for(api, "2026-09") == 2
+    done = fin.get(r1.headers["Location"]).get_data(as_text=True)
+    assert '<span id="issued">2</span> issued for 2026-09' in done
+    assert "September 2026 2 2 0" in text(done)

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from math import ceil
 
 import sqlalchemy as sa
+from marshmallow import Schema, fields, validate
 from flask import Response, g, render_template, request, url_for
 
 from .. import clock
@@ -31,6 +32,7 @@ from ..accounts.schemas.receipts import ReceiptIn
 from ..accounts.schemas.transactions import ReverseIn
 from ..accounts.spend import spend_of
 from ..db import db
+from ..errors import Invalid
 from ..accounts.hours import quantity
 from ..reports import dashboard as dash
 from ..reports import statements as st
@@ -266,5 +268,63 @@ bp.add_app_template_filter(day, "short_day")
 def links_for_role(role: str) -> list[dict]:
     """The pages a finance user (or an admin) starts from."""
     if role in ("admin", "finance"):
-        return [{"href": url_for("pages.dashboard"), "text": "Dashboard"}]
+        return [{"href": url_for("pages.dashboard"), "text": "Dashboard"},
+                {"href": url_for("pages.month_end"), "text": "Month end"}]
     return []
+
+
+# --- Month end ----------------------------------------------------------------------------------
+
+MONTHS_SHOWN = 6  # the months ended before today that month end may still have to issue
+
+
+class MonthIn(Schema):
+    month = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-\d{2}$", error="Choose a month"))
+
+
+def _months_to_issue(today: date) -> list[dict]:
+    """The last MONTHS_SHOWN months that have ended: how many funds were open in each, how many
+    have their statement, and so what month end would issue. Two queries a month."""
+    out = []
+    first = st.add_months(st.month_start(today), -1)
+    for i in range(MONTHS_SHOWN):
+        m = st.add_months(first, -i)
+        due = st._due_people(db.session, m, st.month_end(m))
+        issued = db.session.scalar(sa.select(sa.func.count()).select_from(Statement)
+                                   .where(Statement.month == m, Statement.version == 1)) or 0
+        out.append({"month": m.strftime("%Y-%m"), "name": f"{m:%B %Y}", "people": len(due), "issued": issued,
+                    "to_issue": max(0, len(due) - issued)})
+    return out
+
+
+@bp.route("/month-end", methods=["GET", "POST"])
+@signed_in
+def month_end():
+    """Months not yet issued and how many people; issuing one through statements.issue_month
+    (as POST /api/v1/statements/{month}/issue); the result."""
+    form = PageForm(MonthIn(), labels={"month": "Month to issue"})
+    if request.method == "POST" and form.load():
+        month = form.data["month"]
+        done = form.write(lambda: _issue(month))
+        if done is not None:
+            return done
+    months = _months_to_issue(clock.today())
+    if "month" not in form.values:
+        form.values["month"] = next((m["month"] for m in months if m["to_issue"]), "")
+    result = None
+    if request.args.get("issued"):
+        result = {"month": request.args["issued"], "issued": request.args.get("count", "0"),
+                  "already": request.args.get("already", "0")}
+    return render_template("pages/finance_month_end.html", title="Month end", form=form, months=months,
+                           result=result, error_count=len(form.errors),
+                           items=radio_items(form, "month", {m["month"]: f'{m["name"]}: {m["to_issue"]} to issue'
+                                                             for m in months}))
+
+
+def _issue(month: str) -> str:
+    try:
+        first = st.parse_month(month)
+    except Exception:
+        raise Invalid("month", "Choose a month")
+    done = st.issue_month(db.session, first, user_id=g.user.id)
+    return url_for("pages.month_end", issued=done.month, count=done.issued, already=done.already_issued)
