@@ -121,6 +121,9 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.reverse_line.post": FINANCE,  # POST /transactions/<id>/reverse (check, then reverse)
     "pages.month_end.get": FINANCE,  # GET /month-end
     "pages.month_end.post": FINANCE,  # POST /month-end (issue a month's statements)
+    "pages.users.get": ADMIN,  # GET /admin/users
+    "pages.users.post": ADMIN,  # POST /admin/users (create a user)
+    "pages.disable_user.post": ADMIN,  # POST /admin/users/disable
 }
 # Endpoints open to all: the API's description, static files, and signing in and out (signing
 # out only empties the caller's own session, so it needs no role; its form still needs a CSRF token).

@@ -269,8 +269,14 @@ def links_for_role(role: str) -> list[dict]:
     """The pages a finance user (or an admin) starts from."""
     if role in ("admin", "finance"):
         return [{"href": url_for("pages.dashboard"), "text": "Dashboard"},
-                {"href": url_for("pages.month_end"), "text": "Month end"}]
+                {"href": url_for("pages.month_end"), "text": "Month end"}] + (
+                    _admin_links() if role == "admin" else [])
     return []
+
+
+def _admin_links() -> list[dict]:
+    from .admin import links_for_admin
+    return links_for_admin()
 
 
 # --- Month end ----------------------------------------------------------------------------------
