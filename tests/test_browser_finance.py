@@ -59,3 +59,35 @@ def test_finance_records_a_receipt_sees_the_fee_and_reverses_it_with_a_reason(ap
     assert after["reversed_by_transaction_id"] is not None
     assert api.get(f"/api/v1/transactions/{after['reversed_by_transaction_id']}")["reason"] == "Paid into the wrong fund"
     check_page(page, "finance-fund-reversed", errors)
+
+
+def test_an_admin_creates_a_user_and_disables_another_who_is_signed_out(api, monkeypatch, tmp_path, live, page, browser):
+    book = pages_book.build(api, monkeypatch, tmp_path)
+    pages_book.user(api, "root", "--role", "admin")
+    pages_book.user(api, "leaver", "--role", "broker")
+    other = browser.new_context(viewport={"width": 375, "height": 700})
+    leaver = other.new_page()
+    sign_in(leaver, live, "leaver")
+    assert leaver.url == f"{live}/"
+    errors = watch(page)
+    sign_in(page, live, "root")
+    page.get_by_role("navigation", name="Your pages").get_by_role("link", name="Users").click()
+    check_page(page, "admin-users", errors)
+    page.get_by_label("Name", exact=True).fill("Zoë Ng")
+    page.get_by_label("Person", exact=True).check()
+    page.get_by_label("Person's id (a person's user)").fill(str(book.ana))
+    page.get_by_label("Password", exact=True).fill("short")
+    page.get_by_role("button", name="Create the user").click()
+    assert page.locator("#password-error").is_visible()
+    assert page.get_by_label("Name", exact=True).input_value() == "Zoë Ng"
+    check_page(page, "admin-users-refused", errors)
+    page.get_by_label("Password", exact=True).fill(pages_book.PASSWORD)
+    page.get_by_role("button", name="Create the user").click()
+    assert page.locator("#new-token").is_visible()
+    check_page(page, "admin-users-created", errors)
+    page.get_by_role("button", name="Disable leaver").click()
+    assert "The user is disabled." in page.content()
+    check_page(page, "admin-users-disabled", errors)
+    leaver.reload()
+    assert "/login" in leaver.url
+    other.close()
