@@ -50,7 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
             render_as_batch=True, compare_type=True)
 
     from . import cli as ledger_cli
-    from . import access, errors, pages, users, web
+    from . import access, errors, pages, provider, users, web
     from .accounts import api as accounts_api
     from .accounts import cli as accounts_cli
     from .accounts.people import DIRECTORY
@@ -65,7 +65,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.url_map.converters["int"] = AsciiInt
     api = LedgerApi(app)
     api_blueprints = [*accounts_api.BLUEPRINTS, shared_api.blp, reports_api.blp, access.blp,
-                      finance_api.dashboard_blp, finance_api.actuals_blp]
+                      finance_api.dashboard_blp, finance_api.actuals_blp, provider.blp]
     for blueprint in api_blueprints:
         api.register_blueprint(blueprint)
     api.document_errors()
@@ -77,6 +77,7 @@ def create_app(config: dict | None = None) -> Flask:
     accounts_cli.init_app(app)
     shared_cli.init_app(app)
     reports_cli.init_app(app)
+    provider.init_app(app)
     finance_api.init_app(app)
     web.init_app(app)
     ledger_cli.check_database_first(app)  # last, so it sees every command

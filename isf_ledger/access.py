@@ -77,6 +77,8 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "reconciliation.reconciliation.get": FINANCE,  # GET /api/v1/reconciliation
     "shared_support.Arrangements.get": ANYONE,  # GET /api/v1/shared-arrangements
     "shared_support.Arrangements.post": FINANCE_OR_BROKER,  # POST /api/v1/shared-arrangements
+    "provider.Provider.get": ANYONE,  # GET /api/v1/provider
+    "provider.Provider.patch": FINANCE,  # PATCH /api/v1/provider
     "shared_support.get_arrangement.get": ANYONE,  # GET /api/v1/shared-arrangements/<id>
     "shared_support.MonthCharges.get": ANYONE,  # GET /api/v1/shared-arrangements/<id>/charges/<month>
     "shared_support.MonthCharges.post": FINANCE,  # POST /api/v1/shared-arrangements/<id>/charges/<month>

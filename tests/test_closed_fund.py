@@ -62,6 +62,7 @@ PERSON_WRITES = {
 NOT_FOR_ONE_PERSON = {
     "people.People.post": "creates a new person and fund",
     "rates.Rates.post": "the provider's rate card",
+    "provider.Provider.patch": "the provider's own details",
     "councils.Councils.post": "a council and its rules",
     "councils.OneCouncil.patch": "a council and its rules",
     "shared_support.Arrangements.post": "a new arrangement, no members yet",

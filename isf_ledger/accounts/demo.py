@@ -46,6 +46,7 @@ from .demo_endings import add_endings
 from .demo_spend import plan_contingency_and_spend
 from .models import ContingencyMovement, Council, Person, Posting, Rate, Receipt, Spend, Transaction
 from .people import create_person
+from ..provider import ProviderRow, update as set_provider
 from .plans import DEFAULT_FEE_RATE, DOMAINS, add_months, add_plan, in_force, windows
 from .rates import add_rate
 from .receipts import receipt_entries
@@ -110,6 +111,11 @@ DAY_WEIGHTS = {"staying_safe": 12, "communication": 10, "work_leisure_learning":
 MIN_BUDGET, MAX_BUDGET = 15_000, 160_000  # whole pounds
 BANK_EXPIRY_DAYS = PROVIDER_DEFAULTS["bank_expiry_days"]  # the demo's councils keep the provider's default
 DAY_DOMAINS = ("personal_care", "work_leisure_learning", "essential_living_tasks", "health", "communication")
+
+
+# The demo provider's own details: made up (an Ofcom drama number, an example.org address).
+DEMO_PROVIDER = {"name": "Brightwater Support (demo)", "address_lines": ["Unit 4, Mill Lane", "Northtown", "NT1 2AB"],
+                 "phone": "01632 960 123", "email": "questions@brightwater.example.org", "contact_name": "Sam Patel"}
 
 
 def demo_start(today: date, months: int) -> date:
@@ -522,6 +528,8 @@ def demo_cmd(people, months, seed, append, if_empty):
             .where(Person.council_reference.is_not(None)))
     used = {(name, ref) for name, ref in session.execute(held)}
     add_rate_card(session, rates)
+    if session.get(ProviderRow, 1) is None:  # who "we" are on the demo's letters, unless already set
+        set_provider(session, DEMO_PROVIDER)
     provider = provider_accounts(session)
     for account in provider.values():  # detached, so the commits to come leave them loaded
         session.expunge(account)

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from functools import wraps
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g, render_template, request, session
+from flask import Flask, g, render_template, request, session
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from .. import provider as provider_details
 from ..db import db
 from ..errors import Forbidden, LedgerError, NotFound
 from ..users import MAX_BIG_ID, RESTRICTED, Scope, can_see_person
@@ -28,10 +29,10 @@ TEXT_SIZES = ("normal", "large")
 
 @dataclass(frozen=True)
 class Provider:
-    """Who "we" are, on every page (domain.md "The provider")."""
+    """Who "we" are, on every page (domain.md "The provider"), as provider.current() gives them."""
 
     name: str
-    named: bool = False  # False: no name is set, and `name` says "Your support provider"
+    named: bool = False  # False: no name is set yet, and `name` says "Your support provider"
     address_lines: tuple[str, ...] = ()
     phone: str | None = None
     email: str | None = None
@@ -39,15 +40,12 @@ class Provider:
 
 
 def provider() -> Provider:
-    """The provider's details from the settings (PROVIDER_NAME, PROVIDER_PHONE, ...), read once per
-    request; "Your support provider" until a name is set."""
+    """The provider's details as finance set them (read once per request)."""
     if "provider" not in g:
-        c = current_app.config
-        g.provider = Provider(name=c.get("PROVIDER_NAME") or "Your support provider",
-                              named=bool(c.get("PROVIDER_NAME")),
-                              address_lines=tuple(c.get("PROVIDER_ADDRESS_LINES") or ()),
-                              phone=c.get("PROVIDER_PHONE"), email=c.get("PROVIDER_EMAIL"),
-                              contact_name=c.get("PROVIDER_CONTACT_NAME"))
+        p = provider_details.current()
+        g.provider = Provider(name=p.name, named=p.name != provider_details.DEFAULT_NAME,
+                              address_lines=tuple(p.address_lines), phone=p.phone, email=p.email,
+                              contact_name=p.contact_name)
     return g.provider
 
 

@@ -397,35 +397,34 @@ def resolve(session, delivery_id: int, outcome: str) -> StatementDelivery:
 
 # --- Post: the month's print batch ---------------------------------------------------------------
 
-def _latin1(text: str) -> str:
-    return text.encode("latin-1", "replace").decode("latin-1")
-
-
 def address_sheet(address: str, stmt: Statement) -> bytes:
-    """A page to fold into a window envelope: the address, and which statement follows."""
-    from fpdf import FPDF
+    """A page to fold into a window envelope: the address, and which statement follows (tagged,
+    any name written as it is)."""
+    from ..provider import current
+    from .pdfdoc import Doc
 
-    pdf = FPDF(format="A4")
-    pdf.set_title(f"Address sheet for statement {stmt.number}")
-    pdf.set_lang("en-GB")
+    pdf = Doc(f"Address sheet for statement {stmt.number}", author=current().name,
+              subject=f"Statement {stmt.number}: {month_label(stmt.month)}", created=stmt.issued_at)
     pdf.add_page()
-    pdf.set_font("Helvetica", size=10)
-    pdf.set_xy(20, 40)
-    pdf.cell(0, 6, "Private and confidential")
-    pdf.set_font("Helvetica", size=12)
-    for i, line in enumerate(address.splitlines()):
-        pdf.set_xy(20, 50 + 7 * i)
-        pdf.cell(0, 7, _latin1(line))
-    pdf.set_xy(20, 120)
-    pdf.cell(0, 7, _latin1(f"Statement {stmt.number}: {month_label(stmt.month)}"))
-    return bytes(pdf.output())
+    with pdf.marked(pdf.elem("P")):
+        pdf.text(20, 44, "Private and confidential", "", 10)
+    lines = address.splitlines()
+    block = pdf.elem("P")
+    if pdf.lacks(address):
+        block.actual = "\n".join(lines)
+    with pdf.marked(block):
+        pdf.text(20, 55, "\n".join(lines), "", 12, 7)
+    with pdf.marked(pdf.elem("P")):
+        pdf.text(20, 125, f"Statement {stmt.number}: {month_label(stmt.month)}", "", 12)
+    return pdf.output()
 
 
 def build_print_batch(session, first: date) -> int:
     """Add the month's pending postal letters to its print batch: the batch is rebuilt whole, in
     statement order, and stored with the rows marked `sent` in one commit. Returns how many
     letters were new."""
-    from pypdf import PdfReader, PdfWriter
+    from ..provider import current
+    from .pdfdoc import merge
 
     lock_key(session, f"statements:print:{first:%Y-%m}")
     rows = list(session.scalars(sa.select(StatementDelivery).join(Statement, Statement.id == StatementDelivery.statement_id)
@@ -436,18 +435,18 @@ def build_print_batch(session, first: date) -> int:
     if not new:
         session.commit()
         return 0
-    writer = PdfWriter()
+    parts = []
     for row in rows:
         stmt = session.get(Statement, row.statement_id)
-        for part in (address_sheet(row.address, stmt), st.stored_pdf(session, stmt)):
-            writer.append(PdfReader(io.BytesIO(part)))
-    out = io.BytesIO()
-    writer.write(out)
+        parts += [address_sheet(row.address, stmt), st.stored_pdf(session, stmt)]
+    now = utcnow()
+    pdf = merge(parts, title=f"Statements to post for {month_label(first)}", author=current().name,
+                subject=f"{len(rows)} letter(s), each an address sheet and its statement", created=now)
     batch = session.get(PrintBatch, first)
     if batch is None:
-        session.add(PrintBatch(month=first, pdf=out.getvalue(), letters=len(rows), built_at=utcnow()))
+        session.add(PrintBatch(month=first, pdf=pdf, letters=len(rows), built_at=now))
     else:
-        batch.pdf, batch.letters, batch.built_at = out.getvalue(), len(rows), utcnow()
+        batch.pdf, batch.letters, batch.built_at = pdf, len(rows), now
     session.execute(sa.update(StatementDelivery).where(StatementDelivery.id.in_(new))
                     .values(status=SENT, attempts=StatementDelivery.attempts + 1, sent_at=utcnow()))
     session.commit()

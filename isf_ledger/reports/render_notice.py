@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timezone
 
-from .render_pdf import PROVIDER, _Letter, day, pounds
+from ..provider import document_provider
+from .render_pdf import _Letter, day, pounds, who_we_are
 
 
 def notice_blocks(n: dict) -> list[tuple[str, str]]:
@@ -32,18 +33,13 @@ def notice_blocks(n: dict) -> list[tuple[str, str]]:
         ("p", "You have the right to ask questions about this, and to ask the council to look at it again. "
               "Please ask us if any of this is not clear. We can go through it with you, or with someone "
               "you trust."),
-    ]
+    ] + who_we_are(n.get("provider"))
 
 
 def render_notice(n: dict) -> bytes:
-    doc = _Letter(False)
-    pdf = doc.pdf
-    pdf.set_title(f"About the money left in your fund: {n['name']}")
-    pdf.set_lang("en-GB")
-    pdf.set_author(PROVIDER)
-    pdf.set_subject("Notice of surplus")
-    pdf.set_creation_date(datetime.combine(date.fromisoformat(n["written_on"]), time(), timezone.utc))
-    pdf.add_page()
-    for style, text in notice_blocks(n):
-        doc.block(style, text)
-    return bytes(pdf.output())
+    """The letter's PDF (the provider as the letter carries it, else as set now)."""
+    n = {**n, "provider": document_provider(n)}
+    doc = _Letter(False, f"About the money left in your fund: {n['name']}", "Notice of surplus",
+                  datetime.combine(date.fromisoformat(n["written_on"]), time(), timezone.utc), n["provider"]["name"])
+    doc.blocks(notice_blocks(n))
+    return doc.pdf.output()

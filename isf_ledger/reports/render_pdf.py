@@ -5,18 +5,19 @@ language and title set, and a chart of the plan year drawn with lines and boxes.
 Written for the person, never at them: a surplus is good news with a plan, an overdrawn fund is
 the provider's to make good, money the council has not paid is not the person's worry.
 
-Core fonts (Helvetica, latin-1 covers £) and our own word wrap: fpdf2's multi_cell costs ~60 ms
-a page in line breaking, which 10,000 statements a month cannot afford.
+Drawn by pdfdoc (a tagged PDF/UA page with DejaVu Sans embedded, so any name is written as it
+is) with our own word wrap: fpdf2's multi_cell costs ~60 ms a page in line breaking, which
+10,000 statements a month cannot afford.
 """
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from fpdf import FPDF
+from ..provider import ProviderDetails, document_provider
+from .pdfdoc import PT, Doc, Elem, face
 
-PROVIDER = "Your support provider"
-_WORD_WIDTHS: dict[str, dict[str, int]] = {}  # font -> word -> width in the font's units
+_WORD_WIDTHS: dict[str, dict[str, int]] = {}  # style -> word -> width in 1/1000 of the type size
 
 
 def pounds(text: str) -> str:
@@ -131,7 +132,46 @@ def letter(s: dict) -> list[tuple[str, str]]:
     out += [("h", "Questions"),
             ("p", "Please ask us if any of this is not clear. We can go through it with you, or with someone "
                   "you trust.")]
+    return out + who_we_are(s.get("provider"))
+
+
+def who_we_are(provider: dict | None) -> list[tuple[str, str]]:
+    """Who "we" are, how to reach the person who answers questions, and how to get the letter
+    another way: the end of every statement and letter ('li' blocks are one list)."""
+    p = provider or ProviderDetails().as_dict()
+    out = [("h", "Who we are"), ("p", f"We are {p['name']}. We look after your fund.")]
+    if p.get("contact_name"):
+        out.append(("p", f"If you have a question, please ask {p['contact_name']}. You can:"))
+    elif p.get("address_lines") or p.get("phone") or p.get("email"):
+        out.append(("p", "If you have a question, you can:"))
+    if p.get("phone"):
+        out.append(("li", f"phone {p['phone']}"))
+    if p.get("email"):
+        out.append(("li", f"e-mail {p['email']}"))
+    if p.get("address_lines"):
+        out.append(("li", f"write to {', '.join(p['address_lines'])}"))
+    out.append(("p", "You can have this in another way: in large print, read aloud to you, or in easy read. "
+                     "Just ask us."))
     return out
+
+
+def money_table(s: dict) -> list[tuple[str, str]]:
+    """The month's money in one table, row by row from the start to the end (rows that are
+    zero left out, but for the start and the end)."""
+    def amount(text: str) -> str:
+        return ("minus " if Decimal(text) < 0 else "") + pounds(text)
+
+    c = s["contingency"]
+    rows = [("At the start", s["opening_balance"]), ("Came in", s["receipts_total"]),
+            ("Your support", "-" + s["support_charged_total"]), ("Shared support", "-" + s["shared_support_total"]),
+            ("Things bought for you", "-" + s["spend_total"]), ("Our fee", "-" + s["management_fee_total"]),
+            ("Paid back to the council", "-" + s["clawback_total"]),
+            ("Paid out when your fund closed", "-" + s.get("closed_out_total", "0")),
+            ("Put with the money kept for extra needs", "-" + c["set_aside"]),
+            ("Taken from the money kept for extra needs", c["drawn"])]
+    kept = [(what, amount(v.replace("--", ""))) for i, (what, v) in enumerate(rows)
+            if i == 0 or Decimal(v.replace("--", ""))]
+    return kept + [("At the end", amount(s["closing_balance"]))]
 
 
 def text_of(s: dict) -> str:
@@ -140,31 +180,34 @@ def text_of(s: dict) -> str:
 
 
 class _Letter:
-    def __init__(self, large: bool):
+    """A letter laid out on a tagged page (pdfdoc): headings, paragraphs and the chart, each a
+    structure element in reading order."""
+
+    def __init__(self, large: bool, title: str, subject: str, created: datetime, author: str):
         self.large = large
         self.size = 18 if large else 12
-        self.pdf = FPDF(format="A4")
-        self.pdf.set_auto_page_break(True, margin=18)
-        self.pdf.set_margins(20, 18, 20)
+        self.pdf = Doc(title, author=author, subject=subject, created=created)
+        self.top, self.bottom, self.left = 18.0, self.pdf.h - 18, 20.0
         self.width = self.pdf.w - 40
+        self.y = self.top
+        self.pdf.add_page()
 
-    def lines(self, text: str) -> list[str]:
-        """Words wrapped to the page, measured from the core font's own width table (fpdf2's
-        get_string_width copies its state for every call); a word's width is kept once measured
-        (the same few hundred words fill every statement)."""
-        font = self.pdf.current_font
-        widths = _WORD_WIDTHS.setdefault(font.fontkey, {})
+    def lines(self, text: str, style: str, size: float, room: float) -> list[str]:
+        """Words wrapped to the page; a word's width is kept once measured (the same few hundred
+        words fill every statement)."""
+        f = face(style)
+        widths = _WORD_WIDTHS.setdefault(style, {})
         if len(widths) > 20_000:  # names and amounts differ by statement: keep the cache small
             widths.clear()
-        cw, scale = font.cw, self.pdf.font_size_pt / 1000 / self.pdf.k
-        space = cw[" "] * scale
+        scale = size / 1000 / PT
+        space = f.cw[32] * scale
         out, line, width = [], [], 0.0
         for word in text.split():
             units = widths.get(word)
             if units is None:
-                units = widths[word] = sum(cw.get(c, 600) for c in word)
+                units = widths[word] = f.width(word)
             w = units * scale
-            if line and width + space + w > self.width:
+            if line and width + space + w > room:
                 out.append(" ".join(line))
                 line, width = [word], w
             else:
@@ -172,23 +215,82 @@ class _Letter:
                 line.append(word)
         return out + ([" ".join(line)] if line else [])
 
-    def block(self, style: str, text: str) -> None:
-        """Each wrapped line placed where fpdf2's cell(w, step, line) puts it (a page break
-        first when it would not fit), written with text(): cell() lays each line out as styled
-        fragments, ~0.4 ms a line, most of a statement's rendering."""
+    def need(self, height: float) -> None:
+        """A new page first when this much would not fit."""
+        if self.y + height > self.bottom:
+            self.pdf.add_page()
+            self.y = self.top
+
+    def block(self, style: str, text: str, parent: Elem | None = None, tag: str | None = None,
+              indent: float = 0) -> Elem:
+        """A heading ('title', 'h') or paragraph ('p') as its structure element, wrapped line by line."""
         pdf = self.pdf
         size = {"title": self.size + 8, "h": self.size + 3}.get(style, self.size)
-        pdf.set_font("Helvetica", "B" if style in ("title", "h") else "", size)
-        step = size * 0.5
+        bold = "B" if style in ("title", "h") else ""
+        step = size * 1.4 / PT  # a line's height in mm (1.4 times the type)
         if style == "h":
-            pdf.ln(step * 0.6)
-        left = pdf.l_margin + pdf.c_margin
-        for line in self.lines(text):
-            if pdf.will_page_break(step):
-                pdf.add_page()
-            pdf.text(left, pdf.y + 0.5 * step + 0.3 * pdf.font_size, line)
-            pdf.set_y(pdf.y + step)
-        pdf.ln(step * 0.35)
+            self.y += step * 0.6
+        e = pdf.elem(tag or {"title": "H1", "h": "H2"}.get(style, "P"), parent)
+        if pdf.lacks(text):
+            e.actual = text
+        lines = self.lines(text, bold, size, self.width - indent)
+        with pdf.marked(e):
+            while lines:
+                if self.y + step > self.bottom:
+                    pdf.add_page()
+                    self.y = self.top
+                fit = max(1, int((self.bottom - self.y) // step))
+                here, lines = lines[:fit], lines[fit:]
+                pdf.text(self.left + indent, self.y + 0.78 * step, "\n".join(here), bold, size, step)
+                self.y += step * len(here)
+        self.y += step * 0.35
+        return e
+
+    def blocks(self, blocks: list[tuple[str, str]]) -> None:
+        """Blocks in order; a run of 'li' blocks is one list (L, each item an LI with its LBody)."""
+        items = None
+        for style, text in blocks:
+            if style != "li":
+                items = None
+                self.block(style, text)
+                continue
+            if items is None:
+                items = self.pdf.elem("L")
+            item = self.pdf.elem("LI", items)
+            step = self.size * 1.4 / PT
+            if self.y + step > self.bottom:
+                self.need(step)
+            with self.pdf.marked(self.pdf.elem("Lbl", item)):
+                self.pdf.text(self.left + 1.5, self.y + 0.78 * step, "•", "", self.size)
+            self.block("p", text, parent=item, tag="LBody", indent=step * 1.2)
+
+    def table(self, caption: str, head: tuple[str, str], rows: list[tuple[str, str]]) -> None:
+        """A table of two columns (what, amount): its header row and each row's first cell are
+        headers (TH, scoped), amounts set flush right."""
+        pdf = self.pdf
+        step = self.size * 1.5 / PT
+        self.need(step * (len(rows) + 1) + (self.size + 3) * 2.5 / PT)  # the table on one page, with its heading
+        self.block("h", caption)
+        table = pdf.elem("Table")
+        right = self.left + self.width
+        for i, row in enumerate([head, *rows]):
+            self.need(step)
+            tr = pdf.elem("TR", table)
+            y = self.y + 0.75 * step
+            for j, cell in enumerate(row):
+                header = i == 0 or j == 0
+                scope = "Column" if i == 0 else "Row"
+                e = pdf.elem("TH" if header else "TD", tr, attrs=f"<</O /Table /Scope /{scope}>>" if header else None)
+                style = "B" if i == 0 or (j == 0 and i == len(rows)) else ""
+                x = self.left if j == 0 else right - face(style).width(cell) * self.size / 1000 / PT
+                with pdf.marked(e):
+                    pdf.text(x, y, cell, style, self.size)
+            if i in (0, len(rows) - 1):
+                with pdf.artifact():
+                    pdf.colour(stroke=(120, 120, 120), width=0.2)
+                    pdf.line(self.left, self.y + step, right, self.y + step)
+            self.y += step
+        self.y += step * 0.5
 
     def chart(self, year: dict) -> None:
         pdf, months = self.pdf, year["months"]
@@ -197,9 +299,8 @@ class _Letter:
                         f"{pounds(year['used_to_date'])} was used. The bars show what was used so far. "
                         "The line shows what the plan set out by then.")
         height = 60 if self.large else 45
-        if pdf.get_y() + height + 15 > pdf.h - 18:
-            pdf.add_page()
-        top, left = pdf.get_y() + 2, pdf.l_margin + 2
+        self.need(height + 15)
+        top, left = self.y + 2, self.left + 2
         base = top + height
         budget = Decimal(year["annual_budget"]) or Decimal(1)
         top_value = max([budget] + [Decimal(m["used"]) for m in months])
@@ -209,45 +310,47 @@ class _Letter:
             # A position on the page, not money: the exact share of the chart's top, drawn in mm.
             return base - float(amount / top_value) * height
 
-        pdf.set_draw_color(0, 0, 0)
-        pdf.line(left, top, left, base)
-        pdf.line(left, base, left + self.width - 2, base)
-        pdf.set_fill_color(120, 160, 200)
-        pdf.set_font("Helvetica", "", 8 if not self.large else 11)
-        for i, m in enumerate(months):
-            x = left + i * slot + slot * 0.2
-            y = y_of(Decimal(m["used"]))
-            if base - y > 0.1:
-                pdf.rect(x, y, slot * 0.6, base - y, style="F")
-            pdf.text(x, base + 4, f"{date.fromisoformat(m['month'] + '-01'):%b}")
-        pdf.set_draw_color(200, 60, 40)
-        pdf.set_line_width(0.6)
-        points = [(left + (i + 1) * slot, y_of(budget * (i + 1) / 12)) for i in range(12)]
-        prev = (left, base)
-        for pt in points:
-            pdf.line(*prev, *pt)
-            prev = pt
-        pdf.set_line_width(0.2)
-        pdf.set_y(base + 8)
+        figure = pdf.elem("Figure", alt=chart_words(year))
+        with pdf.marked(figure), pdf.saved():
+            pdf.colour(stroke=(0, 0, 0), fill=(120, 160, 200), width=0.2)
+            pdf.line(left, top, left, base)
+            pdf.line(left, base, left + self.width - 2, base)
+            label = 8 if not self.large else 11
+            for i, m in enumerate(months):
+                x = left + i * slot + slot * 0.2
+                y = y_of(Decimal(m["used"]))
+                if base - y > 0.1:
+                    pdf.colour(fill=(120, 160, 200))
+                    pdf.rect(x, y, slot * 0.6, base - y)
+                pdf.colour(fill=(0, 0, 0))
+                pdf.text(x, base + 4, f"{date.fromisoformat(m['month'] + '-01'):%b}", "", label)
+            pdf.colour(stroke=(200, 60, 40), width=0.6)
+            prev = (left, base)
+            for i in range(12):
+                pt = (left + (i + 1) * slot, y_of(budget * (i + 1) / 12))
+                pdf.line(*prev, *pt)
+                prev = pt
+        self.y = base + 8
+
+
+def chart_words(year: dict) -> str:
+    """The chart's figures said in words: its alternative text for a screen reader."""
+    used = "; ".join(f"{month_name(m['month'])}: {pounds(m['used'])} used" for m in year["months"])
+    return (f"A bar chart of your plan year. Your plan gives {pounds(year['annual_budget'])} a year, "
+            f"{pounds(str(Decimal(year['annual_budget']) / 12))} a month. {used}. "
+            f"{pounds(year['used_to_date'])} was used by the end of this month.")
 
 
 def render_pdf(s: dict, large_print: bool = False) -> bytes:
     """The statement's PDF. Given the same statement, the same bytes (dated by its issue)."""
-    doc = _Letter(large_print)
-    pdf = doc.pdf
-    title = f"Money statement for {month_name(s['month'])}: {s['name']}"
-    pdf.set_title(title)
-    pdf.set_lang("en-GB")
-    pdf.set_author(PROVIDER)
-    pdf.set_subject(f"Statement number {s['number']}")
-    pdf.set_creation_date(datetime.fromisoformat(s["issued_at"]))
-    pdf.add_page()
-    blocks = letter(s)
+    provider = document_provider(s)
+    doc = _Letter(large_print, f"Money statement for {month_name(s['month'])}: {s['name']}",
+                  f"Statement number {s['number']}", datetime.fromisoformat(s["issued_at"]), provider["name"])
+    blocks = letter({**s, "provider": provider})
     at_end = next(i for i, (st, t) in enumerate(blocks) if st == "h" and t == "What happens next")
-    for style, text in blocks[:at_end]:
-        doc.block(style, text)
+    doc.blocks(blocks[:at_end])
+    doc.table("Your money this month in short", ("What", "Amount"), money_table(s))
     if s.get("plan_year"):
         doc.chart(s["plan_year"])
-    for style, text in blocks[at_end:]:
-        doc.block(style, text)
-    return bytes(pdf.output())
+    doc.blocks(blocks[at_end:])
+    return doc.pdf.output()

@@ -301,8 +301,11 @@ def _store(session, rows: list[dict], documents: list[bytes]) -> list[int]:
 
 
 def statement_document(figures: dict, number: int, issued_at: datetime, **extra) -> dict:
-    """What the person is shown: the figures as issued with the statement's number and date."""
-    return {**figures, "number": number, "issued_at": issued_at.isoformat(), **extra}
+    """What the person is shown: the figures as issued with the statement's number and date, and
+    who "we" are (the provider's details as set now)."""
+    from ..provider import current
+    return {**figures, "number": number, "issued_at": issued_at.isoformat(), "provider": current().as_dict(),
+            **extra}
 
 
 def render_many(docs: list[dict], pool=None) -> list[bytes]:

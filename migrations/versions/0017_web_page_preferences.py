@@ -1,13 +1,13 @@
 """page preferences: a user's text size on the web pages, kept across sign-ins
 
 Revision ID: 0017_web
-Revises: 0016
+Revises: 0017_docs
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0017_web'
-down_revision = '0016'
+down_revision = '0017_docs'
 branch_labels = None
 depends_on = None
 
