@@ -140,6 +140,19 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.raise_query_form.post": NOT_AUDITOR,  # POST /people/<id>/queries ("I don't recognise this")
     "pages.review.get": NOT_PERSON,  # GET /people/<id>/review (a reviewer's page; auditors land on it at /people/<id>)
     "pages.review_pack_download.get": ANYONE,  # GET /people/<id>/review-pack.xlsx
+    # Finance's pages (pages/finance.py): the same roles as the API operations they stand on.
+    "pages.dashboard.get": FINANCE,  # GET /dashboard
+    "pages.dashboard_xlsx.get": FINANCE,  # GET /dashboard.xlsx
+    "pages.review_pack.get": ANYONE,  # GET /people/<id>/review-pack (the one visibility rule applies)
+    "pages.new_receipt.get": FINANCE,  # GET /people/<id>/receipts/new
+    "pages.new_receipt.post": FINANCE,  # POST /people/<id>/receipts/new (check, then record)
+    "pages.reverse_line.get": FINANCE,  # GET /transactions/<id>/reverse
+    "pages.reverse_line.post": FINANCE,  # POST /transactions/<id>/reverse (check, then reverse)
+    "pages.month_end.get": FINANCE,  # GET /month-end
+    "pages.month_end.post": FINANCE,  # POST /month-end (issue a month's statements)
+    "pages.users.get": ADMIN,  # GET /admin/users
+    "pages.users.post": ADMIN,  # POST /admin/users (create a user)
+    "pages.disable_user.post": ADMIN,  # POST /admin/users/disable
 }
 # The only writes to a fund a restricted role may make, and who: a person's query about their own
 # fund, over the API and from the pages.

@@ -28,6 +28,8 @@ from ..reports.render_pdf import hours, letter, month_name
 from .frame import visible
 from .views import bp, signed_in
 
+FUND_ROLES = ("admin", "finance", "broker")  # who sees a fund's page as the books, not as "your money"
+
 # The plan's parts, said as a person would (domain.md "Support plan": Lancashire's six).
 DOMAIN_WORDS = {
     "staying_safe": "Staying safe",
@@ -135,10 +137,14 @@ def money_page(person_id: int, *, home: bool = False):
 @signed_in
 @visible(PERSON)
 def person(person_id: int):
-    """The person's fund page: their money now; for a council's auditor, the person's review."""
+    """A fund's page: finance's and brokers' (finance.py); for a council's auditor, the person's
+    review (review.py); else the person's money now."""
     if g.user.role == "auditor":
         from .review import review_page  # review.py builds on this module's filters
         return review_page(person_id)
+    if g.user.role in FUND_ROLES:
+        from .finance import fund_page
+        return fund_page(person_id)
     return money_page(person_id)
 
 

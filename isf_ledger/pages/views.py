@@ -159,8 +159,11 @@ def nav_links() -> list[dict]:
     if user.role == "person" and user.person_id is not None:
         from .people import links_for
         links += links_for(user.person_id)
-    if user.role == "auditor":
+    elif user.role == "auditor":
         links[0]["text"] = "Your council’s people"
+    else:
+        from .finance import links_for_role
+        links += links_for_role(user.role)
     for link in links:
         link["current"] = link["href"] == request.path
     return links

@@ -1,0 +1,62 @@
+"""Admins' pages through the Flask client, on both engines: users listed, created (role, linked
+person or council, password) with the token shown once, refused beside the field with what was
+typed kept and nothing written, and disabled, which signs them out."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+import pages_book
+from isf_ledger.db import db
+from test_pages_finance import book, form_fields  # noqa: F401 - the fixture
+from test_pages_person import sign_in, text
+
+
+def users_named(api, name: str) -> int:
+    with api.app.app_context():
+        return db.session.scalar(sa.text("SELECT count(*) FROM users WHERE name = :n"), {"n": name})
+
+
+def test_an_admin_creates_a_user_who_signs_in_and_disables_another_who_is_signed_out(api, book):
+    pages_book.user(api, "root", "--role", "admin")
+    pages_book.user(api, "leaver", "--role", "broker")
+    admin = sign_in(api.app.test_client(), "root")
+    leaver = sign_in(api.app.test_client(), "leaver")
+    assert leaver.get("/").status_code == 200
+    home = admin.get("/").get_data(as_text=True)
+    assert 'href="/admin/users"' in home
+    html = admin.get("/admin/users").get_data(as_text=True)
+    assert "leaver broker" in text(html)
+    fields = form_fields(html, "/admin/users")
+    # Refused: a person's user with an id that names nobody; what was typed is kept, nothing written.
+    refused = admin.post("/admin/users", data={**fields, "name": "Zoë Ng", "role": "person", "person_id": "99999",
+                                               "password": pages_book.PASSWORD}).get_data(as_text=True)
+    assert 'id="person_id-error"' in refused and "No person with id 99999" in refused
+    assert 'value="Zoë Ng"' in refused and pages_book.PASSWORD not in refused and users_named(api, "Zoë Ng") == 0
+    short = admin.post("/admin/users", data={**fields, "name": "Zoë Ng", "role": "finance", "password": "short"})
+    assert 'id="password-error"' in short.get_data(as_text=True) and users_named(api, "Zoë Ng") == 0
+    data = {**fields, "name": "Zoë Ng", "role": "person", "person_id": str(book.ana), "password": pages_book.PASSWORD}
+    r1, r2 = admin.post("/admin/users", data=data), admin.post("/admin/users", data=data)
+    assert r1.status_code == r2.status_code == 303 and users_named(api, "Zoë Ng") == 1
+    shown = admin.get(r1.headers["Location"]).get_data(as_text=True)
+    assert 'id="new-token"' in shown
+    assert 'id="new-token"' not in admin.get(r1.headers["Location"]).get_data(as_text=True)  # shown once
+    zoe = sign_in(api.app.test_client(), "Zoë Ng")
+    assert "Your money" in zoe.get("/").get_data(as_text=True)
+
+    with api.app.app_context():
+        leaver_id = db.session.scalar(sa.text("SELECT id FROM users WHERE name = 'leaver'"))
+    page = admin.get("/admin/users").get_data(as_text=True)
+    form = form_fields(page, "/admin/users/disable") if f'value="{leaver_id}"' in page else None
+    key = [l for l in page.split("\n") if f'-{leaver_id}"' in l and "idempotency_key" in l]
+    assert key
+    token = form["csrf_token"]
+    r = admin.post("/admin/users/disable", data={"csrf_token": token, "user_id": str(leaver_id),
+                                                 "idempotency_key": key[0].split('value="')[1].split('"')[0]})
+    assert r.status_code == 303
+    assert "leaver broker Disabled" in text(admin.get("/admin/users").get_data(as_text=True))
+    assert leaver.get("/").status_code == 302  # signed out: back to the sign-in form
+
+
+def test_only_admins_see_the_users(api, book):
+    pages_book.user(api, "fin", "--role", "finance")
+    assert sign_in(api.app.test_client(), "fin").get("/admin/users").status_code == 403
