@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timezone
 
 from ..provider import document_provider
-from .render_pdf import _Letter, day, pounds, who_we_are
+from .render_pdf import _Letter, day, pounds, threshold_words, who_we_are
 
 
 def notice_blocks(n: dict) -> list[tuple[str, str]]:
@@ -14,17 +14,15 @@ def notice_blocks(n: dict) -> list[tuple[str, str]]:
         ("title", "About the money left in your fund"),
         ("p", f"This letter is for {n['name']}. It is dated {day(n['written_on'])}."),
         ("h", "What a surplus is"),
-        ("p", "Your fund keeps some money to one side for a rainy day. "
-              f"This is {n['threshold_weeks']} weeks of your budget, {pounds(n['threshold'])}. "
-              "Money on top of that, which your plan has not needed, is called a surplus."),
+        ("p", threshold_words(n["threshold_weeks"], n["threshold"])),
         ("p", f"On {day(n['written_on'])} your fund had {pounds(n['available'])}. "
               f"Of this, {pounds(n['bank_value'])} is kept for hours you saved, "
               f"so your surplus is {pounds(n['surplus'])}. This is not a problem. It can happen when "
               "plans change, or when support costs less than was planned."),
         ("h", "What the council may do"),
         ("p", f"The council that pays for your support may take back {pounds(n['amount'])} of the surplus. "
-              f"This will not happen before {day(n['date'])}. The money kept for a rainy day stays with you, "
-              "and so does the money for your saved hours."),
+              f"This will not happen before {day(n['date'])}. The {n['threshold_weeks']} weeks of support money stay "
+              "with you, and so does the money for your saved hours."),
         ("p", "Your support does not change. Your plan stays the same."),
         ("h", "What you can do"),
         ("p", "You do not need to do anything. But if there is something in your plan you would like to "

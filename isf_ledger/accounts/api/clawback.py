@@ -16,7 +16,7 @@ from ...fields import Day, Money, Text as TextField
 from ...idempotency import write
 from ...users import guard
 from ..clawback import METHODS, record_clawback, record_fee_refund, surplus_on
-from ..closing import DESTINATIONS, close_fund
+from ..closing import CLOSE_REASONS, DESTINATIONS, close_fund
 from ..models import Person
 from ..schemas.common import Text
 from .scopes import PERSON
@@ -58,6 +58,7 @@ class CloseIn(Schema):
     date = Day(required=True)
     destination = TextField(required=True, validate=validate.OneOf(DESTINATIONS))
     reference = Text(200, required=True)
+    reason = TextField(load_default=None, validate=validate.OneOf(CLOSE_REASONS))
 
 
 class CloseOut(Schema):
@@ -65,6 +66,7 @@ class CloseOut(Schema):
     closed_on = fields.Date()
     destination = fields.String()
     reference = fields.String()
+    reason = fields.String()
     paid_out = Money()
     available_paid_out = Money()
     contingency_paid_out = Money()
