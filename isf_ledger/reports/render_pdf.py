@@ -86,7 +86,6 @@ def _final_words(s: dict, fin: dict) -> list[tuple[str, str]]:
         out.append(("p", went + " This includes the money kept for extra needs."))
     else:
         out.append(("p", f"There was no money left in {whose} to pay out."))
-    out.append(("p", "Nothing more will be paid in or taken out. Nobody needs to pay anything or do anything."))
     return out
 
 
@@ -121,8 +120,8 @@ def letter(s: dict) -> list[tuple[str, str]]:
                 ("p", f"{pounds(s['receipts_total'])} came in during {short}. This is money paid in for "
                       f"{your} support. It came from:")]
         paid_in = s.get("paid_in") or {}
-        for source, amount in paid_in.items():
-            out.append(("li", f"{SOURCE_WORDS.get(source, source)}: {pounds(amount)}"))
+        for source in sorted(paid_in, key=lambda k: list(SOURCE_WORDS).index(k) if k in SOURCE_WORDS else 99):
+            out.append(("li", f"{SOURCE_WORDS.get(source, source)}: {pounds(paid_in[source])}"))
     out.append(("h", "What it paid for"))
     if Decimal(s["support_charged_total"]):
         out.append(("p", f"Support: {pounds(s['support_charged_total'])}. This is the help our staff gave."))
@@ -191,7 +190,9 @@ def letter(s: dict) -> list[tuple[str, str]]:
     if fin:  # the last statement of a fund closed when the person left: nothing to come, nothing chased
         out += _final_words(s, fin)
     out.append(("h", "What happens next"))
-    if not fin:
+    if fin:
+        out.append(("p", "Nothing more will be paid in or taken out. Nobody needs to pay anything or do anything."))
+    else:
         out += _next_words(s, short)
     for item in s.get("late_items") or []:
         out.append(("p", f"Late item: {item['what']} of {pounds(item['amount'])} for {day(item['service_date'])} "
@@ -199,7 +200,7 @@ def letter(s: dict) -> list[tuple[str, str]]:
     out += [("h", "Questions"),
             ("p", "Please ask us if any of this is not clear. We can go through it with you, or with someone "
                   "you trust.")]
-    return out + who_we_are(s.get("provider"))
+    return out + who_we_are(s.get("provider"), "the fund" if died else "your fund")
 
 
 def _next_words(s: dict, short: str) -> list[tuple[str, str]]:
@@ -242,11 +243,11 @@ def _next_words(s: dict, short: str) -> list[tuple[str, str]]:
     return out
 
 
-def who_we_are(provider: dict | None) -> list[tuple[str, str]]:
+def who_we_are(provider: dict | None, whose: str = "your fund") -> list[tuple[str, str]]:
     """Who "we" are, how to reach the person who answers questions, and how to get the letter
     another way: the end of every statement and letter ('li' blocks are one list)."""
     p = provider or ProviderDetails().as_dict()
-    out = [("h", "Who we are"), ("p", f"We are {p['name']}. We look after your fund.")]
+    out = [("h", "Who we are"), ("p", f"We are {p['name']}. We look after {whose}.")]
     if p.get("contact_name"):
         out.append(("p", f"If you have a question, please ask {p['contact_name']}. You can:"))
     elif p.get("address_lines") or p.get("phone") or p.get("email"):
@@ -273,7 +274,7 @@ def money_table(s: dict) -> list[tuple[str, str]]:
             ("Your support", "-" + s["support_charged_total"]), ("Shared support", "-" + s["shared_support_total"]),
             ("Things bought for you", "-" + s["spend_total"]), ("Our fee", "-" + s["management_fee_total"]),
             ("Paid back to the council", "-" + s["clawback_total"]),
-            ("Paid out when your fund closed", "-" + s.get("closed_out_total", "0")),
+            ("Paid out when the fund closed", "-" + s.get("closed_out_total", "0")),
             ("Put with the money kept for extra needs", "-" + c["set_aside"]),
             ("Taken from the money kept for extra needs", c["drawn"])]
     kept = [(what, amount(v.replace("--", ""))) for i, (what, v) in enumerate(rows)
@@ -457,7 +458,7 @@ def render_pdf(s: dict, large_print: bool = False) -> bytes:
     at_end = next(i for i, (st, t) in enumerate(blocks) if st == "h" and t == "What happens next")
     doc.blocks(blocks[:at_end])
     doc.table("Your money this month in short", ("What", "Amount"), money_table(s))
-    if s.get("plan_year"):
+    if s.get("plan_year") and not s.get("final"):  # a closed fund's plan year does not go on
         doc.chart(s["plan_year"])
     doc.blocks(blocks[at_end:])
     return doc.pdf.output()
