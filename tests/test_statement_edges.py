@@ -201,3 +201,17 @@ def test_the_surplus_letter_explains_the_threshold_in_the_statements_words():
     text = " ".join(t for _, t in blocks)
     assert ("Your fund may keep 4 weeks of your support money, £2,000.00, so bills that come late can be paid. "
             "Money on top of that is called a surplus.") in text and "rainy" not in text
+
+
+def test_the_surplus_letter_says_which_payment_came_in_since_the_statement(api, today):
+    pid = api.person("Ana", opened_on="2026-10-01")
+    api.plan(pid, effective_from="2026-10-01", annual_budget="2600.00")
+    api.receipt(pid, "1000.00", "2026-10-01")
+    today["day"] = date(2026, 11, 3)
+    api.post("/api/v1/statements/2026-10/issue", {}, expect=200)
+    api.receipt(pid, "500.00", "2026-11-02")
+    r = api.call("GET", f"/api/v1/people/{pid}/surplus-notice")
+    assert r.status_code == 200
+    text = pdf_text(r.data)
+    assert ("Your statement for October 2026 showed £900.00. Since then this came in: £500.00 from the council "
+            "on 2 November 2026.") in text and "On 3 November 2026 your fund had £1,350.00." in text

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timezone
 
 from ..provider import document_provider
-from .render_pdf import _Letter, day, pounds, threshold_words, who_we_are
+from .render_pdf import SOURCE_WORDS, _Letter, day, month_name, pounds, threshold_words, who_we_are
 
 
 def notice_blocks(n: dict) -> list[tuple[str, str]]:
@@ -19,6 +19,7 @@ def notice_blocks(n: dict) -> list[tuple[str, str]]:
               f"Of this, {pounds(n['bank_value'])} is kept for hours you saved, "
               f"so your surplus is {pounds(n['surplus'])}. This is not a problem. It can happen when "
               "plans change, or when support costs less than was planned."),
+    ] + _since_statement(n) + [
         ("h", "What the council may do"),
         ("p", f"The council that pays for your support may take back {pounds(n['amount'])} of the surplus. "
               f"This will not happen before {day(n['date'])}. The {n['threshold_weeks']} weeks of support money stay "
@@ -32,6 +33,17 @@ def notice_blocks(n: dict) -> list[tuple[str, str]]:
               "Please ask us if any of this is not clear. We can go through it with you, or with someone "
               "you trust."),
     ] + who_we_are(n.get("provider"))
+
+
+def _since_statement(n: dict) -> list[tuple[str, str]]:
+    """Why the balance here is not the last statement's: the payments that came in since."""
+    since = n.get("since_statement")
+    if not since or since["closing_balance"] == n["available"] or not since["receipts"]:
+        return []
+    came = "; ".join(f"{pounds(r['amount'])} from {SOURCE_WORDS.get(r['source'], r['source'])} on {day(r['date'])}"
+                     for r in since["receipts"])
+    return [("p", f"Your statement for {month_name(since['month'])} showed {pounds(since['closing_balance'])}. "
+                  f"Since then this came in: {came}.")]
 
 
 def render_notice(n: dict) -> bytes:

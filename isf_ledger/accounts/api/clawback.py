@@ -143,12 +143,35 @@ def surplus_notice(args, person_id):
         raise Invalid("date", "the date the surplus may be recovered cannot be in the past")
     person = db.session.get(Person, person_id)
     amount = args["amount_pence"] if args["amount_pence"] is not None else s.recoverable
-    pdf = render_notice({"name": person.name, "written_on": today.isoformat(), "date": when.isoformat(),
+    pdf = render_notice({"since_statement": since_statement(db.session, person_id, today),
+                         "name": person.name, "written_on": today.isoformat(), "date": when.isoformat(),
                          "amount": format_pence(amount), "available": format_pence(s.available),
                          "bank_value": format_pence(s.bank_value), "threshold": format_pence(s.threshold),
                          "threshold_weeks": s.threshold_weeks, "surplus": format_pence(s.surplus)})
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="surplus-notice-{person_id}.pdf"'})
+
+
+def since_statement(session, person_id: int, today) -> dict | None:
+    """The last issued statement's balance and the receipts since its end: why the letter's
+    balance differs from it."""
+    import sqlalchemy as sa
+
+    from ...reports import statements as st
+    from ..ledger import month_end
+    from ..models import Fund, Receipt
+    from ...money import format_pence
+
+    fund = session.get(Fund, person_id)
+    if fund is None or fund.issued_through is None:
+        return None
+    stmt = st.latest(session, person_id, fund.issued_through)
+    end = month_end(fund.issued_through)
+    rows = session.execute(sa.select(Receipt.date, Receipt.source, Receipt.amount_pence)
+                           .where(Receipt.person_id == person_id, Receipt.date > end, Receipt.date <= today)
+                           .order_by(Receipt.date, Receipt.id)).all()
+    return {"month": fund.issued_through.strftime("%Y-%m"), "closing_balance": stmt.figures["closing_balance"],
+            "receipts": [{"date": d.isoformat(), "source": s, "amount": format_pence(p)} for d, s, p in rows]}
 
 
 @blp.route("/people/<int:person_id>/close", methods=["POST"])
