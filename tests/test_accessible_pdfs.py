@@ -86,19 +86,20 @@ def test_the_statement_reads_in_order_with_headings_a_table_a_list_and_the_chart
         tree = list(elements(pdf.Root.StructTreeRoot))
         roles = [str(e.S) for e in tree]
         assert roles[:3] == ["/Document", "/H1", "/P"]
-        assert roles.count("/H1") == 1 and roles.count("/Table") == 1 and roles.count("/L") == 1
+        assert roles.count("/H1") == 1 and roles.count("/Table") == 1 and roles.count("/L") == 2
         table = next(e for e in tree if e.S == "/Table")
         rows = [[(str(c.S), str(c.A.Scope) if "/A" in c else None) for c in tr.K] for tr in table.K]
         assert rows[0] == [("/TH", "/Column"), ("/TH", "/Column")]
         assert all(r == [("/TH", "/Row"), ("/TD", None)] for r in rows[1:]) and len(rows) == 5
-        items = next(e for e in tree if e.S == "/L").K
-        assert [[str(k.S) for k in li.K] for li in items] == [["/Lbl", "/LBody"]] * 3
+        paid_in, reach = [e.K for e in tree if e.S == "/L"]  # who paid in; how to reach us
+        assert [[str(k.S) for k in li.K] for li in paid_in] == [["/Lbl", "/LBody"]]
+        assert [[str(k.S) for k in li.K] for li in reach] == [["/Lbl", "/LBody"]] * 3
         [figure] = [e for e in tree if e.S == "/Figure"]
         assert str(figure.Alt) == (
             "A bar chart of your plan year. Your plan gives £26,000.00 a year, £2,166.67 a month. "
             "October 2026: £500.00 used. £500.00 was used by the end of this month.")
     text = pdf_text(data)
-    headings = ["Your money for October 2026", "At the start", "What came in", "What it paid for", "Your hours",
+    headings = ["Your money for October 2026", "At the start", "What came in", "What it paid for", "Hours",
                 "What is left", "Your money this month in short", "What Amount At the start £0.00 Came in £5,000.00 "
                 "Our fee minus £500.00 At the end £4,500.00",
                 "Your plan year so far", "What happens next", "Questions", "Who we are"]

@@ -190,8 +190,9 @@ def test_closing_mid_month(api, today):
     assert api.balance(pid) == {**api.balance(pid), "available": "0.00", "contingency": "0.00"}
     s = api.get(f"/api/v1/people/{pid}/statements/2026-11")
     assert s["number"] == 2 and s["period"] == {"from": "2026-11-01", "to": "2026-11-15"}
-    assert (s["opening_balance"], s["support_charged_total"], s["clawback_total"], s["closing_balance"]) == (
-        "1500.00", "100.00", "1400.00", "0.00")
+    # The closing payment is its own heading (domain.md "Monthly statement"), not a clawback.
+    assert (s["opening_balance"], s["support_charged_total"], s["clawback_total"], s["closed_out_total"],
+            s["closing_balance"]) == ("1500.00", "100.00", "0.00", "1400.00", "0.00")
     assert s["contingency"]["remaining"] == "0.00"
     assert s["final"]["paid_out"] == "1700.00" and s["final"]["reference"] == "NS-RET-77"
     pdf = api.call("GET", f"/api/v1/people/{pid}/statements/2026-11?format=pdf")

@@ -22,7 +22,9 @@ def funds(api):
     ana, bo, cy, di = (api.person(n) for n in ("Ana", "Bo", "Cy", "Di"))
     for pid in (ana, bo):
         api.plan(pid)  # 26,000 a year from 2026-04-01, four-weekly: 8 instalments of 2,000 due by 31 October
-    api.plan(cy, effective_from="2026-10-01", annual_budget="2600.00", contingency_amount="300.00")
+    # Cy's plan alerts finance after 4 weeks above the threshold (the council's default is 12).
+    api.plan(cy, effective_from="2026-10-01", annual_budget="2600.00", contingency_amount="300.00",
+             surplus_alert_weeks=4)
     api.plan(di, annual_budget="2600.00")
     # Ana: 1,800 after the fee; 10 h given, 3 h refused (over a fifth); 4 h banked (74.00 earmarked).
     api.receipt(ana)
@@ -180,3 +182,22 @@ def test_the_dashboard_migration_fills_the_checkpoints_by_kind_from_existing_boo
         found = audit(db.session)
         db.session.rollback()
     assert found["monthly checkpoints by kind equal the postings"] == []
+
+
+def test_underspending_means_the_surplus_lasted_the_councils_weeks_not_an_instalment_in_advance(api):
+    """domain.md "Councils" surplus_alert_weeks (default 12): Eve's balance is lifted by a
+    quarter paid in advance three days ago, Fay's has stayed above the threshold since July."""
+    eve, fay = api.person("Eve"), api.person("Fay")
+    api.plan(eve, effective_from="2026-04-01", annual_budget="2600.00")
+    api.plan(fay, effective_from="2026-04-01", annual_budget="2600.00")
+    api.receipt(eve, "50.00", "2026-07-01")
+    api.receipt(eve, "1000.00", "2026-10-28")  # 50 a week of threshold: 200 over 4 weeks
+    api.receipt(fay, "1000.00", "2026-07-01")
+    d = api.get(f"/api/v1/dashboard?as_of={AS_OF}&sort=name")
+    by = {f["name"]: f for f in d["funds"]}
+    assert (by["Eve"]["surplus_above_threshold"], by["Fay"]["surplus_above_threshold"]) == ("745.00", "700.00")
+    assert "underspending" not in by["Eve"]["alerts"] and "underspending" in by["Fay"]["alerts"]
+    # A plan that alerts later wins over the council: Fay's surplus has lasted 17 weeks, not 18.
+    api.plan(fay, effective_from="2026-10-01", annual_budget="2600.00", surplus_alert_weeks=18)
+    by = {f["name"]: f for f in api.get(f"/api/v1/dashboard?as_of={AS_OF}&sort=name")["funds"]}
+    assert "underspending" not in by["Fay"]["alerts"]

@@ -118,7 +118,7 @@ def test_the_workbook_opens_and_holds_the_figures(api, today):
     assert Decimal(str(summary["Forecast at the plan year's end"])) == Decimal(dec["forecast"]["balance"])
     months = list(wb["Months"].iter_rows(min_row=2, values_only=True))
     assert [m[0] for m in months] == list(MONTHS)
-    assert Decimal(str(months[-1][10])) == Decimal(dec["closing_balance"])
+    assert Decimal(str(months[-1][11])) == Decimal(dec["closing_balance"])
     ledger = list(wb["Ledger"].iter_rows(min_row=2, values_only=True))
     available = sum(Decimal(str(x[9])) for x in ledger if x[8] == f"person:{ana}:available")
     assert available == Decimal(dec["closing_balance"])

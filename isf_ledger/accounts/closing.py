@@ -25,7 +25,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from .. import clock
-from ..errors import Conflict, Invalid
+from ..errors import Conflict
 from ..locks import lock_key
 from ..money import format_pence
 from ..reports import statements as st
@@ -34,6 +34,8 @@ from .ledger import Entry, fund_balance, lock_funds, month_end, month_start, per
 from .models import FundClosing, Transaction
 
 DESTINATIONS = ("council", "transfer")
+# Why the fund closed: it chooses the final statement's wording (domain.md "Closing a fund").
+CLOSE_REASONS = ("moved_provider", "direct_payment", "died", "other")
 
 
 def _charge_shared_support(session, person_id: int, closed_on: date, user_id: int | None) -> list[int]:
@@ -70,7 +72,7 @@ def _charge_shared_support(session, person_id: int, closed_on: date, user_id: in
 
 
 def close_fund(session, person_id: int, *, date: date, destination: str, reference: str,
-               user_id: int | None = None) -> dict:
+               reason: str | None = None, user_id: int | None = None) -> dict:
     # Month end's lock first, then the fund, as month end takes them: neither waits on the other.
     lock_key(session, "statements:issue")
     funds = lock_funds(session, [person_id])  # 409 fund_closed the second time
@@ -103,7 +105,8 @@ def close_fund(session, person_id: int, *, date: date, destination: str, referen
                       legs=[(fund_acc["available"], -available), (fund_acc["contingency"], -contingency),
                             (provider["client_money"], total)])
         post(session, [entry], funds, user_id)
-    closing = {"destination": destination, "reference": reference, "paid_out": format_pence(total),
+    reason = reason or ("moved_provider" if destination == "transfer" else "other")
+    closing = {"destination": destination, "reference": reference, "reason": reason, "paid_out": format_pence(total),
                "available_paid_out": format_pence(available), "contingency_paid_out": format_pence(contingency)}
     statement = st.issue_final(session, person_id, date, closing, user_id=user_id)
     session.execute(sa.update(type(fund)).where(type(fund).person_id == person_id).values(closed_on=date))
@@ -112,6 +115,7 @@ def close_fund(session, person_id: int, *, date: date, destination: str, referen
                             statement_id=statement.id, created_by=user_id))
     session.flush()
     return {"person_id": person_id, "closed_on": date, "destination": destination, "reference": reference,
+            "reason": reason,
             "paid_out": total, "available_paid_out": available, "contingency_paid_out": contingency,
             "transaction_id": entry.posted_id if entry else None, "transaction_ids":
             shared + ([entry.posted_id] if entry else []), "shared_charge_transaction_ids": shared,

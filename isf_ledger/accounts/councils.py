@@ -26,10 +26,11 @@ PROVIDER_DEFAULTS = {
     "surplus_notice_days": 28,
     "contribution_spent_first": True,
     "voids_funded_by_council": False,
+    "surplus_alert_weeks": 12,  # how long a surplus stays above the threshold before finance is alerted
 }
 # Rules a plan may set for one person; voids are the council's business alone.
 PLAN_RULES = ("surplus_threshold_weeks", "payment_cycle", "bank_expiry_days", "surplus_notice_days",
-              "contribution_spent_first")
+              "contribution_spent_first", "surplus_alert_weeks")
 
 
 def clean_name(name: str, field: str = "council") -> str:

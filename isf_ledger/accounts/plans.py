@@ -124,7 +124,7 @@ PLAN_COLUMNS = (PlanVersion.id, PlanVersion.person_id, PlanVersion.version, Plan
                 PlanVersion.effective_to, PlanVersion.annual_budget_pence, PlanVersion.payment_cycle,
                 PlanVersion.management_fee_rate, PlanVersion.weekly_client_contribution_pence,
                 PlanVersion.surplus_threshold_weeks, PlanVersion.bank_expiry_days, PlanVersion.surplus_notice_days,
-                PlanVersion.contribution_spent_first)
+                PlanVersion.contribution_spent_first, PlanVersion.surplus_alert_weeks)
 
 
 def plans_by_person(session, person_ids: list[int]) -> dict[int, list]:

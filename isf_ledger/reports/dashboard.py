@@ -7,7 +7,10 @@ figure needs every fund's figures, so a page costs the whole list's queries, not
 
 Alerts, and the thresholds they use (named here, shown in the JSON as `thresholds`):
 - `overdrawn`: `available` below zero; the provider must make it good from its own funds.
-- `underspending`: a surplus above the council's threshold (domain.md "Underspend").
+- `underspending`: a surplus that has stayed above the threshold for `surplus_alert_weeks`
+  (domain.md "Councils"): the lowest `available` in those weeks, less the bank's value and the
+  threshold as at the date, still above zero. An instalment paid in advance that lifts the
+  balance for a few days is not underspending.
 - `overspending`: money used in the plan year so far (support, shared support and spend, net of
   reversals, from the plan year's first day) more than
   OVERSPEND_MARGIN above the budget's pace (annual budget x the share of the year elapsed).
@@ -79,6 +82,7 @@ class FundFigures:
     annual_budget: int = 0
     weeks_held: Decimal | None = None
     surplus: int = 0
+    surplus_lasting: bool = False  # above the threshold for the whole of surplus_alert_weeks
     arrears: int = 0
     overdrawn: int = 0
     spent: int = 0  # used in the plan year so far
@@ -180,6 +184,29 @@ def _plan_year_use(session, starts: dict[int, date], as_of: date) -> dict[int, i
     return {pid: -int(pence) for pid, pence in session.execute(q)}
 
 
+def _lowest_available(session, since: dict[int, date], as_of: date) -> dict[int, int]:
+    """Each listed fund's lowest `available` at the end of any day from its `since` to `as_of`
+    (the day before `since` included), from one query of the postings' daily sums."""
+    if not since:
+        return {}
+    start = min(since.values())
+    before = positions(session, sorted(since), start - timedelta(days=1))
+    running = {pid: before[pid].available if pid in before else 0 for pid in since}
+    low = {pid: running[pid] for pid in since if since[pid] == start}
+    q = (sa.select(Account.person_id, Posting.date, sa.func.sum(Posting.amount_pence))
+         .join(Account, Account.id == Posting.account_id)
+         .where(Account.kind == "available", Account.person_id.in_(sorted(since)), Posting.date >= start,
+                Posting.date <= as_of)
+         .group_by(Account.person_id, Posting.date).order_by(Account.person_id, Posting.date))
+    for pid, day, pence in session.execute(q):
+        if pid not in low and day >= since[pid]:
+            low[pid] = running[pid]  # the balance as the fund's own window opened
+        running[pid] += int(pence)
+        if day >= since[pid]:
+            low[pid] = min(low[pid], running[pid])
+    return {pid: min(low.get(pid, running[pid]), running[pid]) for pid in since}
+
+
 def _weeks(available: int, budget: int) -> Decimal | None:
     if budget <= 0:
         return None
@@ -208,7 +235,7 @@ def fund_figures(session, as_of: date, council_id: int | None = None) -> list[Fu
     since = add_months(as_of, -RECENT_MONTHS) + timedelta(days=1)
     recent = _recent_hours(session, since, as_of)
     overdue = overdue_by_person(session, as_of)
-    out = []
+    out, watch = [], {}  # watch: pid -> (the first day the surplus must have lasted from, what it must beat)
     for pid, name, ref, closed_on, council in people:
         f = FundFigures(pid, name, council.name, ref, closed_on)
         pos = held.get(pid)
@@ -221,6 +248,9 @@ def fund_figures(session, as_of: date, council_id: int | None = None) -> list[Fu
         weeks = rule_on(session, "surplus_threshold_weeks", council, plan, as_of, history)
         threshold = round_half_up(Decimal(weeks * f.annual_budget) / 52)
         f.surplus = max(0, f.available - f.bank_value - threshold)
+        if f.surplus:
+            weeks = rule_on(session, "surplus_alert_weeks", council, plan, as_of, history)
+            watch[pid] = (as_of - timedelta(weeks=weeks) + timedelta(days=1), f.bank_value + threshold)
         owed = arrears_of(instalments_of(mine, council, as_of, history), got.get(pid, {}))
         f.arrears = sum(row["arrears"] for row in owed.values())
         f.overdrawn = max(0, -f.available)
@@ -231,8 +261,11 @@ def fund_figures(session, as_of: date, council_id: int | None = None) -> list[Fu
             f.pace = round_half_up(Decimal(f.annual_budget) * ((as_of - start).days + 1) / ((end - start).days + 1))
         f.hours = {s: recent.get(pid, {}).get(s, 0) for s in ("delivered", "refused", "provider_cancelled")}
         f.queries_overdue = overdue.get(pid, 0)
-        f.alerts = _alerts(f)
         out.append(f)
+    low = _lowest_available(session, {pid: w[0] for pid, w in watch.items()}, as_of)
+    for f in out:
+        f.surplus_lasting = f.person_id in watch and low[f.person_id] - watch[f.person_id][1] > 0
+        f.alerts = _alerts(f)
     return out
 
 
@@ -241,7 +274,7 @@ def _alerts(f: FundFigures) -> list[str]:
     given = h["delivered"] + h["provider_cancelled"]
     fired = {
         "overdrawn": f.available < 0,
-        "underspending": f.surplus > 0,
+        "underspending": f.surplus > 0 and f.surplus_lasting,
         "overspending": f.pace > 0 and f.spent > f.pace * (1 + OVERSPEND_MARGIN),
         "many_refusals": h["refused"] > 0 and h["refused"] > h["delivered"] * REFUSAL_SHARE,
         "many_provider_cancellations": h["provider_cancelled"] > 0 and h["provider_cancelled"] > given * CANCELLATION_SHARE,

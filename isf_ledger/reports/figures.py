@@ -31,13 +31,13 @@ HEADINGS = {
     "shared_charge": "shared_support_total",
     "spend": "spend_total",
     "clawback": "clawback_total",
-    "closing": "clawback_total",
+    "closing": "closed_out_total",  # what a closing paid out of available
     "contingency_set_aside": "contingency_set_aside",
     "contingency_draw": "contingency_drawn",
 }
 # Headings that are money going out: shown as positive amounts, so they are subtracted.
 OUTGOING = {"management_fee_total", "support_charged_total", "shared_support_total", "spend_total",
-            "clawback_total", "contingency_set_aside"}
+            "clawback_total", "closed_out_total", "contingency_set_aside"}
 MONEY_HEADINGS = sorted(set(HEADINGS.values()))
 
 
@@ -54,7 +54,8 @@ class MonthMoney:
         t = self.totals
         return self.closing_balance == (
             self.opening_balance + t["receipts_total"] - t["management_fee_total"] - t["support_charged_total"]
-            - t["shared_support_total"] - t["spend_total"] - t["clawback_total"] + t["contingency_drawn"]
+            - t["shared_support_total"] - t["spend_total"] - t["clawback_total"] - t["closed_out_total"]
+            + t["contingency_drawn"]
             - t["contingency_set_aside"])
 
 

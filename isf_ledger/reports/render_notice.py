@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timezone
 
 from ..provider import document_provider
-from .render_pdf import _Letter, day, pounds, who_we_are
+from .render_pdf import SOURCE_WORDS, _Letter, day, month_name, pounds, threshold_words, who_we_are
 
 
 def notice_blocks(n: dict) -> list[tuple[str, str]]:
@@ -14,17 +14,16 @@ def notice_blocks(n: dict) -> list[tuple[str, str]]:
         ("title", "About the money left in your fund"),
         ("p", f"This letter is for {n['name']}. It is dated {day(n['written_on'])}."),
         ("h", "What a surplus is"),
-        ("p", "Your fund keeps some money to one side for a rainy day. "
-              f"This is {n['threshold_weeks']} weeks of your budget, {pounds(n['threshold'])}. "
-              "Money on top of that, which your plan has not needed, is called a surplus."),
+        ("p", threshold_words(n["threshold_weeks"], n["threshold"])),
         ("p", f"On {day(n['written_on'])} your fund had {pounds(n['available'])}. "
               f"Of this, {pounds(n['bank_value'])} is kept for hours you saved, "
               f"so your surplus is {pounds(n['surplus'])}. This is not a problem. It can happen when "
               "plans change, or when support costs less than was planned."),
+    ] + _since_statement(n) + [
         ("h", "What the council may do"),
         ("p", f"The council that pays for your support may take back {pounds(n['amount'])} of the surplus. "
-              f"This will not happen before {day(n['date'])}. The money kept for a rainy day stays with you, "
-              "and so does the money for your saved hours."),
+              f"This will not happen before {day(n['date'])}. The {n['threshold_weeks']} weeks of support money stay "
+              "with you, and so does the money for your saved hours."),
         ("p", "Your support does not change. Your plan stays the same."),
         ("h", "What you can do"),
         ("p", "You do not need to do anything. But if there is something in your plan you would like to "
@@ -34,6 +33,17 @@ def notice_blocks(n: dict) -> list[tuple[str, str]]:
               "Please ask us if any of this is not clear. We can go through it with you, or with someone "
               "you trust."),
     ] + who_we_are(n.get("provider"))
+
+
+def _since_statement(n: dict) -> list[tuple[str, str]]:
+    """Why the balance here is not the last statement's: the payments that came in since."""
+    since = n.get("since_statement")
+    if not since or since["closing_balance"] == n["available"] or not since["receipts"]:
+        return []
+    came = "; ".join(f"{pounds(r['amount'])} from {SOURCE_WORDS.get(r['source'], r['source'])} on {day(r['date'])}"
+                     for r in since["receipts"])
+    return [("p", f"Your statement for {month_name(since['month'])} showed {pounds(since['closing_balance'])}. "
+                  f"Since then this came in: {came}.")]
 
 
 def render_notice(n: dict) -> bytes:

@@ -44,64 +44,167 @@ def hours(text) -> str:
     return ("minus " if minutes < 0 else "") + (" ".join(parts) or "0 hours")
 
 
+def fee_rate(rate: str) -> str:
+    """'0.10' -> '10p in every £1'."""
+    pence = (Decimal(rate) * 100).normalize()
+    return f"{pence:f}p in every £1"
+
+
+# The two things every letter explains, in the same words everywhere (domain.md "Contingency", "Underspend").
+CONTINGENCY_WORDS = "Some money is kept to one side in case you need more help. We call it money kept for extra needs."
+
+
+def threshold_words(weeks: int, amount: str | None = None) -> str:
+    of = f", {pounds(amount)}" if amount is not None else ""
+    return (f"Your fund may keep {weeks} weeks of your support money{of}, so bills that come late can be paid. "
+            "Money on top of that is called a surplus.")
+
+
+SOURCE_WORDS = {"council": "the council", "health": "the health service",
+                "client_contribution": "your own part", "other": "other money"}
+FEW_ITEMS = 5  # things bought are listed one by one up to this many, grouped by kind above it
+
+REASON_WORDS = {"moved_provider": "You moved to a new provider.",
+                "direct_payment": "You now get a direct payment instead.",
+                "died": "", "other": ""}
+
+
+def _final_words(s: dict, fin: dict) -> list[tuple[str, str]]:
+    """Where the money went and as what, by the closing reason; nothing chased."""
+    died = fin.get("reason") == "died"
+    whose = "the fund" if died else "your fund"
+    out = [("h", "Your fund has closed"),
+           ("p", f"{whose.capitalize()} closed on {day(fin['closed_on'])}. This is its last statement. "
+                 + REASON_WORDS.get(fin.get("reason") or "other", ""))]
+    if Decimal(fin["paid_out"]):
+        if fin["destination"] == "council":
+            went = (f"We paid the {pounds(fin['paid_out'])} left back to the council as a refund "
+                    f"(reference {fin['reference']}).")
+        else:
+            went = (f"We sent the {pounds(fin['paid_out'])} left to the new holder of {whose} as a transfer "
+                    f"(reference {fin['reference']}), so it keeps paying for support.")
+        out.append(("p", went + " This includes the money kept for extra needs."))
+    else:
+        out.append(("p", f"There was no money left in {whose} to pay out."))
+    return out
+
+
 def letter(s: dict) -> list[tuple[str, str]]:
-    """The statement as (style, text) blocks: 'title', 'h' (a heading), 'p' (a sentence or two)."""
+    """The statement as (style, text) blocks: 'title', 'h' (a heading), 'p' (a sentence or two),
+    'li' (an item of a list). Only what happened is said: a figure of nothing is left out."""
     mon = month_name(s["month"])
     short = f"{date.fromisoformat(s['month'] + '-01'):%B}"
-    out = [("title", f"Your money for {mon}"),
-           ("p", f"This is for {s['name']}. It is statement number {s['number']}, made on {day(s['issued_at'])}.")]
+    fin = s.get("final")
+    died = bool(fin) and fin.get("reason") == "died"
+    you, your = ("they", "their") if died else ("you", "your")
+    out = [("title", f"Money for {mon}" if died else f"Your money for {mon}"),
+           ("p", (f"This is for the family or representative of {s['name']}. We are very sorry for your loss. "
+                  if died else f"This is for {s['name']}. ")
+                 + f"It is statement number {s['number']}, made on {day(s['issued_at'])}.")]
     if s.get("replaces"):
+        why = (s.get("reason") or "we found a mistake").rstrip().rstrip(".")
         out.append(("p", f"It takes the place of statement number {s['replaces']}. "
-                         f"We changed it because: {s.get('reason') or 'we found a mistake'}. "
-                         "The money in it is the same."))
-    out += [("p", "Your fund is money kept just for you and your support. We keep it apart from other money."),
+                         f"We changed it because: {why}. The money in it is the same."))
+    period = s.get("period") or {}
+    if fin and period.get("to"):
+        out.append(("p", f"It covers {day(period['from'])} to {day(period['to'])}, the day the fund closed."))
+    out += [("p", f"The fund is money kept just for {'them' if died else 'you'} and {your} support. "
+                  "We keep it apart from other money."),
             ("h", "At the start"),
-            ("p", f"You had {pounds(s['opening_balance'])} on the first day of {short}."
+            ("p", f"{you.capitalize()} had {pounds(s['opening_balance'])} on the first day of {short}."
              if Decimal(s["opening_balance"]) >= 0 else
-             f"On the first day of {short} your fund was {pounds(s['opening_balance'])} below zero. "
-             "We, your provider, cover this."),
-            ("h", "What came in"),
-            ("p", f"{pounds(s['receipts_total'])} came in during {short}. This is money paid in for your support.")]
+             f"On the first day of {short} the fund was {pounds(s['opening_balance'])} below zero. "
+             "We, the provider, cover this.")]
+    if Decimal(s["receipts_total"]):
+        out += [("h", "What came in"),
+                ("p", f"{pounds(s['receipts_total'])} came in during {short}. This is money paid in for "
+                      f"{your} support. It came from:")]
+        paid_in = s.get("paid_in") or {}
+        for source in sorted(paid_in, key=lambda k: list(SOURCE_WORDS).index(k) if k in SOURCE_WORDS else 99):
+            out.append(("li", f"{SOURCE_WORDS.get(source, source)}: {pounds(paid_in[source])}"))
     out.append(("h", "What it paid for"))
-    out.append(("p", f"Your support: {pounds(s['support_charged_total'])}. This is the help our staff gave you."))
-    out.append(("p", f"Shared support: {pounds(s['shared_support_total'])}. This is your part of help you share "
-                     "with others, like a sleep-in."))
-    out.append(("p", f"Things bought for you: {pounds(s['spend_total'])}. We paid this to others for you."))
-    out.append(("p", f"Our fee: {pounds(s['management_fee_total'])}. This pays us to look after your fund. "
-                     "It is a small part of each payment in."))
+    if Decimal(s["support_charged_total"]):
+        out.append(("p", f"Support: {pounds(s['support_charged_total'])}. This is the help our staff gave."))
+    if Decimal(s["shared_support_total"]):
+        out.append(("p", f"Shared support: {pounds(s['shared_support_total'])}. This is {your} part of help "
+                         "shared with others, like a sleep-in."))
+    if Decimal(s["spend_total"]):
+        out.append(("p", f"Things bought: {pounds(s['spend_total'])}. We paid this to others for {you}:"))
+        items = s.get("spend_items") or []
+        if len(items) <= FEW_ITEMS:
+            out += [("li", f"{i['payee']}, {i['what'].rstrip('.')}: {pounds(i['amount'])}") for i in items]
+        else:
+            kinds: dict[str, Decimal] = {}
+            count: dict[str, int] = {}
+            for i in items:
+                kinds[i["category"]] = kinds.get(i["category"], Decimal(0)) + Decimal(i["amount"])
+                count[i["category"]] = count.get(i["category"], 0) + 1
+            out += [("li", f"{k.replace('_', ' ')}: {count[k]} things, {pounds(str(v))}") for k, v in kinds.items()]
+    if Decimal(s["management_fee_total"]):
+        rate = s.get("management_fee_rate")
+        out.append(("p", f"Our fee: {pounds(s['management_fee_total'])}. This pays us to look after the fund."
+                         + (f" It is {fee_rate(rate)} paid in." if rate else "")))
     if Decimal(s["clawback_total"]):
-        out.append(("p", f"Paid back to the council: {pounds(s['clawback_total'])}. This was agreed with you first."))
+        out.append(("p", f"Paid back to the council: {pounds(s['clawback_total'])}. This was agreed first."))
     h = s["hours"]
-    out += [("h", "Your hours"),
-            ("p", f"Your plan gave you {hours(h['planned'])} of help this month. "
-                  f"You used {hours(h['delivered'])}."),
-            ("p", f"You said no to {hours(h['refused'])} on the day. "
-                  f"Help not used and not planned ahead: {hours(h['unplanned'])}. We still pay staff "
-                  "for these hours, so they are part of the cost.")]
-    out.append(("p", f"You saved {hours(h['banked'])} to use later. You used {hours(h['bank_used'])} of your saved "
-                     f"hours. You have {hours(h['bank_balance'])} saved now."))
+    used = Decimal(h["delivered"]) + Decimal(h["bank_used"])
+    out.append(("h", "Hours"))
+    if not fin and Decimal(h["planned"]):
+        out.append(("p", f"The plan gave {hours(h['planned'])} of help this month."))
+    out.append(("p", f"{you.capitalize()} used {hours(str(used))} of help."
+                     + (f" Of these, {hours(h['bank_used'])} were saved hours." if Decimal(h["bank_used"]) else "")))
+    not_used = []
+    if Decimal(h["refused"]):
+        not_used.append(f"{you} said no to {hours(h['refused'])} on the day")
+    if Decimal(h["unplanned"]):
+        not_used.append(f"{hours(h['unplanned'])} were not used and not planned ahead")
+    if not_used:
+        out.append(("p", " and ".join(not_used).capitalize() + ". We still pay staff for these, "
+                         "so they are part of the cost."))
+    if Decimal(h["banked"]):
+        out.append(("p", f"{you.capitalize()} saved {hours(h['banked'])} to use later."))
+    if Decimal(h["bank_balance"]) and not fin:
+        out.append(("p", f"{you.capitalize()} now have {hours(h['bank_balance'])} saved."))
     if Decimal(h["provider_cancelled"]):
-        out.append(("p", f"We could not give you {hours(h['provider_cancelled'])} of help. You do not pay for this. "
+        out.append(("p", f"We could not give {hours(h['provider_cancelled'])}. Nobody pays for these. "
                          "We are sorry."))
     c = s["contingency"]
-    out += [("h", "Money kept for extra needs"),
-            ("p", f"Some money is kept to one side in case you need more help. This month {pounds(c['set_aside'])} "
-                  f"was put there and {pounds(c['drawn'])} was used. {pounds(c['remaining'])} is kept there now.")]
+    if not fin or Decimal(c["set_aside"]) or Decimal(c["drawn"]):
+        out += [("h", "Money kept for extra needs"), ("p", CONTINGENCY_WORDS)]
+        moved = []
+        if Decimal(c["set_aside"]):
+            moved.append(f"{pounds(c['set_aside'])} was put there")
+        if Decimal(c["drawn"]):
+            moved.append(f"{pounds(c['drawn'])} was used")
+        out.append(("p", (f"This month {' and '.join(moved)}. " if moved else "")
+                         + f"{pounds(c['remaining'])} is kept there now."))
     out.append(("h", "What is left"))
     if s["overdrawn"]:
-        out.append(("p", f"At the end of {short} your fund was {pounds(s['closing_balance'])} below zero. "
-                         "This is because you had support before the money for it came in. You do not need to do "
-                         f"anything. We, your provider, will make good the {pounds(s['provider_makes_good'])} from "
+        out.append(("p", f"At the end of {short} the fund was {pounds(s['closing_balance'])} below zero. "
+                         "This is because support came before the money for it. You do not need to do "
+                         f"anything. We, the provider, will make good the {pounds(s['provider_makes_good'])} from "
                          "our own money. We will never take it from anyone else's fund."))
     else:
-        out.append(("p", f"You have {pounds(s['closing_balance'])} at the end of {short}."))
-    fin = s.get("final")
-    if fin:  # the last statement of a fund closed when the person left
-        to = "the council" if fin["destination"] == "council" else "the new holder of your fund"
-        out.append(("p", f"Your fund closed on {day(fin['closed_on'])}. This is your last statement. "
-                         f"The {pounds(fin['paid_out'])} left, with the money kept for extra needs, went to {to} "
-                         f"(reference {fin['reference']}), so it keeps paying for your support."))
+        out.append(("p", f"{you.capitalize()} have {pounds(s['closing_balance'])} at the end of {short}."
+                    if not fin else f"The fund has {pounds(s['closing_balance'])} at the end."))
+    if fin:  # the last statement of a fund closed when the person left: nothing to come, nothing chased
+        out += _final_words(s, fin)
     out.append(("h", "What happens next"))
+    if fin:
+        out.append(("p", "Nothing more will be paid in or taken out. Nobody needs to pay anything or do anything."))
+    else:
+        out += _next_words(s, short)
+    for item in s.get("late_items") or []:
+        out.append(("p", f"Late item: {item['what']} of {pounds(item['amount'])} for {day(item['service_date'])} "
+                         f"came to us after this month was closed. It is counted in {month_name(item['counted_in'])}."))
+    out += [("h", "Questions"),
+            ("p", "Please ask us if any of this is not clear. We can go through it with you, or with someone "
+                  "you trust.")]
+    return out + who_we_are(s.get("provider"), "the fund" if died else "your fund")
+
+
+def _next_words(s: dict, short: str) -> list[tuple[str, str]]:
+    out = []
     nxt = s.get("next_instalment")
     if nxt:
         out.append(("p", f"The next payment in is {pounds(nxt['amount'])}, due on {day(nxt['date'])}."))
@@ -113,12 +216,23 @@ def letter(s: dict) -> list[tuple[str, str]]:
         out.append(("p", f"Your own part of {pounds(ar['person']['arrears'])} has not come in yet. "
                          "If this is hard for you, please talk to us. We can help."))
     sur = s["surplus"]
-    if Decimal(sur["above_threshold"]):
-        out.append(("p", f"You have {pounds(sur['above_threshold'])} more than the {sur['threshold_weeks']} weeks of "
-                         "money your fund keeps for a rainy day. That is fine. The council may ask for some of it "
-                         f"back. If they do, we will tell you at least {sur['notice_days']} days before. "
-                         "Talk to us if you would like to plan how to use it."))
     fc = s.get("forecast")
+    year_ends = bool(fc) and fc["plan_year_end"] == (s.get("period") or {}).get("to")
+    if year_ends:  # the plan year's last month: what is left, and what happens to it
+        out.append(("p", f"Your plan year ends on {day(fc['plan_year_end'])}. You have {pounds(s['closing_balance'])} "
+                         f"left at its end. {threshold_words(sur['threshold_weeks'], sur['threshold'])}"))
+        if Decimal(sur["above_threshold"]):
+            out.append(("p", f"Your surplus is {pounds(sur['above_threshold'])}. Under your council's rules they may "
+                             f"ask for it back. If they do, we will tell you at least {sur['notice_days']} days "
+                             "before. The rest stays in your fund for next year."))
+        else:
+            out.append(("p", "You have no surplus, so all of it stays in your fund for next year."))
+        return out
+    if Decimal(sur["above_threshold"]):
+        out.append(("p", f"You have a surplus of {pounds(sur['above_threshold'])}. "
+                         f"{threshold_words(sur['threshold_weeks'])} That is fine. The council may ask for some of "
+                         f"it back. If they do, we will tell you at least {sur['notice_days']} days before. "
+                         "Talk to us if you would like to plan how to use it."))
     if fc:
         bal = Decimal(fc["balance"])
         where = (f"you will have about {pounds(fc['balance'])} left" if bal >= 0 else
@@ -126,20 +240,14 @@ def letter(s: dict) -> list[tuple[str, str]]:
         out.append(("p", f"If you keep using money as you did in the last three months, {where} when your plan "
                          f"year ends on {day(fc['plan_year_end'])}."
                          + (" We will talk with you about it. You have done nothing wrong." if bal < 0 else "")))
-    for item in s.get("late_items") or []:
-        out.append(("p", f"Late item: {item['what']} of {pounds(item['amount'])} for {day(item['service_date'])} "
-                         f"came to us after this month was closed. It is counted in {month_name(item['counted_in'])}."))
-    out += [("h", "Questions"),
-            ("p", "Please ask us if any of this is not clear. We can go through it with you, or with someone "
-                  "you trust.")]
-    return out + who_we_are(s.get("provider"))
+    return out
 
 
-def who_we_are(provider: dict | None) -> list[tuple[str, str]]:
+def who_we_are(provider: dict | None, whose: str = "your fund") -> list[tuple[str, str]]:
     """Who "we" are, how to reach the person who answers questions, and how to get the letter
     another way: the end of every statement and letter ('li' blocks are one list)."""
     p = provider or ProviderDetails().as_dict()
-    out = [("h", "Who we are"), ("p", f"We are {p['name']}. We look after your fund.")]
+    out = [("h", "Who we are"), ("p", f"We are {p['name']}. We look after {whose}.")]
     if p.get("contact_name"):
         out.append(("p", f"If you have a question, please ask {p['contact_name']}. You can:"))
     elif p.get("address_lines") or p.get("phone") or p.get("email"):
@@ -166,7 +274,7 @@ def money_table(s: dict) -> list[tuple[str, str]]:
             ("Your support", "-" + s["support_charged_total"]), ("Shared support", "-" + s["shared_support_total"]),
             ("Things bought for you", "-" + s["spend_total"]), ("Our fee", "-" + s["management_fee_total"]),
             ("Paid back to the council", "-" + s["clawback_total"]),
-            ("Paid out when your fund closed", "-" + s.get("closed_out_total", "0")),
+            ("Paid out when the fund closed", "-" + s.get("closed_out_total", "0")),
             ("Put with the money kept for extra needs", "-" + c["set_aside"]),
             ("Taken from the money kept for extra needs", c["drawn"])]
     kept = [(what, amount(v.replace("--", ""))) for i, (what, v) in enumerate(rows)
@@ -350,7 +458,7 @@ def render_pdf(s: dict, large_print: bool = False) -> bytes:
     at_end = next(i for i, (st, t) in enumerate(blocks) if st == "h" and t == "What happens next")
     doc.blocks(blocks[:at_end])
     doc.table("Your money this month in short", ("What", "Amount"), money_table(s))
-    if s.get("plan_year"):
+    if s.get("plan_year") and not s.get("final"):  # a closed fund's plan year does not go on
         doc.chart(s["plan_year"])
     doc.blocks(blocks[at_end:])
     return doc.pdf.output()

@@ -16,11 +16,12 @@ from .figures import HEADINGS, OUTGOING
 LABELS = {
     "receipts_total": "Money in", "management_fee_total": "Management fee", "support_charged_total": "Support",
     "shared_support_total": "Shared support", "spend_total": "Bought for the person",
-    "clawback_total": "Returned to the council", "contingency_drawn": "Contingency drawn",
+    "clawback_total": "Returned to the council",
+    "closed_out_total": "Paid out when the fund closed", "contingency_drawn": "Contingency drawn",
     "contingency_set_aside": "Contingency set aside",
 }
 ORDER = ("receipts_total", "management_fee_total", "support_charged_total", "shared_support_total", "spend_total",
-         "clawback_total", "contingency_drawn", "contingency_set_aside")
+         "clawback_total", "closed_out_total", "contingency_drawn", "contingency_set_aside")
 
 
 def _day(value: str | date | None) -> date | None:

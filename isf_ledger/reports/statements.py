@@ -29,7 +29,7 @@ from ..accounts.councils import rule_history, rule_on
 from ..accounts.instalments import arrears_of, instalments_of, received_by_person
 from ..accounts.kinds import kind_of
 from ..accounts.ledger import month_end, month_start
-from ..accounts.models import Account, Council, Fund, Person, PlanVersion, Posting, Transaction
+from ..accounts.models import Account, Council, Fund, Person, PlanVersion, Posting, Spend, Transaction
 from ..accounts.hours import hours_by_period
 from ..accounts.plans import add_months, in_force, plans_by_person, windows
 from ..accounts.positions import bank_positions
@@ -114,6 +114,21 @@ def _monthly_use(session, person_ids: list[int], start: date, end: date) -> dict
     return out
 
 
+def _spend_items(session, person_ids: list[int], first: date, last: date) -> dict[int, list[dict]]:
+    """Each person's things bought in the month (payee, what, category, amount), not reversed."""
+    reversal = aliased(Transaction)
+    q = (sa.select(Spend.person_id, Spend.payee, Spend.description, Spend.category, Spend.amount_pence)
+         .outerjoin(reversal, sa.and_(reversal.reverses_id == Spend.transaction_id, reversal.date <= last))
+         .where(among(session, Spend.person_id, person_ids), Spend.date >= first, Spend.date <= last,
+                reversal.id.is_(None))
+         .order_by(Spend.person_id, Spend.date, Spend.id))
+    out: dict[int, list[dict]] = defaultdict(list)
+    for pid, payee, what, category, pence in session.execute(q):
+        out[pid].append({"payee": payee, "what": what, "category": category, "amount": format_pence(pence)})
+    return out
+
+
+
 def _months(start: date, end: date) -> list[date]:
     out, m = [], month_start(start)
     while m <= end:
@@ -136,6 +151,8 @@ def statement_figures(session, person_ids: list[int], month: date, rules_on: dat
     money = month_money(session, person_ids, first)
     plans = plans_by_person(session, person_ids)
     got = received_by_person(session, person_ids, last)
+    got_before = received_by_person(session, person_ids, first - timedelta(days=1))
+    bought = _spend_items(session, person_ids, first, last)
     hours = statement_hours(session, person_ids, first, plans)
     bank = bank_value(session, person_ids, last)
     years = {pid: plan_year(plans.get(pid, []), last) for pid in person_ids}
@@ -152,12 +169,17 @@ def statement_figures(session, person_ids: list[int], month: date, rules_on: dat
     for pid in person_ids:
         person, council = people[pid]
         out[pid] = _one(person, council, first, last, money.get(pid), plans.get(pid, []), got.get(pid, {}),
-                        hours[pid], bank.get(pid, 0), years[pid], used.get(pid, {}), three_back, rules, history)
+                        hours[pid], bank.get(pid, 0), years[pid], used.get(pid, {}), three_back, rules, history,
+                        rules_on)
+        before = got_before.get(pid, {})
+        out[pid]["paid_in"] = {source: format_pence(pence - before.get(source, 0))
+                               for source, pence in sorted(got.get(pid, {}).items()) if pence - before.get(source, 0)}
+        out[pid]["spend_items"] = bought.get(pid, [])
     return out
 
 
 def _one(person, council, first, last, m, plans, got, hours, bank_pence, year, used, three_back, rules,
-         history) -> dict:
+         history, until) -> dict:
     t = m.totals if m else {}
     closing = m.closing_balance if m else 0
     f = {"person_id": person.id, "name": person.name, "council": council.name,
@@ -165,7 +187,7 @@ def _one(person, council, first, last, m, plans, got, hours, bank_pence, year, u
          "period": {"from": first.isoformat(), "to": last.isoformat()},
          "opening_balance": format_pence(m.opening_balance if m else 0)}
     for heading in ("receipts_total", "management_fee_total", "support_charged_total", "shared_support_total",
-                    "spend_total", "clawback_total"):
+                    "spend_total", "clawback_total", "closed_out_total"):
         f[heading] = format_pence(t.get(heading, 0))
     f["closing_balance"] = format_pence(closing)
     f["contingency"] = {"set_aside": format_pence(t.get("contingency_set_aside", 0)),
@@ -174,9 +196,10 @@ def _one(person, council, first, last, m, plans, got, hours, bank_pence, year, u
     f["hours"] = hours
 
     plan = in_force(windows(plans), last) if plans else None
+    f["management_fee_rate"] = str(plan.management_fee_rate) if plan else None
     horizon = max(year[1] if year else last, last + timedelta(days=62))
     due_all = instalments_of(plans, council, horizon, history)  # the council's cycle at each date
-    due = [i for i in due_all if i.due <= last]
+    due = [i for i in due_all if i.due <= min(last, until)]  # a closed fund's arrears stop at its close
     owed = arrears_of(due, got)
     f["arrears"] = {who: {k: format_pence(v) for k, v in row.items()} for who, row in owed.items()}
     f["arrears"]["total"] = format_pence(sum(row["arrears"] for row in owed.values()))

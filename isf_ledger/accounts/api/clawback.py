@@ -16,7 +16,7 @@ from ...fields import Day, Money, Text as TextField
 from ...idempotency import write
 from ...users import guard
 from ..clawback import METHODS, notice_letter, record_clawback, record_fee_refund, surplus_on
-from ..closing import DESTINATIONS, close_fund
+from ..closing import CLOSE_REASONS, DESTINATIONS, close_fund
 from ..schemas.common import Text
 from .scopes import PERSON
 
@@ -57,6 +57,7 @@ class CloseIn(Schema):
     date = Day(required=True)
     destination = TextField(required=True, validate=validate.OneOf(DESTINATIONS))
     reference = Text(200, required=True)
+    reason = TextField(load_default=None, validate=validate.OneOf(CLOSE_REASONS))
 
 
 class CloseOut(Schema):
@@ -64,6 +65,7 @@ class CloseOut(Schema):
     closed_on = fields.Date()
     destination = fields.String()
     reference = fields.String()
+    reason = fields.String()
     paid_out = Money()
     available_paid_out = Money()
     contingency_paid_out = Money()
@@ -131,9 +133,33 @@ def surplus_notice(args, person_id):
     recovered today, or a `date` with less than `surplus_notice_days` of notice, is a 422."""
     from ...reports.render_notice import render_notice
 
-    pdf = render_notice(notice_letter(db.session, person_id, amount_pence=args["amount_pence"], day=args["date"]))
+    letter = notice_letter(db.session, person_id, amount_pence=args["amount_pence"], day=args["date"])
+    letter["since_statement"] = since_statement(db.session, person_id, clock.today())
+    pdf = render_notice(letter)
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="surplus-notice-{person_id}.pdf"'})
+
+
+def since_statement(session, person_id: int, today) -> dict | None:
+    """The last issued statement's balance and the receipts since its end: why the letter's
+    balance differs from it."""
+    import sqlalchemy as sa
+
+    from ...reports import statements as st
+    from ..ledger import month_end
+    from ..models import Fund, Receipt
+    from ...money import format_pence
+
+    fund = session.get(Fund, person_id)
+    if fund is None or fund.issued_through is None:
+        return None
+    stmt = st.latest(session, person_id, fund.issued_through)
+    end = month_end(fund.issued_through)
+    rows = session.execute(sa.select(Receipt.date, Receipt.source, Receipt.amount_pence)
+                           .where(Receipt.person_id == person_id, Receipt.date > end, Receipt.date <= today)
+                           .order_by(Receipt.date, Receipt.id)).all()
+    return {"month": fund.issued_through.strftime("%Y-%m"), "closing_balance": stmt.figures["closing_balance"],
+            "receipts": [{"date": d.isoformat(), "source": s, "amount": format_pence(p)} for d, s, p in rows]}
 
 
 @blp.route("/people/<int:person_id>/close", methods=["POST"])

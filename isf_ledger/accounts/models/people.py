@@ -23,6 +23,7 @@ class Council(db.Model):
     surplus_notice_days: Mapped[int | None]
     contribution_spent_first: Mapped[bool | None]
     voids_funded_by_council: Mapped[bool | None]
+    surplus_alert_weeks: Mapped[int | None]
 
 
 class CouncilRuleChange(db.Model):

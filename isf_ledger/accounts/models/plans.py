@@ -31,6 +31,7 @@ class PlanVersion(db.Model):
     bank_expiry_days: Mapped[int | None]
     surplus_notice_days: Mapped[int | None]
     contribution_spent_first: Mapped[bool | None]
+    surplus_alert_weeks: Mapped[int | None]
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

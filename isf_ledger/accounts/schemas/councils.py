@@ -14,6 +14,7 @@ RULE_FIELDS = {
     "surplus_notice_days": lambda: fields.Integer(validate=validate.Range(0, 365), allow_none=True, strict=True),
     "contribution_spent_first": lambda: Flag(allow_none=True),
     "voids_funded_by_council": lambda: Flag(allow_none=True),
+    "surplus_alert_weeks": lambda: fields.Integer(validate=validate.Range(1, 104), allow_none=True, strict=True),
 }
 
 

@@ -36,6 +36,8 @@ class PlanIn(Schema):
     bank_expiry_days = fields.Integer(validate=validate.Range(1, 3650), allow_none=True, load_default=None, strict=True)
     surplus_notice_days = fields.Integer(validate=validate.Range(0, 365), allow_none=True, load_default=None, strict=True)
     contribution_spent_first = Flag(allow_none=True, load_default=None)
+    surplus_alert_weeks = fields.Integer(validate=validate.Range(1, 104), allow_none=True, load_default=None,
+                                         strict=True)
 
 
 class PlanOut(Schema):
@@ -56,6 +58,7 @@ class PlanOut(Schema):
     bank_expiry_days = fields.Integer(allow_none=True)
     surplus_notice_days = fields.Integer(allow_none=True)
     contribution_spent_first = fields.Boolean(allow_none=True)
+    surplus_alert_weeks = fields.Integer(allow_none=True)
     adjustments = fields.List(fields.Nested(AdjustmentOut), metadata={
         "description": "on a new version: rate adjustments its rate_overrides posted for deliveries already charged"})
 
