@@ -54,7 +54,7 @@ postgres:
 	fi
 
 test: setup postgres
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2  # two workers, each with its own databases (tests/conftest.py)
 
 # schemathesis over the OpenAPI document, in-process on SQLite, as finance: every phase, about
 # 150 s in all (SCHEMATHESIS_ARGS="--max-time 600" for a longer look); fails on any 5xx.

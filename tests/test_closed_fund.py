@@ -22,6 +22,7 @@ LATER = "2026-12-01"
 # Every write for a person, with an otherwise valid body for the closed fund built below
 # (`ids` names its things). Each must answer 409 fund_closed once the fund is closed.
 PERSON_WRITES = {
+    "people.OnePerson.patch": lambda i: (f"/api/v1/people/{i['person']}", {"name": "Ana Correct"}, "PATCH"),
     "plans.Plans.post": lambda i: (f"/api/v1/people/{i['person']}/plans", {
         "effective_from": LATER, "annual_budget": "26000.00", "management_fee_rate": "0.10",
         "payment_cycle": "four_weekly", "planned_weekly_hours": {"day_support": "7.00"}}),
@@ -78,13 +79,21 @@ NOT_FOR_ONE_PERSON = {
                                "must still reach the person after the fund is closed",
     "queries.answer.post": "answers a question already asked: one open when the fund closed is still answered",
     "pages.text_size.post": "the signed-in user's own text size on the pages",
+    "bank_statements.upload.post": "the client bank account's statement, for every fund",
+    "bank_statements.match_line.post": "matches a bank line to ledger movements already posted; writes no money",
+    "reconciliation.complete_reconciliation.post": "records that the client account reconciles, for every fund",
+    "pages.month_end.post": "month end for every open fund, through statements.issue's operation",
+    "pages.users.post": "a new user",
+    "pages.disable_user.post": "disables a user",
     "imports.import_file.post": "a file of many people's rows; a closed person's row makes the whole file a "
                                 "422 naming the row (see test below)",
 }
 
 # Page forms that send one of the writes above through the same operation (their refusal is the
 # operation's; a page is reached signed in, not with the Bearer token these tests send).
-PAGE_FORMS = {"pages.raise_query_form.post": "queries.raise_one.post"}
+PAGE_FORMS = {"pages.raise_query_form.post": "queries.raise_one.post",
+              "pages.new_receipt.post": "receipts.Receipts.post",
+              "pages.reverse_line.post": "transactions.reverse_transaction.post"}
 
 # Path arguments that name a person or a thing in their fund.
 PERSON_ARGS = {"person_id", "spend_id", "transaction_id", "membership_id"}
@@ -168,13 +177,13 @@ def row_counts(app) -> dict[str, int]:
     return counts
 
 
-def send(api, path, body):
+def send(api, path, body, method="POST"):
     if isinstance(body, bytes):  # a multipart upload
         data = (b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"r.png\"\r\n"
                 b"Content-Type: image/png\r\n\r\n" + body + b"\r\n--XyZ--\r\n")
         return api.client.post(path, data=data, content_type="multipart/form-data; boundary=XyZ",
                                headers={"Authorization": f"Bearer {api.token}"})
-    return api.call("POST", path, body)
+    return api.call(method, path, body)
 
 
 def test_every_write_for_a_closed_fund_is_refused_and_writes_nothing(api, today, receipt_files_dir):
@@ -182,8 +191,8 @@ def test_every_write_for_a_closed_fund_is_refused_and_writes_nothing(api, today,
     before = row_counts(api.app)
     files_before = sorted(p.name for p in receipt_files_dir.rglob("*")) if receipt_files_dir.exists() else []
     for key, build in PERSON_WRITES.items():
-        path, body = build(ids)
-        r = send(api, path, body)
+        path, body, *method = build(ids)
+        r = send(api, path, body, *method)
         err = (r.get_json() or {}).get("error", {})
         assert (r.status_code, err.get("code")) == (409, "fund_closed"), (key, r.status_code, r.get_json())
         assert "closed" in err["message"] and err["details"]["closed_on"] == CLOSED_ON, (key, err)

@@ -177,7 +177,7 @@ def xlsx(rows, cached: dict[str, str] | None = None) -> bytes:
             body = src.read(item)
             if item.filename == "xl/worksheets/sheet1.xml":
                 for ref, value in cached.items():
-                    body, n = re.subn(rf'(<c r="{ref}"[^>]*><f>[^<]*</f>)<v ?/>'.encode(),
+                    body, n = re.subn(rf'(<c r="{ref}"[^>]*><f>[^<]*</f>)(?:<v ?/>|<v></v>)'.encode(),  # with lxml or not
                                       rb"\1<v>" + value.encode() + b"</v>", body)
                     assert n == 1, ref
             z.writestr(item, body)

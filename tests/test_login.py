@@ -387,6 +387,6 @@ def test_a_control_character_in_the_name_is_a_form_error(api, name):
     assert r.status_code == 400
     html = r.get_data(as_text=True)
     assert "A name has no control characters (such as NUL or a line break)" in html
-    assert '<p class="error" id="sign-in-error" role="alert">' in html
+    assert '<p class="govuk-error-message" id="sign-in-error">' in html
     assert failures(api) == 0
     assert signed_in_as(api.client) is None

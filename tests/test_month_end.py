@@ -11,7 +11,6 @@ from datetime import date
 import psycopg
 import pytest
 import sqlalchemy as sa
-from fpdf.errors import FPDFUnicodeEncodingException
 
 from isf_ledger import clock
 from isf_ledger.db import db
@@ -128,7 +127,7 @@ def test_a_closing_whose_statement_cannot_be_made_is_refused_whole(api, today, m
 
     def unmakeable(doc, **kw):
         if doc["month"] == "2026-11":
-            raise FPDFUnicodeEncodingException(0, "Ł", "helvetica")
+            raise DocumentError(0, "Ł", "helvetica")
         return real(doc, **kw)
 
     monkeypatch.setattr(renderer, "render_pdf", unmakeable)
@@ -143,15 +142,23 @@ def test_a_closing_whose_statement_cannot_be_made_is_refused_whole(api, today, m
 
 # --- one document that cannot be made --------------------------------------------------------
 
+class DocumentError(Exception):
+    """Like fpdf2's FPDFUnicodeEncodingException, which broke the pool: it cannot be unpickled
+    (its __init__ takes three arguments, its args hold one)."""
+
+    def __init__(self, index, char, font):
+        super().__init__(f"character {char!r} at {index} is outside {font}")
+
+
 def fail_for(monkeypatch, who: set[int], how="raise"):
-    """The renderer fails for these people: it raises fpdf2's exception (which does not pickle:
+    """The renderer fails for these people: it raises an exception that does not unpickle (as fpdf2's did:
     from a worker it broke the pool), or a worker process dies drawing them."""
     real, parent = renderer.render_pdf, os.getpid()
 
     def render(doc, **kw):
         if doc["person_id"] in who:
             if how == "raise":
-                raise FPDFUnicodeEncodingException(0, "Ł", "helvetica")
+                raise DocumentError(0, "Ł", "helvetica")
             if os.getpid() != parent:
                 os._exit(1)
         return real(doc, **kw)
@@ -175,7 +182,7 @@ def test_one_document_that_cannot_be_made_never_stops_the_others(api, today, mon
     out = api.runner.invoke(args=["statements", "issue", "2026-10", "--workers", str(workers)])
     assert out.exit_code == 1, out.output
     assert "2026-10: 4 statement(s) issued now, 0 already issued; numbers 1 to 4." in out.output
-    assert f"NOT ISSUED person {bad}: its PDF could not be made (FPDFUnicodeEncodingException" in out.output
+    assert f"NOT ISSUED person {bad}: its PDF could not be made (DocumentError" in out.output
     # The last person took the freed number 3, drawn with it: numbers run without a gap.
     assert numbered(api) == [(1, people[0], "2026-10"), (2, people[1], "2026-10"), (3, people[4], "2026-10"),
                              (4, people[3], "2026-10")]
@@ -197,7 +204,7 @@ def test_the_api_names_who_was_not_issued_and_a_run_again_finishes_them(api, tod
     first = issue(api, "2026-10")
     assert (first["issued"], first["already_issued"]) == (2, 0)
     assert [r["person_id"] for r in first["not_issued"]] == [people[0], people[3]]
-    assert all(r["reason"].startswith("its PDF could not be made (FPDFUnicodeEncodingException")
+    assert all(r["reason"].startswith("its PDF could not be made (DocumentError")
                for r in first["not_issued"])
     # 5 and 8 were not made: the last made, 7, moved into 5, so the month's numbers run 5, 6.
     assert first["statements"] == [{"person_id": people[2], "number": 5}, {"person_id": people[1], "number": 6}]

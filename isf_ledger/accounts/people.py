@@ -10,7 +10,7 @@ from ..errors import Conflict
 from ..locks import lock_key
 from ..users import Directory
 from .councils import council_for_person, find_council
-from .ledger import open_person_accounts
+from .ledger import open_person_accounts, refuse_closed_fund
 from .models import Council, Fund, Person, PersonNameChange
 
 
@@ -43,6 +43,7 @@ def correct_name(session, person: Person, name: str, *, user_id: int | None = No
     """Correct a person's name, kept in history (who, when, before and after); None when the name
     is already this. Statements already issued keep the name they were issued with (their figures
     hold it); what is made from now on has the new one."""
+    refuse_closed_fund(session, person.id)  # 409 fund_closed, as every write for the person
     lock_key(session, f"person-name:{person.id}")  # two corrections at once: each sees the other's
     session.refresh(person)
     if person.name == name:

@@ -87,5 +87,9 @@ def downgrade():
         op.execute("DROP FUNCTION isf_count_only_grows()")
     op.drop_index(op.f('ix_person_name_changes_person_id'), table_name='person_name_changes')
     op.drop_table('person_name_changes')
-    with op.batch_alter_table('users') as batch_op:
-        batch_op.drop_column('session_epoch')
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite drops a column in place (3.35+): batch mode would copy `users` and drop the old
+        # table, which the foreign keys that point at users refuse.
+        op.execute("ALTER TABLE users DROP COLUMN session_epoch")
+    else:
+        op.drop_column('users', 'session_epoch')

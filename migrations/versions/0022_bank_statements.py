@@ -49,7 +49,7 @@ def upgrade():
         sa.Column('closing_date', sa.Date(), nullable=True),
         sa.Column('closing_balance_pence', sa.BigInteger(), nullable=True),
         sa.Column('uploaded_by', sa.Integer(), sa.ForeignKey('users.id'), nullable=True),
-        sa.Column('uploaded_at', sa.DateTime(), nullable=False),
+        sa.Column('uploaded_at', sa.DateTime(timezone=True), nullable=False),
     )
     op.create_table(
         'bank_lines',
@@ -74,7 +74,7 @@ def upgrade():
         sa.Column('transaction_id', big, sa.ForeignKey('transactions.id'), nullable=False, unique=True),
         sa.Column('how', sa.String(20), nullable=False),
         sa.Column('matched_by', sa.Integer(), sa.ForeignKey('users.id'), nullable=True),
-        sa.Column('matched_at', sa.DateTime(), nullable=False),
+        sa.Column('matched_at', sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index('ix_bank_matches_line_id', 'bank_matches', ['line_id'])
     op.create_table(
@@ -84,7 +84,7 @@ def upgrade():
         sa.Column('bank_balance_pence', sa.BigInteger(), nullable=False),
         sa.Column('client_money_held_pence', sa.BigInteger(), nullable=False),
         sa.Column('completed_by', sa.Integer(), sa.ForeignKey('users.id'), nullable=True),
-        sa.Column('completed_at', sa.DateTime(), nullable=False),
+        sa.Column('completed_at', sa.DateTime(timezone=True), nullable=False),
     )
     dialect = op.get_bind().dialect.name
     for stmt in POSTGRESQL_TRIGGERS if dialect == "postgresql" else SQLITE_TRIGGERS:
