@@ -25,11 +25,13 @@ run: export ISF_ENV ?= development
 run: setup
 	$(BIN)/isf-ledger db upgrade
 	$(BIN)/isf-ledger demo --people $(PEOPLE) --months $(MONTHS) --seed 1 --if-empty
+	@# Every ended month's statements, in order (again: nothing new), so the pages have statements to show.
+	$(BIN)/isf-ledger statements issue --through $$(date -d "$$(date +%Y-%m-01) -1 day" +%Y-%m) | tail -n 1
 	@echo "An API token for the demo finance user (use it as: Authorization: Bearer TOKEN; each run gives a new one):"
 	@if $(BIN)/isf-ledger users list | grep -q ' demo-finance '; then \
 	  $(BIN)/isf-ledger users token demo-finance | tail -n 1; \
 	else \
-	  $(BIN)/isf-ledger users create --name demo-finance --role finance | tail -n 1; \
+	  $(BIN)/isf-ledger users create --name demo-finance --role finance --password demo-finance-password | tail -n 1; \
 	fi
 	@# The web pages' demo sign-ins (README "Web pages"): the first demo person and a family member.
 	@for who in demo-person demo-family; do \
@@ -40,7 +42,12 @@ run: setup
 	@$(BIN)/isf-ledger users list | grep -q " demo-reviewer " || \
 	  $(BIN)/isf-ledger users create --name demo-reviewer --role auditor --council "Northshire County Council" \
 	    --password demo-reviewer-password >/dev/null
-	@echo "Web pages: http://127.0.0.1:$(PORT)/login (demo-person / demo-person-password, demo-family / demo-family-password, demo-reviewer / demo-reviewer-password)"
+	@# Finance's, a broker's and an admin's sign-ins for their pages.
+	@for who in broker admin; do \
+	  $(BIN)/isf-ledger users list | grep -q " demo-$$who " || \
+	    $(BIN)/isf-ledger users create --name demo-$$who --role $$who --password "demo-$$who-password" >/dev/null; \
+	done
+	@echo "Web pages: http://127.0.0.1:$(PORT)/login (demo-finance / demo-finance-password, demo-broker / demo-broker-password, demo-admin / demo-admin-password, demo-person / demo-person-password, demo-family / demo-family-password, demo-reviewer / demo-reviewer-password)"
 	@echo "API description: http://127.0.0.1:$(PORT)/api/v1/openapi.json"
 	$(BIN)/isf-ledger run --host 127.0.0.1 --port $(PORT)
 

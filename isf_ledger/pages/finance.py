@@ -295,7 +295,7 @@ def _months_to_issue(today: date) -> list[dict]:
     first = st.add_months(st.month_start(today), -1)
     for i in range(MONTHS_SHOWN):
         m = st.add_months(first, -i)
-        due = st._due_people(db.session, m, st.month_end(m))
+        due = st.due_funds(db.session, m, st.month_end(m))
         issued = db.session.scalar(sa.select(sa.func.count()).select_from(Statement)
                                    .where(Statement.month == m, Statement.version == 1)) or 0
         out.append({"month": m.strftime("%Y-%m"), "name": f"{m:%B %Y}", "people": len(due), "issued": issued,
