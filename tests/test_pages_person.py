@@ -213,7 +213,7 @@ def test_each_page_reads_in_a_handful_of_queries_whatever_the_history(api, book)
     assert after == before, (before, after)
     # The month's figures are the statement's read-model (about 15 reads, one per kind of figure,
     # for any number of people); the user, the person, the provider and the audit log's row on top.
-    assert max(after) <= 22, after
+    assert max(after) <= 24, after  # 23 since the open queries' count joined this month's page
 
 
 def test_the_served_css_names_no_gds_transport_and_loads_nothing_from_another_site(api):

@@ -146,9 +146,10 @@ def test_only_what_happened_is_said_with_items_bought_who_paid_in_and_the_fee_as
     api.plan(pid, effective_from="2026-10-01")
     api.receipt(pid, "5000.00", "2026-10-01")
     api.receipt(pid, "80.00", "2026-10-02", source="client_contribution")
-    api.post(f"/api/v1/people/{pid}/deliveries", {"date": "2026-10-05", "start_time": "10:00",
-                                                  "service": "day_support", "quantity": "188.57",
-                                                  "status": "delivered", "domain": "personal_care"})
+    for d, q in [(5 + i, "24.00") for i in range(7)] + [(12, "20.57")]:  # 188.57 h, a day at most each
+        api.post(f"/api/v1/people/{pid}/deliveries", {"date": f"2026-10-{d:02d}", "start_time": "00:00",
+                                                      "service": "day_support", "quantity": q,
+                                                      "status": "delivered", "domain": "personal_care"})
     for i, (payee, what) in enumerate([("Leisure centre", "Swim pass."), ("Art shop", "Paints")]):
         api.post(f"/api/v1/people/{pid}/spend", {"date": f"2026-10-1{i}", "amount": "12.50", "payee": payee,
                                                  "category": "leisure", "domain": "health", "description": what})
