@@ -1,6 +1,8 @@
 """The client bank account's statements: upload, read with their matches, match a line by hand."""
 from __future__ import annotations
 
+import csv
+
 from flask import g, request
 
 from ...api_base import ExactBlueprint
@@ -25,7 +27,11 @@ def upload(**_):
     upload_ = request.files.get("file")
     if upload_ is None:
         raise Invalid("file", "send the file as multipart/form-data in a field named file")
-    return import_statement(db.session, upload_.stream.read(), upload_.filename or "", g.user.id)
+    try:
+        return import_statement(db.session, upload_.stream.read(), upload_.filename or "", g.user.id)
+    except (ValueError, OverflowError, csv.Error) as e:  # a date, number or line no bank writes: the file's fault
+        db.session.rollback()
+        raise Invalid("file", f"this file cannot be read as a bank statement: {e}") from None
 
 
 @blp.route("/bank-statements/<int:statement_id>")
