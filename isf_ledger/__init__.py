@@ -32,12 +32,6 @@ class AsciiInt(IntegerConverter):
     regex = r"[0-9]+"
 
 
-class AsciiInt(IntegerConverter):
-    """`<int:id>` for ASCII digits only: Werkzeug's `\\d+` also takes "٦٣" and "６３" as 63."""
-
-    regex = r"[0-9]+"
-
-
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.url_map.converters["int"] = AsciiInt  # before any route: ids in paths are ASCII digits only

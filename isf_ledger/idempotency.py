@@ -58,14 +58,15 @@ def request_hash() -> str:
 def _form_body() -> str:
     """A form by its fields and its files' names and contents: the raw body's boundary differs
     on every send, so the same upload retried must not be hashed by it."""
-    files = {}
-    for name, upload in sorted(request.files.items(multi=True)):
+    files = []  # a part may come without a name (None): sorted as text, never compared with None
+    for name, upload in request.files.items(multi=True):
         digest = hashlib.sha256()
         for chunk in iter(lambda: upload.stream.read(1 << 20), b""):
             digest.update(chunk)
         upload.stream.seek(0)
-        files.setdefault(name, []).append([upload.filename, digest.hexdigest()])
-    return json.dumps({"form": sorted(request.form.items(multi=True)), "files": files}, sort_keys=True)
+        files.append([str(name), str(upload.filename), digest.hexdigest()])
+    form = sorted([str(k), str(v)] for k, v in request.form.items(multi=True))
+    return json.dumps({"form": form, "files": sorted(files)})
 
 
 def _recorded(key: str):

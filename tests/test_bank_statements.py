@@ -263,3 +263,25 @@ def test_a_line_altered_by_a_penny_is_found(api):
     assert refused["error"]["code"] == "does_not_reconcile"
     listed = api.get(f"/api/v1/bank-statements/{out['id']}")["lines"]
     assert [ln["amount"] for ln in listed if ln["status"] == "unmatched"] == [format_pence(pence + 1)]
+
+
+def test_ids_beyond_any_row_are_not_found_never_a_500(api):
+    """schemathesis sent ids past SQLite's 64-bit integer: an overflow in the driver, once a 500."""
+    out = upload(api, LAYOUTS["csv"][0])
+    line = api.get(f"/api/v1/bank-statements/{out['id']}")["lines"][0]["id"]
+    huge = 10**27
+    api.get(f"/api/v1/bank-statements/{huge}", expect=404)
+    api.post(f"/api/v1/bank-statements/{huge}/lines/{line}/match", {"transaction_ids": [1]}, expect=404)
+    api.post(f"/api/v1/bank-statements/{out['id']}/lines/{huge}/match", {"transaction_ids": [1]}, expect=404)
+    bad = api.post(f"/api/v1/bank-statements/{out['id']}/lines/{line}/match", {"transaction_ids": [huge]}, expect=422)
+    assert "transaction_ids" in bad["error"]["details"]
+
+
+def test_a_part_without_a_name_is_a_422_naming_file_never_a_500(api):
+    """schemathesis sent a multipart part with no name: the request's hash once compared None with text."""
+    body = (b'--b\r\nContent-Disposition: form-data; filename="a.csv"\r\nContent-Type: text/csv\r\n\r\n'
+            b'x\r\n--b\r\nContent-Disposition: form-data; name="file"; filename="b.csv"\r\n\r\nDate,Amount\r\n--b--\r\n')
+    r = api.client.post("/api/v1/bank-statements", data=body, content_type="multipart/form-data; boundary=b",
+                        headers={"Authorization": f"Bearer {api.token}", "Idempotency-Key": "nameless-part"})
+    assert r.status_code == 422, r.get_json()
+    assert "file" in r.get_json()["error"]["details"], r.get_json()

@@ -70,6 +70,14 @@ def test_a_person_raises_a_query_about_a_line_and_later_reads_its_answer(api, wo
         assert api.get(f"/api/v1/people/{ana}/queries", token=t[who]) == [answered]
 
 
+def test_a_month_with_year_0_is_refused_naming_the_field(api, world):
+    """schemathesis sent statement_month 0000-01: the pattern's shape, no calendar month; once a 500."""
+    bad = api.post(f"/api/v1/people/{world['ana']}/queries", {"message": "this month?", "statement_month": "0000-01"},
+                   expect=422)
+    assert list(bad["error"]["details"]) == ["statement_month"]
+    assert api.get(f"/api/v1/people/{world['ana']}/queries") == []
+
+
 def test_each_kind_of_item_and_the_item_must_be_the_persons_own(api, world):
     ana, bo, t = world["ana"], world["bo"], world["tokens"]
     url = f"/api/v1/people/{ana}/queries"

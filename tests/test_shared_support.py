@@ -350,6 +350,24 @@ def test_a_reviewed_cost_and_a_leaving_dated_into_a_charged_month(api):
     books_hold(api)
 
 
+def test_a_leaving_dated_before_a_charged_month_takes_back_that_months_whole_share(api):
+    """schemathesis found it: the member has no day left in October, and the line describing the
+    difference read their weight on a day they were not there (a 500)."""
+    a, b = funded(api, "Ana", "Bo")
+    arr = arrangement(api, per_night="10.00", capacity=2, effective_from="2026-09-01")
+    join(api, arr["id"], a, **{"from": "2026-09-01"})
+    mb = join(api, arr["id"], b, **{"from": "2026-09-01"})
+    charge(api, arr["id"], "2026-09")
+    charge(api, arr["id"])
+    api.post(f"/api/v1/shared-arrangements/{arr['id']}/members/{mb['id']}/reviews",
+             {"effective_from": "2026-10-01", "to": "2026-09-30", "agreed_on": "2026-10-24", "recorded_by": "S"})
+    now = api.get(f"/api/v1/shared-arrangements/{arr['id']}/charges/{OCT}")
+    assert shares(now) == {a: "155.00", b: "0.00", "empty": "155.00"}
+    described = sql(api.app, "SELECT description FROM transactions WHERE person_id = :p", p=b)
+    assert any("no days in the month after review" in (d or "") for d, in described), described
+    books_hold(api)
+
+
 def test_unknown_ids_in_the_path_are_404_before_the_body_is_read(api):
     a, = funded(api, "Ana")
     arr, other = arrangement(api), arrangement(api)

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from ..errors import Conflict, Invalid, NotFound
 from ..money import format_pence
+from ..users import MAX_ID
 from .bank_files import read_statement
 from .ledger import month_start, provider_accounts
 from .models import BankLine, BankMatch, BankStatement, Posting, Receipt, Transaction
@@ -147,7 +148,7 @@ def import_statement(session, data: bytes, filename: str, user_id: int | None) -
 
 
 def _statement(session, statement_id: int) -> BankStatement:
-    statement = session.get(BankStatement, statement_id)
+    statement = session.get(BankStatement, statement_id) if statement_id <= MAX_ID else None
     if statement is None:
         raise NotFound(f"no bank statement {statement_id}")
     return statement
@@ -185,7 +186,7 @@ def statement_json(session, statement_id: int) -> dict:
 
 def match_by_hand(session, statement_id: int, line_id: int, transaction_ids: list[int], user_id: int) -> dict:
     _statement(session, statement_id)
-    line = session.get(BankLine, line_id)
+    line = session.get(BankLine, line_id) if line_id <= MAX_ID else None
     if line is None or line.statement_id != statement_id:
         raise NotFound(f"no line {line_id} on bank statement {statement_id}")
     ids = sorted(set(transaction_ids))

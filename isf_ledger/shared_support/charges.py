@@ -465,6 +465,8 @@ def describe(arrangement: Arrangement, shares: MonthShares, s, amount: int, reas
     """How a share was worked out, in words, for the member's ledger line."""
     if s.person_id is None:
         who = f"{format_decimal(s.weight_days)} empty place-days"
+    elif s.weight is None:  # charged before, no day in the month since the review
+        who = "no days in the month after review"
     elif s.weight * s.days == s.weight_days:
         who = f"{s.days} days x weight {format_decimal(s.weight)}"
     else:  # the weight was reviewed within the month

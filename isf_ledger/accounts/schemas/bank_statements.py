@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from ...fields import Money
+from ...users import MAX_BIG_ID
 
 
 class UploadOut(Schema):
@@ -41,7 +42,7 @@ class StatementOut(Schema):
 
 
 class MatchIn(Schema):
-    transaction_ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=1000))
+    transaction_ids = fields.List(fields.Integer(strict=True, validate=validate.Range(1, MAX_BIG_ID)), required=True, validate=validate.Length(min=1, max=1000))
 
 
 class MatchOut(Schema):

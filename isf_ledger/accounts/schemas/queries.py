@@ -27,7 +27,10 @@ class Month(TextField):
     def _deserialize(self, value, attr, data, **kw):
         text = super()._deserialize(value, attr, data, **kw)
         MONTH(text)
-        return datetime.strptime(text, "%Y-%m").date()
+        try:
+            return datetime.strptime(text, "%Y-%m").date()
+        except ValueError:  # the pattern's shape but no calendar month, e.g. 0000-01
+            raise ValidationError("give the month as YYYY-MM, e.g. 2026-10") from None
 
 
 class ItemId(fields.Integer):
