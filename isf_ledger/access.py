@@ -153,6 +153,14 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.users.get": ADMIN,  # GET /admin/users
     "pages.users.post": ADMIN,  # POST /admin/users (create a user)
     "pages.disable_user.post": ADMIN,  # POST /admin/users/disable
+    "pages.audit_log.get": ADMIN,  # GET /admin/audit-log (paged, filtered by user, action, person, day)
+    "pages.audit_log_csv.get": ADMIN,  # GET /admin/audit-log.csv (the filtered rows, formula-safe)
+    "pages.imports.get": FINANCE,  # GET /imports
+    "pages.imports.post": FINANCE,  # POST /imports (upload a deliveries file: as POST /api/v1/imports/deliveries)
+    "pages.job.get": FINANCE,  # GET /jobs/<id> (an import's or a month end's progress, then its outcome)
+    "pages.month_deliveries.get": FINANCE,  # GET /month-end/<month>/deliveries (the delivery log)
+    "pages.resolve_delivery.post": FINANCE,  # POST /month-end/deliveries/<id>/resolve (as .../resolve in the API)
+    "pages.month_print_batch.get": FINANCE,  # GET /month-end/<month>/print-batch.pdf
 }
 # The only writes to a fund a restricted role may make, and who: a person's query about their own
 # fund, over the API and from the pages.

@@ -42,6 +42,7 @@ from ..reports.review_pack import render_review_pack, review_pack as build_revie
 from ..reports.models import Statement, StatementDelivery
 from .forms import NOT_FIELDS, PageForm
 from .frame import visible
+from .jobs import launch as launch_jobs
 from .views import bp, signed_in
 
 PER_PAGE = 50
@@ -269,7 +270,8 @@ def links_for_role(role: str) -> list[dict]:
     """The pages a finance user (or an admin) starts from."""
     if role in ("admin", "finance"):
         return [{"href": url_for("pages.dashboard"), "text": "Dashboard"},
-                {"href": url_for("pages.month_end"), "text": "Month end"}] + (
+                {"href": url_for("pages.month_end"), "text": "Month end"},
+                {"href": url_for("pages.imports"), "text": "Imports"}] + (
                     _admin_links() if role == "admin" else [])
     return []
 
@@ -313,6 +315,7 @@ def month_end():
         month = form.data["month"]
         done = form.write(lambda: _issue(month))
         if done is not None:
+            launch_jobs()  # a month with many people: issued in the background (month_end.py)
             return done
     months = _months_to_issue(clock.today())
     if "month" not in form.values:
@@ -328,9 +331,14 @@ def month_end():
 
 
 def _issue(month: str) -> str:
+    from .month_end import in_background
+
     try:
         first = st.parse_month(month)
     except Exception:
         raise Invalid("month", "Choose a month")
+    background = in_background(first)
+    if background is not None:
+        return background
     done = st.issue_month(db.session, first, user_id=g.user.id)
     return url_for("pages.month_end", issued=done.month, count=done.issued, already=done.already_issued)
