@@ -196,7 +196,7 @@ def test_the_delivery_log_shows_each_statement_and_a_row_that_needs_a_check_is_r
     log = api.get("/api/v1/statements/2026-10/deliveries")["deliveries"]
     for r in log:
         assert f"{r['number']} " in words
-    assert "1 Siân Ó Briain Post Siân Ó Briain 1 High Street Northtown NT1 1AA Sent" in words and "Needs checking" in words
+    assert "1 Siân Ó Briain Post Siân Ó Briain, 1 High Street, Northtown, NT1 1AA Sent" in words and "Needs checking" in words
     pdf = fin.get("/month-end/2026-10/print-batch.pdf")
     assert pdf.status_code == 200 and pdf.data[:5] == b"%PDF-" and pdf.mimetype == "application/pdf"
     assert "Download the letters to post (PDF, 1 letter)" in words
