@@ -62,7 +62,7 @@ def test_a_job_on_its_way_shows_its_progress_and_the_page_loads_itself_again(api
     pages_book.user(api, "fin", "--role", "finance")
     with api.app.app_context():
         uid = db.session.scalar(sa.text("SELECT id FROM users WHERE name = 'fin'"))
-        job = jobs.PageJob(kind="import", user_id=uid, label="a big file.csv", state=jobs.RUNNING, done=4200,
+        job = jobs.PageJob(kind="import", user_id=uid, label="a big file.csv", state=jobs.RUNNING, done=5200,
                            total=10000, updated_at=utcnow())
         db.session.add(job)
         db.session.commit()
@@ -70,8 +70,8 @@ def test_a_job_on_its_way_shows_its_progress_and_the_page_loads_itself_again(api
     errors = watch(page)
     sign_in(page, live, "fin")
     page.goto(f"{live}/jobs/{jid}?still=1")
-    assert page.locator("#progress-words").inner_text() == "4,200 of 10,000 rows checked (42%)."
-    assert page.locator("progress").evaluate("p => [p.value, p.max]") == [4200, 10000]
+    assert page.locator("#progress-words").inner_text() == "5,000 of 5,000 rows checked, 200 written (52%)."
+    assert page.locator("progress").evaluate("p => [p.value, p.max]") == [5200, 10000]
     check_page(page, "ops-job-running", errors)
     page.get_by_role("link", name="Update it again every 3 seconds").click()
     with page.expect_navigation(timeout=10_000):  # the Refresh header: the browser loads it again

@@ -65,11 +65,11 @@ def _start(filename: str, data: bytes) -> str:
 
     def work(progress: jobs.Progress) -> dict:
         file = read_file(data)  # as the API's read_first: checked without the database (ImportRefused)
-        progress.total(file.count)
+        progress.total(2 * file.count)  # each row is checked, then written (as the CLI's bar)
 
         def tell(stage: str, n: int) -> None:
-            if stage == "check":
-                progress.add(n)
+            if stage in ("check", "write"):  # told at once when the checking ends and as writes land
+                progress.add(n, force=stage == "write" or progress.done + n == file.count)
 
         return import_deliveries(db.session, file, filename=filename, user_id=user_id, notice_hours=notice,
                                  progress=tell)

@@ -97,9 +97,9 @@ class Progress:
         self.count = n
         self._tell(force=True)
 
-    def add(self, n: int = 1) -> None:
+    def add(self, n: int = 1, *, force: bool = False) -> None:
         self.done += n
-        self._tell()
+        self._tell(force)
 
     def _tell(self, force: bool = False) -> None:
         _live[self.job_id] = (self.done, self.count)

@@ -99,11 +99,13 @@ def resolve_delivery(delivery_id: int):
         abort(404)
     first = row.month
     form = PageForm(ResolveIn(), labels={"outcome": "What happened"})
-    if form.load():
+    if not form.load():  # only the page's two buttons send `outcome`: the summary says what to do
+        form.errors = {"_form": "Choose what happened: press “It was sent” or “Send it again”"}
+    else:
         done = form.write(lambda: _resolve(delivery_id, form.data["outcome"], first))
         if done is not None:
             return done
-    return _log(first, form, 409 if form.errors and "outcome" not in form.errors else 200)
+    return _log(first, form, 200 if form.data.get("outcome") is None else 409)
 
 
 def _resolve(delivery_id: int, outcome: str, first: date) -> str:
