@@ -120,8 +120,12 @@ def test_the_workbook_opens_and_holds_the_figures(api, today):
     assert [m[0] for m in months] == list(MONTHS)
     assert Decimal(str(months[-1][11])) == Decimal(dec["closing_balance"])
     ledger = list(wb["Ledger"].iter_rows(min_row=2, values_only=True))
-    available = sum(Decimal(str(x[9])) for x in ledger if x[8] == f"person:{ana}:available")
-    assert available == Decimal(dec["closing_balance"])
+    # One row a transaction, on the fund's side: what each pot gained (+) or lost (-), the balance after.
+    assert len({x[0] for x in ledger}) == len(ledger)
+    available = sum(Decimal(str(x[8])) for x in ledger)
+    assert available == Decimal(dec["closing_balance"]) == Decimal(str(ledger[-1][10]))
+    contingency = sum(Decimal(str(x[9])) for x in ledger)
+    assert contingency == Decimal(dec["contingency"]["remaining"])
     assert wb["Plan vs actual"]._charts, "a chart of plan against actual"
     plan = {row[0]: row for row in wb["Plan vs actual"].iter_rows(min_row=2, values_only=True) if row[0]}
     assert Decimal(str(plan["personal_care"][3])) == Decimal("650.00")

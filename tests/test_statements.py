@@ -85,7 +85,7 @@ def test_worked_example_through_the_api(api, today):
     # 7 hours a week for all 31 days of October: 31.00; the rest come with the hours branch.
     assert s["hours"] == {"planned": "31.00", "delivered": "0.00", "refused": "0.00", "unplanned": "0.00",
                           "banked": "0.00", "bank_used": "0.00", "provider_cancelled": "0.00",
-                          "bank_balance": "0.00"}
+                          "bank_balance": "0.00", "used": "0.00"}
     # 26,000 a year four-weekly: 2,000 due on 1 and 29 October; only the first came.
     assert s["arrears"]["council"] == {"due": "4000.00", "received": "2000.00", "arrears": "2000.00"}
     assert s["arrears"]["person"]["arrears"] == "0.00"

@@ -17,6 +17,7 @@ from flask import abort, g, render_template, url_for
 from .. import clock
 from ..accounts.api.scopes import PERSON
 from ..accounts.api.spend import send_receipt_file
+from ..accounts.hours import hours_used
 from ..accounts.models import Person
 from ..accounts.spend import spend_of
 from ..db import db
@@ -127,7 +128,7 @@ def money_page(person_id: int, *, home: bool = False):
     person = _person(person_id)
     today, f = _month_so_far(person_id)
     h = f["hours"]
-    used_hours = Decimal(h["delivered"]) + Decimal(h["bank_used"])
+    used_hours = Decimal(hours_used(h))
     return render_template("pages/person_money.html", person=person, f=f, today=today, home=home,
                            year=year_pace(f, today), used_hours=used_hours,
                            hours_pct=share(used_hours, h["planned"]), title="Your money")

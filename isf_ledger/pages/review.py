@@ -20,6 +20,7 @@ from flask import Response, g, render_template, request
 
 from .. import clock
 from ..accounts.api.scopes import PERSON
+from ..accounts.hours import hours_used
 from ..accounts.ledger import month_start
 from ..accounts.models import Council, Person
 from ..accounts.plans import add_months, plans_of
@@ -80,7 +81,7 @@ def _weeks(pack: dict) -> tuple[list[dict], int]:
     """Hours used (delivered and from the bank) each week against the plan, and the bar's scale."""
     rows = []
     for w in pack["hours"]["weeks"]:
-        used = w["delivered"] + w["bank_used"]
+        used = hours_used(w)
         rows.append({"week": w["week"], "planned": w["planned"], "used": used, "refused": w["refused"],
                      "unplanned": w["unplanned"], "provider_cancelled": w["provider_cancelled"]})
     scale = max([1] + [max(r["planned"], r["used"]) for r in rows])

@@ -25,7 +25,7 @@ from io import BytesIO
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from ..accounts.hours import hours_by_period
+from ..accounts.hours import hours_by_period, hours_used
 from ..accounts.kinds import kind_of
 from ..accounts.ledger import fund_balance, month_end, month_start
 from ..accounts.lines import ledger_lines
@@ -35,7 +35,7 @@ from ..accounts.plans import add_months, windows
 from ..accounts.spend import spend_of
 from ..money import round_half_up
 from ..shared_support.models import Arrangement, ChargeLine, ChargeRun
-from ..sheets import DATE, append, fit_columns, print_to_width, table
+from ..sheets import DATE, QUANTITY, append, fit_columns, print_to_width, table
 from .figures import HEADINGS, MONEY_HEADINGS, OUTGOING
 from .render_xlsx import LABELS, ORDER
 from .statements import _month_label, statement_figures
@@ -219,6 +219,17 @@ def provider_share(totals: dict) -> dict:
             "provider_percent": pct(provider), "elsewhere_percent": pct(elsewhere)}
 
 
+def fund_side(line: dict, person_id: int) -> dict[str, int]:
+    """What a ledger line moved in the person's own pots, in pence, as the fund sees it: money
+    in positive, money out negative (the other legs are the provider's and the client bank's)."""
+    out = {"available": 0, "contingency": 0}
+    for leg in line["postings"]:
+        for pot in out:
+            if leg["account"] == f"person:{person_id}:{pot}":
+                out[pot] += leg["amount"]
+    return out
+
+
 def render_review_pack(pack: dict) -> bytes:
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, Reference
@@ -265,6 +276,9 @@ def render_review_pack(pack: dict) -> bytes:
         ("Paid out when the fund closed", _p(totals["closed_out_total"]), "the balance of a closed fund"),
         ("Contingency set aside", _p(totals["contingency_set_aside"]), ""),
         ("Contingency drawn", _p(totals["contingency_drawn"]), ""),
+        ("Used in the plan year", _d(year["used_to_date"]) if year else None,
+         f"the fee, support, shared support and spend from {year['start']} to {last.isoformat()}" if year
+         else "no plan in force"),
         ("Balance (available)", _d(pos["closing_balance"]), f"at {last.isoformat()}"),
         ("Contingency held", _d(pos["contingency"]["remaining"]), f"at {last.isoformat()}"),
         ("Bank (value of saved hours)", _d(pos["surplus"]["bank_value"]), "earmarked, not surplus"),
@@ -280,8 +294,7 @@ def render_review_pack(pack: dict) -> bytes:
     ]
     for r in rows:
         append(ws, list(r))
-        if r[0] != "Bank (hours)":
-            ws.cell(ws.max_row, 2).number_format = GBP
+        ws.cell(ws.max_row, 2).number_format = QUANTITY if r[0] == "Bank (hours)" else GBP
     ws.column_dimensions["A"].width = 34
     ws.column_dimensions["B"].width = 16
     ws.column_dimensions["C"].width = 60
@@ -293,14 +306,21 @@ def render_review_pack(pack: dict) -> bytes:
                    + [_p(m["closing_balance"]), _p(m["contingency_remaining"])])
     money_cols(ws, *"BCDEFGHIJKL")
 
+    # The ledger as the person's fund sees it: a row a transaction, money in positive and money
+    # out negative in each of the fund's pots, and the available balance after it.
     ws = sheet("Ledger", ["Transaction", "Date", "Service date", "What", "Description", "Reason",
-                          "Reverses", "Reversed by", "Account", "Amount (GBP)"])
+                          "Reverses", "Reversed by", "Available (GBP)", "Contingency (GBP)",
+                          "Available after (GBP)"])
+    balance = pack["months"][0]["opening_balance"] if pack["months"] else 0
     for line in pack["lines"]:
-        for leg in line["postings"]:
-            append(ws, [line["id"], line["date"], line["service_date"], kind_of(line["kind"]).label,
-                        line["description"], line["reason"], line["reverses_id"], line["reversed_by"],
-                        leg["account"], _p(leg["amount"])])
-    money_cols(ws, "J")
+        pots = fund_side(line, p["id"])
+        if not any(pots.values()):
+            continue
+        balance += pots["available"]
+        append(ws, [line["id"], line["date"], line["service_date"], kind_of(line["kind"]).label,
+                    line["description"], line["reason"], line["reverses_id"], line["reversed_by"],
+                    _p(pots["available"]), _p(pots["contingency"]), _p(balance)])
+    money_cols(ws, "I", "J", "K")
 
     ws = sheet("Plan vs actual", ["Domain", "Outcome", "Planned for the period (GBP)", "Support (GBP)",
                                   "Shared support (GBP)", "Spend (GBP)", "Actual (GBP)", "Difference (GBP)"])
@@ -338,14 +358,20 @@ def render_review_pack(pack: dict) -> bytes:
     for title, rows, label in (("Hours by month", pack["hours"]["months"], "month"),
                                ("Hours by week", pack["hours"]["weeks"], "week")):
         ws = sheet(title, [label.capitalize(), "Planned", "Delivered", "Refused", "Unplanned", "Banked",
-                           "Used from bank", "Provider cancelled", "Bank balance", "Used against planned"])
+                           "Used from bank", "Provider cancelled", "Bank balance", "Used",
+                           "Used against planned"])
         for r in rows:
-            used = r["delivered"] + r["refused"] + r["unplanned"] + r["bank_used"]
+            used = hours_used(r)  # delivered and from the bank, as on the statement
             append(ws, [r[label]] + [_p(r[k]) for k in ("planned", "delivered", "refused", "unplanned", "banked",
                                                          "bank_used", "provider_cancelled", "bank_balance")]
-                       + [_p(used - r["planned"])])
+                       + [_p(used), _p(used - r["planned"])])
+        for row in ws.iter_rows(min_row=2, min_col=2):
+            for c in row:
+                c.number_format = QUANTITY
         append(ws, [])
         append(ws, [note])
+        append(ws, ["Used = delivered + used from the bank. Refused and unplanned hours are charged but were "
+                    "not used."])
 
     ws = sheet("Shared support", ["Month", "Arrangement", "Domain", "Days", "Weight", "Weight x days",
                                   "All weight x days", "Places", "Month's cost (GBP)", "Share (GBP)",
