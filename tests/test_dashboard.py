@@ -95,7 +95,7 @@ def test_the_whole_list_as_a_workbook(api, funds):
     rows = list(wb["Funds"].iter_rows(values_only=True))
     assert rows[0][:5] == ("Person", "Name", "Council", "Reference", "Balance")
     assert [(r[1], str(r[4]), r[-1]) for r in rows[1:]] == [
-        ("Ana", "1559.5", "many_refusals, arrears"), ("Bo", "-185", "overdrawn, many_provider_cancellations, arrears"),
+        ("Ana", "1559.5", "many refusals, arrears"), ("Bo", "-185", "overdrawn, many provider cancellations, arrears"),
         ("Cy", "4200", "underspending"), ("Di", "42.5", "overspending")]
     totals = {r[0]: r[1] for r in wb["Totals"].iter_rows(values_only=True)}
     assert str(totals["Provider must make good"]) == "185" and totals["Reconciles"] is True

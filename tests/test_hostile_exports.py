@@ -25,7 +25,7 @@ ARRANGEMENT = "-2+3+cmd|' /C calc'!A0"
 BELL = "Ana\x07Bell\x1b"  # control characters a workbook cannot hold
 
 # The formulas the app writes: the statement's totals over its Lines sheet, the shared-charge total.
-APP_FORMULAS = re.compile(r'=(-?SUMIF\(Lines!\$F\$2:\$F\$\d+,"[a-z_]+",Lines!\$G\$2:\$G\$\d+\)'
+APP_FORMULAS = re.compile(r'=(-?SUMIF\(Lines!\$F\$2:\$F\$\d+,"[A-Za-z ]+",Lines!\$G\$2:\$G\$\d+\)'
                           r"|B\d+-C\d+|B\d+(\+C\d+)+(-C\d+)+|SUM\(Lines!\$G\$2:\$G\$\d+\)"
                           r"|SUM\(F\d+:F\d+\)|F\d+=B2)")
 

@@ -50,7 +50,7 @@ from ..accounts.positions import positions
 from ..accounts.queries import ANSWER_WITHIN, overdue_by_person
 from ..accounts.reconciliation import reconcile
 from ..money import format_pence, round_half_up
-from ..sheets import DATE, GBP, QUANTITY, append, fit_streamed, print_to_width, styled, table, words
+from ..sheets import COUNT, DATE, GBP, QUANTITY, append, fit_streamed, print_to_width, styled, table, words
 from .figures import HEADINGS
 from ..accounts.instalments import received_by_person
 from ..accounts.plans import plans_by_person
@@ -359,7 +359,7 @@ def render_xlsx(session, as_of: date, sort: str = "name") -> bytes:
     for f in funds:
         j = f.as_json()
         rows.append([Decimal(j[k]) if k in MONEY and j[k] is not None else j[k] for k, _ in COLUMNS]
-                    + [f.closed_on, ", ".join(f.alerts)])
+                    + [f.closed_on, ", ".join(a.replace("_", " ") for a in f.alerts)])
     fit_streamed(ws, [header, *rows])  # before the first row, as a streamed sheet needs
     table(ws, last_row=len(funds) + 1, columns=len(header), fit=False)
     append(ws, header)
@@ -373,11 +373,11 @@ def render_xlsx(session, as_of: date, sort: str = "name") -> bytes:
     append(ts, ["As at", styled(ts, as_of, DATE)])
     for k in ("funds", "balance", "contingency", "bank_liability", "surplus_above_threshold", "arrears", "overdrawn",
               "provider_must_make_good"):
-        append(ts, [words(k), styled(ts, Decimal(t[k]), GBP) if isinstance(t[k], str) else t[k]])
+        append(ts, [words(k), styled(ts, Decimal(t[k]), GBP) if isinstance(t[k], str) else styled(ts, t[k], COUNT)])
     for k, v in t["reconciliation"].items():
         append(ts, [words(k), styled(ts, Decimal(v), GBP) if isinstance(v, str) else v])
     for a, n in t["alerts"].items():
-        append(ts, [f"Alert: {a.replace('_', ' ')}", n])
+        append(ts, [f"Alert: {a.replace('_', ' ')}", styled(ts, n, COUNT)])
     buf = BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -35,8 +35,9 @@ from ..accounts.plans import add_months, windows
 from ..accounts.spend import spend_of
 from ..money import round_half_up
 from ..shared_support.models import Arrangement, ChargeLine, ChargeRun
-from ..sheets import DATE, QUANTITY, append, fit_columns, print_to_width, table
+from ..sheets import DATE, QUANTITY, append, fit_columns, print_to_width, table, words
 from .figures import HEADINGS, MONEY_HEADINGS, OUTGOING
+from .render_pdf import day
 from .render_xlsx import LABELS, ORDER
 from .statements import _month_label, statement_figures
 
@@ -234,6 +235,7 @@ def render_review_pack(pack: dict) -> bytes:
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, Reference
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     bold = Font(bold=True)
     wb = Workbook()
@@ -259,7 +261,8 @@ def render_review_pack(pack: dict) -> bytes:
     ws["A1"].font = Font(bold=True, size=14)
     append(ws, ["Council", p["council"]])
     append(ws, ["Council reference", p["council_reference"]])
-    append(ws, ["Period", f"{first.isoformat()} to {last.isoformat()}"])
+    append(ws, ["Period from", first])
+    append(ws, ["Period to", last])
     append(ws, [])
     append(ws, ["Figure", "Amount (GBP)", "What it means"])
     for c in ws[ws.max_row]:
@@ -277,10 +280,10 @@ def render_review_pack(pack: dict) -> bytes:
         ("Contingency set aside", _p(totals["contingency_set_aside"]), ""),
         ("Contingency drawn", _p(totals["contingency_drawn"]), ""),
         ("Used in the plan year", _d(year["used_to_date"]) if year else None,
-         f"the fee, support, shared support and spend from {year['start']} to {last.isoformat()}" if year
+         f"the fee, support, shared support and spend from {day(year['start'])} to {day(last.isoformat())}" if year
          else "no plan in force"),
-        ("Balance (available)", _d(pos["closing_balance"]), f"at {last.isoformat()}"),
-        ("Contingency held", _d(pos["contingency"]["remaining"]), f"at {last.isoformat()}"),
+        ("Balance (available)", _d(pos["closing_balance"]), f"at {day(last.isoformat())}"),
+        ("Contingency held", _d(pos["contingency"]["remaining"]), f"at {day(last.isoformat())}"),
         ("Bank (value of saved hours)", _d(pos["surplus"]["bank_value"]), "earmarked, not surplus"),
         ("Bank (hours)", _d(pos["hours"]["bank_balance"]), "hours saved and not yet used"),
         ("Surplus above threshold", _d(pos["surplus_above_threshold"]),
@@ -289,7 +292,7 @@ def render_review_pack(pack: dict) -> bytes:
         ("Arrears: person's contribution", _d(pos["arrears"]["person"]["arrears"]), "due and not received"),
         ("Forecast at the plan year's end",
          _d(pos["forecast"]["balance"]) if pos.get("forecast") else None,
-         f"if money is used as in the last three months; year ends {pos['forecast']['plan_year_end']}"
+         f"if money is used as in the last three months; year ends {day(pos['forecast']['plan_year_end'])}"
          if pos.get("forecast") else "no plan in force"),
     ]
     for r in rows:
@@ -304,7 +307,7 @@ def render_review_pack(pack: dict) -> bytes:
     for m in pack["months"]:
         append(ws, [m["month"], _p(m["opening_balance"])] + [_p(m[h]) for h in ORDER]
                    + [_p(m["closing_balance"]), _p(m["contingency_remaining"])])
-    money_cols(ws, *"BCDEFGHIJKL")
+    money_cols(ws, *(get_column_letter(i) for i in range(2, ws.max_column + 1)))
 
     # The ledger as the person's fund sees it: a row a transaction, money in positive and money
     # out negative in each of the fund's pots, and the available balance after it.
@@ -329,10 +332,10 @@ def render_review_pack(pack: dict) -> bytes:
         outcomes = sorted(o for dd, o in pack["planned"] if dd == d) or [""]
         planned = sum(v for (dd, _), v in pack["planned"].items() if dd == d)
         got = [pack["actual"].get((h, d), 0) for h in ("support_charged_total", "shared_support_total", "spend_total")]
-        append(ws, [d or "(no domain)", "; ".join(outcomes), _p(planned), *map(_p, got), _p(sum(got)),
+        append(ws, [words(d) if d else "(no domain)", "; ".join(outcomes), _p(planned), *map(_p, got), _p(sum(got)),
                     _p(planned - sum(got))])
     plan_rows = ws.max_row
-    append(ws, ["management fee (not a domain)", "", None, None, None, None,
+    append(ws, ["Management fee (not a domain)", "", None, None, None, None,
                 _p(totals["management_fee_total"]), None])
     money_cols(ws, *"CDEFGH")
     if plan_rows > 1:
@@ -351,10 +354,11 @@ def render_review_pack(pack: dict) -> bytes:
     for plan, s, e in windows(pack["plans"]):
         if s <= last and (e is None or e >= first):
             for line in plan.budget_lines:
-                append(ws, [plan.version, s, e, line.domain, line.outcome, _p(line.annual_amount_pence)])
+                append(ws, [plan.version, s, e, words(line.domain), line.outcome, _p(line.annual_amount_pence)])
 
     weekly = pack["planned_weekly_hours"]
-    note = "Planned weekly hours: " + (", ".join(f"{k} {v}" for k, v in sorted(weekly.items())) or "none")
+    note = "Planned weekly hours: " + (", ".join(f"{words(k).lower()} {v}" for k, v in sorted(weekly.items()))
+                                       or "none")
     for title, rows, label in (("Hours by month", pack["hours"]["months"], "month"),
                                ("Hours by week", pack["hours"]["weeks"], "week")):
         ws = sheet(title, [label.capitalize(), "Planned", "Delivered", "Refused", "Unplanned", "Banked",
@@ -377,7 +381,7 @@ def render_review_pack(pack: dict) -> bytes:
                                   "All weight x days", "Places", "Month's cost (GBP)", "Share (GBP)",
                                   "Charged (GBP)", "Why a difference", "Transaction"])
     for s in pack["shared"]:
-        append(ws, [s["month"], s["arrangement"], s["domain"], s["days"], s["weight"], s["weight_days"],
+        append(ws, [s["month"], s["arrangement"], words(s["domain"]) if s["domain"] else None, s["days"], s["weight"], s["weight_days"],
                     s["total_weight_days"], s["capacity"], _p(s["cost"]), _p(s["share"]), _p(s["charged"]),
                     s["reason"], s["transaction_id"]])
     money_cols(ws, "I", "J", "K")
@@ -395,7 +399,7 @@ def render_review_pack(pack: dict) -> bytes:
     ws = sheet("Spend", ["Date", "Payee", "Category", "Domain", "Description", "Invoice", "Amount (GBP)",
                          "Receipt file", "Receipt SHA-256", "Transaction", "Reversed by"])
     for s, rid, f in pack["spend"]:
-        append(ws, [s.date, s.payee, s.category, s.domain, s.description, s.invoice_reference, _p(s.amount_pence),
+        append(ws, [s.date, s.payee, s.category, words(s.domain), s.description, s.invoice_reference, _p(s.amount_pence),
                     f.original_name if f else "none", f.sha256 if f else None, s.transaction_id, rid])
     money_cols(ws, "G")
 
@@ -407,6 +411,8 @@ def render_review_pack(pack: dict) -> bytes:
     append(ws, ["Paid elsewhere: spend to third parties", _p(share["elsewhere"]), share["elsewhere_percent"]])
     append(ws, ["Money used in all", _p(share["used"]), Decimal(100) if share["used"] else Decimal(0)])
     money_cols(ws, "B")
+    for cell in ws["C"][1:]:
+        cell.number_format = QUANTITY  # a percentage, to two places
     append(ws, [])
     append(ws, ["Shared support is counted as the provider's: it runs the shared sleep-in or background support. "
                 "Money returned to the council is neither, and is left out."])
