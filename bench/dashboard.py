@@ -72,7 +72,7 @@ def bare_sql(raw, ph: str, as_of: date, per_page: int | None = 50) -> list[tuple
     starts = {pid: _plan_year_start(first, as_of) for pid, first in first_plan.items()}
     cast = "DATE " if ph == "%s" else ""
     years = ", ".join(f"({int(pid)}, {cast}'{start.isoformat()}')" for pid, start in sorted(starts.items()))
-    kinds = "('delivery', 'rate_adjustment', 'shared_charge', 'spend')"
+    kinds = "('fee', 'fee_refund', 'delivery', 'rate_adjustment', 'shared_charge', 'spend')"  # forecast.USES_BUDGET
     used = {}
     if starts:
         cur.execute(f"""WITH years(pid, start) AS (VALUES {years})
