@@ -8,9 +8,11 @@ position at the end (balance, contingency, bank, surplus, arrears, forecast) is 
 month's statement figures (statements.statement_figures). Everything is read set-based: the
 same number of queries whatever the length of the period or the number of lines.
 
-Sheets: Summary; Months (each month as its statement says it); Ledger (every line with its
-postings); Plan vs actual (budget lines by domain and outcome against charges and spend tagged
-by domain, with a chart); Hours by month and Hours by week (against planned_weekly_hours);
+Sheets: Summary; Months (each month as its statement says it); Ledger (a row a transaction, on
+the fund's side: what it put into (+) or took from (-) the person's available and contingency
+pots, and the available balance after it); Plan vs actual (budget lines by domain and outcome against charges and spend tagged
+by domain, with a chart); Hours by month and Hours by week (hours used, delivered and from the bank, against
+planned_weekly_hours);
 Shared support (each charge with its working); Contingency (set-asides and draws with reasons
 and who authorised them); Spend (payees and receipt files); Provider's share (the fee, the
 provider's own support and shared support against everything paid elsewhere).
