@@ -1,5 +1,5 @@
 """Workbooks a finance person can use as they come (issue 23 item 5): the statement's, the review
-pack, the dashboard and the council's actuals, opened with openpyxl and checked cell by cell:
+pack, the dashboard, the council's actuals and a month's shared charges, opened with openpyxl and checked cell by cell:
 dates and times are real dates in date formats (times to the second), every number has a number
 format (money in £) but counts and ids, columns are wide enough for the numbers and dates they
 show (no ###), headings and values in words (no snake_case), tables have a frozen header row that
@@ -27,7 +27,8 @@ SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")
 ISO_DAY = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 # Numbers that are counts or ids, shown as they are.
 PLAIN = {"Transaction", "Reverses", "Reversed by", "Person", "Person id", "Days", "Places", "Plan version",
-         "Weight", "Weight x days", "All weight x days", "Funds", "Threshold weeks", "Statement"}
+         "Weight", "Weight x days", "All weight x days", "Of all weight x days", "Funds", "Threshold weeks",
+         "Statement"}
 
 # Text as the ledger recorded it (a line's own description): shown as it is.
 AS_RECORDED = {"Description"}
@@ -38,24 +39,27 @@ def today(monkeypatch):
     monkeypatch.setattr(clock, "today", lambda: date(2026, 12, 5))
 
 
-def check(data: bytes, tables: set[str]) -> dict[str, list[tuple]]:
-    """Every sheet of the workbook checked; its values returned by sheet."""
+def check(data: bytes, tables: set[str], header_row: int = 1) -> dict[str, list[tuple]]:
+    """Every sheet of the workbook checked (a table's header on `header_row`); its values
+    returned by sheet."""
     wb = openpyxl.load_workbook(io.BytesIO(data))
     out = {}
     for ws in wb.worksheets:
         where = ws.title
         assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0, where
         assert ws.sheet_properties.pageSetUpPr.fitToPage, where
-        header = [c.value for c in ws[1]]
+        h = header_row
+        header = [c.value for c in ws[h]]
         if where in tables:
-            assert ws.freeze_panes == "A2", where
-            assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:"), where
-            assert ws.print_title_rows in ("1:1", "$1:$1"), (where, ws.print_title_rows)
+            assert ws.freeze_panes == f"A{h + 1}", where
+            assert ws.auto_filter.ref and ws.auto_filter.ref.startswith(f"A{h}:"), where
+            assert ws.print_title_rows in (f"{h}:{h}", f"${h}:${h}"), (where, ws.print_title_rows)
             assert all(isinstance(h, str) and h and "_" not in h for h in header), (where, header)
         for row in ws.iter_rows(min_row=1):
             label = row[0].value
             for c in row:
-                v, name = c.value, header[c.column - 1] if where in tables and c.column <= len(header) else label
+                in_table = where in tables and c.row > h and c.column <= len(header)
+                v, name = c.value, header[c.column - 1] if in_table else label
                 at = f"{where}!{c.coordinate}"
                 if v is None or c.data_type == "f":
                     continue
@@ -101,6 +105,7 @@ def workbooks(api):
         "review pack": get(f"/api/v1/people/{ana}/review-pack?from=2026-10-01&to=2026-11-30"),
         "dashboard": get("/api/v1/dashboard?as_of=2026-12-05&format=xlsx"),
         "actuals": get(f"/api/v1/councils/{council['id']}/actuals/{MONTH}?format=xlsx"),
+        "shared charges": get(f"/api/v1/shared-arrangements/1/charges/{MONTH}?format=xlsx"),
     }
 
 
@@ -126,6 +131,8 @@ def test_every_workbook_is_ready_to_use(api, today):
     assert rows[ana]["Closed on"] is None and "arrears" in rows[ana]["Alerts"]
     actuals = check(books_["actuals"], {f"Actuals {MONTH}"})
     assert {r[0] for r in actuals[f"Actuals {MONTH}"][1:]} == {"Person"}
+    shared = openpyxl.load_workbook(io.BytesIO(books_["shared charges"]))
+    check(books_["shared charges"], set(shared.sheetnames), header_row=5)
 
 
 @pytest.mark.skipif(not (shutil.which("soffice") or shutil.which("libreoffice")),
