@@ -129,7 +129,9 @@ def review(person_id: int):
 @signed_in
 @visible(PERSON)
 def review_pack_download(person_id: int):
-    """The review pack for the review's period, as the API's `review-pack` makes it."""
+    """The review pack for the review's period (the plan year so far, in whole months), as the API's
+    `review-pack` makes it: the one route for every role that may see the person (the reviewer's
+    page and finance's fund page both link here)."""
     start, end = _period(person_id, clock.today())
     pack = review_pack(db.session, person_id, start, end)
     first, last = pack["period"]["from"], pack["period"]["to"]
