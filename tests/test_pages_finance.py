@@ -217,6 +217,8 @@ def test_month_end_shows_what_is_not_issued_issues_once_and_says_the_result(api,
     beside = out_of_order.split('id="month-error"')[1].split("</p>")[0]
     assert said in text(f"<p {beside}</p>")
     assert text(out_of_order).count(said) == 2 and "Error: 2026-11" not in text(out_of_order)
+    done = fin.get("/month-end?issued=2026-10&count=2&already=0").get_data(as_text=True)
+    assert "Statements issued 2 issued for October 2026 (0 were already issued)" in text(done)
 
 
 def test_month_end_s_refusals_in_plain_english():

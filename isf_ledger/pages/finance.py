@@ -305,7 +305,8 @@ def month_end():
         form.values["month"] = next((m["month"] for m in months if m["to_issue"]), "")
     result = None
     if request.args.get("issued"):
-        result = {"month": request.args["issued"], "issued": request.args.get("count", "0"),
+        result = {"month": request.args["issued"], "name": _month_words(request.args["issued"]),
+                  "issued": request.args.get("count", "0"),
                   "already": request.args.get("already", "0")}
     return render_template("pages/finance_month_end.html", title="Month end", form=form, months=months,
                            result=result, error_count=len(form.errors),
@@ -326,6 +327,14 @@ def _issue(month: str) -> str:
             raise
         raise Invalid("month", said) from None
     return url_for("pages.month_end", issued=done.month, count=done.issued, already=done.already_issued)
+
+
+def _month_words(month: str) -> str:
+    """'2026-10' as 'October 2026' (anything else as it came)."""
+    try:
+        return f"{st.parse_month(month):%B %Y}"
+    except Exception:  # noqa: BLE001 - a hand-typed query string: shown as typed (escaped)
+        return month
 
 
 def _month_refusal(first: date, refused: Conflict) -> str | None:
