@@ -105,8 +105,11 @@ def actual_by_domain(session, person_id: int, first: date, last: date) -> dict[t
          .join(Transaction, Transaction.id == Posting.transaction_id)
          .outerjoin(original, original.id == Transaction.reverses_id)
          .outerjoin(Delivery, sa.and_(Delivery.transaction_id == own, kind == "delivery"))
-         .outerjoin(Spend, Spend.transaction_id == own)
-         .outerjoin(ChargeLine, ChargeLine.transaction_id == own)
+         .outerjoin(Spend, sa.and_(Spend.transaction_id == own, kind == "spend"))
+         # shared_charge_lines has no index on transaction_id: its person's lines (indexed) are
+         # the only ones a posting on this person's pot can name, so the join looks among those.
+         .outerjoin(ChargeLine, sa.and_(ChargeLine.transaction_id == own, ChargeLine.person_id == person_id,
+                                        kind == "shared_charge"))
          .outerjoin(ChargeRun, ChargeRun.id == ChargeLine.run_id)
          .outerjoin(Arrangement, Arrangement.id == ChargeRun.arrangement_id)
          .where(Account.person_id == person_id, Account.kind == "available", Posting.date >= first,
