@@ -170,10 +170,7 @@ def _profile_queries(app, fn) -> None:
 
 def run(name: str, people: int, seed: int, profile: bool = False, keep: bool = False, copy: bool = False) -> None:
     key = f"dashboard_{people}_{seed}" if keep else None
-    engine = make(name, key)
-    if key and not os.path.exists(b.kept_marker(engine)):
-        engine.forget()  # an unfinished build: start again
-        engine = make(name, key)
+    engine = b.kept_engine(name, key)
     try:
         engine.upgrade()
         app = engine.app()

@@ -127,10 +127,7 @@ def _pounds(text: str) -> str:
 
 def run(name: str, people: int, months: int, seed: int, repeat: int, keep: bool, copy: bool = False) -> list[Row]:
     key = f"people_pages_{people}_{months}_{seed}_{clock.today():%Y%m%d}" if keep else None
-    engine = make(name, key)
-    if key and not os.path.exists(b.kept_marker(engine)):
-        engine.forget()  # an unfinished build: start again
-        engine = make(name, key)
+    engine = b.kept_engine(name, key)
     try:
         engine.upgrade()
         app = engine.app()
