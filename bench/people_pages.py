@@ -213,7 +213,7 @@ def run(name: str, people: int, months: int, seed: int, repeat: int, keep: bool,
         review_words = " ".join(re.sub(r"<[^>]+>", " ", review).split())
         ayear, abalance = review_api()[1], review_api()[3]
         assert f"Balance (available) {_pounds(abalance['available'])}" in review_words, abalance
-        assert f"Used in the plan year {_pounds(ayear['used'])} of {_pounds(ayear['budget'])}" in review_words, ayear
+        assert f"Used in this plan year so far {_pounds(ayear['used'])} of {_pounds(ayear['budget'])}" in review_words, ayear
 
         t_home, _ = _median(home_page, repeat)
         t_home_api, _ = _median(home_api, repeat)
