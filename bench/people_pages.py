@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import statistics
 import sys
 import time
 
@@ -50,20 +49,11 @@ from isf_ledger.reports import statements as st
 
 from . import books as b
 from .engines import make, postgres_problem
-from .report import Row, table
+from .report import Row, table, timed
 
 
 def say(text: str = "") -> None:
     print(text, flush=True)
-
-
-def _median(fn, repeat: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
 
 
 def build(app, people: int, months: int, seed: int) -> None:
@@ -215,10 +205,10 @@ def run(name: str, people: int, months: int, seed: int, repeat: int, keep: bool,
         assert f"Balance (available) {_pounds(abalance['available'])}" in review_words, abalance
         assert f"Used in this plan year so far {_pounds(ayear['used'])} of {_pounds(ayear['budget'])}" in review_words, ayear
 
-        t_home, _ = _median(home_page, repeat)
-        t_home_api, _ = _median(home_api, repeat)
-        t_review, _ = _median(review_page, repeat)
-        t_review_api, _ = _median(review_api, repeat)
+        t_home, _ = timed(home_page, repeat)
+        t_home_api, _ = timed(home_api, repeat)
+        t_review, _ = timed(review_page, repeat)
+        t_review_api, _ = timed(review_api, repeat)
 
         def review_figures():
             """The API's reads without writing the workbook: the pack's figures in-process (what
@@ -236,7 +226,7 @@ def run(name: str, people: int, months: int, seed: int, repeat: int, keep: bool,
                     get(api, f"/api/v1/people/{pid}/balance", atoken))
 
         review_figures()
-        t_review_figures, _ = _median(review_figures, repeat)
+        t_review_figures, _ = timed(review_figures, repeat)
         rows = [Row(f"person's home page (GET /), median of {repeat}", t_home, t_home_api, 2),
                 Row(f"reviewer's person page (GET /people/{{id}}), median of {repeat}", t_review, t_review_api, 2),
                 Row("   (the same page against those reads less the workbook's writing)", t_review, t_review_figures, None)]
