@@ -219,6 +219,9 @@ def test_month_end_shows_what_is_not_issued_issues_once_and_says_the_result(api,
     assert text(out_of_order).count(said) == 2 and "Error: 2026-11" not in text(out_of_order)
     done = fin.get("/month-end?issued=2026-10&count=2&already=0").get_data(as_text=True)
     assert "Statements issued 2 issued for October 2026 (0 were already issued)" in text(done)
+    # What the address says is shown as words, never as markup.
+    odd = fin.get("/month-end?issued=<b>x</b>&count=<i>2</i>&already=0").get_data(as_text=True)
+    assert "<b>x</b>" not in odd and "&lt;b&gt;x&lt;/b&gt;" in odd and "<i>2</i>" not in odd
 
 
 def test_month_end_s_refusals_in_plain_english():

@@ -17,6 +17,7 @@ from math import ceil
 import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 from flask import Response, g, render_template, request, url_for
+from markupsafe import Markup
 
 from .. import clock
 from ..accounts.api.scopes import PERSON, TRANSACTION
@@ -305,9 +306,10 @@ def month_end():
         form.values["month"] = next((m["month"] for m in months if m["to_issue"]), "")
     result = None
     if request.args.get("issued"):
-        result = {"month": request.args["issued"], "name": _month_words(request.args["issued"]),
-                  "issued": request.args.get("count", "0"),
-                  "already": request.args.get("already", "0")}
+        # The address's words are shown as words (escaped), never as markup.
+        result = {"month": request.args["issued"], "html": Markup(
+            '<span id="issued">{}</span> issued for {} ({} were already issued)').format(
+                request.args.get("count", "0"), _month_words(request.args["issued"]), request.args.get("already", "0"))}
     return render_template("pages/finance_month_end.html", title="Month end", form=form, months=months,
                            result=result, error_count=len(form.errors),
                            items=radio_items(form, "month", {m["month"]: f'{m["name"]}: {m["to_issue"]} to issue'
