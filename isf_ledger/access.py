@@ -139,11 +139,10 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.queries.get": ANYONE,  # GET /people/<id>/queries (the person's questions and their answers)
     "pages.raise_query_form.post": NOT_AUDITOR,  # POST /people/<id>/queries ("I don't recognise this")
     "pages.review.get": NOT_PERSON,  # GET /people/<id>/review (a reviewer's page; auditors land on it at /people/<id>)
-    "pages.review_pack_download.get": ANYONE,  # GET /people/<id>/review-pack.xlsx
+    "pages.review_pack_download.get": ANYONE,  # GET /people/<id>/review-pack.xlsx (one route for every role)
     # Finance's pages (pages/finance.py): the same roles as the API operations they stand on.
     "pages.dashboard.get": FINANCE,  # GET /dashboard
     "pages.dashboard_xlsx.get": FINANCE,  # GET /dashboard.xlsx
-    "pages.review_pack.get": ANYONE,  # GET /people/<id>/review-pack (the one visibility rule applies)
     "pages.new_receipt.get": FINANCE,  # GET /people/<id>/receipts/new
     "pages.new_receipt.post": FINANCE,  # POST /people/<id>/receipts/new (check, then record)
     "pages.reverse_line.get": FINANCE,  # GET /transactions/<id>/reverse

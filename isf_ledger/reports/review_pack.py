@@ -108,8 +108,11 @@ def actual_by_domain(session, person_id: int, first: date, last: date) -> dict[t
          .join(Transaction, Transaction.id == Posting.transaction_id)
          .outerjoin(original, original.id == Transaction.reverses_id)
          .outerjoin(Delivery, sa.and_(Delivery.transaction_id == own, kind == "delivery"))
-         .outerjoin(Spend, Spend.transaction_id == own)
-         .outerjoin(ChargeLine, ChargeLine.transaction_id == own)
+         .outerjoin(Spend, sa.and_(Spend.transaction_id == own, kind == "spend"))
+         # shared_charge_lines has no index on transaction_id: its person's lines (indexed) are
+         # the only ones a posting on this person's pot can name, so the join looks among those.
+         .outerjoin(ChargeLine, sa.and_(ChargeLine.transaction_id == own, ChargeLine.person_id == person_id,
+                                        kind == "shared_charge"))
          .outerjoin(ChargeRun, ChargeRun.id == ChargeLine.run_id)
          .outerjoin(Arrangement, Arrangement.id == ChargeRun.arrangement_id)
          .where(Account.person_id == person_id, Account.kind == "available", Posting.date >= first,
@@ -146,7 +149,9 @@ def _planned_by_line(plans: list[PlanVersion], first: date, last: date) -> dict[
     return {k: round_half_up(v) for k, v in parts.items()}
 
 
-def _shared(session, person_id: int, first: date, last: date) -> list[dict]:
+def shared_working(session, person_id: int, first: date, last: date) -> list[dict]:
+    """The person's shared-support charge lines for the months from `first` to `last`, each with
+    how its share was worked out (the review pack's, the reviewer's and the person's pages). One query."""
     q = (sa.select(ChargeLine, ChargeRun.month, Arrangement.name, Arrangement.domain, Transaction.date)
          .join(ChargeRun, ChargeRun.id == ChargeLine.run_id)
          .join(Arrangement, Arrangement.id == ChargeRun.arrangement_id)
@@ -191,7 +196,7 @@ def review_pack(session, person_id: int, start: date, end: date) -> dict:
             "plans": plans, "planned": _planned_by_line(plans, first, last), "actual": actual, "hours": hours,
             "planned_weekly_hours": in_force[-1].planned_weekly_hours if in_force else {},
             "lines": ledger_lines(session, person_id, start=first, end=last),
-            "shared": _shared(session, person_id, first, last),
+            "shared": shared_working(session, person_id, first, last),
             "contingency": _contingency(session, person_id, first, last),
             "spend": spend_of(session, person_id, start=first, end=last)}
 
