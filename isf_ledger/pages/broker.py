@@ -5,8 +5,8 @@ and spend with a photo of its receipt, one question a page. Finance may use them
 - **Their people** (`/people`): every open fund (a broker supports anyone the provider holds a
   fund for: the access table gives brokers every fund, as the API's GET /people does), by name,
   a page at a time, each with this week's planned and recorded hours, the saved hours (the bank),
-  the money left and the questions still open. Five queries for a page, whatever the number of
-  funds or the length of the history.
+  the money left and the questions still open. A dozen queries for a page (the sign-in and the
+  provider's details with them), whatever the number of funds or the length of the history.
 - **A person's week** (`/people/{id}/week?week=YYYY-Www`): the sessions the plan's
   `planned_weekly_hours` lay out (`planned_sessions`: an hourly service's week shared over Monday
   to Friday in quarter hours, the odd quarters on the first days; a per-night service one night
