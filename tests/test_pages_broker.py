@@ -284,3 +284,27 @@ def test_people_and_reviewers_may_not_use_the_broker_pages(api, book):
     fin = sign_in(api.app.test_client(), "fin2")
     assert fin.get("/people").status_code == 200 and fin.get(f"/people/{book.ana}/week").status_code == 200
     assert fin.get(f"/people/{book.ana}/spend/new/nonsense").status_code == 404
+
+
+def test_long_answers_never_grow_the_session_cookie_past_what_a_browser_keeps(api, book, bro, monkeypatch):
+    import random
+
+    from isf_ledger.pages import broker
+    rng = random.Random(7)
+    wide = lambda n: "".join(chr(rng.randrange(0x4E00, 0x9FFF)) for _ in range(n))  # noqa: E731 - 3 bytes each
+    bro.get(f"/people/{book.ana}/spend/new")
+    answers = (("what", {"description": wide(500), "category": "leisure"}),
+               ("payee", {"payee": wide(200), "invoice_reference": wide(100)}))
+    for name, given in answers:
+        path = f"/people/{book.ana}/spend/new/{name}"
+        r = bro.post(path, data={**form_fields(bro.get(path).get_data(as_text=True), path), **given})
+        assert r.status_code in (200, 303) and len(r.headers.get("Set-Cookie", "")) < 4096
+    # Where the cookie would outgrow its room, the answer is refused beside its field and not kept.
+    monkeypatch.setattr(broker, "COOKIE_ROOM", 600)
+    path = f"/people/{book.ana}/spend/new/what"
+    r = bro.post(path, data={**form_fields(bro.get(path).get_data(as_text=True), path),
+                             "description": "A much longer answer " * 20, "category": "leisure"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'id="description-error"' in html
+    assert "This is too long to keep: write it in fewer words" in text(html)
+    assert bro.get("/people").status_code == 200  # still signed in

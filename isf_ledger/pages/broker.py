@@ -412,20 +412,29 @@ SPEND_LABELS = {"description": "What was bought?", "category": "What kind of spe
                 "invoice_reference": "Their invoice number (optional)", "domain": "Which part of the plan was it for?",
                 "file": "Photo of the receipt"}
 CATEGORY_WORDS = {c: c.replace("_", " ").capitalize() for c in SUGGESTED_CATEGORIES}
-DRAFTS = "spend_drafts"
+DRAFT = "spend_draft"
+COOKIE_ROOM = 3800  # bytes: browsers keep a cookie of at most 4096, name and attributes included
 
 
 def _draft(person_id: int) -> dict:
-    return dict((session.get(DRAFTS) or {}).get(str(person_id)) or {})
+    """The spend being recorded for this person; one at a time (a new one lets the last go)."""
+    kept = session.get(DRAFT) or {}
+    return dict(kept.get("answers") or {}) if kept.get("person_id") == person_id else {}
 
 
 def _save_draft(person_id: int, draft: dict | None) -> None:
-    drafts = dict(session.get(DRAFTS) or {})
     if draft is None:
-        drafts.pop(str(person_id), None)
+        session.pop(DRAFT, None)
     else:
-        drafts[str(person_id)] = draft
-    session[DRAFTS] = drafts
+        session[DRAFT] = {"person_id": person_id, "answers": draft}
+
+
+def _fits(person_id: int, draft: dict) -> bool:
+    """Whether the session, with this draft, still fits in its cookie (long answers in scripts
+    that take many bytes might not: the browser would drop the cookie, and sign the user out)."""
+    kept = {**dict(session), DRAFT: {"person_id": person_id, "answers": draft}}
+    serializer = current_app.session_interface.get_signing_serializer(current_app)
+    return serializer is None or len(serializer.dumps(kept)) <= COOKIE_ROOM
 
 
 def _step_url(person_id: int, step: str, change: bool = False) -> str:
@@ -466,10 +475,19 @@ def spend_step(person_id: int, step: str):
                 return redirect(url_for("pages.spend_check", person_id=person_id), 303)
         elif form.load() and _required(form, asked):
             draft.update({k: form.values.get(k, "").strip() for k in asked})
+            if not _fits(person_id, draft):
+                longest = max((k for k in asked if k != "file"), key=lambda k: len(draft.get(k, "")))
+                form.refuse({longest: ["This is too long to keep: write it in fewer words"]})
+                return _step_page(person, form, step, i, change, draft)
             _save_draft(person_id, draft)
             nxt = url_for("pages.spend_check", person_id=person_id) if change or i + 1 == len(STEP_NAMES) \
                 else _step_url(person_id, STEP_NAMES[i + 1])
             return redirect(nxt, 303)
+    return _step_page(person, form, step, i, change, draft)
+
+
+def _step_page(person: Person, form: PageForm, step: str, i: int, change: bool, draft: dict):
+    person_id = person.id
     back = url_for("pages.spend_check", person_id=person_id) if change else (
         _step_url(person_id, STEP_NAMES[i - 1]) if i else url_for("pages.broker_people"))
     return render_template("pages/broker_spend_step.html", title=SPEND_STEPS[i][2], person=person, form=form,
