@@ -284,6 +284,8 @@ def test_people_and_reviewers_may_not_use_the_broker_pages(api, book):
     fin = sign_in(api.app.test_client(), "fin2")
     assert fin.get("/people").status_code == 200 and fin.get(f"/people/{book.ana}/week").status_code == 200
     assert fin.get(f"/people/{book.ana}/spend/new/nonsense").status_code == 404
+    for week in ("9999-W52", "0001-W01", "2025-W53", "x", "2026-W-1", "٢٠٢٦-W01"):  # this week instead
+        assert "Week of 9 November 2026" in text(fin.get(f"/people/{book.ana}/week?week={week}").get_data(as_text=True))
 
 
 def test_long_answers_never_grow_the_session_cookie_past_what_a_browser_keeps(api, book, bro, monkeypatch):

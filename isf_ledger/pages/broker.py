@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from math import ceil
@@ -44,10 +45,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import clock
 from ..accounts.api.scopes import PERSON
-from ..accounts.bank import held_at, bank_events
-from ..accounts.hours import STATUSES, hundredths, quantity
+from ..accounts.bank import bank_events, held_at
+from ..accounts.hours import STATUSES, hours_by_period, quantity
 from ..accounts.imports import ImportRefused, import_deliveries
-from ..accounts.models import BudgetLine, Delivery, DeliveryReversal, Fund, Person, PlanService
+from ..accounts.models import BudgetLine, Delivery, DeliveryReversal, Fund, Person, PlanService, PlanVersion
 from ..accounts.models.queries import FundQuery, QueryAnswer
 from ..accounts.plans import DOMAINS, in_force, plans_by_person, windows
 from ..accounts.positions import fund_position, positions
@@ -56,8 +57,8 @@ from ..accounts.receipt_files import MAX_BYTES, attach_receipt_file, pending_fil
 from ..accounts.schemas.spend import SpendIn
 from ..accounts.spend import SUGGESTED_CATEGORIES, record_spend
 from ..db import among, db
-from ..errors import Invalid, LedgerError
-from ..accounts.hours import hours_by_period
+from ..errors import Invalid, LedgerError, NotFound
+from ..fields import EARLIEST, LATEST
 from ..reports.render_pdf import hours as hours_words
 from .forms import PageForm
 from .frame import visible
@@ -82,11 +83,14 @@ def week_label(monday: date) -> str:
 
 def parse_week(text: str | None, today: date) -> date:
     """The Monday of `YYYY-Www`, or of this week when it is missing or not a week."""
+    found = re.fullmatch(r"([0-9]{4})-W([0-9]{2})", text or "")
     try:
-        year, week = (text or "").split("-W")
-        return date.fromisocalendar(int(year), int(week), 1)
+        monday = date.fromisocalendar(int(found[1]), int(found[2]), 1) if found else None
     except ValueError:
+        monday = None
+    if monday is None:
         return week_of(today)[0]
+    return monday if EARLIEST <= monday <= LATEST else week_of(today)[0]
 
 
 @bp.get("/people")
@@ -284,7 +288,6 @@ def _usual_domains(person_id: int, services: list[str], monday: date) -> dict[st
         out = dict(db.session.execute(sa.select(last.c.service, last.c.domain).where(last.c.n == 1)).all())
     missing = [s for s in services if s not in out]
     if missing:
-        from ..accounts.models import PlanVersion
         first = db.session.scalar(sa.select(BudgetLine.domain).join(PlanVersion, PlanVersion.id == BudgetLine.plan_id)
                                   .where(PlanVersion.person_id == person_id)
                                   .order_by(PlanVersion.effective_from.desc(), BudgetLine.id).limit(1))
@@ -456,7 +459,6 @@ def new_spend(person_id: int):
 def spend_step(person_id: int, step: str):
     """One question of the spend; its answer kept, then the next question (or back to the check)."""
     if step not in STEP_NAMES:
-        from ..errors import NotFound
         raise NotFound(f"no step {step}")
     person: Person = g.person
     i = STEP_NAMES.index(step)
@@ -548,7 +550,6 @@ def _domain_items(person_id: int, chosen: str | None) -> list[dict]:
 
 def _outcomes(person_id: int) -> dict[str, str]:
     """The plan's outcome for each domain its latest version has a budget line for."""
-    from ..accounts.models import PlanVersion
     latest = sa.select(sa.func.max(PlanVersion.id)).where(PlanVersion.person_id == person_id,
                                                           PlanVersion.effective_from <= clock.today()).scalar_subquery()
     out: dict[str, str] = {}
