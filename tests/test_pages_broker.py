@@ -252,6 +252,11 @@ def test_a_bad_answer_is_refused_on_its_own_page_keeps_what_was_typed_and_writes
     r = bro.post(step, data={**fields, "amount": "twelve"})
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and "<title>Error: " in html and 'id="amount-error"' in html and 'value="twelve"' in html
+    for typed, kept in (("£8", "8"), ("£ 1,250.5", "1250.5"), ("1,250.00", "1250.00")):  # as a receipt writes it
+        assert bro.post(step, data={**fields, "amount": typed}).status_code == 303
+        assert f'value="{kept}"' in bro.get(step).get_data(as_text=True)
+    for typed in ("£8.5.0", "12,34", "-£8"):
+        assert 'id="amount-error"' in bro.post(step, data={**fields, "amount": typed}).get_data(as_text=True)
     r = bro.post(step, data={**fields, "amount": ""})
     assert "Enter how much it was, in pounds" in text(r.get_data(as_text=True))
     step = f"/people/{book.ana}/spend/new/receipt"

@@ -475,7 +475,7 @@ def spend_step(person_id: int, step: str):
             if _take_file(form, draft):
                 _save_draft(person_id, draft)
                 return redirect(url_for("pages.spend_check", person_id=person_id), 303)
-        elif form.load() and _required(form, asked):
+        elif (form.load() or _as_pounds(form, step)) and _required(form, asked):
             draft.update({k: form.values.get(k, "").strip() for k in asked})
             if not _fits(person_id, draft):
                 longest = max((k for k in asked if k != "file"), key=lambda k: len(draft.get(k, "")))
@@ -498,6 +498,26 @@ def _step_page(person: Person, form: PageForm, step: str, i: int, change: bool, 
                            domain_items=_domain_items(person_id, form.values.get("domain")) if step == "domain" else [],
                            file=draft.get("file"), error_count=len(form.errors),
                            action=request.full_path.rstrip("?"), max_mb=MAX_BYTES // (1024 * 1024))
+
+
+POUNDS = re.compile(r"£?\s*([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(\.[0-9]+)?")
+
+
+def _as_pounds(form: PageForm, step: str) -> bool:
+    """An amount typed as a phone's keyboard or a receipt writes it ("£8", "1,250.00") read as the
+    API's pounds ("8", "1250.00"): the £ is on the page already. True when that loads."""
+    typed = form.values.get("amount", "").strip()
+    found = POUNDS.fullmatch(typed) if step == "amount" else None
+    if found is None:
+        return False
+    plain = found[1].replace(",", "") + (found[2] or "")
+    try:
+        form.data = form.schema.load({"amount": plain})
+    except ValidationError:
+        return False
+    form.errors.clear()
+    form.values["amount"] = plain
+    return True
 
 
 REQUIRED_WORDS = {"description": "Enter what was bought", "category": "Choose what kind of spend it is",
