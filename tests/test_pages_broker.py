@@ -252,13 +252,21 @@ def test_a_bad_answer_is_refused_on_its_own_page_keeps_what_was_typed_and_writes
     r = bro.post(step, data={**fields, "amount": "twelve"})
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and "<title>Error: " in html and 'id="amount-error"' in html and 'value="twelve"' in html
+    assert "Enter how much it was in pounds and pence, for example 12.50" in text(html)
     for typed, kept in (("£8", "8"), ("£ 1,250.5", "1250.5"), ("1,250.00", "1250.00")):  # as a receipt writes it
         assert bro.post(step, data={**fields, "amount": typed}).status_code == 303
         assert f'value="{kept}"' in bro.get(step).get_data(as_text=True)
     for typed in ("£8.5.0", "12,34", "-£8"):
         assert 'id="amount-error"' in bro.post(step, data={**fields, "amount": typed}).get_data(as_text=True)
+    step = f"/people/{book.ana}/spend/new/date"
+    dated = form_fields(bro.get(step).get_data(as_text=True), step)
+    html = bro.post(step, data={**dated, "date": "2026-11-11"}).get_data(as_text=True)
+    assert 'id="date-error"' in html and "2026-11-11 is after today (2026-11-10)" in text(html)
+    html = bro.post(step, data={**dated, "date": "11/09/2026"}).get_data(as_text=True)
+    assert 'id="date-error"' in html and 'value="11/09/2026"' in html
+    step = f"/people/{book.ana}/spend/new/amount"
     r = bro.post(step, data={**fields, "amount": ""})
-    assert "Enter how much it was, in pounds" in text(r.get_data(as_text=True))
+    assert "Enter how much it was in pounds and pence, for example 12.50" in text(r.get_data(as_text=True))
     step = f"/people/{book.ana}/spend/new/receipt"
     fields = form_fields(bro.get(step).get_data(as_text=True), step)
     r = bro.post(step, data={**fields, "file": (io.BytesIO(b"not a photo"), "receipt.jpg")},

@@ -46,6 +46,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from .. import clock
 from ..accounts.api.scopes import PERSON
 from ..accounts.bank import bank_events, held_at
+from ..accounts.dates import check_fact_date
 from ..accounts.hours import STATUSES, hours_by_period, quantity
 from ..accounts.imports import ImportRefused, import_deliveries
 from ..accounts.models import BudgetLine, Delivery, DeliveryReversal, Fund, Person, PlanService, PlanVersion
@@ -469,13 +470,14 @@ def spend_step(person_id: int, step: str):
     values = {k: draft.get(k, "") for k in asked if k != "file"}
     if step == "date" and not values.get("date"):
         values["date"] = clock.today().isoformat()
-    form = PageForm(schema, labels=SPEND_LABELS, values=values)
+    form = PageForm(schema, labels=SPEND_LABELS, values=values, messages={
+        "amount": "Enter how much it was in pounds and pence, for example 12.50"} if step == "amount" else None)
     if request.method == "POST":
         if step == "receipt":
             if _take_file(form, draft):
                 _save_draft(person_id, draft)
                 return redirect(url_for("pages.spend_check", person_id=person_id), 303)
-        elif (form.load() or _as_pounds(form, step)) and _required(form, asked):
+        elif (form.load() or _as_pounds(form, step)) and _required(form, asked) and _date_may_be(form, person_id):
             draft.update({k: form.values.get(k, "").strip() for k in asked})
             if not _fits(person_id, draft):
                 longest = max((k for k in asked if k != "file"), key=lambda k: len(draft.get(k, "")))
@@ -517,6 +519,19 @@ def _as_pounds(form: PageForm, step: str) -> bool:
         return False
     form.errors.clear()
     form.values["amount"] = plain
+    return True
+
+
+def _date_may_be(form: PageForm, person_id: int) -> bool:
+    """A spend's date is refused on its own page as record_spend would refuse it: not after
+    today, not before the fund opened."""
+    if "date" not in form.data:
+        return True
+    try:
+        check_fact_date(db.session, person_id, form.data["date"])
+    except Invalid as e:
+        form.refuse(e.details)
+        return False
     return True
 
 
