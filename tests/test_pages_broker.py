@@ -15,8 +15,10 @@ from datetime import date
 from html import unescape
 
 import pytest
+import sqlalchemy as sa
 
 import pages_book
+from isf_ledger.db import db
 from isf_ledger.pages.broker import planned_sessions
 from pages_book import PNG, pounds
 from test_pages_finance import count_rows, form_fields
@@ -147,6 +149,9 @@ def test_a_broker_records_a_week_in_one_submit_and_a_double_submit_writes_once(a
     r2 = bro.post(path, data=post)
     assert r1.status_code == r2.status_code == 303 and r1.headers["Location"] == r2.headers["Location"]
     assert count_rows(api, "deliveries", book.ana) == before + 4
+    with api.app.app_context():  # through the import: one file of four rows, named for the page
+        imports = db.session.execute(sa.text("SELECT filename, rows, written FROM delivery_imports")).all()
+    assert [tuple(r) for r in imports] == [(f"week 2026-W45 of person {book.ana} (web page)", 4, 4)]
     got = {d["date"]: (d["status"], d["quantity"], d["charge"], d["domain"])
            for d in deliveries(api, book.ana, **{"from": "2026-11-02", "to": "2026-11-08"})}
     assert got == {"2026-11-02": ("delivered", "1.50", "30.00", "work_leisure_learning"),
