@@ -149,6 +149,15 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.reverse_line.post": FINANCE,  # POST /transactions/<id>/reverse (check, then reverse)
     "pages.month_end.get": FINANCE,  # GET /month-end
     "pages.month_end.post": FINANCE,  # POST /month-end (issue a month's statements)
+    # Brokers' pages (pages/broker.py), phone first: brokers and finance, as the API's deliveries and spend.
+    "pages.broker_people.get": FINANCE_OR_BROKER,  # GET /people (the people they support, this week)
+    "pages.week.get": FINANCE_OR_BROKER,  # GET /people/<id>/week (the planned sessions to mark)
+    "pages.week.post": FINANCE_OR_BROKER,  # POST /people/<id>/week (the week's sessions, through the import)
+    "pages.new_spend.get": FINANCE_OR_BROKER,  # GET /people/<id>/spend/new (a spend started afresh)
+    "pages.spend_step.get": FINANCE_OR_BROKER,  # GET /people/<id>/spend/new/<step> (one question)
+    "pages.spend_step.post": FINANCE_OR_BROKER,  # POST /people/<id>/spend/new/<step> (its answer, the photo)
+    "pages.spend_check.get": FINANCE_OR_BROKER,  # GET /people/<id>/spend/new/check (check answers)
+    "pages.spend_check.post": FINANCE_OR_BROKER,  # POST /people/<id>/spend/new/check (the spend and its photo)
     "pages.users.get": ADMIN,  # GET /admin/users
     "pages.users.post": ADMIN,  # POST /admin/users (create a user)
     "pages.disable_user.post": ADMIN,  # POST /admin/users/disable
