@@ -253,12 +253,11 @@ def test_a_line_altered_by_a_penny_is_found(api):
     out = upload(api, _csv(lines))
     assert out["unmatched"] == 1
     rec = api.get(f"/api/v1/reconciliation?as_of={last.isoformat()}")
-    # The bank holds the line, the ledger the movement it should have matched: the difference
-    # is the line as received, and the line against the movement left outstanding is the penny.
-    assert rec["bank_difference"] == format_pence(pence + 1)
-    assert Decimal(rec["unmatched_bank_total"]) - Decimal(rec["outstanding_receipts"]) == Decimal("0.01")
+    # The line names the receipt it is (or is the only movement that near it): that receipt is on
+    # the bank, not outstanding, and the difference is the penny, not the whole line.
+    assert rec["bank_difference"] == "0.01"
     assert (rec["unmatched_bank_lines"], rec["unmatched_bank_total"]) == (1, format_pence(pence + 1))
-    assert rec["outstanding_receipts"] == format_pence(pence)
+    assert (rec["outstanding_receipts"], rec["outstanding_payments"]) == ("0.00", "0.00")
     refused = api.post("/api/v1/reconciliation/complete", {"as_of": last.isoformat()}, expect=409)
     assert refused["error"]["code"] == "does_not_reconcile"
     listed = api.get(f"/api/v1/bank-statements/{out['id']}")["lines"]

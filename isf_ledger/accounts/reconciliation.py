@@ -9,14 +9,14 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from .bank_statements import bank_position
+from .bank_statements import bank_position, clear
 from .ledger import balances, provider_accounts
 from ..errors import Conflict
 from ..money import format_pence
 from .models import Account, BankReconciliation
 
 
-def reconcile(session, as_of: date | None = None) -> dict:
+def reconcile(session, as_of: date | None = None, detail: bool = False) -> dict:
     every = balances(session, None, as_of)
     person_accounts = dict(session.execute(
         sa.select(Account.id, Account.kind).where(Account.person_id.is_not(None))).all())
@@ -28,7 +28,7 @@ def reconcile(session, as_of: date | None = None) -> dict:
     return {"as_of": as_of, "funds_total": funds_total, "client_money_held": held,
             "difference": held - funds_total, "funds_overdrawn": overdrawn,
             "reconciles": held == funds_total,
-            **bank_position(session, as_of or date.max, held)}
+            **bank_position(session, as_of or date.max, held, detail)}
 
 
 def complete(session, as_of: date, user_id: int | None) -> dict:
@@ -37,7 +37,11 @@ def complete(session, as_of: date, user_id: int | None) -> dict:
     first completion."""
     done = session.scalar(sa.select(BankReconciliation).where(BankReconciliation.as_of == as_of))
     if done is None:
-        rec = reconcile(session, as_of)
+        later = session.scalar(sa.select(sa.func.max(BankReconciliation.as_of)))
+        if later is not None and later > as_of:
+            raise Conflict(f"a reconciliation is already completed as at {later.isoformat()}: the next one starts "
+                           "from it", {"as_of": f"after {later.isoformat()}"}, code="already_reconciled_later")
+        rec = reconcile(session, as_of, detail=True)
         if rec["bank_difference"] is None:
             raise Conflict(f"no bank statement closes on or before {as_of.isoformat()}", code="no_bank_statement")
         if rec["bank_difference"] != 0 or rec["difference"] != 0:
@@ -48,6 +52,7 @@ def complete(session, as_of: date, user_id: int | None) -> dict:
                                   client_money_held_pence=rec["client_money_held"], completed_by=user_id)
         session.add(done)
         session.flush()
+        clear(session, done, rec)
     return {"id": done.id, "as_of": done.as_of, "bank_balance": done.bank_balance_pence,
             "client_money_held": done.client_money_held_pence, "completed_by": done.completed_by,
             "completed_at": done.completed_at}
