@@ -284,3 +284,50 @@ def test_a_part_without_a_name_is_a_422_naming_file_never_a_500(api):
                         headers={"Authorization": f"Bearer {api.token}", "Idempotency-Key": "nameless-part"})
     assert r.status_code == 422, r.get_json()
     assert "file" in r.get_json()["error"]["details"], r.get_json()
+
+
+def _items(api) -> list[tuple[str, str, int]]:
+    with api.app.app_context():
+        rows = db.session.execute(sa.text(
+            "SELECT c.as_of, i.state, i.amount_pence FROM bank_cleared_items i JOIN bank_clearings c "
+            "ON c.id = i.clearing_id ORDER BY c.as_of, i.state, i.amount_pence")).all()
+        db.session.rollback()
+    return [(str(a), s, p) for a, s, p in rows]
+
+
+def test_a_completed_reconciliation_clears_its_movements_and_the_next_starts_from_it(api):
+    pid = api.person()
+    api.receipt(pid, amount="2000.00", date="2026-10-01", reference="NCC-1")
+    api.receipt(pid, amount="500.00", date="2026-10-30", reference="NCC-2")  # not on October's statement
+    upload(api, "Date,Description,Amount,Balance\n01/10/2026,NORTHSHIRE NCC-1,2000.00,2000.00\n"
+                "01/10/2026,TRANSFER FEES,-200.00,1800.00\n")
+    rec = api.get("/api/v1/reconciliation?as_of=2026-10-31")
+    assert (rec["bank_balance"], rec["client_money_held"], rec["outstanding_receipts"], rec["outstanding_payments"],
+            rec["bank_difference"]) == ("1800.00", "2250.00", "500.00", "50.00", "0.00")
+    api.post("/api/v1/reconciliation/complete", {"as_of": "2026-10-31"})
+    assert _items(api) == [("2026-10-31", "cleared", -20000), ("2026-10-31", "cleared", 200000),
+                           ("2026-10-31", "outstanding", -5000), ("2026-10-31", "outstanding", 50000)]
+    api.receipt(pid, amount="300.00", date="2026-11-10", reference="NCC-3")
+    upload(api, "Date,Description,Amount,Balance\n02/11/2026,NORTHSHIRE NCC-2,500.00,2300.00\n"
+                "02/11/2026,TRANSFER FEES,-50.00,2250.00\n10/11/2026,NORTHSHIRE NCC-3,300.00,2550.00\n"
+                "10/11/2026,TRANSFER FEES,-30.00,2520.00\n")
+    rec = api.get("/api/v1/reconciliation?as_of=2026-11-30")
+    assert (rec["bank_balance"], rec["client_money_held"], rec["outstanding_receipts"], rec["unmatched_bank_lines"],
+            rec["bank_difference"]) == ("2520.00", "2520.00", "0.00", 0, "0.00")
+    api.post("/api/v1/reconciliation/complete", {"as_of": "2026-11-30"})
+    assert _items(api)[4:] == [("2026-11-30", "cleared", p) for p in (-5000, -3000, 30000, 50000)]
+    late = api.post("/api/v1/reconciliation/complete", {"as_of": "2026-10-15"}, expect=409)
+    assert late["error"]["code"] == "already_reconciled_later" and "as_of" in late["error"]["details"]
+    with api.app.app_context():
+        with pytest.raises(sa.exc.DBAPIError):
+            db.session.execute(sa.text("DELETE FROM bank_cleared_items"))
+        db.session.rollback()
+
+
+def test_a_charge_the_ledger_does_not_hold_is_the_difference_whole(api):
+    pid = api.person()
+    api.receipt(pid, amount="2000.00", date="2026-10-01", reference="NCC-77")
+    upload(api, "Date,Description,Amount,Balance\n01/10/2026,NORTHSHIRE NCC-77,2000.00,2000.00\n"
+                "01/10/2026,TRANSFER FEES,-200.00,1800.00\n03/10/2026,ACCOUNT FEE,-12.34,1787.66\n")
+    rec = api.get("/api/v1/reconciliation?as_of=2026-10-31")
+    assert (rec["bank_difference"], rec["unmatched_bank_lines"], rec["unmatched_bank_total"]) == ("-12.34", 1, "-12.34")
