@@ -13,6 +13,7 @@ from .bank_statements import bank_position, clear
 from .ledger import balances, provider_accounts
 from ..errors import Conflict
 from ..money import format_pence
+from .kinds import kind_of
 from .models import Account, BankReconciliation
 
 
@@ -56,3 +57,40 @@ def complete(session, as_of: date, user_id: int | None) -> dict:
     return {"id": done.id, "as_of": done.as_of, "bank_balance": done.bank_balance_pence,
             "client_money_held": done.client_money_held_pence, "completed_by": done.completed_by,
             "completed_at": done.completed_at}
+
+
+def report(session, as_of: date) -> dict:
+    """The reconciliation as at a date, for its report: the bank statement's balance, each
+    outstanding receipt and payment, the balance they make, the client money held and the sum of
+    the funds; each unmatched line (with the movement it differs from, if it is one mistyped);
+    the bank difference; and who completed it and when, if anyone has."""
+    rec = reconcile(session, as_of, detail=True)
+    done = session.scalar(sa.select(BankReconciliation).where(BankReconciliation.as_of == as_of))
+    last = session.scalar(sa.select(sa.func.max(BankReconciliation.as_of)).where(BankReconciliation.as_of <= as_of))
+    who = None
+    if done is not None and done.completed_by is not None:
+        from ..users import User  # the name of who completed it
+
+        user = session.get(User, done.completed_by)
+        who = user.name if user is not None else None
+
+    def movement(m) -> dict:
+        return {"transaction_id": m.transaction_id, "date": m.date, "what": kind_of(m.kind).label,
+                "description": m.description, "reference": m.reference, "amount": m.amount_pence}
+
+    outstanding = rec.pop("outstanding")
+    unmatched = rec.pop("unmatched")
+    floor = rec.pop("floor")
+    bank = rec["bank_balance"]
+    return {**rec,
+            "adjusted_bank_balance": None if bank is None else
+            bank + rec["outstanding_receipts"] - rec["outstanding_payments"],
+            "receipts": [movement(m) for m in outstanding if m.amount_pence > 0],
+            "payments": [movement(m) for m in outstanding if m.amount_pence < 0],
+            "lines": [{"line_id": ln.id, "date": ln.date, "description": ln.description, "reference": ln.reference,
+                       "amount": ln.amount_pence, "near": movement(near) if near else None,
+                       "differs_by": ln.amount_pence - near.amount_pence if near else ln.amount_pence}
+                      for ln, near in unmatched],
+            "since": floor.as_of if floor is not None else None,
+            "completed_at": done.completed_at if done else None, "completed_by": who,
+            "last_reconciled": last}
