@@ -316,6 +316,8 @@ def test_a_completed_reconciliation_clears_its_movements_and_the_next_starts_fro
             rec["bank_difference"]) == ("2520.00", "2520.00", "0.00", 0, "0.00")
     api.post("/api/v1/reconciliation/complete", {"as_of": "2026-11-30"})
     assert _items(api)[4:] == [("2026-11-30", "cleared", p) for p in (-5000, -3000, 30000, 50000)]
+    shown = api.get("/api/v1/dashboard?as_of=2026-12-01")["totals"]["reconciliation"]
+    assert (shown["last_reconciled"], shown["bank_difference"]) == ("2026-11-30", "0.00")
     late = api.post("/api/v1/reconciliation/complete", {"as_of": "2026-10-15"}, expect=409)
     assert late["error"]["code"] == "already_reconciled_later" and "as_of" in late["error"]["details"]
     with api.app.app_context():
