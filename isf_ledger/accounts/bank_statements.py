@@ -27,6 +27,8 @@ from .models import (BankClearedItem, BankClearing, BankLine, BankMatch, BankRec
 
 WINDOW = timedelta(days=4)
 SEARCH_CANDIDATES = 24  # the bounded search for a sum looks at the nearest this many movements
+SEARCH_SUMS = 20_000  # and keeps at most this many sums
+GUESSES = 50  # a statement read searches for a sum for at most this many of its unmatched lines
 
 
 def movements(session, start: date | None = None, end: date | None = None, unmatched_only: bool = True,
@@ -65,8 +67,9 @@ class _Matcher:
             self.free.pop(t, None)
         return sorted(ids)
 
-    def match(self, line) -> tuple[str | None, list[int], list[int]]:
-        """(how, matched ids, guessed ids) for one line; matched ids are taken."""
+    def match(self, line, sums: bool = True, guess: bool = True) -> tuple[str | None, list[int], list[int]]:
+        """(how, matched ids, guessed ids) for one line; matched ids are taken. Without `sums`
+        only a single movement is matched; without `guess` no search is made for one."""
         same = [m for m in self.by_amount.get(line.amount_pence, ()) if m[0] in self.free]
         text = f"{line.reference} {line.description}".upper()
         by_ref = [m for m in same if len(m[3]) >= 3 and m[3].upper() in text]
@@ -78,6 +81,8 @@ class _Matcher:
         if len(near) > 1:
             best = min(near, key=lambda m: (abs(m[1] - line.date), m[0]))
             return None, [], [best[0]]
+        if not sums:
+            return None, [], []
         groups = defaultdict(list)
         for m in self.free.values():
             if (m[2] > 0) != (line.amount_pence > 0):
@@ -89,7 +94,22 @@ class _Matcher:
         fits = [g for g in groups.values() if len(g) > 1 and sum(m[2] for m in g) == line.amount_pence]
         if len(fits) == 1:
             return "sum", self._take([m[0] for m in fits[0]]), []
-        return None, [], self._search(line)
+        return None, [], self._search(line) if guess else []
+
+    def match_all(self, lines, guesses: int = 0) -> dict[int, tuple[str | None, list[int], list[int]]]:
+        """Every line, in date order: first each line that is one movement, then the rest to the
+        movements left (a batch's receipts are not taken by the day's other lines after it); a
+        guess searched for the first `guesses` lines left unmatched (the search is the dear part)."""
+        out, rest = {}, []
+        for line in sorted(lines, key=lambda ln: (ln.date, ln.id)):
+            out[line.id] = self.match(line, sums=False, guess=False)
+            if out[line.id][0] is None and not out[line.id][2]:
+                rest.append(line)
+        for line in rest:
+            out[line.id] = self.match(line, guess=guesses > 0)
+            if out[line.id][0] is None:
+                guesses -= 1
+        return out
 
     def _search(self, line) -> list[int]:
         """A bounded search for nearby same-sign movements summing exactly to the line: a guess."""
@@ -99,7 +119,7 @@ class _Matcher:
         for m in near[:SEARCH_CANDIDATES]:
             for total, ids in list(sums.items()):
                 new = total + m[2]
-                if new not in sums and len(sums) < 200_000:
+                if new not in sums and len(sums) < SEARCH_SUMS:
                     sums[new] = ids + (m[0],)
             if line.amount_pence in sums:
                 return sorted(sums[line.amount_pence])
@@ -137,8 +157,9 @@ def import_statement(session, data: bytes, filename: str, user_id: int | None) -
     if new:
         matcher = _Matcher(movements(session, *_line_window(new)))
         rows = []
-        for line in sorted(new, key=lambda ln: (ln.date, ln.id)):
-            how, ids, _ = matcher.match(line)
+        found = matcher.match_all(new)
+        for line in new:
+            how, ids, _ = found[line.id]
             if how:
                 matched += 1
                 rows += [{"line_id": line.id, "transaction_id": t, "how": how, "matched_by": user_id} for t in ids]
@@ -173,9 +194,8 @@ def statement_json(session, statement_id: int) -> dict:
     guesses = {}
     if open_lines:
         matcher = _Matcher(movements(session, *_line_window(open_lines)))
-        for line in open_lines:
-            how, ids, guess = matcher.match(line)
-            guesses[line.id] = ids or guess
+        for line_id, (how, ids, guess) in matcher.match_all(open_lines, GUESSES).items():
+            guesses[line_id] = ids or guess
     return {"id": statement.id, "format": statement.format, "closing_balance": statement.closing_balance_pence,
             "closing_date": statement.closing_date,
             "lines": [{"id": ln.id, "line_no": ln.line_no, "date": ln.date, "amount": ln.amount_pence,
