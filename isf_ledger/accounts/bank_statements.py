@@ -16,7 +16,9 @@ from datetime import date, timedelta
 from typing import NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
+from ..db import utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..money import format_pence
 from ..users import MAX_ID
@@ -126,6 +128,15 @@ class _Matcher:
         return []
 
 
+class _Line(NamedTuple):
+    """What matching reads of a line just stored."""
+    id: int
+    date: date
+    amount_pence: int
+    reference: str
+    description: str
+
+
 def _line_window(lines):
     dates = [ln.date for ln in lines]
     return month_start(min(dates)) - timedelta(days=40), max(dates) + WINDOW
@@ -144,15 +155,20 @@ def import_statement(session, data: bytes, filename: str, user_id: int | None) -
         key = (ln.account, ln.date, ln.amount_pence, ln.description, ln.balance_pence)
         seen[key] += 1
         identities.append(ln.identity(seen[key]))
-    known = set()
-    for i in range(0, len(identities), 500):
-        known.update(session.scalars(sa.select(BankLine.identity).where(BankLine.identity.in_(identities[i:i + 500]))))
-    new = [BankLine(statement_id=statement.id, line_no=ln.line_no, account=ln.account[:60], date=ln.date,
-                    amount_pence=ln.amount_pence, description=ln.description[:500], reference=ln.reference[:140],
-                    balance_pence=ln.balance_pence, identity=ident)
-           for ln, ident in zip(parsed.lines, identities) if ident not in known]
-    session.add_all(new)
-    session.flush()
+    rows = [{"statement_id": statement.id, "line_no": ln.line_no, "account": ln.account[:60], "date": ln.date,
+             "amount_pence": ln.amount_pence, "description": ln.description[:500], "reference": ln.reference[:140],
+             "balance_pence": ln.balance_pence, "identity": ident}
+            for ln, ident in zip(parsed.lines, identities)]
+    new = []
+    if rows:
+        # On the table, not the ORM class (a year's statement is tens of thousands of lines); a
+        # line already imported is skipped by its identity's unique index, in the same statement.
+        table = BankLine.__table__
+        insert = (postgresql.insert(table) if session.get_bind().dialect.name == "postgresql" else sqlite.insert(table))
+        stored = dict(session.execute(insert.on_conflict_do_nothing(index_elements=["identity"])
+                                      .returning(table.c.identity, table.c.id), rows).all())
+        new = [_Line(stored[r["identity"]], r["date"], r["amount_pence"], r["reference"], r["description"])
+               for r in rows if r["identity"] in stored]
     matched = 0
     if new:
         matcher = _Matcher(movements(session, *_line_window(new)))
@@ -164,7 +180,7 @@ def import_statement(session, data: bytes, filename: str, user_id: int | None) -
                 matched += 1
                 rows += [{"line_id": line.id, "transaction_id": t, "how": how, "matched_by": user_id} for t in ids]
         if rows:
-            session.execute(sa.insert(BankMatch), rows)
+            session.execute(sa.insert(BankMatch.__table__), [{**r, "matched_at": utcnow()} for r in rows])
     return {"id": statement.id, "format": parsed.format, "lines": len(parsed.lines), "skipped": len(parsed.lines) - len(new),
             "matched": matched, "unmatched": len(new) - matched,
             "closing_balance": statement.closing_balance_pence, "closing_date": statement.closing_date}
