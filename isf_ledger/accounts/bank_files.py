@@ -77,10 +77,16 @@ class Statement:
     closing_date: date | None = None
 
 
+_PLAIN_AMOUNT = re.compile(r"([-+]?)([0-9]{1,9})\.([0-9]{2})")
+
+
 def _pence(text, line, column) -> int:
     raw = (text or "").strip().replace(",", "").replace("£", "")
     negative = raw.startswith("(") and raw.endswith(")")
     raw = raw.strip("()")
+    if m := _PLAIN_AMOUNT.fullmatch(raw):  # the usual shape, read without a Decimal
+        pence = int(m[2]) * 100 + int(m[3])
+        return -pence if negative != (m[1] == "-") else pence
     try:
         value = Decimal(raw)
     except InvalidOperation:
