@@ -407,3 +407,19 @@ def test_the_reconciliation_report_as_a_tagged_pdf(api, tmp_path):
     assert api.call("GET", "/api/v1/reconciliation/report?format=docx").status_code == 422
     token = api.user("broker")
     assert api.call("GET", "/api/v1/reconciliation/report", token=token).status_code == 403
+
+
+def test_the_report_before_any_statement_and_at_the_last_day_it_takes(api):
+    from test_documents_unicode import pdf_text
+
+    bad = api.call("GET", "/api/v1/reconciliation/report?as_of=9999-12-31")
+    assert bad.status_code == 422 and "as_of" in bad.get_json()["error"]["details"]
+    for query in ("", "?as_of=2100-12-31", "?as_of=1990-01-01"):
+        pdf = api.call("GET", f"/api/v1/reconciliation/report{query}")
+        assert pdf.status_code == 200, pdf.get_json()
+        assert "No bank statement with a closing balance is dated on or before this day" in pdf_text(pdf.data)
+        assert api.call("GET", f"/api/v1/reconciliation/report{query}{'&' if query else '?'}format=xlsx"
+                        ).status_code == 200
+    upload(api, "Date,Description,Amount,Balance\n01/10/2026,NORTHSHIRE,5.00,5.00\n")
+    far = api.call("GET", "/api/v1/reconciliation/report?as_of=2100-12-31&format=xlsx")
+    assert far.status_code == 200
