@@ -98,6 +98,7 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "queries.answer.post": FINANCE_OR_BROKER,  # POST /api/v1/queries/<id>/answers
     "reconciliation.reconciliation.get": FINANCE,  # GET /api/v1/reconciliation
     "reconciliation.complete_reconciliation.post": FINANCE,  # POST /api/v1/reconciliation/complete
+    "reconciliation.reconciliation_report.get": FINANCE,  # GET /api/v1/reconciliation/report
     "shared_support.Arrangements.get": ANYONE,  # GET /api/v1/shared-arrangements
     "shared_support.Arrangements.post": FINANCE_OR_BROKER,  # POST /api/v1/shared-arrangements
     "provider.Provider.get": ANYONE,  # GET /api/v1/provider

@@ -68,7 +68,7 @@ def test_each_funds_figures_and_alerts(api, funds):
             t["bank_liability"], t["surplus_above_threshold"]) == \
         (4, "5617.00", "300.00", "185.00", "185.00", "30000.00", "74.00", "4000.00")
     assert t["reconciliation"] == {"funds_total": "5917.00", "client_money_held": "5917.00", "difference": "0.00",
-                                   "reconciles": True}
+                                   "reconciles": True, "bank_difference": None, "last_reconciled": None}
     assert t["alerts"] == {"overdrawn": 1, "underspending": 1, "overspending": 1, "many_refusals": 1,
                            "many_provider_cancellations": 1, "arrears": 2, "queries_overdue": 0}
 

@@ -314,8 +314,19 @@ def totals(session, funds: list[FundFigures], as_of: date) -> dict:
         "alerts": {a: sum(a in f.alerts for f in funds) for a in ALERTS},
         "reconciliation": {"funds_total": format_pence(rec["funds_total"]),
                            "client_money_held": format_pence(rec["client_money_held"]),
-                           "difference": format_pence(rec["difference"]), "reconciles": rec["reconciles"]},
+                           "difference": format_pence(rec["difference"]), "reconciles": rec["reconciles"],
+                           "bank_difference": None if rec["bank_difference"] is None
+                           else format_pence(rec["bank_difference"]),
+                           "last_reconciled": last_reconciled(session, as_of)},
     }
+
+
+def last_reconciled(session, as_of: date) -> str | None:
+    """The last day the bank, the ledger and the funds were reconciled to 0.00, on or before `as_of`."""
+    from ..accounts.models import BankReconciliation
+
+    day = session.scalar(sa.select(sa.func.max(BankReconciliation.as_of)).where(BankReconciliation.as_of <= as_of))
+    return day.isoformat() if day else None
 
 
 THRESHOLDS = {"overspend_margin": str(OVERSPEND_MARGIN), "refusal_share": str(REFUSAL_SHARE),
@@ -375,7 +386,10 @@ def render_xlsx(session, as_of: date, sort: str = "name") -> bytes:
               "provider_must_make_good"):
         append(ts, [words(k), styled(ts, Decimal(t[k]), GBP) if isinstance(t[k], str) else styled(ts, t[k], COUNT)])
     for k, v in t["reconciliation"].items():
-        append(ts, [words(k), styled(ts, Decimal(v), GBP) if isinstance(v, str) else v])
+        if k == "last_reconciled":
+            append(ts, [words(k), styled(ts, date.fromisoformat(v), DATE) if v else "never"])
+        else:
+            append(ts, [words(k), styled(ts, Decimal(v), GBP) if isinstance(v, str) else v])
     for a, n in t["alerts"].items():
         append(ts, [f"Alert: {a.replace('_', ' ')}", styled(ts, n, COUNT)])
     buf = BytesIO()
