@@ -98,6 +98,7 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "queries.answer.post": FINANCE_OR_BROKER,  # POST /api/v1/queries/<id>/answers
     "reconciliation.reconciliation.get": FINANCE,  # GET /api/v1/reconciliation
     "reconciliation.complete_reconciliation.post": FINANCE,  # POST /api/v1/reconciliation/complete
+    "reconciliation.reconciliation_report.get": FINANCE,  # GET /api/v1/reconciliation/report
     "shared_support.Arrangements.get": ANYONE,  # GET /api/v1/shared-arrangements
     "shared_support.Arrangements.post": FINANCE_OR_BROKER,  # POST /api/v1/shared-arrangements
     "provider.Provider.get": ANYONE,  # GET /api/v1/provider
@@ -139,17 +140,25 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.queries.get": ANYONE,  # GET /people/<id>/queries (the person's questions and their answers)
     "pages.raise_query_form.post": NOT_AUDITOR,  # POST /people/<id>/queries ("I don't recognise this")
     "pages.review.get": NOT_PERSON,  # GET /people/<id>/review (a reviewer's page; auditors land on it at /people/<id>)
-    "pages.review_pack_download.get": ANYONE,  # GET /people/<id>/review-pack.xlsx
+    "pages.review_pack_download.get": ANYONE,  # GET /people/<id>/review-pack.xlsx (one route for every role)
     # Finance's pages (pages/finance.py): the same roles as the API operations they stand on.
     "pages.dashboard.get": FINANCE,  # GET /dashboard
     "pages.dashboard_xlsx.get": FINANCE,  # GET /dashboard.xlsx
-    "pages.review_pack.get": ANYONE,  # GET /people/<id>/review-pack (the one visibility rule applies)
     "pages.new_receipt.get": FINANCE,  # GET /people/<id>/receipts/new
     "pages.new_receipt.post": FINANCE,  # POST /people/<id>/receipts/new (check, then record)
     "pages.reverse_line.get": FINANCE,  # GET /transactions/<id>/reverse
     "pages.reverse_line.post": FINANCE,  # POST /transactions/<id>/reverse (check, then reverse)
     "pages.month_end.get": FINANCE,  # GET /month-end
     "pages.month_end.post": FINANCE,  # POST /month-end (issue a month's statements)
+    # Brokers' pages (pages/broker.py), phone first: brokers and finance, as the API's deliveries and spend.
+    "pages.broker_people.get": FINANCE_OR_BROKER,  # GET /people (the people they support, this week)
+    "pages.week.get": FINANCE_OR_BROKER,  # GET /people/<id>/week (the planned sessions to mark)
+    "pages.week.post": FINANCE_OR_BROKER,  # POST /people/<id>/week (the week's sessions, through the import)
+    "pages.new_spend.get": FINANCE_OR_BROKER,  # GET /people/<id>/spend/new (a spend started afresh)
+    "pages.spend_step.get": FINANCE_OR_BROKER,  # GET /people/<id>/spend/new/<step> (one question)
+    "pages.spend_step.post": FINANCE_OR_BROKER,  # POST /people/<id>/spend/new/<step> (its answer, the photo)
+    "pages.spend_check.get": FINANCE_OR_BROKER,  # GET /people/<id>/spend/new/check (check answers)
+    "pages.spend_check.post": FINANCE_OR_BROKER,  # POST /people/<id>/spend/new/check (the spend and its photo)
     "pages.users.get": ADMIN,  # GET /admin/users
     "pages.users.post": ADMIN,  # POST /admin/users (create a user)
     "pages.disable_user.post": ADMIN,  # POST /admin/users/disable
