@@ -1,12 +1,12 @@
 """page jobs: a long write started from a page (an import, a month end), its progress and outcome
 
-Revision ID: 0024_ops
+Revision ID: 0025_ops
 Revises: 0024_bank
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0024_ops'
+revision = '0025_ops'
 down_revision = '0024_bank'
 branch_labels = None
 depends_on = None
