@@ -7,7 +7,7 @@ from .rates import Rate
 from .receipts import Receipt
 from .hours import PlanService, Delivery, DeliveryImport, DeliveryReversal, RateAdjustmentLine
 from .contingency import ContingencyMovement
-from .spend import ReceiptFile, Spend
+from .spend import ReceiptFile, ReceiptFileContent, Spend
 from .closing import Clawback, FundClosing
 from .queries import FundQuery, QueryAnswer
 from .bank_statements import BankLine, BankMatch, BankReconciliation, BankStatement
@@ -39,6 +39,7 @@ __all__ = [
     "RateAdjustmentLine",
     "ContingencyMovement",
     "ReceiptFile",
+    "ReceiptFileContent",
     "Spend",
     "Clawback",
     "FundClosing",
