@@ -11,9 +11,10 @@ another body. Every hypothesis example runs on its own fresh, migrated database.
 A second machine (Provider) drives the rest of a provider's month against its own model:
 deliveries of every status and the hours bank (banking with and without notice, drawing within
 and beyond it), contingency set aside and drawn, spend, clawback within and beyond the surplus,
-month end in order and closing a fund, with the fund-closed refusals after it; every balance,
-reconciliation, the statements' numbering and the self-audit are checked after every step.
-Shared charges are not driven yet.
+a sleep-in's shared charges (month end charges them: each member's exact share, the empty place
+the provider's), month end in order and closing a fund (refused for a member of the sleep-in),
+with the fund-closed refusals after it; every balance, reconciliation, the statements' numbering
+and the self-audit are checked after every step.
 """
 from __future__ import annotations
 
@@ -569,8 +570,8 @@ BUDGET = 2_600_000  # £26,000 a year: the clawback threshold (4 weeks) is £2,0
 CONTINGENCY = 100_000  # £1,000 in the plan year 2026
 THRESHOLD = 4 * BUDGET // 52
 CHARGED = ("delivered", "refused", "unplanned", "bank_used")
-FUND_EXAMPLES = {"sqlite": 4, "postgresql": 3}  # about 30 s together on a quiet 2-core machine
-FUND_STEPS = 20
+FUND_EXAMPLES = {"sqlite": 6, "postgresql": 4}  # about 30 s together on the shared 2-core machine
+FUND_STEPS = 30
 
 
 def half_up(value: Decimal) -> int:
@@ -587,9 +588,10 @@ class FundModel:
 
 
 class Provider(RuleBasedStateMachine):
-    """People with plans and money in; deliveries of every status (banked with and without the
-    notice, drawn from the bank within and beyond it), contingency set aside and drawn, spend,
-    clawbacks within and beyond the surplus, month end in order and closing a fund. Every write is
+    """People with plans and money in, all but the first sharing a sleep-in; deliveries of every
+    status (banked with and without the notice, drawn from the bank within and beyond it),
+    contingency set aside and drawn, spend, clawbacks within and beyond the surplus, month end in
+    order (with the sleep-in's shared charges) and closing a fund. Every write is
     dated on one day that only moves forward (so the model never has to move a late item into the
     open month), and the model says what each write does to `available`, `contingency` and the
     bank, or that it is refused with nothing written. After every step: each balance is the
@@ -661,8 +663,8 @@ class Provider(RuleBasedStateMachine):
 
     # -- operations
 
-    @initialize(n=st.integers(2, 3))
-    def start(self, n):
+    @initialize(n=st.integers(2, 3), per_place_night=st.integers(500, 3000))
+    def start(self, n, per_place_night):
         self.post("/api/v1/rates", {"service": "day_support", "unit": "hour", "rate": pounds(RATE),
                                     "effective_from": "2025-01-01"})
         for i in range(n):
@@ -677,6 +679,18 @@ class Provider(RuleBasedStateMachine):
                 "planned_weekly_hours": {"day_support": "10.00"}})
             self.funds[pid] = FundModel()
             self.receive(pid, 500_000)
+        # A sleep-in shared by everyone but the first person, with one place empty (the provider's
+        # void): a price a night that splits into whole pence per place, so each share is exact.
+        self.members = sorted(self.funds)[1:]
+        self.places = len(self.members) + 1
+        self.per_night = per_place_night * self.places
+        aid = self.post("/api/v1/shared-arrangements", {
+            "name": "Sleep-in", "capacity": self.places, "method": "equal", "per_night": pounds(self.per_night),
+            "effective_from": "2026-01-01"})["id"]
+        for pid in self.members:
+            self.post(f"/api/v1/shared-arrangements/{aid}/members", {
+                "person_id": pid, "weight": "1", "from": "2026-01-01", "agreed_on": "2025-12-15",
+                "recorded_by": "Sam Broker"})
 
     def receive(self, pid, amount):
         out = self.post(f"/api/v1/people/{pid}/receipts", {"date": self.day.isoformat(), "amount": pounds(amount),
@@ -797,6 +811,9 @@ class Provider(RuleBasedStateMachine):
         after = self.sql("SELECT COUNT(*) FROM statements")[0][0]
         assert after - before == len(self.open_people()) == out["issued"], (out, before, after)
         self.issued_through = month
+        nights = ((month + timedelta(days=32)).replace(day=1) - month).days  # the members are never closed
+        for pid in self.members:
+            self.funds[pid].available -= self.per_night * nights // self.places
 
     def next_month_end(self) -> date | None:
         month = date(2026, 1, 1) if self.issued_through is None else \
@@ -804,7 +821,6 @@ class Provider(RuleBasedStateMachine):
         ends = (month + timedelta(days=32)).replace(day=1)
         return month if ends <= self.day.replace(day=1) and ends <= YEAR_END else None
 
-    @precondition(lambda self: len(self.open_people()) > 1)
     @rule(who=st.integers(0, 2))
     def close(self, who):
         pid, f = self.person(who), self.funds[self.person(who)]
@@ -812,6 +828,9 @@ class Provider(RuleBasedStateMachine):
             return
         path, body = f"/api/v1/people/{pid}/close", {"date": self.day.isoformat(), "destination": "council",
                                                        "reference": "moved"}
+        if pid in self.members:  # a membership of the sleep-in runs past the close date
+            self.post(path, body, refused=True)
+            return
         if f.available < 0:
             self.post(path, body, refused=True, code="fund_overdrawn")
             return
