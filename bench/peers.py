@@ -105,6 +105,7 @@ def main(argv=None) -> int:
         f"load average {load}")
     engine = make("sqlite", f"peers-{args.people}x{args.years}-s{args.seed}" if args.keep else None)
     work = tempfile.mkdtemp(prefix="isf-peers-")
+    app = None
     try:
         engine.upgrade()
         app = engine.app()
@@ -113,7 +114,7 @@ def main(argv=None) -> int:
             return b.build(app, args.people, args.years, args.seed, say, engine.maintain)
         books = b.kept(engine, build, say) if args.keep else build()
         counted = b.counts(app)
-        say(f"  books: " + ", ".join(f"{n:,} {t}" for t, n in counted.items()))
+        say("  books: " + ", ".join(f"{n:,} {t}" for t, n in counted.items()))
         from isf_ledger.exports import plain_text as pt
         from isf_ledger.exports.api import export
 
@@ -188,8 +189,9 @@ def main(argv=None) -> int:
             say(f"  not installed, not measured: {', '.join(missing)}")
         return 0 if ok else 1
     finally:
-        with app.app_context():
-            db.engine.dispose()
+        if app is not None:
+            with app.app_context():
+                db.engine.dispose()
         engine.close()
         shutil.rmtree(work, ignore_errors=True)
 
