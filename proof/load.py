@@ -6,6 +6,8 @@ reconciliation holds and `isf-ledger audit` finds nothing. Prints p50/p95/p99 pe
 and the target (a delivery's p95 under 50 ms at 16 clients) with PASS or MISS.
 
     PROOF_SECONDS=60 PROOF_CLIENTS=16,64 .venv/bin/python -m proof.load
+
+Then (PROOF_SERVERS=0 to leave it out) the two-server step, proof/servers.py.
 """
 from __future__ import annotations
 
@@ -73,6 +75,10 @@ class Database:
         with psycopg.connect(self.url) as conn:
             return conn.execute(sql, params).fetchall()
 
+    def execute(self, sql: str, *params) -> None:
+        with psycopg.connect(self.url) as conn:
+            conn.execute(sql, params)
+
     def terminate_app_backends(self) -> int:
         """Cut the app's connections to this run's database only (pg_terminate_backend)."""
         with psycopg.connect(PG_BASE, autocommit=True) as conn:
@@ -101,7 +107,10 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.cmd = [os.path.join(BIN, "gunicorn"), "-k", "gthread", "-w", str(workers), "--threads", str(threads),
-                    "-b", f"127.0.0.1:{self.port}", "--log-level", "warning", "isf_ledger:create_app()"]
+                    "-b", f"127.0.0.1:{self.port}", "--log-level", "warning",
+                    # Idle connections kept longer than a client (or a load balancer) keeps them:
+                    # else a request sent as the server closes one is lost in transit.
+                    "--keep-alive", "30", "isf_ledger:create_app()"]
         self.env = env
 
     def __enter__(self):
@@ -322,6 +331,11 @@ def main() -> int:
             ok = p95 < TARGET_P95_MS
             print(f"  target: a delivery's p95 under {TARGET_P95_MS:.0f} ms at 16 clients: {p95:.1f} ms, "
                   f"{p95 / TARGET_P95_MS:.2f}x the bound: {'PASS' if ok else 'MISS'}")
+    if os.environ.get("PROOF_SERVERS", "1") != "0":
+        from . import servers
+
+        print("\nMore than one app server: two gunicorn instances, one PostgreSQL")
+        failed |= bool(servers.main())
     return 1 if failed else 0
 
 

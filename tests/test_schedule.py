@@ -128,4 +128,70 @@ def test_the_scheduler_command_starts_with_its_timetable(app, monkeypatch):
     result = app.test_cli_runner().invoke(args=["scheduler"])
     assert result.exit_code == 0, result.output
     assert "working day 3 at 07:00 Europe/London" in result.output
-    assert started == [sorted([schedule.MONTH_END_JOB, schedule.RETRY_JOB])]
+    assert started == [sorted([schedule.MONTH_END_JOB, schedule.RETRY_JOB, schedule.LOCK_CHECK_JOB])]
+
+
+def test_one_scheduler_per_database_the_others_stand_by_then_take_over(app):
+    """Issue 26 item 6: however many app servers, one scheduler runs; a second waits for the lock."""
+    with app.app_context():
+        first, second = schedule.SchedulerLock(db.engine), schedule.SchedulerLock(db.engine)
+        try:
+            assert first.acquire() and first.held()
+            assert not second.acquire()  # another process's scheduler: stands by
+            first.release()
+            assert second.acquire() and second.held()
+            assert not schedule.SchedulerLock(db.engine).acquire()
+        finally:
+            first.release()
+            second.release()
+
+
+def test_a_second_scheduler_command_stands_by_while_one_runs(app, monkeypatch):
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    started, waits = [], []
+
+    def start(self, *args, **kwargs):
+        started.append(sorted(job.id for job in self.get_jobs()))
+        raise KeyboardInterrupt
+
+    def sleep(seconds):  # the first scheduler stops while the second stands by
+        waits.append(seconds)
+        held.release()
+
+    monkeypatch.setattr(BlockingScheduler, "start", start)
+    monkeypatch.setattr("time.sleep", sleep)
+    with app.app_context():
+        held = schedule.SchedulerLock(db.engine)
+        assert held.acquire()
+    try:
+        result = app.test_cli_runner().invoke(args=["scheduler", "--standby-seconds", "5"])
+    finally:
+        held.release()
+    assert result.exit_code == 0, result.output
+    assert "Another scheduler holds this database's scheduler lock: standing by" in result.output
+    assert waits == [5]
+    assert started == [sorted([schedule.MONTH_END_JOB, schedule.RETRY_JOB, schedule.LOCK_CHECK_JOB])]
+
+
+def test_a_scheduler_whose_lock_connection_is_cut_stops(app, backend):
+    if backend != "postgresql":
+        pytest.skip("SQLite's file lock has no connection to lose")
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    with app.app_context():
+        lock = schedule.SchedulerLock(db.engine)
+        assert lock.acquire()
+        pid = lock.conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        db.session.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        db.session.commit()
+    assert not lock.held()
+    s = schedule.build_scheduler(app, BackgroundScheduler, lock=lock)
+    s.start()
+    s.get_job(schedule.LOCK_CHECK_JOB).func()
+    assert s.lost_lock and not s.running
+    lock.release()
+    with app.app_context():
+        again = schedule.SchedulerLock(db.engine)
+        assert again.acquire()  # another server's scheduler takes over
+        again.release()

@@ -14,8 +14,17 @@ PDF = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 
 @pytest.fixture(autouse=True)
 def receipt_files_dir(app, tmp_path):
+    """Where a version before 0026 kept receipt files: nothing is written there now."""
     app.config["RECEIPT_FILES_DIR"] = str(tmp_path / "receipt-files")
     return tmp_path / "receipt-files"
+
+
+def stored_contents(app) -> dict[str, bytes]:
+    """The receipt files' bytes the database keeps, by SHA-256."""
+    with app.app_context():
+        rows = db.session.execute(sa.text("SELECT sha256, content FROM receipt_file_contents")).all()
+        db.session.rollback()
+    return {sha: bytes(content) for sha, content in rows}
 
 
 def fund(api, name="Ana", council="Northshire", receipt="2000.00"):
@@ -204,7 +213,8 @@ def test_a_receipt_file_is_stored_by_its_hash_and_downloaded_by_those_who_may_se
     digest = hashlib.sha256(PNG).hexdigest()
     assert r.get_json() == {"sha256": digest, "size": len(PNG), "media_type": "image/png",
                             "name": "till receipt.png", "url": f"/api/v1/spend/{s['id']}/receipt-file"}
-    assert (receipt_files_dir / digest[:2] / digest).read_bytes() == PNG
+    assert stored_contents(api.app) == {digest: PNG}  # in the database, which every app server reads
+    assert not receipt_files_dir.exists()  # never on this server's disk
     listed = api.get(f"/api/v1/people/{pid}/spend")[0]["receipt_file"]
     assert listed["sha256"] == digest and listed["media_type"] == "image/png"
     own = api.user("person", "--person", str(pid))
@@ -256,7 +266,7 @@ def test_a_file_that_is_not_what_its_name_says_is_refused(api, receipt_files_dir
     r = upload(api, s["id"], content, name)
     assert r.status_code == 422 and "file" in r.get_json()["error"]["details"], r.get_json()
     assert api.get(f"/api/v1/people/{pid}/spend")[0]["receipt_file"] is None
-    assert not receipt_files_dir.exists() or not any(p.is_file() for p in receipt_files_dir.rglob("*"))
+    assert stored_contents(api.app) == {} and not receipt_files_dir.exists()
 
 
 @pytest.mark.parametrize("size", [10 * 1024 * 1024 + 1, 17 * 1024 * 1024])
@@ -281,7 +291,9 @@ def test_an_upload_without_a_file_names_file(api):
 
 @pytest.mark.parametrize("sql", ["UPDATE spend SET amount_pence = 1", "DELETE FROM spend",
                                  "UPDATE spend_receipt_files SET media_type = 'text/html'",
-                                 "DELETE FROM spend_receipt_files"])
+                                 "DELETE FROM spend_receipt_files",
+                                 "UPDATE receipt_file_contents SET sha256 = 'x'",
+                                 "DELETE FROM receipt_file_contents"])
 def test_raw_sql_cannot_change_spend_or_its_receipt_file(api, sql):
     pid = fund(api)
     s = spend(api, pid, "12.50")
@@ -292,6 +304,7 @@ def test_raw_sql_cannot_change_spend_or_its_receipt_file(api, sql):
         db.session.rollback()
     got = api.get(f"/api/v1/people/{pid}/spend")[0]
     assert got["amount"] == "12.50" and got["receipt_file"]["media_type"] == "image/png"
+    assert download(api, s["id"]).data == PNG
 
 
 @pytest.mark.parametrize("name", ["receipt\x00.png", "\x00", "till\x1b[31mreceipt.png"])
@@ -304,47 +317,103 @@ def test_a_control_character_in_the_file_name_is_a_422_naming_file(api, receipt_
     assert r.get_json()["error"]["details"] == {
         "file": ["the file's name must not contain control characters (such as NUL); rename it"]}
     assert api.get(f"/api/v1/people/{pid}/spend")[0]["receipt_file"] is None
-    assert not receipt_files_dir.exists() or not any(p.is_file() for p in receipt_files_dir.rglob("*"))
+    assert stored_contents(api.app) == {} and not receipt_files_dir.exists()
 
 
-class _ReadOnly:
-    """Make a folder unwritable, also for root (the tests' user here and in CI): a read-only bind
-    mount where root may mount, else the immutable attribute, else plain permissions."""
+def _database_full(app):
+    """Make the database refuse to grow, as a full disk does: SQLite by its page limit (every
+    connection the app opens), PostgreSQL by a trigger raising disk_full on the file's insert."""
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(sa.text("""CREATE FUNCTION test_disk_full() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full';
+                END $$"""))
+            db.session.execute(sa.text("CREATE TRIGGER test_disk_full BEFORE INSERT ON receipt_file_contents "
+                                       "FOR EACH ROW EXECUTE FUNCTION test_disk_full()"))
+            db.session.commit()
+            return lambda: _run(app, "DROP TRIGGER test_disk_full ON receipt_file_contents")
+        engine = db.engine
 
-    def __init__(self, path):
-        self.path, self.undo = path, None
+        def full(conn, _):
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+            conn.execute(f"PRAGMA max_page_count = {pages}")
+        sa.event.listen(engine, "connect", full)
+        engine.dispose()  # every connection from now on is opened full
 
-    def __enter__(self):
-        import os
-        import subprocess
-        p = str(self.path)
-        if os.geteuid() != 0:
-            self.path.chmod(0o555)
-            self.undo = lambda: self.path.chmod(0o755)
-        elif subprocess.run(["mount", "--bind", "-o", "ro", p, p], capture_output=True).returncode == 0:
-            self.undo = lambda: subprocess.run(["umount", p], check=True)
-        elif subprocess.run(["chattr", "+i", p], capture_output=True).returncode == 0:
-            self.undo = lambda: subprocess.run(["chattr", "-i", p], check=True)
-        else:
-            pytest.skip("cannot make a folder read-only for root here")
-        return self
-
-    def __exit__(self, *exc):
-        self.undo()
+        def undo():
+            sa.event.remove(engine, "connect", full)
+            engine.dispose()
+        return undo
 
 
-def test_a_read_only_receipt_folder_is_a_503_and_nothing_is_written(api, receipt_files_dir):
+def _run(app, sql):
+    with app.app_context():
+        db.session.execute(sa.text(sql))
+        db.session.commit()
+
+
+def test_a_full_database_is_a_503_and_nothing_is_written(api, receipt_files_dir):
     pid = fund(api)
     s = spend(api, pid, "12.50")
-    receipt_files_dir.mkdir()
-    with _ReadOnly(receipt_files_dir):
-        r = upload(api, s["id"], PNG, "till receipt.png", key="ro-1")
+    big = PNG + bytes(2 * 1024 * 1024)  # more than the pages the database has free
+    undo = _database_full(api.app)
+    try:
+        r = upload(api, s["id"], big, "till receipt.png", key="full-1")
+    finally:
+        undo()
     assert r.status_code == 503, r.get_json()
     error = r.get_json()["error"]
-    assert error["code"] == "receipt_files_unavailable"
-    assert "folder for receipt files cannot be written" in error["message"] and "Nothing was saved" in error["message"]
+    assert error["code"] == "receipt_files_unavailable", error
+    assert "database cannot take it" in error["message"] and "Nothing was saved" in error["message"]
     assert api.get(f"/api/v1/people/{pid}/spend")[0]["receipt_file"] is None
-    assert not any(receipt_files_dir.rglob("*"))
-    # Once the folder can be written, the same upload (the same key) goes through.
-    again = upload(api, s["id"], PNG, "till receipt.png", key="ro-1")
+    assert stored_contents(api.app) == {} and not receipt_files_dir.exists()
+    # Once the database has room, the same upload (the same key) goes through.
+    again = upload(api, s["id"], big, "till receipt.png", key="full-1")
     assert again.status_code == 201 and again.get_json()["name"] == "till receipt.png"
+    assert download(api, s["id"]).data == big
+
+
+def test_files_an_older_version_kept_in_a_folder_are_carried_into_the_database(api, receipt_files_dir):
+    """A receipt file row from before 0026 whose bytes lie in the folder: 404 until `isf-ledger
+    receipt-files load` carries them over (the migration does the same at upgrade); a second load
+    finds nothing new, and a row whose file is nowhere is named."""
+    from isf_ledger.accounts.models import ReceiptFile
+
+    pid = fund(api)
+    s1, s2 = spend(api, pid, "12.50"), spend(api, pid, "3.00", invoice_reference="B-2")
+    digest = hashlib.sha256(PDF).hexdigest()
+    with api.app.app_context():
+        db.session.add(ReceiptFile(spend_id=s1["id"], sha256=digest, size_bytes=len(PDF),
+                                   media_type="application/pdf", original_name="invoice.pdf"))
+        db.session.add(ReceiptFile(spend_id=s2["id"], sha256="0" * 64, size_bytes=1,
+                                   media_type="application/pdf", original_name="lost.pdf"))
+        db.session.commit()
+    missing = download(api, s1["id"])
+    assert missing.status_code == 404 and "receipt-files load" in missing.get_json()["error"]["message"]
+    (receipt_files_dir / digest[:2]).mkdir(parents=True)
+    (receipt_files_dir / digest[:2] / digest).write_bytes(PDF)
+    runner = api.app.test_cli_runner()
+    out = runner.invoke(args=["receipt-files", "load"])
+    assert out.exit_code == 1 and "1 loaded, 0 already in the database" in out.output, out.output
+    assert f"missing: {'0' * 64}" in out.output
+    got = download(api, s1["id"])
+    assert got.status_code == 200 and got.data == PDF and got.headers["Content-Type"] == "application/pdf"
+    again = runner.invoke(args=["receipt-files", "load", str(receipt_files_dir)])
+    assert "0 loaded, 1 already in the database" in again.output, again.output
+    assert stored_contents(api.app) == {digest: PDF}
+
+
+def test_the_migration_carries_the_folder_s_files_into_the_database(api, receipt_files_dir):
+    pid = fund(api)
+    s = spend(api, pid, "12.50")
+    assert upload(api, s["id"], PDF, "invoice.pdf").status_code == 201
+    digest = hashlib.sha256(PDF).hexdigest()
+    runner = api.app.test_cli_runner()
+    down = runner.invoke(args=["db", "downgrade", "0025_ops"])  # as before 0026: the bytes in a folder
+    assert down.exit_code == 0, down.output
+    (receipt_files_dir / digest[:2]).mkdir(parents=True)
+    (receipt_files_dir / digest[:2] / digest).write_bytes(PDF)
+    up = runner.invoke(args=["db", "upgrade"])
+    assert up.exit_code == 0, up.output
+    assert stored_contents(api.app) == {digest: PDF}
+    assert download(api, s["id"]).data == PDF

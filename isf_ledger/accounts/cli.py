@@ -30,6 +30,32 @@ def init_app(app: Flask) -> None:
 
     app.cli.add_command(demo_cmd)
     app.cli.add_command(import_group)
+    app.cli.add_command(receipt_files_group)
+
+
+@click.group("receipt-files")
+def receipt_files_group():
+    """Receipt files (kept in the database)."""
+
+
+@receipt_files_group.command("load")
+@click.argument("folder", required=False, type=click.Path(file_okay=False, exists=True))
+def load_receipt_files_cmd(folder):
+    """Carry receipt files an older version kept in FOLDER (default: where it kept them) into the
+    database; exit 1 if any row's file is still missing. Running it again loads nothing new."""
+    from pathlib import Path
+
+    from .receipt_files import legacy_folder, load_folder
+
+    done = load_folder(db.session, Path(folder) if folder else legacy_folder())
+    db.session.commit()
+    click.echo(f"{done['loaded']} loaded, {done['already']} already in the database")
+    for sha256 in done["missing"]:
+        click.echo(f"missing: {sha256}", err=True)
+    for sha256 in done["wrong_hash"]:
+        click.echo(f"not the file its name says (its SHA-256 differs): {sha256}", err=True)
+    if done["missing"] or done["wrong_hash"]:
+        sys.exit(1)
 
 
 @click.group("import")

@@ -21,7 +21,7 @@ from ..money import apply_rate
 from .bank import BANK_STATUSES, BankEvent, bank_events, replay
 from .dates import refuse_before_opening, refuse_future
 from .councils import rule_history, rule_on
-from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
+from .ledger import Entry, lock_funds, person_and_provider_accounts, post
 from .models import Delivery, DeliveryReversal, Fund, Person, PlanService, Transaction
 from .plans import plans_by_person, windows
 from .rates import RateBook
@@ -138,8 +138,11 @@ def record_deliveries(session, person_id: int, items: list[DeliveryIn], *,
     Returns the rows written, in the order given."""
     opened_on = session.scalar(sa.select(Fund.opened_on).where(Fund.person_id == person_id))
     book = RateBook(session, {i.service for i in items}, [person_id])
-    council = session.scalar(sa.select(Person).where(Person.id == person_id)).council
-    history = rule_history(session, [council.id]) if any(i.status == "banked" for i in items) else None
+    banking = any(i.status == "banked" for i in items)
+    # The council's rules are read only for banked hours (their expiry); the person is the one the
+    # guard already loaded (session.get: no query).
+    council = session.get(Person, person_id).council if banking else None
+    history = rule_history(session, [council.id]) if banking else None
 
     def expiry_days(plan, day):
         return rule_on(session, "bank_expiry_days", council, plan, day, history)
@@ -148,8 +151,8 @@ def record_deliveries(session, person_id: int, items: list[DeliveryIn], *,
                         user_id=user_id, expiry_days=expiry_days) for item in items]
     funds = lock_funds(session, [person_id])  # a fund's writers queue here: two draws cannot both land
     _check_bank_holds(session, person_id, rows)
-    return write_deliveries(session, rows, items, funds, {person_id: person_accounts(session, person_id)},
-                            provider_accounts(session), user_id)
+    accounts, provider = person_and_provider_accounts(session, person_id)
+    return write_deliveries(session, rows, items, funds, {person_id: accounts}, provider, user_id)
 
 
 def write_deliveries(session, rows: list[dict], items: list[DeliveryIn], funds: dict, accounts: dict,

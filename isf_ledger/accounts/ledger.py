@@ -80,6 +80,18 @@ def person_accounts(session, person_id: int) -> dict[str, Account]:
     return {a.kind: a for a in rows}
 
 
+def person_and_provider_accounts(session, person_id: int) -> tuple[dict[str, Account], dict[str, Account]]:
+    """person_accounts and provider_accounts in one query (one round trip on a write's path)."""
+    person, provider = {}, {}
+    for a in session.scalars(sa.select(Account).where(sa.or_(Account.person_id == person_id,
+                                                             Account.code.like("provider:%")))):
+        if a.person_id == person_id:
+            person[a.kind] = a
+        elif a.person_id is None and a.code.startswith("provider:"):
+            provider[a.kind] = a
+    return person, provider
+
+
 def open_person_accounts(session, person_id: int) -> dict[str, Account]:
     """Create a new fund's accounts (called once, when the person is created)."""
     accounts = {kind: Account(code=f"person:{person_id}:{kind}", kind=kind, person_id=person_id,

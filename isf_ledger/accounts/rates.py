@@ -5,6 +5,7 @@ from datetime import date
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.orm import lazyload
 
 from ..errors import Conflict, Invalid
 from ..locks import lock_key
@@ -79,7 +80,10 @@ class RateBook:
             self.card.setdefault(entry.service, []).append((entry.effective_from, entry.rate))
             self.units[entry.service] = entry.unit
         by_person: dict[int, list] = {}
+        # The plans' budget lines are no rate's business: loaded only if something reads them
+        # (a delivery's POST saved the query).
         for plan in session.scalars(sa.select(PlanVersion).where(PlanVersion.person_id.in_(sorted(set(person_ids))))
+                                    .options(lazyload(PlanVersion.budget_lines))
                                     .order_by(PlanVersion.person_id, PlanVersion.effective_from, PlanVersion.version)):
             by_person.setdefault(plan.person_id, []).append(plan)
         self.windows = {pid: windows(plans) for pid, plans in by_person.items()}

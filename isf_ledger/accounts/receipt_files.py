@@ -1,16 +1,13 @@
 """Receipt files: the evidence of a spend (a photo of a till receipt, an invoice PDF).
 
-- Stored outside the database, in RECEIPT_FILES_DIR (app config), else ISF_RECEIPT_FILES_DIR,
-  else `receipt-files` in the app's instance folder, each under its SHA-256 (ab/abcdef...): the
-  same file twice is stored once, and a name never says anything a user chose.
+- Kept in the database (`receipt_file_contents`, under the file's SHA-256: the same file twice is
+  stored once), never on one server's disk: every app server in front of the one database reads
+  every file, and the file commits or rolls back with its row. Files a version before 0026 kept
+  in a folder are carried over by the migration, or by `isf-ledger receipt-files load FOLDER`.
 - Checked by content, never by the name or the declared Content-Type: JPEG, PNG, GIF, WebP,
   HEIC/HEIF and PDF, by their magic bytes; at most 10 MB. Anything else is a 422 naming `file`.
-- Written before the database commits, to a temporary name then renamed into place (atomic on
-  one file system), so a committed row always finds its whole file. If the commit then fails,
-  the file stays as an orphan; that is harmless: nothing refers to it, and the same content
-  uploaded again reuses it.
-- A folder that cannot be written (read-only, full, gone) is a 503 saying so, and nothing is
-  written: the file store is written before the row, and the row is rolled back.
+- A database that cannot store the file (its disk is full) is a 503 saying so, and nothing is
+  written.
 - A name with a NUL or another control character is a 422 naming `file`.
 - One file per spend, never replaced (the row is history like the spend); the spend's reversal
   leaves its file in place.
@@ -19,16 +16,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy.exc import OperationalError
 
+from .. import dbstate
 from ..errors import Conflict, Invalid, LedgerError
 from ..fields import has_control_characters
 from ..locks import lock_key
 from .ledger import refuse_closed_fund
-from .models import ReceiptFile, Spend
+from .models import ReceiptFile, ReceiptFileContent, Spend
 
 MAX_BYTES = 10 * 1024 * 1024
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp",
@@ -38,7 +36,7 @@ HEIF_BRANDS = {b"mif1", b"msf1"}
 
 
 class FilesUnavailable(LedgerError):
-    """The receipt-file folder cannot be written: the server's fault, not the file's (503)."""
+    """The database cannot store the file (its disk is full): the server's fault, not the file's (503)."""
 
     status = 503
     code = "receipt_files_unavailable"
@@ -65,13 +63,16 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def files_dir() -> Path:
-    configured = current_app.config.get("RECEIPT_FILES_DIR") or os.environ.get("ISF_RECEIPT_FILES_DIR")
-    return Path(configured or os.path.join(current_app.instance_path, "receipt-files"))
+def legacy_folder(app=None) -> Path:
+    """Where a version before 0026 kept receipt files: RECEIPT_FILES_DIR (app config), else
+    ISF_RECEIPT_FILES_DIR, else `receipt-files` in the app's instance folder."""
+    app = app or current_app
+    configured = app.config.get("RECEIPT_FILES_DIR") or os.environ.get("ISF_RECEIPT_FILES_DIR")
+    return Path(configured or os.path.join(app.instance_path, "receipt-files"))
 
 
-def path_of(sha256: str) -> Path:
-    return files_dir() / sha256[:2] / sha256
+def content_of(session, sha256: str) -> bytes | None:
+    return session.query(ReceiptFileContent.content).filter_by(sha256=sha256).scalar()
 
 
 def read_upload(stream) -> bytes:
@@ -83,33 +84,45 @@ def read_upload(stream) -> bytes:
     return data
 
 
-def _store(data: bytes, sha256: str) -> None:
-    target = path_of(sha256)
-    if target.exists() and target.stat().st_size == len(data):
+def _store(session, data: bytes, sha256: str) -> None:
+    """The bytes under their hash, once (two uploads of the same content wait for each other)."""
+    lock_key(session, f"receipt-file-content:{sha256}")
+    if session.query(ReceiptFileContent.sha256).filter_by(sha256=sha256).first() is not None:
         return  # the same content is already stored
+    session.add(ReceiptFileContent(sha256=sha256, content=data))
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-    except OSError as e:
-        _unavailable(e)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            _unavailable(e)
-        raise
+        session.flush()
+    except OperationalError as e:
+        if dbstate.kind(e) != "unavailable":
+            raise  # busy or not migrated: the usual 503s
+        current_app.logger.error("receipt file %s could not be stored: %s", sha256, dbstate.unreachable(session.get_bind(), e))
+        raise FilesUnavailable("the receipt file could not be stored: the database cannot take it (its disk is "
+                               "full or it cannot be written). Nothing was saved; tell whoever runs the "
+                               "server, and send the file again later.") from e
 
 
-def _unavailable(e: OSError):
-    current_app.logger.error("receipt files cannot be written to %s: %s", files_dir(), e)
-    raise FilesUnavailable("the receipt file could not be stored: the server's folder for receipt files cannot "
-                           "be written (it is read-only or full). Nothing was saved; tell whoever runs the "
-                           "server, and send the file again later.") from e
+def load_folder(session, folder: Path) -> dict:
+    """Carry files an older version kept in `folder` (ab/abcdef..., under their SHA-256) into the
+    database: each receipt file row whose bytes are not stored yet and whose file is there with
+    the right hash. Answers the counts; run it again and it loads nothing new."""
+    done = {"loaded": 0, "already": 0, "missing": [], "wrong_hash": []}
+    missing_rows = (session.query(ReceiptFile.sha256).distinct()
+                    .outerjoin(ReceiptFileContent, ReceiptFileContent.sha256 == ReceiptFile.sha256)
+                    .filter(ReceiptFileContent.sha256.is_(None)).all())
+    done["already"] = session.query(ReceiptFileContent).count()
+    for (sha256,) in missing_rows:
+        path = folder / sha256[:2] / sha256
+        if not path.is_file():
+            done["missing"].append(sha256)
+            continue
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != sha256:
+            done["wrong_hash"].append(sha256)
+            continue
+        session.add(ReceiptFileContent(sha256=sha256, content=data))
+        session.flush()
+        done["loaded"] += 1
+    return done
 
 
 def checked_media_type(data: bytes, original_name: str | None) -> str:
@@ -123,24 +136,21 @@ def checked_media_type(data: bytes, original_name: str | None) -> str:
     return media_type
 
 
-def store_pending(data: bytes, original_name: str | None) -> tuple[str, str]:
-    """Check a file and keep it in the file store before the spend it is for is recorded (the
+def store_pending(session, data: bytes, original_name: str | None) -> tuple[str, str]:
+    """Check a file and keep it in the database's file store before the spend it is for is recorded (the
     pages ask for the photo, then check the answers, then record): (its SHA-256, its media type).
     Until attach_receipt_file names it, it is an orphan, as after a failed commit: harmless."""
     media_type = checked_media_type(data, original_name)
     sha256 = hashlib.sha256(data).hexdigest()
-    _store(data, sha256)
+    _store(session, data, sha256)
     return sha256, media_type
 
 
-def pending_file(sha256: str) -> bytes | None:
-    """A file kept by store_pending, or None if the store no longer has it."""
+def pending_file(session, sha256: str) -> bytes | None:
+    """A file kept by store_pending, or None if the store does not have it."""
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
         return None
-    try:
-        return path_of(sha256).read_bytes()
-    except OSError:
-        return None
+    return content_of(session, sha256)
 
 
 def attach_receipt_file(session, spend: Spend, data: bytes, original_name: str | None,
@@ -159,7 +169,7 @@ def attach_receipt_file(session, spend: Spend, data: bytes, original_name: str |
                        "a receipt file is never replaced", {"file": ["the spend already has a receipt file"]},
                        code="receipt_file_exists")
     name = (os.path.basename((original_name or "").replace("\\", "/")).strip() or "receipt")[:255]
-    _store(data, sha256)
+    _store(session, data, sha256)
     row = ReceiptFile(spend_id=spend.id, sha256=sha256, size_bytes=len(data), media_type=media_type,
                       original_name=name, created_by=user_id)
     session.add(row)

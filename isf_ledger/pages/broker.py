@@ -560,8 +560,10 @@ def _take_file(form: PageForm, draft: dict) -> bool:
         return True
     try:
         data = read_upload(upload.stream)
-        sha256, media_type = store_pending(data, upload.filename)
+        sha256, media_type = store_pending(db.session, data, upload.filename)
+        db.session.commit()  # kept for the check page, which may be answered by another server
     except LedgerError as e:
+        db.session.rollback()
         form.errors["file"] = _first_message(e)
         return False
     draft["file"] = {"sha256": sha256, "name": (upload.filename or "receipt")[:255], "media_type": media_type,
@@ -640,7 +642,7 @@ def _record_spend(person_id: int, draft: dict) -> str:
     spend = record_spend(db.session, person_id, user_id=g.user.id, **data)
     kept = draft.get("file")
     if kept:
-        content = pending_file(str(kept.get("sha256", "")))
+        content = pending_file(db.session, str(kept.get("sha256", "")))
         if content is None:
             raise Invalid("_form", "The photo of the receipt was lost: add it again")
         attach_receipt_file(db.session, spend, content, kept.get("name"), g.user.id)

@@ -87,18 +87,37 @@ def init_app(app: Flask) -> None:
                       if check else ""))
 
     @app.cli.command("scheduler")
-    def scheduler_cmd():
+    @click.option("--standby-seconds", default=30, show_default=True,
+                  help="While another scheduler holds the lock, how often to try to take it.")
+    def scheduler_cmd(standby_seconds):
         """Run month end on its timetable (ISF_MONTH_END_WORKING_DAY, ISF_MONTH_END_TIME, UK time)
-        and retry deliveries, until stopped. Run it as its own process."""
-        from .schedule import build_scheduler, trigger_for
+        and retry deliveries, until stopped. Run it as its own process, on as many servers as you
+        like: one holds the database's scheduler lock and runs; the others stand by."""
+        import time as _time
+
+        from .schedule import SchedulerLock, build_scheduler, trigger_for
 
         app = current_app._get_current_object()
-        scheduler = build_scheduler(app)
+        lock = SchedulerLock(db.engine)
+        if not lock.acquire():
+            click.echo("Another scheduler holds this database's scheduler lock: standing by, "
+                       f"trying again every {standby_seconds} s. Ctrl-C stops it.")
+            try:
+                while not lock.acquire():
+                    _time.sleep(standby_seconds)
+            except (KeyboardInterrupt, SystemExit):
+                return
+        scheduler = build_scheduler(app, lock=lock)
         click.echo(f"Scheduler started: {trigger_for(app)}, then retrying deliveries. Ctrl-C stops it.")
         try:
             scheduler.start()
         except (KeyboardInterrupt, SystemExit):
             pass
+        finally:
+            lock.release()
+        if getattr(scheduler, "lost_lock", False):
+            click.echo("The scheduler lost its database lock and stopped; start it again.", err=True)
+            sys.exit(1)
 
     @app.cli.command("review-pack")
     @click.argument("person", type=int)

@@ -3,9 +3,14 @@ third, 07:00 UK time, English bank holidays counted), and retries deliveries tha
 
 `isf-ledger scheduler` runs this as its own process. The job store is the app's database, so a
 restarted scheduler knows when it last ran (a run missed while it was down still happens once).
-Two schedulers against one database may both fire: that is safe, not prevented, because issuing
-is idempotent under its lock (statements.issue_month) and each delivery is claimed by one
-compare-and-set before it is sent (delivery.py).
+
+One scheduler runs per database, however many app servers there are: the command first takes
+the database's scheduler lock (SchedulerLock: a PostgreSQL session advisory lock held on a
+connection of its own; on SQLite an exclusive lock on a file beside the database). A second
+scheduler started anywhere stands by until the first stops, then takes over; one that loses its
+lock's connection stops at once (exit 1, for its service manager to restart it). Were two ever to
+fire, that would still be safe: issuing is idempotent under its lock (statements.issue_month) and
+each delivery is claimed by one compare-and-set before it is sent (delivery.py).
 """
 from __future__ import annotations
 
@@ -23,6 +28,72 @@ from ..accounts.plans import add_months
 log = logging.getLogger(__name__)
 MONTH_END_JOB = "isf-month-end"
 RETRY_JOB = "isf-delivery-retries"
+LOCK_CHECK_JOB = "isf-scheduler-lock-check"
+LOCK_NAME = "isf-scheduler"
+
+
+class SchedulerLock:
+    """The one scheduler of a database: held from `acquire()` until `release()` or the process ends.
+
+    PostgreSQL: `pg_try_advisory_lock` on a connection kept for it alone (a session lock, so the
+    server lets go when the connection goes, even after SIGKILL). SQLite: `flock` on the database
+    file's name plus `.scheduler-lock` (one machine: SQLite is never shared between servers);
+    an in-memory database has nothing to share, so the lock is always free.
+    """
+
+    def __init__(self, engine):
+        self.engine, self.conn, self.file = engine, None, None
+
+    def acquire(self) -> bool:
+        """Take the lock if it is free (never waits): True when this process now holds it."""
+        if self.engine.dialect.name == "postgresql":
+            import sqlalchemy as sa
+
+            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            conn.detach()  # never back into the pool: closing it must end the session (and the lock)
+            got = conn.execute(sa.text("SELECT pg_try_advisory_lock(hashtextextended(:n, 0))"),
+                               {"n": LOCK_NAME}).scalar()
+            if got:
+                self.conn = conn
+            else:
+                conn.close()
+            return bool(got)
+        import fcntl
+
+        path = self.engine.url.database
+        if not path or path == ":memory:":
+            return True
+        f = open(f"{path}.scheduler-lock", "a")  # noqa: SIM115 - held open while the lock is held
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            return False
+        self.file = f
+        return True
+
+    def held(self) -> bool:
+        """Whether the lock is still this process's: PostgreSQL, whether its connection still answers."""
+        if self.conn is None:
+            return True
+        import sqlalchemy as sa
+
+        try:
+            self.conn.execute(sa.text("SELECT 1"))  # a session lock lasts as long as its connection
+            return True
+        except (sa.exc.DBAPIError, sa.exc.PendingRollbackError):
+            return False
+
+    def release(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()  # detached: the session ends, and its lock with it
+            except Exception:  # noqa: BLE001 - a connection already cut has nothing to close
+                pass
+            self.conn = None
+        if self.file is not None:
+            self.file.close()
+            self.file = None
 
 
 def setting(app: Flask | None, name: str, default=None):
@@ -148,9 +219,11 @@ def retry_job() -> None:
     run_retries(_the_app())
 
 
-def build_scheduler(app: Flask, scheduler_class=None):
+def build_scheduler(app: Flask, scheduler_class=None, lock: SchedulerLock | None = None):
     """A scheduler whose job store is the app's database, with the two jobs under fixed ids
-    (replace_existing: a restart, or a second process, updates them instead of adding more)."""
+    (replace_existing: a restart, or a second process, updates them instead of adding more).
+    With `lock` (held), it also checks every 30 s that the lock is still held, and stops if not."""
+    from apscheduler.jobstores.memory import MemoryJobStore
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -161,11 +234,21 @@ def build_scheduler(app: Flask, scheduler_class=None):
     with app.app_context():
         engine = db.engine  # the app's own pool and settings (SQLite's busy timeout), closed with the app's
     store = SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")
-    scheduler = (scheduler_class or BlockingScheduler)(jobstores={"default": store}, timezone=clock.UK)
+    scheduler = (scheduler_class or BlockingScheduler)(jobstores={"default": store, "process": MemoryJobStore()},
+                                                       timezone=clock.UK)
     # A run missed while no scheduler was up still happens, once, within the grace time.
     scheduler.add_job(month_end_job, trigger_for(app), id=MONTH_END_JOB, name="Month end: issue and send statements",
                       replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=7 * 24 * 3600)
     minutes = int(setting(app, "ISF_DELIVERY_RETRY_MINUTES", 15))
     scheduler.add_job(retry_job, "interval", minutes=minutes, id=RETRY_JOB, name="Retry statement deliveries",
                       replace_existing=True, coalesce=True, max_instances=1)
+    if lock is not None:
+        def check_lock():
+            if not lock.held():
+                log.error("the scheduler lost its database lock (the connection went): stopping, so that "
+                          "no two schedulers run; start it again")
+                scheduler.lost_lock = True
+                scheduler.shutdown(wait=False)
+        scheduler.add_job(check_lock, "interval", seconds=30, id=LOCK_CHECK_JOB, jobstore="process",
+                          name="Check the scheduler still holds its lock", coalesce=True, max_instances=1)
     return scheduler

@@ -8,6 +8,7 @@ download (the person, an auditor of their council, finance, brokers).
 """
 from __future__ import annotations
 
+import io
 from functools import wraps
 
 from flask import current_app, g, request, send_file, url_for
@@ -20,7 +21,7 @@ from ...errors import Invalid, NotFound
 from ...idempotency import write
 from ...users import MAX_ID, Scope, guard
 from ..models import Person, ReceiptFile, Spend
-from ..receipt_files import MAX_BYTES, attach_receipt_file, download_name, path_of, read_upload
+from ..receipt_files import MAX_BYTES, attach_receipt_file, content_of, download_name, read_upload
 from ..schemas import spend as s
 from ..spend import record_spend, spend_of
 from .scopes import PERSON
@@ -125,9 +126,10 @@ def send_receipt_file(spend_id: int):
     row = db.session.query(ReceiptFile).filter_by(spend_id=spend_id).one_or_none()
     if row is None:
         raise NotFound(f"spend {spend_id} has no receipt file")
-    stored = path_of(row.sha256)
-    if not stored.is_file():
-        current_app.logger.error("receipt file %s of spend %s is missing from %s", row.sha256, spend_id, stored)
-        raise NotFound(f"the receipt file of spend {spend_id} is missing from the file store; tell finance")
-    return send_file(stored, mimetype=row.media_type, as_attachment=True,
+    data = content_of(db.session, row.sha256)
+    if data is None:
+        current_app.logger.error("receipt file %s of spend %s is not in the database", row.sha256, spend_id)
+        raise NotFound(f"the receipt file of spend {spend_id} is missing from the file store; tell finance "
+                       "(files kept in a folder by an older version: `isf-ledger receipt-files load FOLDER`)")
+    return send_file(io.BytesIO(data), mimetype=row.media_type, as_attachment=True,
                      download_name=download_name(row), max_age=0)

@@ -7,7 +7,7 @@ from .rates import Rate
 from .receipts import Receipt
 from .hours import PlanService, Delivery, DeliveryImport, DeliveryReversal, RateAdjustmentLine
 from .contingency import ContingencyMovement
-from .spend import ReceiptFile, Spend
+from .spend import ReceiptFile, ReceiptFileContent, Spend
 from .closing import Clawback, FundClosing
 from .queries import FundQuery, QueryAnswer
 from .bank_statements import (BankClearedItem, BankClearing, BankLine, BankMatch, BankReconciliation,
@@ -42,6 +42,7 @@ __all__ = [
     "RateAdjustmentLine",
     "ContingencyMovement",
     "ReceiptFile",
+    "ReceiptFileContent",
     "Spend",
     "Clawback",
     "FundClosing",

@@ -40,7 +40,7 @@ class Spend(db.Model):
 
 
 class ReceiptFile(db.Model):
-    """The receipt file of a spend: stored outside the database under its SHA-256, one per spend."""
+    """The receipt file of a spend, one per spend; its bytes are a ReceiptFileContent under its SHA-256."""
 
     __tablename__ = "spend_receipt_files"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -50,4 +50,15 @@ class ReceiptFile(db.Model):
     media_type: Mapped[str] = mapped_column(sa.String(40))  # from the content, never from the name
     original_name: Mapped[str] = mapped_column(sa.String(255))
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReceiptFileContent(db.Model):
+    """A receipt file's bytes, kept in the database under their SHA-256 (the same file twice is
+    stored once), so every app server in front of the one database reads every file. Never updated
+    or deleted (the database refuses it)."""
+
+    __tablename__ = "receipt_file_contents"
+    sha256: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    content: Mapped[bytes] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
