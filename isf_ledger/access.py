@@ -150,6 +150,12 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.reverse_line.post": FINANCE,  # POST /transactions/<id>/reverse (check, then reverse)
     "pages.month_end.get": FINANCE,  # GET /month-end
     "pages.month_end.post": FINANCE,  # POST /month-end (issue a month's statements)
+    "pages.new_person.get": FINANCE_OR_BROKER,  # GET /people/new (as the API's POST /api/v1/people)
+    "pages.new_person.post": FINANCE_OR_BROKER,  # POST /people/new (a person and their fund)
+    "pages.new_delivery.get": FINANCE_OR_BROKER,  # GET /people/<id>/deliveries/new
+    "pages.new_delivery.post": FINANCE_OR_BROKER,  # POST /people/<id>/deliveries/new (a session of support)
+    "pages.new_spend.get": FINANCE_OR_BROKER,  # GET /people/<id>/spend/new
+    "pages.new_spend.post": FINANCE_OR_BROKER,  # POST /people/<id>/spend/new (spend and its receipt file)
     "pages.users.get": ADMIN,  # GET /admin/users
     "pages.users.post": ADMIN,  # POST /admin/users (create a user)
     "pages.disable_user.post": ADMIN,  # POST /admin/users/disable

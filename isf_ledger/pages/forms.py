@@ -35,8 +35,10 @@ NOT_FIELDS = {"csrf_token", KEY_FIELD}
 
 class PageForm:
     def __init__(self, schema: Schema, *, labels: dict[str, str] | None = None,
-                 messages: dict[str, str] | None = None, values: dict[str, str] | None = None):
+                 messages: dict[str, str] | None = None, values: dict[str, str] | None = None,
+                 also: tuple[str, ...] = ()):
         self.schema = schema
+        self.also = also  # the page's fields beyond the schema's (a file), whose refusals show beside them
         self.labels = labels or {}
         self.messages = messages or {}  # field -> what to say when it is refused, in plain words
         self.values: dict[str, str] = dict(values or {})
@@ -60,7 +62,7 @@ class PageForm:
     def refuse(self, details: dict) -> None:
         """Show `details` (field -> messages, as in the API's errors) beside their fields."""
         for field, msgs in details.items():
-            field = field if field in self.schema.fields else "_form"
+            field = field if field in self.schema.fields or field in self.also else "_form"
             text = self.messages.get(field) or _first(msgs)
             self.errors.setdefault(field, text[:1].upper() + text[1:])
 

@@ -1,0 +1,234 @@
+"""Finance's forms for one fund, each a thin page over the operation its API view calls, loaded
+by the API view's own schema (so a rule is never written twice): a new person
+(people.create_person, PersonIn), a delivery (hours.record_deliveries, DeliveryIn), spend with its
+receipt file (spend.record_spend then receipt_files.attach_receipt_file, in one write), a
+contingency set-aside and a draw (contingency.record_set_aside / record_draw), a name correction
+(people.correct_name, PersonPatch), a fee refund (clawback.record_fee_refund), a clawback with the
+surplus and the notice it needs shown (clawback.record_clawback, the letter from notice_letter),
+and closing a fund (closing.close_fund), checked first.
+
+Every form is pages/finance_form.html over a list of FormField; a refusal (the schema's or the
+operation's) is shown beside its field with what was typed kept, and nothing is written; a form
+is written once per its key (PageForm.write), so a double submit writes once.
+
+Closing a fund is checked before it is done: the check-answers page runs close_fund itself in the
+request's transaction and rolls it back, so what it says will be paid out and the final
+statement's figures are the operation's own, never a second working of them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import Response, current_app, g, render_template, request, url_for
+
+from .. import clock
+from ..accounts.api.clawback import CloseIn, FeeRefundIn, ClawbackIn
+from ..accounts.api.scopes import PERSON
+from ..accounts.clawback import notice_letter, record_clawback, record_fee_refund, surplus_on
+from ..accounts.closing import close_fund
+from ..accounts.contingency import contingency_of, record_draw, record_set_aside
+from ..accounts.hours import DeliveryIn as Session_, record_deliveries
+from ..accounts.models import Rate, Spend
+from ..accounts.people import correct_name, create_person, name_history
+from ..accounts.receipt_files import attach_receipt_file, read_upload
+from ..accounts.schemas.contingency import DrawIn, SetAsideIn
+from ..accounts.schemas.deliveries import DeliveryIn
+from ..accounts.schemas.people import PersonIn, PersonPatch
+from ..accounts.schemas.spend import SpendIn
+from ..accounts.spend import SUGGESTED_CATEGORIES, record_spend
+from ..db import db
+from ..errors import LedgerError
+from ..money import format_pence
+from ..users import FINANCE, User
+from .finance import _step
+from .forms import PageForm
+from .frame import visible
+from .views import bp, signed_in
+
+DOMAIN_WORDS = {"staying_safe": "Staying safe", "communication": "Communication",
+                "work_leisure_learning": "Work, leisure and learning",
+                "essential_living_tasks": "Essential living tasks", "personal_care": "Personal care",
+                "health": "Health"}
+STATUS_WORDS = {"delivered": "Delivered", "refused": "Refused by the person on the day (charged)",
+                "unplanned": "Extra support, not in the plan (charged)",
+                "banked": "Saved for later: the person gave notice (not charged)",
+                "bank_used": "Saved hours used (charged)", "provider_cancelled": "Cancelled by us (not charged)"}
+DONE_WORDS = {"person": "The person and their fund are created.", "delivery": "The delivery is recorded.",
+              "spend": "The spend is recorded.", "set_aside": "The money is set aside in the contingency.",
+              "draw": "The draw on the contingency is recorded.", "name": "The name is corrected.",
+              "fee_refund": "The fee refund is recorded.", "clawback": "The clawback is recorded.",
+              "closed": "The fund is closed and its final statement issued."}
+bp.add_app_template_global(DONE_WORDS, "done_words")
+
+
+@dataclass(frozen=True)
+class FormField:
+    name: str
+    kind: str = "input"  # input, radios, checkbox, textarea, file
+    hint: str | None = None
+    type: str = "text"
+    classes: str | None = None
+    inputmode: str | None = None
+    autocomplete: str | None = None
+    options: dict = field(default_factory=dict)
+
+
+def DATE(name="date", hint="For example, 2026-11-09"):
+    return FormField(name, type="date", hint=hint, classes="govuk-input--width-10")
+
+
+def MONEY(name="amount", hint="In pounds, for example 45.60"):
+    return FormField(name, hint=hint, classes="govuk-input--width-10", inputmode="decimal")
+
+
+def show(form: PageForm, fields: list[FormField], *, title: str, action: str, button: str, person=None,
+         back: tuple[str, str] | None = None, **extra):
+    """The form page, with the error count in its title."""
+    if back is None:
+        back = (f"Back to {person.name}", url_for("pages.person", person_id=person.id))
+    return render_template("pages/finance_form.html", title=title, form=form, fields=fields, action=action,
+                           button=button, caption=person.name if person is not None else None,
+                           back_text=back[0], back_href=back[1], error_count=len(form.errors), **extra)
+
+
+def done(person_id: int, what: str, anchor: str = "") -> str:
+    return url_for("pages.person", person_id=person_id, done=what) + anchor
+
+
+def submitted(form: PageForm, operation) -> Response | None:
+    """A posted form loaded by its schema and written once: the redirect, or None to show it again."""
+    if request.method == "POST" and form.load():
+        return form.write(operation)
+    return None
+
+
+# --- 1. A new person --------------------------------------------------------------------------
+
+PERSON_LABELS = {"name": "Full name", "council": "Council", "council_reference": "Council's reference (optional)"}
+
+
+@bp.route("/people/new", methods=["GET", "POST"])
+@signed_in
+def new_person():
+    """A person and their fund, opened today (as POST /api/v1/people): finance may name a council
+    not yet known, which creates it; a broker must name a known one."""
+    form = PageForm(PersonIn(), labels=PERSON_LABELS, messages={"name": "Enter the person's full name",
+                                                                "council": "Enter the council that funds them"})
+    sent = submitted(form, lambda: done(create_person(
+        db.session, **form.data, may_name_council=g.user.role in FINANCE).id, "person"))
+    if sent is not None:
+        return sent
+    fields = [FormField("name", classes="govuk-!-width-two-thirds", autocomplete="off"),
+              FormField("council", hint="The council that pays for their support, for example Northshire",
+                        classes="govuk-!-width-two-thirds"),
+              FormField("council_reference", hint="The council's number for this person, if they gave one",
+                        classes="govuk-input--width-20")]
+    return show(form, fields, title="Add a new person", action=url_for("pages.new_person"), button="Add the person",
+                back=("Back to the dashboard", url_for("pages.dashboard")) if g.user.role in FINANCE
+                else ("Back to your home page", url_for("pages.home")),
+                intro=["Their fund opens today."])
+
+
+# --- 2. A delivery ------------------------------------------------------------------------------
+
+DELIVERY_LABELS = {"date": "Date of the session", "start_time": "Start time", "service": "Service",
+                   "quantity": "Hours", "status": "What happened", "domain": "Part of the plan",
+                   "notice_given_at": "When the person gave notice (only for hours saved for later)"}
+
+
+def services() -> dict[str, str]:
+    """The rate card's services (one query)."""
+    return {s: s.replace("_", " ").capitalize()
+            for s in db.session.scalars(sa.select(Rate.service).distinct().order_by(Rate.service))}
+
+
+@bp.route("/people/<int:person_id>/deliveries/new", methods=["GET", "POST"])
+@signed_in
+@visible(PERSON)
+def new_delivery(person_id: int):
+    """Record a session of support (as POST /api/v1/people/{id}/deliveries): charged at the rate
+    card's rate unless saved for later or cancelled by us."""
+    form = PageForm(DeliveryIn(), labels=DELIVERY_LABELS,
+                    values={"date": clock.today().isoformat(), "start_time": "10:00", "status": "delivered"},
+                    messages={"status": "Choose what happened", "domain": "Choose the part of the plan",
+                              "service": "Choose the service"})
+    sent = submitted(form, lambda: _delivery(person_id, form.data))
+    if sent is not None:
+        return sent
+    fields = [DATE(), FormField("start_time", type="time", hint="For example, 10:00",
+                                classes="govuk-input--width-5"),
+              FormField("service", kind="radios", options=services()),
+              FormField("quantity", hint="For example, 3.50 for three and a half hours",
+                        classes="govuk-input--width-5", inputmode="decimal"),
+              FormField("status", kind="radios", options=STATUS_WORDS),
+              FormField("notice_given_at", type="datetime-local", hint="For example, 2026-11-06T09:00",
+                        classes="govuk-input--width-20"),
+              FormField("domain", kind="radios", options=DOMAIN_WORDS)]
+    return show(form, fields, person=g.person, title="Record a delivery",
+                action=url_for("pages.new_delivery", person_id=person_id), button="Record the delivery")
+
+
+def _delivery(person_id: int, data: dict) -> str:
+    record_deliveries(db.session, person_id, [Session_(**data)], user_id=g.user.id,
+                      notice_hours=current_app.config["BANKING_NOTICE_HOURS"])
+    return done(person_id, "delivery", "#deliveries")
+
+
+# --- 3. Spend with its receipt file ------------------------------------------------------------
+
+SPEND_LABELS = {"date": "Date paid", "amount": "Amount", "payee": "Who was paid", "category": "What kind of spend",
+                "domain": "Part of the plan", "description": "What it was for",
+                "invoice_reference": "Invoice number (optional)", "one_off": "One-off",
+                "file": "The receipt (optional)"}
+
+
+@bp.route("/people/<int:person_id>/spend/new", methods=["GET", "POST"])
+@signed_in
+@visible(PERSON)
+def new_spend(person_id: int):
+    """Pay someone from the fund (as POST /api/v1/people/{id}/spend) and attach the receipt's photo
+    or PDF (as POST /api/v1/spend/{id}/receipt-file), both in one write: a refused file writes no
+    spend either."""
+    form = PageForm(SpendIn(), labels=SPEND_LABELS, also=("file",), values={"date": clock.today().isoformat()},
+                    messages={"domain": "Choose the part of the plan", "description": "Enter what it was for",
+                              "payee": "Enter who was paid"})
+    sent = submitted(form, lambda: _spend(person_id, form.data))
+    if sent is not None:
+        return sent
+    if "file" in form.errors:
+        form.errors["file"] += ". Choose the file again."
+    fields = [DATE(), MONEY(), FormField("payee", classes="govuk-!-width-two-thirds"),
+              FormField("description", kind="textarea"),
+              FormField("category", hint="For example: " + ", ".join(c.replace("_", " ") for c in SUGGESTED_CATEGORIES),
+                        classes="govuk-!-width-two-thirds"),
+              FormField("domain", kind="radios", options=DOMAIN_WORDS),
+              FormField("invoice_reference", classes="govuk-input--width-20"),
+              FormField("one_off", kind="checkbox", hint="This will not happen again (for example a holiday)"),
+              FormField("file", kind="file", hint="A photo or a PDF of the receipt, at most 10 MB. "
+                                                  "You can add it later if you do not have it yet.")]
+    return show(form, fields, person=g.person, title="Record spend", multipart=True,
+                action=url_for("pages.new_spend", person_id=person_id), button="Record the spend")
+
+
+def _spend(person_id: int, data: dict) -> str:
+    spend = record_spend(db.session, person_id, user_id=g.user.id, **data)
+    upload = request.files.get("file")
+    if upload is not None and upload.filename:
+        attach_receipt_file(db.session, spend, read_upload(upload.stream), upload.filename, g.user.id)
+    return done(person_id, "spend", "#spend")
+
+
+def may(endpoint: str) -> bool:
+    """The signed-in user may open the page `endpoint` (the access table's word, as signed_in reads it)."""
+    from ..access import roles_for
+    user = g.get("user")
+    return user is not None and user.role in roles_for(f"{endpoint}.get")
+
+
+bp.add_app_template_global(may, "may")
+
+
+# The forms a fund's page links to, in the order it lists them (each shown to the roles that may open it).
+FUND_ACTIONS = [("pages.new_delivery", "Record a delivery"), ("pages.new_spend", "Record spend and its receipt")]
+bp.add_app_template_global(FUND_ACTIONS, "fund_actions")

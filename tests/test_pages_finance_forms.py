@@ -1,0 +1,200 @@
+"""Finance's forms through the Flask client, on both engines: each writes exactly what its API
+operation writes (the figures read back from the API), bad input is refused beside its field with
+what was typed kept and nothing written, a double submit writes once, and each form's page reads
+in the same handful of queries whatever the number of funds."""
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import pytest
+
+import pages_book
+from pages_book import PNG
+from test_pages_finance import count_rows, form_fields  # noqa: F401
+from test_pages_person import counted, sign_in, text
+
+
+@pytest.fixture
+def book(api, monkeypatch, tmp_path):
+    return pages_book.build(api, monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def fin(api, book):
+    pages_book.user(api, "fin", "--role", "finance")
+    return sign_in(api.app.test_client(), "fin")
+
+
+def fresh(client, path: str) -> dict:
+    """The hidden fields (CSRF token, form key) of a freshly shown form."""
+    page = client.get(path)
+    assert page.status_code == 200, page.get_data(as_text=True)
+    return form_fields(page.get_data(as_text=True), path)
+
+
+def people_count(api) -> int:
+    from isf_ledger.db import db
+    import sqlalchemy as sa
+    with api.app.app_context():
+        return db.session.scalar(sa.text("SELECT count(*) FROM people"))
+
+
+def refused(r, field: str, *kept: str) -> str:
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200, html
+    assert "There is a problem" in html and "<title>Error: " in html
+    assert f'href="#{field}"' in html and f'id="{field}-error"' in html, html
+    for value in kept:
+        assert value in html, value
+    return html
+
+
+# --- 1. A new person ------------------------------------------------------------------------------
+
+def test_a_new_person_is_created_once_as_the_api_creates_them(api, book, fin):
+    assert 'href="/people/new"' in fin.get("/dashboard").get_data(as_text=True)
+    fields = fresh(fin, "/people/new")
+    before = people_count(api)
+    data = {**fields, "name": "Zoë Ní Bhriain", "council": "Northshire", "council_reference": "NS-0042"}
+    r1, r2 = fin.post("/people/new", data=data), fin.post("/people/new", data=data)
+    assert r1.status_code == r2.status_code == 303 and r1.headers["Location"] == r2.headers["Location"]
+    assert people_count(api) == before + 1
+    pid = int(r1.headers["Location"].split("/people/")[1].split("?")[0])
+    got = api.get(f"/api/v1/people/{pid}")
+    assert got["name"] == "Zoë Ní Bhriain" and got["council"] == "Northshire" and got["council_reference"] == "NS-0042"
+    assert got["fund"]["opened_on"] == str(pages_book.TODAY) and got["fund"]["available"] == "0.00"
+    assert "The person and their fund are created." in fin.get(r1.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_bad_new_person_is_refused_beside_the_field_and_nothing_is_written(api, book, fin):
+    fields = fresh(fin, "/people/new")
+    before = people_count(api)
+    html = refused(fin.post("/people/new", data={**fields, "name": "  ", "council": "Northshire",
+                                                 "council_reference": "Ref Ω"}), "name", 'value="Ref Ω"')
+    assert "Enter the person&#39;s full name" in html or "Enter the person's full name" in html
+    api.post("/api/v1/people", {"name": "Ann", "council": "Northshire", "council_reference": "DUP-1"})
+    before = people_count(api)
+    refused(fin.post("/people/new", data={**fields, "name": "Another Ann", "council": "Northshire",
+                                          "council_reference": "DUP-1"}), "council_reference", 'value="Another Ann"')
+    assert people_count(api) == before
+    # A broker may only name a council already known (as the API says to them).
+    pages_book.user(api, "bro", "--role", "broker")
+    bro = sign_in(api.app.test_client(), "bro")
+    fields = fresh(bro, "/people/new")
+    refused(bro.post("/people/new", data={**fields, "name": "Cai", "council": "Nowhere Council"}), "council",
+            'value="Nowhere Council"')
+    assert people_count(api) == before
+
+
+# --- 2. A delivery ------------------------------------------------------------------------------
+
+def test_a_delivery_is_recorded_once_and_charged_as_the_api_charges_it(api, book, fin):
+    path = f"/people/{book.ana}/deliveries/new"
+    assert f'href="{path}"' in fin.get(f"/people/{book.ana}").get_data(as_text=True)
+    fields = fresh(fin, path)
+    before = api.get(f"/api/v1/people/{book.ana}/balance")["available"]
+    data = {**fields, "date": "2026-11-09", "start_time": "10:00", "service": "day_support", "quantity": "3.50",
+            "status": "delivered", "domain": "personal_care"}
+    r1, r2 = fin.post(path, data=data), fin.post(path, data=data)
+    assert r1.status_code == r2.status_code == 303 and r1.headers["Location"] == r2.headers["Location"]
+    rows = api.get(f"/api/v1/people/{book.ana}/deliveries?from=2026-11-09&to=2026-11-09")
+    assert len(rows) == 1
+    d = rows[0]
+    assert (d["quantity"], d["rate"], d["charge"], d["status"], d["domain"], d["start_time"]) == (
+        "3.50", "20.00", "70.00", "delivered", "personal_care", "10:00")
+    after = api.get(f"/api/v1/people/{book.ana}/balance")["available"]
+    assert Decimal(before) - Decimal(after) == Decimal("70.00")
+    assert "The delivery is recorded." in fin.get(r1.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_bad_delivery_is_refused_beside_the_field_and_nothing_is_written(api, book, fin):
+    path = f"/people/{book.ana}/deliveries/new"
+    fields = fresh(fin, path)
+    before = count_rows(api, "deliveries", book.ana)
+    refused(fin.post(path, data={**fields, "date": "2026-11-09", "start_time": "10:00", "service": "day_support",
+                                 "quantity": "lots", "status": "delivered", "domain": "health"}),
+            "quantity", 'value="lots"')
+    html = refused(fin.post(path, data={**fields, "date": "2026-11-09", "start_time": "25:00",
+                                        "service": "day_support", "quantity": "1.00", "domain": "health"}),
+                   "status", 'value="25:00"')
+    assert 'id="start_time-error"' in html and "Choose what happened" in html
+    # The operation's refusal (before the fund opened), beside the date.
+    refused(fin.post(path, data={**fields, "date": "2020-01-01", "start_time": "10:00", "service": "day_support",
+                                 "quantity": "1.00", "status": "delivered", "domain": "health"}), "date")
+    assert count_rows(api, "deliveries", book.ana) == before
+
+
+# --- 3. Spend with its receipt file --------------------------------------------------------------
+
+def spend_data(fields: dict, **over) -> dict:
+    return {**fields, "date": "2026-11-09", "amount": "12.34", "payee": "Café Ümit", "category": "leisure",
+            "domain": "work_leisure_learning", "description": "Lunch out with a friend", **over}
+
+
+def test_spend_with_its_receipt_file_is_recorded_once(api, book, fin):
+    path = f"/people/{book.ana}/spend/new"
+    assert f'href="{path}"' in fin.get(f"/people/{book.ana}").get_data(as_text=True)
+    fields = fresh(fin, path)
+    before = api.get(f"/api/v1/people/{book.ana}/balance")["available"]
+    count = count_rows(api, "spend", book.ana)
+
+    def send():
+        return fin.post(path, data={**spend_data(fields), "file": (io.BytesIO(PNG), "lunch receipt.png")},
+                        content_type="multipart/form-data")
+    r1, r2 = send(), send()
+    assert r1.status_code == r2.status_code == 303 and r1.headers["Location"] == r2.headers["Location"]
+    assert count_rows(api, "spend", book.ana) == count + 1
+    s = api.get(f"/api/v1/people/{book.ana}/spend?from=2026-11-09")[-1]
+    assert (s["amount"], s["payee"], s["category"], s["domain"], s["one_off"]) == (
+        "12.34", "Café Ümit", "leisure", "work_leisure_learning", False)
+    assert s["receipt_file"]["media_type"] == "image/png" and s["receipt_file"]["name"] == "lunch receipt.png"
+    assert Decimal(before) - Decimal(api.get(f"/api/v1/people/{book.ana}/balance")["available"]) == Decimal("12.34")
+    with fin.get(f"/people/{book.ana}/spend/{s['id']}/receipt") as download:
+        assert download.data == PNG
+    # Without a file: the spend alone (the receipt may come later).
+    fields = fresh(fin, path)
+    r = fin.post(path, data={**spend_data(fields, amount="5.00"), "file": (io.BytesIO(b""), "")},
+                 content_type="multipart/form-data")
+    assert r.status_code == 303
+    s = api.get(f"/api/v1/people/{book.ana}/spend?from=2026-11-09")[-1]
+    assert s["amount"] == "5.00" and s["receipt_file"] is None
+
+
+def test_bad_spend_or_a_bad_file_is_refused_beside_the_field_and_nothing_is_written(api, book, fin):
+    path = f"/people/{book.ana}/spend/new"
+    fields = fresh(fin, path)
+    count = count_rows(api, "spend", book.ana)
+    refused(fin.post(path, data=spend_data(fields, amount="-3"), content_type="multipart/form-data"),
+            "amount", 'value="-3"', "Café Ümit")
+    html = refused(fin.post(path, data={**spend_data(fields), "file": (io.BytesIO(b"not a picture"), "x.png")},
+                            content_type="multipart/form-data"), "file", "Café Ümit", "Lunch out with a friend")
+    assert "Choose the file again" in html
+    # More than is available: the operation's refusal; nothing written.
+    r = fin.post(path, data=spend_data(fields, amount="99999.00"), content_type="multipart/form-data")
+    assert "There is a problem" in r.get_data(as_text=True)
+    assert count_rows(api, "spend", book.ana) == count
+
+
+# --- The forms read in a handful of queries whatever the number of funds --------------------------
+
+def test_the_forms_read_in_a_handful_of_queries_whatever_the_number_of_funds(api, book, fin):
+    pages = ["/people/new", f"/people/{book.ana}/deliveries/new", f"/people/{book.ana}/spend/new",
+             f"/people/{book.ana}"]
+
+    def counts():
+        out = []
+        for path in pages:
+            fin.get(path)
+            with counted(api.app) as seen:
+                assert fin.get(path).status_code == 200, path
+            out.append(len(seen))
+        return out
+
+    before = counts()
+    for i in range(6):
+        pid = api.person(f"More {i}")
+        api.plan(pid, planned_weekly_hours={"day_support": "3.00"})
+        api.receipt(pid, "500.00", date="2026-10-01")
+    assert counts() == before
+    assert max(before) <= 40, before
