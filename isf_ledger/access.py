@@ -156,6 +156,19 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.new_delivery.post": FINANCE_OR_BROKER,  # POST /people/<id>/deliveries/new (a session of support)
     "pages.new_spend.get": FINANCE_OR_BROKER,  # GET /people/<id>/spend/new
     "pages.new_spend.post": FINANCE_OR_BROKER,  # POST /people/<id>/spend/new (spend and its receipt file)
+    "pages.set_aside.get": FINANCE_OR_BROKER,  # GET /people/<id>/contingency/set-aside
+    "pages.set_aside.post": FINANCE_OR_BROKER,  # POST /people/<id>/contingency/set-aside (set money aside in the contingency)
+    "pages.draw.get": FINANCE_OR_BROKER,  # GET /people/<id>/contingency/draw
+    "pages.draw.post": FINANCE_OR_BROKER,  # POST /people/<id>/contingency/draw (a draw on the contingency)
+    "pages.correct_person_name.get": FINANCE_OR_BROKER,  # GET /people/<id>/name
+    "pages.correct_person_name.post": FINANCE_OR_BROKER,  # POST /people/<id>/name (a name corrected, as PATCH /api/v1/people/<id>)
+    "pages.fee_refund.get": FINANCE,  # GET /people/<id>/fee-refund
+    "pages.fee_refund.post": FINANCE,  # POST /people/<id>/fee-refund (management fee refunded)
+    "pages.clawback.get": FINANCE,  # GET /people/<id>/clawback
+    "pages.clawback.post": FINANCE,  # POST /people/<id>/clawback (surplus recovered by the council)
+    "pages.close.get": FINANCE,  # GET /people/<id>/close
+    "pages.close.post": FINANCE,  # POST /people/<id>/close (check, then close the fund)
+    "pages.surplus_notice.get": ANYONE,  # GET /people/<id>/surplus-notice.pdf (the letter; the one visibility rule applies)
     "pages.users.get": ADMIN,  # GET /admin/users
     "pages.users.post": ADMIN,  # POST /admin/users (create a user)
     "pages.disable_user.post": ADMIN,  # POST /admin/users/disable

@@ -180,7 +180,9 @@ def test_bad_spend_or_a_bad_file_is_refused_beside_the_field_and_nothing_is_writ
 
 def test_the_forms_read_in_a_handful_of_queries_whatever_the_number_of_funds(api, book, fin):
     pages = ["/people/new", f"/people/{book.ana}/deliveries/new", f"/people/{book.ana}/spend/new",
-             f"/people/{book.ana}"]
+             f"/people/{book.ana}", f"/people/{book.ana}/contingency/set-aside",
+             f"/people/{book.ana}/contingency/draw", f"/people/{book.ana}/name", f"/people/{book.ana}/fee-refund",
+             f"/people/{book.ana}/clawback", f"/people/{book.ana}/close"]
 
     def counts():
         out = []
@@ -196,5 +198,163 @@ def test_the_forms_read_in_a_handful_of_queries_whatever_the_number_of_funds(api
         pid = api.person(f"More {i}")
         api.plan(pid, planned_weekly_hours={"day_support": "3.00"})
         api.receipt(pid, "500.00", date="2026-10-01")
-    assert counts() == before
-    assert max(before) <= 40, before
+    after = counts()
+    assert after == before, (before, after)
+    assert max(after) <= 40, after
+
+
+def balance(api, pid: int) -> dict:
+    return api.get(f"/api/v1/people/{pid}/balance")
+
+
+# --- 4. Contingency -------------------------------------------------------------------------------
+
+def test_money_is_set_aside_and_drawn_once_each_as_the_api_does(api, book, fin):
+    fund = fin.get(f"/people/{book.ana}").get_data(as_text=True)
+    for path in (f"/people/{book.ana}/contingency/set-aside", f"/people/{book.ana}/contingency/draw"):
+        assert f'href="{path}"' in fund
+    path = f"/people/{book.ana}/contingency/set-aside"
+    words = text(fin.get(path).get_data(as_text=True))
+    assert "The plan year's contingency £500.00" in words and "Still to set aside £500.00" in words
+    data = {**fresh(fin, path), "date": "2026-11-09", "amount": "120.00"}
+    r1, r2 = fin.post(path, data=data), fin.post(path, data=data)
+    assert r1.status_code == r2.status_code == 303 and r1.headers["Location"] == r2.headers["Location"]
+    held = api.get(f"/api/v1/people/{book.ana}/contingency")
+    assert (held["set_aside"], held["held"], held["remaining_to_set_aside"]) == ("120.00", "120.00", "380.00")
+    assert balance(api, book.ana)["available"] == f"{Decimal(book.left_now) - Decimal('120.00'):.2f}"
+    # Beyond the plan year's contingency: the operation's refusal; nothing written.
+    refused(fin.post(path, data={**fresh(fin, path), "date": "2026-11-09", "amount": "380.01"}), "amount",
+            'value="380.01"')
+    refused(fin.post(path, data={**fresh(fin, path), "date": "2026-11-09", "amount": "1.234"}), "amount")
+    assert api.get(f"/api/v1/people/{book.ana}/contingency")["set_aside"] == "120.00"
+
+    path = f"/people/{book.ana}/contingency/draw"
+    data = {**fresh(fin, path), "date": "2026-11-10", "amount": "45.50", "reason": "A taxi to the hospital",
+            "authorised_by": "Jo Bloggs"}
+    r1, r2 = fin.post(path, data=data), fin.post(path, data=data)
+    assert r1.status_code == r2.status_code == 303 and "The draw on the contingency is recorded." in text(
+        fin.get(r1.headers["Location"]).get_data(as_text=True))
+    held = api.get(f"/api/v1/people/{book.ana}/contingency")
+    assert (held["drawn"], held["held"]) == ("45.50", "74.50")
+    draw = [m for m in held["movements"] if m["kind"] == "draw"]
+    assert len(draw) == 1 and (draw[0]["reason"], draw[0]["authorised_by"]) == ("A taxi to the hospital", "Jo Bloggs")
+    html = refused(fin.post(path, data={**fresh(fin, path), "date": "2026-11-10", "amount": "74.51",
+                                        "reason": "Too much", "authorised_by": "Jo"}), "amount", "Too much")
+    refused(fin.post(path, data={**fresh(fin, path), "date": "2026-11-10", "amount": "1.00",
+                                 "authorised_by": "Jo"}), "reason")
+    assert html and api.get(f"/api/v1/people/{book.ana}/contingency")["drawn"] == "45.50"
+
+
+# --- 5. A name correction --------------------------------------------------------------------------
+
+def test_a_name_is_corrected_once_with_its_history(api, book, fin):
+    path = f"/people/{book.ana}/name"
+    page = fin.get(path).get_data(as_text=True)
+    assert 'value="Siân Ó Briain"' in page and "The name has not been corrected." in page
+    data = {**fresh(fin, path), "name": "Siân O'Brien"}
+    r1, r2 = fin.post(path, data=data), fin.post(path, data=data)
+    assert r1.status_code == r2.status_code == 303
+    history = api.get(f"/api/v1/people/{book.ana}/history")
+    assert history["name"] == "Siân O'Brien" and len(history["changes"]) == 1
+    c = history["changes"][0]
+    assert (c["old_name"], c["new_name"], c["changed_by_name"]) == ("Siân Ó Briain", "Siân O'Brien", "fin")
+    words = text(fin.get(path).get_data(as_text=True))
+    assert "Siân Ó Briain Siân O'Brien fin" in words.replace("&#39;", "'")
+    refused(fin.post(path, data={**fresh(fin, path), "name": "   "}), "name")
+    refused(fin.post(path, data={**fresh(fin, path), "name": "x" * 201}), "name", 'value="' + "x" * 201)
+    assert len(api.get(f"/api/v1/people/{book.ana}/history")["changes"]) == 1
+
+
+# --- 6. A fee refund -----------------------------------------------------------------------------
+
+def test_a_fee_refund_is_recorded_once_and_never_beyond_the_fee_paid(api, book, fin):
+    path = f"/people/{book.ana}/fee-refund"
+    data = {**fresh(fin, path), "date": "2026-11-10", "amount": "5.00", "reason": "Fee charged twice in error"}
+    r1, r2 = fin.post(path, data=data), fin.post(path, data=data)
+    assert r1.status_code == r2.status_code == 303
+    assert balance(api, book.ana)["available"] == f"{Decimal(book.left_now) + Decimal('5.00'):.2f}"
+    # The fund has paid £300.00 of fee (10% of £3,000.00): £295.01 more is refused.
+    refused(fin.post(path, data={**fresh(fin, path), "date": "2026-11-10", "amount": "295.01", "reason": "More"}),
+            "amount", 'value="295.01"')
+    refused(fin.post(path, data={**fresh(fin, path), "date": "2026-11-10", "amount": "1.00"}), "reason")
+    assert balance(api, book.ana)["available"] == f"{Decimal(book.left_now) + Decimal('5.00'):.2f}"
+
+
+# --- 7. A clawback -----------------------------------------------------------------------------
+
+def test_a_clawback_shows_the_surplus_and_notice_and_is_recorded_once(api, book, fin):
+    path = f"/people/{book.bo}/clawback"
+    words = text(fin.get(path).get_data(as_text=True))
+    assert "Available today £8,100.00" in words and "Kept back (4 weeks of the budget) £2,000.00" in words
+    assert "Surplus above that £6,100.00" in words and "The council may take back today £6,100.00" in words
+    assert "Notice the person must have 28 days" in words and "So the earliest date to take it back 2026-12-08" in words
+    letter = fin.get(f"/people/{book.bo}/surplus-notice.pdf")
+    assert letter.status_code == 200 and letter.data[:5] == b"%PDF-"
+    # Without the notice it needs: refused; nothing written.
+    before = balance(api, book.bo)["available"]
+    refused(fin.post(path, data={**fresh(fin, path), "date": "2026-11-10", "amount": "1000.00",
+                                 "method": "repayment", "reference": "CB Ω"}), "notice_given_on", 'value="CB Ω"')
+    refused(fin.post(path, data={**fresh(fin, path), "date": "2026-11-10", "amount": "6100.01",
+                                 "notice_given_on": "2026-10-13", "method": "repayment"}), "amount")
+    assert balance(api, book.bo)["available"] == before
+    data = {**fresh(fin, path), "date": "2026-11-10", "amount": "1000.00", "notice_given_on": "2026-10-13",
+            "method": "repayment", "reference": "CB-1"}
+    r1, r2 = fin.post(path, data=data), fin.post(path, data=data)
+    assert r1.status_code == r2.status_code == 303
+    assert balance(api, book.bo)["available"] == "7100.00"
+    assert api.get(f"/api/v1/people/{book.bo}/surplus")["recoverable"] == "5100.00"
+
+
+# --- 8. Closing a fund ---------------------------------------------------------------------------
+
+def statements_of(api, pid: int) -> int:
+    return count_rows(api, "statements", pid)
+
+
+def test_closing_a_fund_shows_what_will_be_paid_out_and_the_final_statement_then_closes_once(api, book, fin):
+    path = f"/people/{book.bo}/close"
+    assert f'href="{path}"' in fin.get(f"/people/{book.bo}").get_data(as_text=True)
+    fields = fresh(fin, path)
+    before = statements_of(api, book.bo)
+    check = fin.post(path, data={**fields, "date": "2026-11-10", "destination": "council", "reference": "NS-END-1",
+                                 "reason": "direct_payment"})
+    html = check.get_data(as_text=True)
+    assert check.status_code == 200 and "Check before the fund closes" in html
+    words = text(html)
+    assert "From what is available £8,100.00" in words and "From the contingency £0.00" in words
+    assert '<span id="paid-out-total">£8,100.00</span>' in html and '<span id="final-closing">£0.00</span>' in html
+    assert "Balance at the start of the month £8,100.00" in words and "Paid out at closing £8,100.00" in words
+    # The check was a dry run: nothing of it kept.
+    assert statements_of(api, book.bo) == before and balance(api, book.bo)["available"] == "8100.00"
+    assert api.get(f"/api/v1/people/{book.bo}")["fund"]["closed_on"] is None
+    confirm = form_fields(html, path)
+    assert confirm["step"] == "confirm"
+    r1, r2 = fin.post(path, data=confirm), fin.post(path, data=confirm)
+    assert r1.status_code == r2.status_code == 303 and r1.headers["Location"] == r2.headers["Location"]
+    got = api.get(f"/api/v1/people/{book.bo}")
+    assert got["fund"]["closed_on"] == "2026-11-10" and got["fund"]["available"] == "0.00"
+    assert statements_of(api, book.bo) == before + 1
+    final = api.get(f"/api/v1/people/{book.bo}/statements/2026-11")
+    assert final["closing_balance"] == "0.00"
+    fund = fin.get(r1.headers["Location"]).get_data(as_text=True)
+    assert "The fund is closed and its final statement issued." in fund and f'href="{path}"' not in fund
+
+
+def test_closing_refuses_bad_answers_beside_the_field_at_each_step_and_writes_nothing(api, book, fin):
+    path = f"/people/{book.ana}/close"
+    fields = fresh(fin, path)
+    before = statements_of(api, book.ana)
+    html = refused(fin.post(path, data={**fields, "step": "check", "date": "2026-11-10", "reference": "Ω-9"}),
+                   "destination", 'value="Ω-9"')
+    assert 'id="reason-error"' not in html  # the reason may be left out
+    # A day in October, whose statement is issued: the operation's refusal, at the check.
+    refused(fin.post(path, data={**fields, "step": "check", "date": "2026-10-30", "destination": "council",
+                                 "reference": "R"}), "date", 'value="2026-10-30"')
+    # A date in the future, sent straight to confirm: refused, nothing written.
+    refused(fin.post(path, data={**fields, "step": "confirm", "date": "2026-11-11", "destination": "council",
+                                 "reference": "R"}), "date")
+    # Change the answers: back to the form with what was typed.
+    back = fin.post(path, data={**fields, "step": "change", "date": "2026-11-10", "destination": "transfer",
+                                "reference": "Keep me"}).get_data(as_text=True)
+    assert 'value="Keep me"' in back and 'value="transfer" checked' in back
+    assert statements_of(api, book.ana) == before and api.get(f"/api/v1/people/{book.ana}")["fund"]["closed_on"] is None

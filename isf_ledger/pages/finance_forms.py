@@ -18,6 +18,7 @@ statement's figures are the operation's own, never a second working of them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import Response, current_app, g, render_template, request, url_for
@@ -219,6 +220,219 @@ def _spend(person_id: int, data: dict) -> str:
     return done(person_id, "spend", "#spend")
 
 
+
+def facts_rows(facts) -> list[dict]:
+    """(key, value) pairs as a GOV.UK summary list's rows."""
+    return [{"key": {"text": k}, "value": {"text": v}} for k, v in facts]
+
+
+bp.add_app_template_global(facts_rows, "facts_rows")
+
+
+# --- 4. Contingency: set money aside, draw on it ---------------------------------------------------
+
+def contingency_facts(person_id: int) -> list[tuple[str, str]]:
+    view = contingency_of(db.session, person_id, clock.today())
+    return [("The plan year's contingency", money(view.contingency_amount)), ("Set aside so far", money(view.set_aside)),
+            ("Still to set aside", money(view.remaining_to_set_aside)), ("Drawn so far", money(view.drawn)),
+            ("Held today", money(view.held))]
+
+
+def money(pence: int) -> str:
+    from .views import money as words
+    return words(pence)
+
+
+@bp.route("/people/<int:person_id>/contingency/set-aside", methods=["GET", "POST"])
+@signed_in
+@visible(PERSON)
+def set_aside(person_id: int):
+    """Set money aside from what is available into the contingency (as POST
+    /api/v1/people/{id}/contingency/set-aside): at most the plan year's contingency in all."""
+    form = PageForm(SetAsideIn(), labels={"date": "Date", "amount": "Amount to set aside"},
+                    values={"date": clock.today().isoformat()})
+    sent = submitted(form, lambda: (record_set_aside(db.session, person_id, user_id=g.user.id, **form.data),
+                                    done(person_id, "set_aside"))[1])
+    if sent is not None:
+        return sent
+    return show(form, [DATE(), MONEY()], person=g.person, title="Set money aside in the contingency",
+                action=url_for("pages.set_aside", person_id=person_id), button="Set the money aside",
+                facts=contingency_facts(person_id))
+
+
+@bp.route("/people/<int:person_id>/contingency/draw", methods=["GET", "POST"])
+@signed_in
+@visible(PERSON)
+def draw(person_id: int):
+    """Draw on the contingency for an extra need, with the reason and who agreed it (as POST
+    /api/v1/people/{id}/contingency/draws): never more than it holds."""
+    form = PageForm(DrawIn(), labels={"date": "Date", "amount": "Amount to draw", "reason": "What the money is for",
+                                      "authorised_by": "Who agreed it"},
+                    values={"date": clock.today().isoformat()},
+                    messages={"reason": "Enter what the money is for", "authorised_by": "Enter who agreed it"})
+    sent = submitted(form, lambda: (record_draw(db.session, person_id, user_id=g.user.id, **form.data),
+                                    done(person_id, "draw"))[1])
+    if sent is not None:
+        return sent
+    return show(form, [DATE(), MONEY(), FormField("reason", kind="textarea"),
+                       FormField("authorised_by", classes="govuk-!-width-two-thirds")],
+                person=g.person, title="Draw on the contingency", action=url_for("pages.draw", person_id=person_id),
+                button="Record the draw", facts=contingency_facts(person_id))
+
+
+# --- 5. A name correction ------------------------------------------------------------------------
+
+@bp.route("/people/<int:person_id>/name", methods=["GET", "POST"])
+@signed_in
+@visible(PERSON)
+def correct_person_name(person_id: int):
+    """Correct the person's name (as PATCH /api/v1/people/{id}), kept in its history; statements
+    already issued keep the name they were issued with."""
+    person = g.person
+    form = PageForm(PersonPatch(), labels={"name": "Their name, as it should be"}, values={"name": person.name},
+                    messages={"name": "Enter the person's name"})
+    sent = submitted(form, lambda: (correct_name(db.session, person, form.data["name"], user_id=g.user.id),
+                                    done(person_id, "name"))[1])
+    if sent is not None:
+        return sent
+    changes = name_history(db.session, person_id)
+    who = dict(db.session.execute(sa.select(User.id, User.name).where(
+        User.id.in_({c.changed_by for c in changes if c.changed_by is not None}))).all()) if changes else {}
+    return render_template("pages/finance_name.html", title="Correct the name", form=form, person=person,
+                           fields=[FormField("name", classes="govuk-!-width-two-thirds", autocomplete="off")],
+                           action=url_for("pages.correct_person_name", person_id=person_id), button="Correct the name",
+                           caption=person.name, back_text=f"Back to {person.name}",
+                           back_href=url_for("pages.person", person_id=person_id), error_count=len(form.errors),
+                           intro=["Statements already sent keep the name they were sent with."],
+                           changes=changes, by_whom=who)
+
+
+# --- 6. A fee refund -----------------------------------------------------------------------------
+
+@bp.route("/people/<int:person_id>/fee-refund", methods=["GET", "POST"])
+@signed_in
+@visible(PERSON)
+def fee_refund(person_id: int):
+    """The provider pays management fee back into the fund (as POST /api/v1/people/{id}/fee-refunds):
+    never more than the fee the fund has paid."""
+    form = PageForm(FeeRefundIn(), labels={"date": "Date", "amount": "Amount to refund", "reason": "Why it is refunded"},
+                    values={"date": clock.today().isoformat()}, messages={"reason": "Enter why the fee is refunded"})
+    sent = submitted(form, lambda: (record_fee_refund(db.session, person_id, user_id=g.user.id, **form.data),
+                                    done(person_id, "fee_refund", "#ledger"))[1])
+    if sent is not None:
+        return sent
+    return show(form, [DATE(), MONEY(), FormField("reason", kind="textarea")], person=g.person,
+                title="Refund management fee", action=url_for("pages.fee_refund", person_id=person_id),
+                button="Refund the fee", intro=["The money goes back into what the person has available."])
+
+
+# --- 7. A clawback, with the surplus and the notice it needs -----------------------------------------
+
+CLAWBACK_LABELS = {"date": "Date the council takes it back", "amount": "Amount", "reference": "Reference (optional)",
+                   "notice_given_on": "Date the person was told (the notice letter's date)",
+                   "method": "How the council takes it", "override_reason":
+                       "Why the rules on notice or on how much may be taken back do not apply (only if they do not)"}
+METHOD_WORDS = {"repayment": "We pay it back to the council", "deduction": "The council takes it off a payment it owes"}
+
+
+@bp.route("/people/<int:person_id>/clawback", methods=["GET", "POST"])
+@signed_in
+@visible(PERSON)
+def clawback(person_id: int):
+    """The council recovers surplus (as POST /api/v1/people/{id}/clawbacks): the surplus today, what
+    may be recovered and the notice it needs shown on the form, the letter to download."""
+    form = PageForm(ClawbackIn(), labels=CLAWBACK_LABELS, values={"date": clock.today().isoformat(),
+                                                                 "method": "repayment"})
+    sent = submitted(form, lambda: (record_clawback(db.session, person_id, user_id=g.user.id, **form.data),
+                                    done(person_id, "clawback", "#ledger"))[1])
+    if sent is not None:
+        return sent
+    s = surplus_on(db.session, person_id, clock.today())
+    facts = [("Available today", money(s.available)), ("Bank of hours, worth", money(s.bank_value)),
+             (f"Kept back ({s.threshold_weeks} weeks of the budget)", money(s.threshold)),
+             ("Surplus above that", money(s.surplus)),
+             ("The council may take back today", money(s.recoverable) + (
+                 "" if s.contribution_spent_first else " (the council's share of the surplus)")),
+             ("Notice the person must have", f"{s.notice_days} days"),
+             ("So the earliest date to take it back", (clock.today() + timedelta(days=s.notice_days)).isoformat())]
+    fields = [DATE(), MONEY(), FormField("method", kind="radios", options=METHOD_WORDS),
+              DATE("notice_given_on"), FormField("reference", classes="govuk-input--width-20"),
+              FormField("override_reason", kind="textarea")]
+    return show(form, fields, person=g.person, title="Record a clawback of surplus",
+                action=url_for("pages.clawback", person_id=person_id), button="Record the clawback", facts=facts,
+                links=[{"href": url_for("pages.surplus_notice", person_id=person_id), "download": True,
+                        "text": "Download the notice letter to the person (PDF)"}])
+
+
+@bp.get("/people/<int:person_id>/surplus-notice.pdf")
+@signed_in
+@visible(PERSON)
+def surplus_notice(person_id: int):
+    """The surplus notice letter (as GET /api/v1/people/{id}/surplus-notice with no amount or date):
+    all that may be recovered today, from the earliest date the notice allows."""
+    from ..accounts.api.clawback import since_statement
+    from ..reports.render_notice import render_notice
+    letter = notice_letter(db.session, person_id)
+    letter["since_statement"] = since_statement(db.session, person_id, clock.today())
+    return Response(render_notice(letter), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="surplus-notice-{person_id}.pdf"'})
+
+
+# --- 8. Closing a fund, checked first ---------------------------------------------------------------
+
+CLOSE_LABELS = {"date": "Date the fund closes", "destination": "Where the money goes", "reference": "Reference",
+                "reason": "Why the fund closes"}
+DESTINATION_WORDS = {"council": "Back to the council", "transfer": "To the person's new fund holder"}
+REASON_WORDS = {"moved_provider": "They moved to another provider", "direct_payment": "They now take a direct payment",
+                "died": "They died", "other": "Another reason"}
+
+
+@bp.route("/people/<int:person_id>/close", methods=["GET", "POST"])
+@signed_in
+@visible(PERSON)
+def close(person_id: int):
+    """Close the fund (as POST /api/v1/people/{id}/close): the form, then a check-answers page with
+    what will be paid out and the final statement (close_fund run and rolled back), then the close."""
+    person = g.person
+    form = PageForm(CloseIn(), labels=CLOSE_LABELS, values={"date": clock.today().isoformat()},
+                    messages={"destination": "Choose where the money goes", "reference": "Enter a reference",
+                              "reason": "Choose why the fund closes"})
+    step = _step(form)
+    if step in ("check", "confirm") and form.load():
+        if step == "confirm":
+            sent = form.write(lambda: (close_fund(db.session, person_id, user_id=g.user.id, **form.data),
+                                       done(person_id, "closed", "#statements"))[1])
+            if sent is not None:
+                return sent
+        else:
+            try:
+                would = close_fund(db.session, person_id, user_id=g.user.id, **form.data)
+                final = _final_figures(person_id, would["final_statement_number"])
+            except LedgerError as e:
+                db.session.rollback()
+                form.refuse(e.details if e.details else {"_form": [e.message]})
+            else:
+                db.session.rollback()  # a dry run: nothing of it is kept
+                return render_template("pages/finance_close_check.html", title="Check before the fund closes",
+                                       person=person, form=form, would=would, final=final,
+                                       destination=DESTINATION_WORDS[form.data["destination"]],
+                                       reason=REASON_WORDS.get(would["reason"], would["reason"]))
+    fields = [DATE(), FormField("destination", kind="radios", options=DESTINATION_WORDS),
+              FormField("reference", hint="For example, the council's or the new holder's payment reference",
+                        classes="govuk-input--width-20"),
+              FormField("reason", kind="radios", options=REASON_WORDS)]
+    return show(form, fields, person=person, title="Close the fund", step="check",
+                action=url_for("pages.close", person_id=person_id), button="Continue",
+                intro=["You will see what will be paid out and the final statement before the fund closes.",
+                       "Once closed, nothing more can be recorded for this fund."])
+
+
+def _final_figures(person_id: int, number: int) -> dict:
+    from ..reports.models import Statement
+    stmt = db.session.scalar(sa.select(Statement).where(Statement.person_id == person_id, Statement.number == number))
+    return dict(stmt.figures)
+
+
 def may(endpoint: str) -> bool:
     """The signed-in user may open the page `endpoint` (the access table's word, as signed_in reads it)."""
     from ..access import roles_for
@@ -230,5 +444,8 @@ bp.add_app_template_global(may, "may")
 
 
 # The forms a fund's page links to, in the order it lists them (each shown to the roles that may open it).
-FUND_ACTIONS = [("pages.new_delivery", "Record a delivery"), ("pages.new_spend", "Record spend and its receipt")]
+FUND_ACTIONS = [("pages.new_delivery", "Record a delivery"), ("pages.new_spend", "Record spend and its receipt"),
+                ("pages.set_aside", "Set money aside in the contingency"), ("pages.draw", "Draw on the contingency"),
+                ("pages.correct_person_name", "Correct the name"), ("pages.fee_refund", "Refund management fee"),
+                ("pages.clawback", "Record a clawback of surplus"), ("pages.close", "Close the fund")]
 bp.add_app_template_global(FUND_ACTIONS, "fund_actions")
