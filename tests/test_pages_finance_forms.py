@@ -154,11 +154,22 @@ def test_spend_with_its_receipt_file_is_recorded_once(api, book, fin):
         assert download.data == PNG
     # Without a file: the spend alone (the receipt may come later).
     fields = fresh(fin, path)
-    r = fin.post(path, data={**spend_data(fields, amount="5.00"), "file": (io.BytesIO(b""), "")},
+    r = fin.post(path, data={**spend_data(fields, amount="5.00", one_off="true"), "file": (io.BytesIO(b""), "")},
                  content_type="multipart/form-data")
     assert r.status_code == 303
     s = api.get(f"/api/v1/people/{book.ana}/spend?from=2026-11-09")[-1]
-    assert s["amount"] == "5.00" and s["receipt_file"] is None
+    assert s["amount"] == "5.00" and s["receipt_file"] is None and s["one_off"] is True
+
+
+def test_a_ticked_box_is_the_api_s_true(api, book, fin):
+    """A checkbox sends "true": the flag the API takes as JSON's true (a receipt exempt from the fee)."""
+    path = f"/people/{book.ana}/receipts/new"
+    fields = fresh(fin, path)
+    r = fin.post(path, data={**fields, "step": "confirm", "date": "2026-11-09", "amount": "100.00",
+                             "source": "other", "fee_exempt": "true"})
+    assert r.status_code == 303, r.get_data(as_text=True)
+    got = api.get(f"/api/v1/people/{book.ana}/receipts")[-1]
+    assert (got["amount"], got["fee"], got["fee_exempt"]) == ("100.00", "0.00", True)
 
 
 def test_bad_spend_or_a_bad_file_is_refused_beside_the_field_and_nothing_is_written(api, book, fin):

@@ -21,7 +21,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 from flask import g, redirect, request
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields
 from sqlalchemy.exc import IntegrityError
 
 from ..db import db
@@ -51,7 +51,8 @@ class PageForm:
     def load(self) -> bool:
         """Read the posted form through the schema: True with `data` loaded, else False with `errors`."""
         self.values = {k: v for k, v in request.form.items() if k not in NOT_FIELDS}
-        given = {k: v.strip() for k, v in self.values.items() if k in self.schema.fields and v.strip() != ""}
+        given = {k: typed(self.schema.fields[k], v.strip()) for k, v in self.values.items()
+                 if k in self.schema.fields and v.strip() != ""}
         try:
             self.data = self.schema.load(given)
         except ValidationError as e:
@@ -97,6 +98,17 @@ class PageForm:
                 raise
             return redirect(seen.body, 303)
         return redirect(target, 303)
+
+
+def typed(field, text: str):
+    """What a form's text is as JSON would send it: a checkbox's "true" or "false" for a flag
+    (the API takes only JSON's true and false), whole numbers for an integer field; anything else
+    stays text, for the schema to refuse in its own words."""
+    if isinstance(field, fields.Boolean) and text in ("true", "false"):
+        return text == "true"
+    if isinstance(field, fields.Integer) and text.lstrip("-").isdigit() and len(text) <= 12:
+        return int(text)
+    return text
 
 
 def _recorded(key: str) -> IdempotencyRecord | None:
