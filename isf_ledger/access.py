@@ -169,6 +169,8 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.close.get": FINANCE,  # GET /people/<id>/close
     "pages.close.post": FINANCE,  # POST /people/<id>/close (check, then close the fund)
     "pages.surplus_notice.get": ANYONE,  # GET /people/<id>/surplus-notice.pdf (the letter; the one visibility rule applies)
+    "pages.new_plan.get": FINANCE,  # GET /people/<id>/plans/new (finance: it sets the fee and rates)
+    "pages.new_plan.post": FINANCE,  # POST /people/<id>/plans/new (a plan version)
     "pages.users.get": ADMIN,  # GET /admin/users
     "pages.users.post": ADMIN,  # POST /admin/users (create a user)
     "pages.disable_user.post": ADMIN,  # POST /admin/users/disable

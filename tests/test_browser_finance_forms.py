@@ -68,6 +68,23 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
     s = api.get(f"/api/v1/people/{book.ana}/spend?from={pages_book.TODAY}")
     assert [(x["amount"], x["receipt_file"]["media_type"]) for x in s] == [("12.34", "image/png")]
 
+    # 9. A plan version: filled in from the plan in force, refused, then added.
+    page.goto(f"{live}/people/{book.ana}")
+    page.get_by_role("link", name="Add a plan version").click()
+    check_page(page, "forms-plan", errors)
+    page.get_by_label("Planned hours a week").fill("lots")
+    page.locator("#line-0-outcome").fill("Stays well at home")
+    page.get_by_role("button", name="Add the plan version").click()
+    assert page.locator("#hours-day_support-error").is_visible() and page.locator("#line-0-domain-error").is_visible()
+    assert page.locator("#line-0-outcome").input_value() == "Stays well at home"
+    check_page(page, "forms-plan-refused", errors)
+    page.get_by_label("Planned hours a week").fill("8.00")
+    page.locator("#line-0-domain").select_option("personal_care")
+    page.locator("#line-0-annual_amount").fill("5000.00")
+    page.get_by_role("button", name="Add the plan version").click()
+    assert "The new plan version is added." in page.content()
+    assert api.get(f"/api/v1/people/{book.ana}/plans")[-1]["planned_weekly_hours"] == {"day_support": "8.00"}
+
     # 4 to 7: the contingency, a name correction, a fee refund, a clawback (each refused, then done).
     for link, name, bad, good, button, said in (
             ("Set money aside in the contingency", "forms-set-aside", {"Amount to set aside": "600.00"},

@@ -193,7 +193,7 @@ def test_the_forms_read_in_a_handful_of_queries_whatever_the_number_of_funds(api
     pages = ["/people/new", f"/people/{book.ana}/deliveries/new", f"/people/{book.ana}/spend/new",
              f"/people/{book.ana}", f"/people/{book.ana}/contingency/set-aside",
              f"/people/{book.ana}/contingency/draw", f"/people/{book.ana}/name", f"/people/{book.ana}/fee-refund",
-             f"/people/{book.ana}/clawback", f"/people/{book.ana}/close"]
+             f"/people/{book.ana}/clawback", f"/people/{book.ana}/close", f"/people/{book.ana}/plans/new"]
 
     def counts():
         out = []
@@ -369,3 +369,54 @@ def test_closing_refuses_bad_answers_beside_the_field_at_each_step_and_writes_no
                                 "reference": "Keep me"}).get_data(as_text=True)
     assert 'value="Keep me"' in back and 'value="transfer" checked' in back
     assert statements_of(api, book.ana) == before and api.get(f"/api/v1/people/{book.ana}")["fund"]["closed_on"] is None
+
+
+# --- 9. A plan version ---------------------------------------------------------------------------
+
+def plan_data(fields: dict, **over) -> dict:
+    return {**fields, "effective_from": "2026-11-01", "annual_budget": "27000.00", "payment_cycle": "monthly",
+            "contingency_amount": "600.00", "weekly_client_contribution": "10.00", "management_fee_rate": "0.08",
+            "hours-day_support": "8.00", "rate-day_support": "22.00",
+            "line-0-domain": "personal_care", "line-0-outcome": "Stays well at home", "line-0-annual_amount": "5000.00",
+            "line-1-domain": "", "line-1-outcome": "", "line-1-annual_amount": "",
+            "surplus_notice_days": "14", "contribution_spent_first": "false", **over}
+
+
+def test_a_plan_version_is_added_once_as_the_api_adds_it_and_charges_are_repriced(api, book, fin):
+    path = f"/people/{book.ana}/plans/new"
+    assert f'href="{path}"' in fin.get(f"/people/{book.ana}").get_data(as_text=True)
+    page = fin.get(path).get_data(as_text=True)
+    assert 'value="26000.00"' in page and 'id="hours-day_support"' in page and 'value="7.00"' in page
+    before = Decimal(balance(api, book.ana)["available"])
+    data = plan_data(fresh(fin, path))
+    r1, r2 = fin.post(path, data=data), fin.post(path, data=data)
+    assert r1.status_code == r2.status_code == 303 and r1.headers["Location"] == r2.headers["Location"]
+    plans = api.get(f"/api/v1/people/{book.ana}/plans")
+    assert len(plans) == 2
+    p = plans[-1]
+    assert (p["version"], p["effective_from"], p["annual_budget"], p["payment_cycle"], p["contingency_amount"],
+            p["weekly_client_contribution"], p["management_fee_rate"]) == (
+        2, "2026-11-01", "27000.00", "monthly", "600.00", "10.00", "0.08")
+    assert (p["planned_weekly_hours"], p["rate_overrides"]) == ({"day_support": "8.00"}, {"day_support": "22.00"})
+    assert p["budget_lines"] == [{"domain": "personal_care", "outcome": "Stays well at home", "annual_amount": "5000.00"}]
+    assert (p["surplus_notice_days"], p["contribution_spent_first"], p["surplus_threshold_weeks"]) == (14, False, None)
+    # 3 November's 1.75 hours, charged at £20.00, are charged again at £22.00: £3.50 more.
+    assert before - Decimal(balance(api, book.ana)["available"]) == Decimal("3.50")
+    assert "The new plan version is added." in fin.get(r1.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_bad_plan_version_is_refused_beside_the_field_and_nothing_is_written(api, book, fin):
+    path = f"/people/{book.ana}/plans/new"
+    fields = fresh(fin, path)
+    html = refused(fin.post(path, data=plan_data(fields, **{"hours-day_support": "lots"})), "hours-day_support",
+                   'value="lots"', 'value="Stays well at home"')
+    html = refused(fin.post(path, data=plan_data(fields, **{"line-1-outcome": "Gets to college",
+                                                           "line-1-annual_amount": "12.345"})),
+                   "line-1-annual_amount", 'value="Gets to college"')
+    assert 'id="line-1-domain-error"' in html  # the part of the plan, not chosen
+    assert "Budget line 2: choose the part of the plan" in html
+    refused(fin.post(path, data=plan_data(fields, surplus_notice_days="a fortnight")), "surplus_notice_days",
+            'value="a fortnight"')
+    # A version already starts on 1 April: the operation's refusal, beside the date.
+    refused(fin.post(path, data=plan_data(fields, effective_from="2026-04-01")), "effective_from")
+    assert len(api.get(f"/api/v1/people/{book.ana}/plans")) == 1

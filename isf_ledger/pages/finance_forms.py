@@ -59,7 +59,8 @@ DONE_WORDS = {"person": "The person and their fund are created.", "delivery": "T
               "spend": "The spend is recorded.", "set_aside": "The money is set aside in the contingency.",
               "draw": "The draw on the contingency is recorded.", "name": "The name is corrected.",
               "fee_refund": "The fee refund is recorded.", "clawback": "The clawback is recorded.",
-              "closed": "The fund is closed and its final statement issued."}
+              "closed": "The fund is closed and its final statement issued.",
+              "plan": "The new plan version is added."}
 bp.add_app_template_global(DONE_WORDS, "done_words")
 
 
@@ -433,6 +434,157 @@ def _final_figures(person_id: int, number: int) -> dict:
     return dict(stmt.figures)
 
 
+
+# --- 9. A plan version ---------------------------------------------------------------------------
+
+PLAN_LABELS = {"effective_from": "Starts on", "effective_to": "Ends on (optional)", "annual_budget": "Budget for a year",
+               "payment_cycle": "How often the council pays", "management_fee_rate": "Management fee rate",
+               "contingency_amount": "Contingency for the plan year",
+               "weekly_client_contribution": "The person's own contribution each week",
+               "surplus_threshold_weeks": "Weeks of the budget kept back before there is a surplus",
+               "surplus_notice_days": "Days of notice before a surplus is taken back",
+               "bank_expiry_days": "Days before saved hours run out",
+               "surplus_alert_weeks": "Weeks of the budget held before an underspending alert",
+               "contribution_spent_first": "The person's own contribution is spent first"}
+CYCLE_WORDS = {"four_weekly": "Every four weeks", "monthly": "Every month", "weekly": "Every week"}
+RULE_WORDS = {"": "As the council's rules say", "true": "Yes", "false": "No"}
+RULE_FIELDS = ("surplus_threshold_weeks", "surplus_notice_days", "bank_expiry_days", "surplus_alert_weeks")
+BLANK_LINES = 2  # empty budget lines offered beyond those the plan has
+
+
+class PlanForm(PageForm):
+    """PlanIn over flat fields: budget line N's `line-N-domain`, `line-N-outcome`,
+    `line-N-annual_amount`; a service's planned hours `hours-SERVICE` and its rate `rate-SERVICE`.
+    Built into the API's JSON shape, then loaded by PlanIn; a refusal inside a line or a service is
+    shown beside that field."""
+
+    def __init__(self, schema, services: list[str], **kw):
+        super().__init__(schema, **kw)
+        self.services = services
+        self.rows: list[int] = []  # the budget_lines index -> the row it came from
+
+    def load(self) -> bool:
+        from marshmallow import ValidationError
+        from .forms import NOT_FIELDS, typed
+        self.values = {k: v for k, v in request.form.items() if k not in NOT_FIELDS and k != "step"}
+        v = {k: x.strip() for k, x in self.values.items()}
+        given = {k: typed(self.schema.fields[k], x) for k, x in v.items()
+                 if k in self.schema.fields and x != "" and k not in ("planned_weekly_hours", "rate_overrides",
+                                                                      "budget_lines")}
+        given["planned_weekly_hours"] = {s: v[f"hours-{s}"] for s in self.services if v.get(f"hours-{s}")}
+        given["rate_overrides"] = {s: v[f"rate-{s}"] for s in self.services if v.get(f"rate-{s}")}
+        lines, self.rows = [], []
+        for n in range(self.line_count()):
+            line = {k: v.get(f"line-{n}-{k}", "") for k in ("domain", "outcome", "annual_amount")}
+            if any(line.values()):
+                lines.append({k: x for k, x in line.items() if x})
+                self.rows.append(n)
+        given["budget_lines"] = lines
+        try:
+            self.data = self.schema.load(given)
+        except ValidationError as e:
+            self.refuse(e.messages)
+            return False
+        return True
+
+    def line_count(self) -> int:
+        typed_rows = {int(k.split("-")[1]) for k in self.values if k.startswith("line-") and k.split("-")[1].isdigit()}
+        return min(50, max(typed_rows, default=-1) + 1)
+
+    def refuse(self, details: dict) -> None:
+        flat: dict = {}
+        for name, msgs in (details or {}).items():
+            if name in ("planned_weekly_hours", "rate_overrides") and isinstance(msgs, dict):
+                prefix = "hours" if name == "planned_weekly_hours" else "rate"
+                for service, why in msgs.items():
+                    target = f"{prefix}-{service}"
+                    why = why.get("value", why) if isinstance(why, dict) else why
+                    flat[target if target in self.also_now() else "_form"] = (
+                        f"{service.replace('_', ' ').capitalize()}: {_first_text(why)}")
+            elif name == "budget_lines" and isinstance(msgs, dict):
+                for i, why in msgs.items():
+                    row = self.rows[int(i)] if str(i).isdigit() and int(i) < len(self.rows) else None
+                    for k, m in (why.items() if isinstance(why, dict) else [("outcome", why)]):
+                        text = LINE_MISSING[k] if "Missing data" in str(m) else str(_first_text(m))
+                        flat[f"line-{row}-{k}" if row is not None else "_form"] = (
+                            f"Budget line {row + 1}: {text}" if row is not None else text)
+            else:
+                flat[name] = msgs
+        self.also = tuple(self.also_now())
+        super().refuse(flat)
+
+    def also_now(self) -> set[str]:
+        return ({f"hours-{s}" for s in self.services} | {f"rate-{s}" for s in self.services}
+                | {f"line-{n}-{k}" for n in range(max(self.line_count(), 1)) for k in ("domain", "outcome", "annual_amount")})
+
+
+def select_items(options: dict[str, str], chosen: str) -> list[dict]:
+    """GOV.UK select's items for `options` (value -> words), the one typed selected."""
+    return [{"value": k, "text": v, "selected": k == chosen} for k, v in options.items()]
+
+
+bp.add_app_template_global(select_items, "select_items")
+
+
+LINE_MISSING = {"domain": "choose the part of the plan", "outcome": "enter the outcome",
+                "annual_amount": "enter the amount a year"}
+
+
+def _first_text(msgs) -> str:
+    while isinstance(msgs, (list, tuple, dict)):
+        msgs = (list(msgs.values()) if isinstance(msgs, dict) else list(msgs) or ["is not valid"])[0]
+    return str(msgs)
+
+
+def plan_values(plan) -> dict[str, str]:
+    """The form filled in from the plan version in force (a new version is a change to it)."""
+    if plan is None:
+        return {"effective_from": clock.today().isoformat(), "payment_cycle": "four_weekly",
+                "management_fee_rate": "0.10"}
+    out = {"effective_from": clock.today().isoformat(), "annual_budget": format_pence(plan.annual_budget_pence),
+           "payment_cycle": plan.payment_cycle or "", "management_fee_rate": f"{plan.management_fee_rate}",
+           "contingency_amount": format_pence(plan.contingency_amount_pence),
+           "weekly_client_contribution": format_pence(plan.weekly_client_contribution_pence),
+           "contribution_spent_first": "" if plan.contribution_spent_first is None
+           else str(plan.contribution_spent_first).lower()}
+    for name in RULE_FIELDS:
+        if getattr(plan, name) is not None:
+            out[name] = str(getattr(plan, name))
+    for service, hours_ in plan.planned_weekly_hours.items():
+        out[f"hours-{service}"] = str(hours_)
+    for service, rate in plan.rate_overrides.items():
+        out[f"rate-{service}"] = str(rate)
+    for n, line in enumerate(plan.budget_lines):
+        out.update({f"line-{n}-domain": line.domain, f"line-{n}-outcome": line.outcome,
+                    f"line-{n}-annual_amount": format_pence(line.annual_amount_pence)})
+    return out
+
+
+@bp.route("/people/<int:person_id>/plans/new", methods=["GET", "POST"])
+@signed_in
+@visible(PERSON)
+def new_plan(person_id: int):
+    """A new version of the support plan (as POST /api/v1/people/{id}/plans): budget lines by
+    domain, planned hours and rates by service, and the council's rules overridden for this person."""
+    from ..accounts.api.plans import new_version
+    from ..accounts.plans import plans_of
+    from ..accounts.schemas.plans import PlanIn
+    plans = plans_of(db.session, person_id)
+    current = plans[-1] if plans else None
+    names = sorted(set(services()) | (set(current.planned_weekly_hours) | set(current.rate_overrides)
+                                      if current else set()))
+    form = PlanForm(PlanIn(), names, labels=PLAN_LABELS, values=plan_values(current))
+    sent = submitted(form, lambda: (new_version(person_id, form.data, user_id=g.user.id),
+                                    done(person_id, "plan", "#plans"))[1])
+    if sent is not None:
+        return sent
+    lines = max(form.line_count(), 0) + BLANK_LINES
+    return render_template("pages/finance_plan.html", title="Add a plan version", person=g.person, form=form,
+                           services=names, lines=range(lines), domains={"": "Choose a part", **DOMAIN_WORDS},
+                           cycles=CYCLE_WORDS, rule_words=RULE_WORDS, rule_fields=RULE_FIELDS,
+                           version=(current.version + 1) if current else 1, error_count=len(form.errors))
+
+
 def may(endpoint: str) -> bool:
     """The signed-in user may open the page `endpoint` (the access table's word, as signed_in reads it)."""
     from ..access import roles_for
@@ -444,7 +596,7 @@ bp.add_app_template_global(may, "may")
 
 
 # The forms a fund's page links to, in the order it lists them (each shown to the roles that may open it).
-FUND_ACTIONS = [("pages.new_delivery", "Record a delivery"), ("pages.new_spend", "Record spend and its receipt"),
+FUND_ACTIONS = [("pages.new_plan", "Add a plan version"), ("pages.new_delivery", "Record a delivery"), ("pages.new_spend", "Record spend and its receipt"),
                 ("pages.set_aside", "Set money aside in the contingency"), ("pages.draw", "Draw on the contingency"),
                 ("pages.correct_person_name", "Correct the name"), ("pages.fee_refund", "Refund management fee"),
                 ("pages.clawback", "Record a clawback of surplus"), ("pages.close", "Close the fund")]
