@@ -171,6 +171,9 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.surplus_notice.get": ANYONE,  # GET /people/<id>/surplus-notice.pdf (the letter; the one visibility rule applies)
     "pages.new_plan.get": FINANCE,  # GET /people/<id>/plans/new (finance: it sets the fee and rates)
     "pages.new_plan.post": FINANCE,  # POST /people/<id>/plans/new (a plan version)
+    "pages.councils.get": FINANCE,  # GET /councils (each council, linked to its rules)
+    "pages.council_rules.get": FINANCE,  # GET /councils/<id>/rules (as set, in force today, and their history)
+    "pages.council_rules.post": FINANCE,  # POST /councils/<id>/rules (as PATCH /api/v1/councils/<id>)
     "pages.users.get": ADMIN,  # GET /admin/users
     "pages.users.post": ADMIN,  # POST /admin/users (create a user)
     "pages.disable_user.post": ADMIN,  # POST /admin/users/disable

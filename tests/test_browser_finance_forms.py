@@ -115,6 +115,22 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
     assert api.get(f"/api/v1/people/{book.ana}")["name"] == "Siân O'Brien"
     assert api.get(f"/api/v1/people/{book.ana}/contingency")["held"] == "90.00"
 
+    # 10. A council's rules, from the dashboard: refused, then saved, with their history.
+    page.goto(f"{live}/dashboard")
+    page.get_by_role("link", name="Councils and their rules").click()
+    check_page(page, "forms-councils", errors)
+    page.get_by_role("link", name="Northshire").click()
+    check_page(page, "forms-council", errors)
+    page.get_by_label("Days of notice before a surplus is taken back").fill("400")
+    page.get_by_role("button", name="Save the rules").click()
+    assert page.locator("#surplus_notice_days-error").is_visible()
+    check_page(page, "forms-council-refused", errors)
+    page.get_by_label("Days of notice before a surplus is taken back").fill("14")
+    page.get_by_role("button", name="Save the rules").click()
+    assert "The council's rules are saved." in page.locator(".govuk-notification-banner").inner_text()
+    assert page.locator("#history tbody tr").count() == 1
+    check_page(page, "forms-council-saved", errors)
+
     # 8. Closing Bo's fund: refused, checked, closed.
     page.goto(f"{live}/people/{book.bo}")
     page.get_by_role("link", name="Close the fund").click()

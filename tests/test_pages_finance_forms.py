@@ -193,7 +193,8 @@ def test_the_forms_read_in_a_handful_of_queries_whatever_the_number_of_funds(api
     pages = ["/people/new", f"/people/{book.ana}/deliveries/new", f"/people/{book.ana}/spend/new",
              f"/people/{book.ana}", f"/people/{book.ana}/contingency/set-aside",
              f"/people/{book.ana}/contingency/draw", f"/people/{book.ana}/name", f"/people/{book.ana}/fee-refund",
-             f"/people/{book.ana}/clawback", f"/people/{book.ana}/close", f"/people/{book.ana}/plans/new"]
+             f"/people/{book.ana}/clawback", f"/people/{book.ana}/close", f"/people/{book.ana}/plans/new",
+             "/councils", "/councils/1/rules"]
 
     def counts():
         out = []
@@ -420,3 +421,54 @@ def test_a_bad_plan_version_is_refused_beside_the_field_and_nothing_is_written(a
     # A version already starts on 1 April: the operation's refusal, beside the date.
     refused(fin.post(path, data=plan_data(fields, effective_from="2026-04-01")), "effective_from")
     assert len(api.get(f"/api/v1/people/{book.ana}/plans")) == 1
+
+
+# --- 10. Council rules with their history --------------------------------------------------------
+
+def rules_data(fields: dict, **over) -> dict:
+    return {**fields, "effective_from": "2026-11-01", "payment_cycle": "", "surplus_threshold_weeks": "",
+            "surplus_notice_days": "", "bank_expiry_days": "", "surplus_alert_weeks": "",
+            "contribution_spent_first": "", "voids_funded_by_council": "", **over}
+
+
+def test_a_council_s_rules_are_changed_once_from_a_date_with_their_history(api, book, fin):
+    council = api.get("/api/v1/councils")[0]
+    path = f"/councils/{council['id']}/rules"
+    assert f'href="{path}"' in fin.get(f"/people/{book.ana}").get_data(as_text=True)
+    assert f'href="{path}"' in fin.get("/councils").get_data(as_text=True)
+    words = text(fin.get(path).get_data(as_text=True))
+    assert "The rules have not been changed." in words
+    assert "Days of notice before a surplus is taken back 28" in words
+    data = rules_data(fresh(fin, path), surplus_notice_days="14", surplus_threshold_weeks="0",
+                      contribution_spent_first="false")
+    r1, r2 = fin.post(path, data=data), fin.post(path, data=data)
+    assert r1.status_code == r2.status_code == 303 and r1.headers["Location"] == r2.headers["Location"]
+    got = api.get(f"/api/v1/councils/{council['id']}")
+    assert (got["rules"]["surplus_notice_days"], got["rules"]["surplus_threshold_weeks"],
+            got["rules"]["contribution_spent_first"], got["rules"]["payment_cycle"]) == (14, 0, False, None)
+    assert got["in_force"]["surplus_notice_days"] == 14
+    history = api.get(f"/api/v1/councils/{council['id']}/history")
+    assert sorted((h["field"], h["old"], h["new"], h["effective_from"]) for h in history) == [
+        ("contribution_spent_first", None, False, "2026-11-01"), ("surplus_notice_days", None, 14, "2026-11-01"),
+        ("surplus_threshold_weeks", None, 0, "2026-11-01")]
+    words = text(fin.get(r1.headers["Location"]).get_data(as_text=True))
+    assert "The council's rules are saved." in words or "The council&#39;s rules are saved." in words
+    assert "Days of notice before a surplus is taken back The provider's default 14 1 Nov 2026 fin" in words.replace(
+        "&#39;", "'")
+    # Back to the provider's default: an empty field is JSON's null.
+    fin.post(path, data=rules_data(fresh(fin, path), surplus_threshold_weeks="0", contribution_spent_first="false"))
+    assert api.get(f"/api/v1/councils/{council['id']}")["rules"]["surplus_notice_days"] is None
+    assert len(api.get(f"/api/v1/councils/{council['id']}/history")) == 4
+
+
+def test_bad_council_rules_are_refused_beside_the_field_and_nothing_is_written(api, book, fin):
+    council = api.get("/api/v1/councils")[0]
+    path = f"/councils/{council['id']}/rules"
+    fields = fresh(fin, path)
+    refused(fin.post(path, data=rules_data(fields, surplus_notice_days="400", bank_expiry_days="30")),
+            "surplus_notice_days", 'value="400"', 'value="30"')
+    refused(fin.post(path, data=rules_data(fields, surplus_threshold_weeks="four")), "surplus_threshold_weeks",
+            'value="four"')
+    refused(fin.post(path, data=rules_data(fields, effective_from="1 Nov")), "effective_from")
+    assert api.get(f"/api/v1/councils/{council['id']}/history") == []
+    assert fin.get("/councils/999999/rules").status_code == 404

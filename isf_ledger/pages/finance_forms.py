@@ -585,6 +585,106 @@ def new_plan(person_id: int):
                            version=(current.version + 1) if current else 1, error_count=len(form.errors))
 
 
+
+# --- 10. Council rules with their history ---------------------------------------------------------
+
+RULE_LABELS = {**{k: v for k, v in PLAN_LABELS.items() if k in (*RULE_FIELDS, "contribution_spent_first")},
+               "payment_cycle": "How often the council pays",
+               "voids_funded_by_council": "The council pays for sessions we cancel at short notice"}
+
+
+def rule_words(name: str, value) -> str:
+    if value is None:
+        return "The provider's default"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return CYCLE_WORDS.get(value, str(value)) if name == "payment_cycle" else str(value)
+
+
+class RulesForm(PageForm):
+    """CouncilPatch over every rule at once: a rule left empty is the provider's default (JSON's
+    null), and a rule unchanged is no change (change_rules leaves no row for it)."""
+
+    def load(self) -> bool:
+        from marshmallow import ValidationError
+        from ..accounts.schemas.councils import RULE_FIELDS as RULES
+        from .forms import NOT_FIELDS, typed
+        self.values = {k: v for k, v in request.form.items() if k not in NOT_FIELDS}
+        given = {k: typed(self.schema.fields[k], self.values[k].strip()) if self.values.get(k, "").strip() else None
+                 for k in RULES}
+        if self.values.get("effective_from", "").strip():
+            given["effective_from"] = self.values["effective_from"].strip()
+        try:
+            self.data = self.schema.load(given)
+        except ValidationError as e:
+            self.refuse(e.messages)
+            return False
+        return True
+
+
+@bp.get("/councils")
+@signed_in
+def councils():
+    """Every council, each with a link to its rules (two queries)."""
+    from ..accounts.models import Council
+    rows = db.session.execute(sa.select(Council.id, Council.name).order_by(Council.name)).all()
+    return render_template("pages/finance_councils.html", title="Councils", councils=rows)
+
+
+@bp.route("/councils/<int:council_id>/rules", methods=["GET", "POST"])
+@signed_in
+def council_rules(council_id: int):
+    """A council's rules as set and as in force today, changed from a date (as PATCH
+    /api/v1/councils/{id}), and every change before, oldest first."""
+    from ..accounts.councils import PROVIDER_DEFAULTS, change_rules, rule_history, rule_on
+    from ..accounts.models import Council, CouncilRuleChange
+    from ..accounts.schemas.councils import CouncilPatch
+    from ..errors import NotFound
+    from ..users import MAX_ID
+    council = db.session.get(Council, council_id) if council_id <= MAX_ID else None
+    if council is None:
+        raise NotFound(f"no council with id {council_id}")
+    as_set = {k: getattr(council, k) for k in PROVIDER_DEFAULTS}
+    form = RulesForm(CouncilPatch(), labels={**RULE_LABELS, "effective_from": "The changes apply from"},
+                     values={"effective_from": clock.today().isoformat(),
+                             **{k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+                                for k, v in as_set.items()}})
+
+    def save() -> str:
+        data = dict(form.data)
+        day = data.pop("effective_from", None) or clock.today()
+        change_rules(db.session, council, data, effective_from=day, user_id=g.user.id)
+        return url_for("pages.council_rules", council_id=council_id, saved=1)
+
+    sent = submitted(form, save)
+    if sent is not None:
+        return sent
+    today = clock.today()
+    history = rule_history(db.session, [council.id])
+    in_force = {k: rule_on(db.session, k, council, None, today, history) for k in PROVIDER_DEFAULTS}
+    changes = list(db.session.scalars(sa.select(CouncilRuleChange).where(CouncilRuleChange.council_id == council_id)
+                                      .order_by(CouncilRuleChange.id)))
+    who = dict(db.session.execute(sa.select(User.id, User.name).where(
+        User.id.in_({c.changed_by for c in changes if c.changed_by is not None}))).all()) if changes else {}
+    import json
+    yes_no = {"": "The provider's default", "true": "Yes", "false": "No"}
+    fields = [DATE("effective_from"),
+              FormField("payment_cycle", kind="radios", options={"": "The provider's default", **CYCLE_WORDS})]
+    fields += [FormField(k, classes="govuk-input--width-5", inputmode="numeric",
+                         hint=f"Leave empty for the provider's default ({PROVIDER_DEFAULTS[k]})")
+               for k in ("surplus_threshold_weeks", "surplus_notice_days", "bank_expiry_days", "surplus_alert_weeks")]
+    fields += [FormField(k, kind="radios", options=yes_no) for k in ("contribution_spent_first", "voids_funded_by_council")]
+    return render_template(
+        "pages/finance_council.html", title=f"{council.name}: rules", form=form, fields=fields, caption="Council",
+        action=url_for("pages.council_rules", council_id=council_id), button="Save the rules",
+        back_text="Back to the councils", back_href=url_for("pages.councils"), error_count=len(form.errors),
+        council=council, facts=[(RULE_LABELS[k], rule_words(k, v)) for k, v in in_force.items()],
+        intro=["The rules in force today:"],
+        history=[{"field": RULE_LABELS.get(c.field, c.field), "old": rule_words(c.field, json.loads(c.old_value)),
+                  "new": rule_words(c.field, json.loads(c.new_value)), "from": c.effective_from,
+                  "who": who.get(c.changed_by, "Not known"), "at": c.changed_at} for c in changes])
+
+
 def may(endpoint: str) -> bool:
     """The signed-in user may open the page `endpoint` (the access table's word, as signed_in reads it)."""
     from ..access import roles_for
