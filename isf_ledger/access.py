@@ -174,6 +174,8 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.councils.get": FINANCE,  # GET /councils (each council, linked to its rules)
     "pages.council_rules.get": FINANCE,  # GET /councils/<id>/rules (as set, in force today, and their history)
     "pages.council_rules.post": FINANCE,  # POST /councils/<id>/rules (as PATCH /api/v1/councils/<id>)
+    "pages.rate_card.get": FINANCE,  # GET /rates (the rate card, with the form for a new rate)
+    "pages.rate_card.post": FINANCE,  # POST /rates (as POST /api/v1/rates)
     "pages.users.get": ADMIN,  # GET /admin/users
     "pages.users.post": ADMIN,  # POST /admin/users (create a user)
     "pages.disable_user.post": ADMIN,  # POST /admin/users/disable

@@ -131,6 +131,21 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
     assert page.locator("#history tbody tr").count() == 1
     check_page(page, "forms-council-saved", errors)
 
+    # 11. The rate card: refused, then a rate added.
+    page.goto(f"{live}/dashboard")
+    page.get_by_role("link", name="The rate card").click()
+    check_page(page, "forms-rates", errors)
+    page.get_by_label("Service", exact=True).fill("waking_night")
+    page.get_by_label("Rate", exact=True).fill("lots")
+    page.get_by_role("button", name="Add the rate").click()
+    assert page.locator("#rate-error").is_visible() and page.get_by_label("Service", exact=True).input_value() == "waking_night"
+    check_page(page, "forms-rates-refused", errors)
+    page.get_by_label("Night").check()
+    page.get_by_label("Rate", exact=True).fill("110.00")
+    page.get_by_role("button", name="Add the rate").click()
+    assert "The rate is added to the rate card." in page.content()
+    check_page(page, "forms-rates-added", errors)
+
     # 8. Closing Bo's fund: refused, checked, closed.
     page.goto(f"{live}/people/{book.bo}")
     page.get_by_role("link", name="Close the fund").click()

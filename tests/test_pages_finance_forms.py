@@ -194,7 +194,7 @@ def test_the_forms_read_in_a_handful_of_queries_whatever_the_number_of_funds(api
              f"/people/{book.ana}", f"/people/{book.ana}/contingency/set-aside",
              f"/people/{book.ana}/contingency/draw", f"/people/{book.ana}/name", f"/people/{book.ana}/fee-refund",
              f"/people/{book.ana}/clawback", f"/people/{book.ana}/close", f"/people/{book.ana}/plans/new",
-             "/councils", "/councils/1/rules"]
+             "/councils", "/councils/1/rules", "/rates"]
 
     def counts():
         out = []
@@ -472,3 +472,34 @@ def test_bad_council_rules_are_refused_beside_the_field_and_nothing_is_written(a
     refused(fin.post(path, data=rules_data(fields, effective_from="1 Nov")), "effective_from")
     assert api.get(f"/api/v1/councils/{council['id']}/history") == []
     assert fin.get("/councils/999999/rules").status_code == 404
+
+
+# --- 11. The rate card ---------------------------------------------------------------------------
+
+def test_a_rate_is_added_once_and_charges_from_its_date_are_repriced(api, book, fin):
+    assert 'href="/rates"' in fin.get("/dashboard").get_data(as_text=True)
+    words = text(fin.get("/rates").get_data(as_text=True))
+    assert "day support hour £20.00 1 Jan 2026" in words
+    before = Decimal(balance(api, book.ana)["available"])
+    data = {**fresh(fin, "/rates"), "service": "day_support", "unit": "hour", "rate": "22.50",
+            "effective_from": "2026-11-01"}
+    r1, r2 = fin.post("/rates", data=data), fin.post("/rates", data=data)
+    assert r1.status_code == r2.status_code == 303 and r1.headers["Location"] == r2.headers["Location"]
+    card = api.get("/api/v1/rates")
+    assert [(r["service"], r["unit"], r["rate"], r["effective_from"]) for r in card] == [
+        ("day_support", "hour", "20.00", "2026-01-01"), ("day_support", "hour", "22.50", "2026-11-01")]
+    # 3 November's 1.75 hours: £35.00 at £20.00, £39.38 at £22.50 (39.375 rounded half up): £4.38 more.
+    assert before - Decimal(balance(api, book.ana)["available"]) == Decimal("4.38")
+    words = text(fin.get(r1.headers["Location"]).get_data(as_text=True))
+    assert "The rate is added to the rate card." in words and "day support hour £22.50 1 Nov 2026" in words
+
+
+def test_a_bad_rate_is_refused_beside_the_field_and_nothing_is_written(api, book, fin):
+    fields = fresh(fin, "/rates")
+    refused(fin.post("/rates", data={**fields, "service": "Day Support!", "unit": "hour", "rate": "22.50",
+                                     "effective_from": "2026-11-01"}), "service", 'value="Day Support!"')
+    refused(fin.post("/rates", data={**fields, "service": "day_support", "rate": "0",
+                                     "effective_from": "2026-11-01"}), "unit")
+    refused(fin.post("/rates", data={**fields, "service": "day_support", "unit": "hour", "rate": "20.00",
+                                     "effective_from": "2026-01-01"}), "effective_from")
+    assert len(api.get("/api/v1/rates")) == 1

@@ -685,6 +685,45 @@ def council_rules(council_id: int):
                   "who": who.get(c.changed_by, "Not known"), "at": c.changed_at} for c in changes])
 
 
+
+# --- 11. The rate card -----------------------------------------------------------------------------
+
+def rate_text(rate) -> str:
+    """A unit rate in pounds: two places, or more where the rate has them (£21.5025)."""
+    from decimal import Decimal
+    d = Decimal(rate)
+    return f"£{d:,.2f}" if d == d.quantize(Decimal("0.01")) else f"£{d.normalize():,}"
+
+
+bp.add_app_template_filter(rate_text, "rate_text")
+
+
+@bp.route("/rates", methods=["GET", "POST"])
+@signed_in
+def rate_card():
+    """The rate card, every entry, and a new entry from a date (as POST /api/v1/rates): deliveries
+    already charged from that date are charged again at the new rate."""
+    from ..accounts.api.rates import new_rate
+    from ..accounts.schemas.rates import RateIn
+    form = PageForm(RateIn(), labels={"service": "Service", "unit": "Charged by the", "rate": "Rate",
+                                      "effective_from": "From"},
+                    values={"effective_from": clock.today().isoformat(), "unit": "hour"},
+                    messages={"unit": "Choose whether it is charged by the hour or by the night"})
+    sent = submitted(form, lambda: (new_rate(form.data, user_id=g.user.id), url_for("pages.rate_card", saved=1))[1])
+    if sent is not None:
+        return sent
+    entries = db.session.scalars(sa.select(Rate).order_by(Rate.service, Rate.effective_from)).all()
+    fields = [FormField("service", hint="Lower-case words joined by _, for example day_support or waking_night",
+                        classes="govuk-!-width-one-half"),
+              FormField("unit", kind="radios", options={"hour": "Hour", "night": "Night"}),
+              MONEY("rate", hint="In pounds, for example 21.50"), DATE("effective_from")]
+    return render_template("pages/finance_rates.html", title="The rate card", form=form, fields=fields,
+                           action=url_for("pages.rate_card"), button="Add the rate", caption=None,
+                           back_text="Back to the dashboard", back_href=url_for("pages.dashboard"),
+                           error_count=len(form.errors), entries=entries,
+                           intro=["Support already charged from the new rate's date is charged again at it."])
+
+
 def may(endpoint: str) -> bool:
     """The signed-in user may open the page `endpoint` (the access table's word, as signed_in reads it)."""
     from ..access import roles_for
