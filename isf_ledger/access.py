@@ -176,6 +176,19 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.council_rules.post": FINANCE,  # POST /councils/<id>/rules (as PATCH /api/v1/councils/<id>)
     "pages.rate_card.get": FINANCE,  # GET /rates (the rate card, with the form for a new rate)
     "pages.rate_card.post": FINANCE,  # POST /rates (as POST /api/v1/rates)
+    "pages.shared_list.get": FINANCE_OR_BROKER,  # GET /shared (every shared arrangement)
+    "pages.new_arrangement.get": FINANCE_OR_BROKER,  # GET /shared/new
+    "pages.new_arrangement.post": FINANCE_OR_BROKER,  # POST /shared/new (as POST /api/v1/shared-arrangements)
+    "pages.arrangement.get": FINANCE_OR_BROKER,  # GET /shared/<id> (versions, members and their reviews)
+    "pages.arrangement_version.get": FINANCE_OR_BROKER,  # GET /shared/<id>/versions/new
+    "pages.arrangement_version.post": FINANCE_OR_BROKER,  # POST /shared/<id>/versions/new (a new cost or number of places)
+    "pages.new_member.get": FINANCE_OR_BROKER,  # GET /shared/<id>/members/new
+    "pages.new_member.post": FINANCE_OR_BROKER,  # POST /shared/<id>/members/new (a member, with their consent)
+    "pages.review_member_form.get": FINANCE_OR_BROKER,  # GET /shared/<id>/members/<membership_id>/review
+    "pages.review_member_form.post": FINANCE_OR_BROKER,  # POST /shared/<id>/members/<membership_id>/review
+    "pages.shared_month_pick.get": FINANCE_OR_BROKER,  # GET /shared/<id>/month (the month picker)
+    "pages.shared_month.get": FINANCE_OR_BROKER,  # GET /shared/<id>/charges/<month> (the month's charge and its working)
+    "pages.shared_month.post": FINANCE,  # POST /shared/<id>/charges/<month> (charge the month, once)
     "pages.users.get": ADMIN,  # GET /admin/users
     "pages.users.post": ADMIN,  # POST /admin/users (create a user)
     "pages.disable_user.post": ADMIN,  # POST /admin/users/disable

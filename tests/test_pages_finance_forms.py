@@ -503,3 +503,125 @@ def test_a_bad_rate_is_refused_beside_the_field_and_nothing_is_written(api, book
     refused(fin.post("/rates", data={**fields, "service": "day_support", "unit": "hour", "rate": "20.00",
                                      "effective_from": "2026-01-01"}), "effective_from")
     assert len(api.get("/api/v1/rates")) == 1
+
+
+# --- 12. Shared arrangements ---------------------------------------------------------------------
+
+def test_a_shared_arrangement_its_members_a_review_and_a_month_s_charge_with_its_working(api, book, fin):
+    cy, di = api.person("Cy"), api.person("Di")
+    for pid in (cy, di):
+        api.receipt(pid, "2000.00", date="2026-10-01")
+    assert 'href="/shared"' in fin.get(f"/people/{book.ana}").get_data(as_text=True)
+    assert 'href="/shared/new"' in fin.get("/shared").get_data(as_text=True)
+    data = {**fresh(fin, "/shared/new"), "name": "Sleep-in, 12 Rowan Close", "method": "equal", "capacity": "3",
+            "per_night": "62.40", "effective_from": "2026-10-01", "domain": "staying_safe"}
+    r1, r2 = fin.post("/shared/new", data=data), fin.post("/shared/new", data=data)
+    assert r1.status_code == r2.status_code == 303 and r1.headers["Location"] == r2.headers["Location"]
+    [arr] = api.get("/api/v1/shared-arrangements")
+    assert (arr["name"], arr["capacity"], arr["method"], arr["per_night"], arr["weekly"], arr["effective_from"]) == (
+        "Sleep-in, 12 Rowan Close", 3, "equal", "62.40", None, "2026-10-01")
+    base = f"/shared/{arr['id']}"
+    for pid in (cy, di):
+        data = {**fresh(fin, f"{base}/members/new"), "person_id": str(pid), "weight": "1", "from": "2026-10-01",
+                "agreed_on": "2026-09-01", "recorded_by": "Sam Broker"}
+        r1, r2 = fin.post(f"{base}/members/new", data=data), fin.post(f"{base}/members/new", data=data)
+        assert r1.status_code == r2.status_code == 303
+    members = api.get(f"/api/v1/shared-arrangements/{arr['id']}/members")
+    assert [(m["person_id"], m["from"], m["weight"], m["agreed_on"], m["recorded_by"]) for m in members] == [
+        (cy, "2026-10-01", "1.00", "2026-09-01", "Sam Broker"), (di, "2026-10-01", "1.00", "2026-09-01", "Sam Broker")]
+
+    month = f"{base}/charges/2026-10"
+    assert fin.get(f"{base}/month?month=2026-10").headers["Location"].endswith(month)
+    page = fin.get(month).get_data(as_text=True)
+    assert "October 2026 has not been charged yet." in page
+    fields = form_fields(page, month)
+    r1, r2 = fin.post(month, data=fields), fin.post(month, data=fields)
+    assert r1.status_code == r2.status_code == 303
+    got = api.get(f"/api/v1/shared-arrangements/{arr['id']}/charges/2026-10")
+    assert (got["cost"], got["total"]) == ("1934.40", "1934.40")
+    html = fin.get(month).get_data(as_text=True)
+    words = text(html)
+    assert '<span id="cost">£1,934.40</span>' in html and '<span id="total">£1,934.40</span>' in html
+    assert "Cy 31 1.00 31.00 of 93.00 place-days £644.80" in words
+    assert "Empty places (paid by us, the provider) 31 31.00 of 93.00 place-days £644.80" in words
+    assert api.balance(cy, "2026-10-31")["available"] == "1155.20"
+
+    # Di leaves on 15 October: October is charged again, her 15 days of 93 place-days.
+    di_membership = next(m["id"] for m in members if m["person_id"] == di)
+    path = f"{base}/members/{di_membership}/review"
+    data = {**fresh(fin, path), "effective_from": "2026-10-15", "to": "2026-10-15", "agreed_on": "2026-10-14",
+            "recorded_by": "Sam Broker"}
+    r1, r2 = fin.post(path, data=data), fin.post(path, data=data)
+    assert r1.status_code == r2.status_code == 303
+    terms = next(m for m in api.get(f"/api/v1/shared-arrangements/{arr['id']}/members")
+                 if m["person_id"] == di)["terms"]
+    assert [(t["effective_from"], t["to"], t["agreed_on"]) for t in terms] == [
+        ("2026-10-01", None, "2026-09-01"), ("2026-10-15", "2026-10-15", "2026-10-14")]
+    assert api.balance(di, "2026-12-31")["available"] == "1488.00"  # 1800.00 less 15/93 of 1934.40
+
+    # A new cost from November: a version; nothing charged from then, so no difference.
+    path = f"{base}/versions/new"
+    data = {**fresh(fin, path), "capacity": "2", "per_night": "70.00", "effective_from": "2026-11-01"}
+    r1, r2 = fin.post(path, data=data), fin.post(path, data=data)
+    assert r1.status_code == r2.status_code == 303
+    versions = api.get(f"/api/v1/shared-arrangements/{arr['id']}")["versions"]
+    assert [(v["effective_from"], v["capacity"], v["per_night"]) for v in versions] == [
+        ("2026-10-01", 3, "62.40"), ("2026-11-01", 2, "70.00")]
+    words = text(fin.get(base).get_data(as_text=True))
+    assert "1 Nov 2026 2 £70.00 a night" in words and "15 Oct 2026 1.00 15 Oct 2026 14 Oct 2026 Sam Broker" in words
+
+
+def test_bad_shared_support_forms_are_refused_beside_the_field_and_nothing_is_written(api, book, fin):
+    data = {**fresh(fin, "/shared/new"), "name": "Sleep-in", "method": "equal", "capacity": "3",
+            "per_night": "62.40", "weekly": "400.00", "effective_from": "2026-10-01"}
+    refused(fin.post("/shared/new", data=data), "per_night", 'value="400.00"')
+    refused(fin.post("/shared/new", data={**data, "weekly": "", "capacity": "none"}), "capacity", 'value="none"')
+    assert api.get("/api/v1/shared-arrangements") == []
+    arr = api.post("/api/v1/shared-arrangements", {"name": "Sleep-in", "capacity": 1, "method": "equal",
+                                                   "per_night": "62.40", "effective_from": "2026-10-01"})
+    base = f"/shared/{arr['id']}"
+    fields = fresh(fin, f"{base}/members/new")
+    refused(fin.post(f"{base}/members/new", data={**fields, "person_id": "Ana", "from": "2026-10-01",
+                                                  "agreed_on": "2026-09-01", "recorded_by": "Sam"}),
+            "person_id", 'value="Ana"')
+    refused(fin.post(f"{base}/members/new", data={**fields, "person_id": str(book.ana), "from": "2026-10-01",
+                                                  "agreed_on": "2026-09-01"}), "recorded_by")
+    assert api.get(f"/api/v1/shared-arrangements/{arr['id']}/members") == []
+    # November is not over: charging it is refused on the page, and nothing is charged.
+    month = f"{base}/charges/2026-11"
+    r = fin.post(month, data=form_fields(fin.get(month).get_data(as_text=True), month))
+    assert r.status_code == 200 and "There is a problem" in r.get_data(as_text=True)
+    assert api.get(f"/api/v1/shared-arrangements/{arr['id']}/charges/2026-11", expect=404)
+    assert fin.get("/shared/999999").status_code == 404
+
+
+def test_the_shared_support_pages_read_in_a_handful_of_queries_whatever_the_number_of_members(api, book, fin):
+    arr = api.post("/api/v1/shared-arrangements", {"name": "Sleep-in", "capacity": 6, "method": "equal",
+                                                   "per_night": "62.40", "effective_from": "2026-10-01"})
+    base = f"/shared/{arr['id']}"
+
+    def join(n):
+        for i in range(n):
+            pid = api.person(f"Member {next(names)}")
+            api.receipt(pid, "2000.00", date="2026-10-01")
+            api.post(f"/api/v1/shared-arrangements/{arr['id']}/members", {
+                "person_id": pid, "weight": "1", "from": "2026-10-01", "agreed_on": "2026-09-01",
+                "recorded_by": "Sam"})
+
+    def counts():
+        out = []
+        for path in ("/shared", base, f"{base}/members/new", f"{base}/versions/new", f"{base}/charges/2026-10"):
+            fin.get(path)
+            with counted(api.app) as seen:
+                assert fin.get(path).status_code == 200, path
+            out.append(len(seen))
+        return out
+
+    names = iter(range(100))
+    join(2)
+    api.post(f"/api/v1/shared-arrangements/{arr['id']}/charges/2026-10", {})
+    before = counts()
+    join(3)  # October is charged again with five members (add_member's recharge)
+    after = counts()
+    assert after == before, (before, after)
+    assert max(after) <= 30, after

@@ -17,7 +17,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
 from .. import config as cfg
-from . import admin, finance, finance_forms, frame, people, queries, review  # noqa: F401 - they register their pages on bp
+from . import admin, finance, finance_forms, finance_shared, frame, people, queries, review  # noqa: F401 - they register their pages on bp
 from .frame import error_page, init_errors  # noqa: F401 - create_app calls init_errors
 from .views import bp, nav_links
 

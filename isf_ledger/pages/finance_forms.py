@@ -89,8 +89,9 @@ def show(form: PageForm, fields: list[FormField], *, title: str, action: str, bu
     """The form page, with the error count in its title."""
     if back is None:
         back = (f"Back to {person.name}", url_for("pages.person", person_id=person.id))
+    caption = extra.pop("caption", person.name if person is not None else None)
     return render_template("pages/finance_form.html", title=title, form=form, fields=fields, action=action,
-                           button=button, caption=person.name if person is not None else None,
+                           button=button, caption=caption,
                            back_text=back[0], back_href=back[1], error_count=len(form.errors), **extra)
 
 
@@ -688,14 +689,20 @@ def council_rules(council_id: int):
 
 # --- 11. The rate card -----------------------------------------------------------------------------
 
-def rate_text(rate) -> str:
-    """A unit rate in pounds: two places, or more where the rate has them (£21.5025)."""
+def decimal_text(value) -> str:
+    """An exact figure as the API writes it: two places, or more where it has them (21.5025)."""
     from decimal import Decimal
-    d = Decimal(rate)
-    return f"£{d:,.2f}" if d == d.quantize(Decimal("0.01")) else f"£{d.normalize():,}"
+    d = Decimal(str(value))
+    return f"{d:,.2f}" if d == d.quantize(Decimal("0.01")) else f"{d.normalize():,}"
+
+
+def rate_text(rate) -> str:
+    """A unit rate in pounds: £21.50, or £21.5025."""
+    return f"£{decimal_text(rate)}"
 
 
 bp.add_app_template_filter(rate_text, "rate_text")
+bp.add_app_template_filter(decimal_text, "decimal_text")
 
 
 @bp.route("/rates", methods=["GET", "POST"])

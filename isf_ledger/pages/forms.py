@@ -51,8 +51,8 @@ class PageForm:
     def load(self) -> bool:
         """Read the posted form through the schema: True with `data` loaded, else False with `errors`."""
         self.values = {k: v for k, v in request.form.items() if k not in NOT_FIELDS}
-        given = {k: typed(self.schema.fields[k], v.strip()) for k, v in self.values.items()
-                 if k in self.schema.fields and v.strip() != ""}
+        names = self.names()
+        given = {k: typed(names[k], v.strip()) for k, v in self.values.items() if k in names and v.strip() != ""}
         try:
             self.data = self.schema.load(given)
         except ValidationError as e:
@@ -63,9 +63,13 @@ class PageForm:
     def refuse(self, details: dict) -> None:
         """Show `details` (field -> messages, as in the API's errors) beside their fields."""
         for field, msgs in details.items():
-            field = field if field in self.schema.fields or field in self.also else "_form"
+            field = field if field in self.names() or field in self.also else "_form"
             text = self.messages.get(field) or _first(msgs)
             self.errors.setdefault(field, text[:1].upper() + text[1:])
+
+    def names(self) -> dict:
+        """The schema's fields by the names a request gives them (a field's data_key: `from`)."""
+        return {(f.data_key or k): f for k, f in self.schema.fields.items()}
 
     def error_list(self) -> list[dict]:
         """The GOV.UK error summary's list: each error, linked to its field."""
