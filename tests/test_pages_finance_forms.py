@@ -11,8 +11,8 @@ import pytest
 
 import pages_book
 from pages_book import PNG
-from test_pages_finance import count_rows, form_fields  # noqa: F401
-from test_pages_person import counted, sign_in, text
+from test_pages_finance import count_rows, form_fields, more_funds, page_queries
+from test_pages_person import sign_in, text
 
 
 @pytest.fixture
@@ -196,21 +196,10 @@ def test_the_forms_read_in_a_handful_of_queries_whatever_the_number_of_funds(api
              f"/people/{book.ana}/clawback", f"/people/{book.ana}/close", f"/people/{book.ana}/plans/new",
              "/councils", "/councils/1/rules", "/rates"]
 
-    def counts():
-        out = []
-        for path in pages:
-            fin.get(path)
-            with counted(api.app) as seen:
-                assert fin.get(path).status_code == 200, path
-            out.append(len(seen))
-        return out
-
-    before = counts()
-    for i in range(6):
-        pid = api.person(f"More {i}")
-        api.plan(pid, planned_weekly_hours={"day_support": "3.00"})
-        api.receipt(pid, "500.00", date="2026-10-01")
-    after = counts()
+    before = page_queries(api, fin, pages)
+    more_funds(api, 6)
+    after = page_queries(api, fin, pages)
+    print("queries per page:", dict(zip(pages, after)))
     assert after == before, (before, after)
     assert max(after) <= 40, after
 
@@ -542,8 +531,8 @@ def test_a_shared_arrangement_its_members_a_review_and_a_month_s_charge_with_its
     html = fin.get(month).get_data(as_text=True)
     words = text(html)
     assert '<span id="cost">£1,934.40</span>' in html and '<span id="total">£1,934.40</span>' in html
-    assert "Cy 31 1.00 31.00 of 93.00 place-days £644.80" in words
-    assert "Empty places (paid by us, the provider) 31 31.00 of 93.00 place-days £644.80" in words
+    assert "Cy £644.80 31 1.00 31.00 of 93.00 place-days" in words
+    assert "Empty places (paid by us, the provider) £644.80 31 31.00 of 93.00 place-days" in words
     assert api.balance(cy, "2026-10-31")["available"] == "1155.20"
 
     # Di leaves on 15 October: October is charged again, her 15 days of 93 place-days.
@@ -608,20 +597,13 @@ def test_the_shared_support_pages_read_in_a_handful_of_queries_whatever_the_numb
                 "person_id": pid, "weight": "1", "from": "2026-10-01", "agreed_on": "2026-09-01",
                 "recorded_by": "Sam"})
 
-    def counts():
-        out = []
-        for path in ("/shared", base, f"{base}/members/new", f"{base}/versions/new", f"{base}/charges/2026-10"):
-            fin.get(path)
-            with counted(api.app) as seen:
-                assert fin.get(path).status_code == 200, path
-            out.append(len(seen))
-        return out
-
+    pages = ["/shared", base, f"{base}/members/new", f"{base}/versions/new", f"{base}/charges/2026-10"]
     names = iter(range(100))
     join(2)
     api.post(f"/api/v1/shared-arrangements/{arr['id']}/charges/2026-10", {})
-    before = counts()
+    before = page_queries(api, fin, pages)
     join(3)  # October is charged again with five members (add_member's recharge)
-    after = counts()
+    after = page_queries(api, fin, pages)
+    print("queries per page:", dict(zip(pages, after)))
     assert after == before, (before, after)
     assert max(after) <= 30, after

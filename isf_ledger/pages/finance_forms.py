@@ -464,10 +464,8 @@ class PlanForm(PageForm):
         self.services = services
         self.rows: list[int] = []  # the budget_lines index -> the row it came from
 
-    def load(self) -> bool:
-        from marshmallow import ValidationError
-        from .forms import NOT_FIELDS, typed
-        self.values = {k: v for k, v in request.form.items() if k not in NOT_FIELDS and k != "step"}
+    def given(self) -> dict:
+        from .forms import typed
         v = {k: x.strip() for k, x in self.values.items()}
         given = {k: typed(self.schema.fields[k], x) for k, x in v.items()
                  if k in self.schema.fields and x != "" and k not in ("planned_weekly_hours", "rate_overrides",
@@ -481,12 +479,7 @@ class PlanForm(PageForm):
                 lines.append({k: x for k, x in line.items() if x})
                 self.rows.append(n)
         given["budget_lines"] = lines
-        try:
-            self.data = self.schema.load(given)
-        except ValidationError as e:
-            self.refuse(e.messages)
-            return False
-        return True
+        return given
 
     def line_count(self) -> int:
         typed_rows = {int(k.split("-")[1]) for k in self.values if k.startswith("line-") and k.split("-")[1].isdigit()}
@@ -606,21 +599,14 @@ class RulesForm(PageForm):
     """CouncilPatch over every rule at once: a rule left empty is the provider's default (JSON's
     null), and a rule unchanged is no change (change_rules leaves no row for it)."""
 
-    def load(self) -> bool:
-        from marshmallow import ValidationError
+    def given(self) -> dict:
         from ..accounts.schemas.councils import RULE_FIELDS as RULES
-        from .forms import NOT_FIELDS, typed
-        self.values = {k: v for k, v in request.form.items() if k not in NOT_FIELDS}
+        from .forms import typed
         given = {k: typed(self.schema.fields[k], self.values[k].strip()) if self.values.get(k, "").strip() else None
                  for k in RULES}
         if self.values.get("effective_from", "").strip():
             given["effective_from"] = self.values["effective_from"].strip()
-        try:
-            self.data = self.schema.load(given)
-        except ValidationError as e:
-            self.refuse(e.messages)
-            return False
-        return True
+        return given
 
 
 @bp.get("/councils")

@@ -51,14 +51,18 @@ class PageForm:
     def load(self) -> bool:
         """Read the posted form through the schema: True with `data` loaded, else False with `errors`."""
         self.values = {k: v for k, v in request.form.items() if k not in NOT_FIELDS}
-        names = self.names()
-        given = {k: typed(names[k], v.strip()) for k, v in self.values.items() if k in names and v.strip() != ""}
         try:
-            self.data = self.schema.load(given)
+            self.data = self.schema.load(self.given())
         except ValidationError as e:
             self.refuse(e.messages)
             return False
         return True
+
+    def given(self) -> dict:
+        """What was typed as the API's JSON would give it: the schema's fields, blank ones left out.
+        A form whose fields are not the schema's one for one (a plan's lines) builds it itself."""
+        names = self.names()
+        return {k: typed(names[k], v.strip()) for k, v in self.values.items() if k in names and v.strip() != ""}
 
     def refuse(self, details: dict) -> None:
         """Show `details` (field -> messages, as in the API's errors) beside their fields."""
