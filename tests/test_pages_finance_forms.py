@@ -359,6 +359,15 @@ def test_closing_refuses_bad_answers_beside_the_field_at_each_step_and_writes_no
                                 "reference": "Keep me"}).get_data(as_text=True)
     assert 'value="Keep me"' in back and 'value="transfer" checked' in back
     assert statements_of(api, book.ana) == before and api.get(f"/api/v1/people/{book.ana}")["fund"]["closed_on"] is None
+    # A refusal naming no field of the form (a shared membership still open) says why at the top.
+    arr = api.post("/api/v1/shared-arrangements", {"name": "Sleep-in", "capacity": 2, "method": "equal",
+                                                   "per_night": "62.40", "effective_from": "2026-11-01"})
+    api.post(f"/api/v1/shared-arrangements/{arr['id']}/members", {
+        "person_id": book.ana, "weight": "1", "from": "2026-11-01", "agreed_on": "2026-10-01", "recorded_by": "Sam"})
+    html = fin.post(path, data={**fields, "step": "check", "date": "2026-11-10", "destination": "council",
+                                "reference": "R"}).get_data(as_text=True)
+    assert "There is a problem" in html and "still a member of shared arrangement" in html
+    assert statements_of(api, book.ana) == before
 
 
 # --- 9. A plan version ---------------------------------------------------------------------------

@@ -412,7 +412,7 @@ def close(person_id: int):
                 final = _final_figures(person_id, would["final_statement_number"])
             except LedgerError as e:
                 db.session.rollback()
-                form.refuse(e.details if e.details else {"_form": [e.message]})
+                form.refuse_error(e)
             else:
                 db.session.rollback()  # a dry run: nothing of it is kept
                 return render_template("pages/finance_close_check.html", title="Check before the fund closes",

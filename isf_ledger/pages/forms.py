@@ -71,6 +71,16 @@ class PageForm:
             text = self.messages.get(field) or _first(msgs)
             self.errors.setdefault(field, text[:1].upper() + text[1:])
 
+    def refuse_error(self, e: LedgerError) -> None:
+        """Show an operation's refusal: beside the fields it names, else its message at the top (a
+        refusal naming no field of the form, such as an arrangement's id, says why in words)."""
+        details = e.details if isinstance(e.details, dict) else {}
+        known = set(self.names()) | set(self.also)
+        if any(k in known or k.split("-")[0] in known for k in details):
+            self.refuse(details)
+        else:
+            self.refuse({"_form": [e.message]})
+
     def names(self) -> dict:
         """The schema's fields by the names a request gives them (a field's data_key: `from`)."""
         return {(f.data_key or k): f for k, f in self.schema.fields.items()}
@@ -94,7 +104,7 @@ class PageForm:
             target = operation()
         except LedgerError as e:
             db.session.rollback()
-            self.refuse(e.details if e.details else {"_form": [e.message]})
+            self.refuse_error(e)
             return None
         db.session.add(IdempotencyRecord(key=key, request_hash=digest, user_id=g.user.id, status=303, body=target))
         try:
