@@ -616,3 +616,21 @@ def test_the_shared_support_pages_read_in_a_handful_of_queries_whatever_the_numb
     print("queries per page:", dict(zip(pages, after)))
     assert after == before, (before, after)
     assert max(after) <= 30, after
+
+
+def test_brokers_open_the_forms_the_api_lets_them_use_and_no_others(api, book):
+    pages_book.user(api, "bro", "--role", "broker")
+    bro = sign_in(api.app.test_client(), "bro")
+    pid = book.ana
+    for path in ("/people/new", f"/people/{pid}/deliveries/new", f"/people/{pid}/spend/new",
+                 f"/people/{pid}/contingency/set-aside", f"/people/{pid}/contingency/draw", f"/people/{pid}/name",
+                 "/shared", "/shared/new"):
+        assert bro.get(path).status_code == 200, path
+    for path in (f"/people/{pid}/fee-refund", f"/people/{pid}/clawback", f"/people/{pid}/close",
+                 f"/people/{pid}/plans/new", "/councils", "/councils/1/rules", "/rates"):
+        assert bro.get(path).status_code == 403, path
+    fund = bro.get(f"/people/{pid}").get_data(as_text=True)
+    assert f'href="/people/{pid}/deliveries/new"' in fund and f'href="/people/{pid}/close"' not in fund
+    pages_book.user(api, "pat", "--role", "person", "--person", str(pid))
+    pat = sign_in(api.app.test_client(), "pat")
+    assert pat.get(f"/people/{pid}/spend/new").status_code == 403 and pat.get("/people/new").status_code == 403
