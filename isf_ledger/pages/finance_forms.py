@@ -5,7 +5,10 @@ receipt file (spend.record_spend then receipt_files.attach_receipt_file, in one 
 contingency set-aside and a draw (contingency.record_set_aside / record_draw), a name correction
 (people.correct_name, PersonPatch), a fee refund (clawback.record_fee_refund), a clawback with the
 surplus and the notice it needs shown (clawback.record_clawback, the letter from notice_letter),
-and closing a fund (closing.close_fund), checked first.
+closing a fund (closing.close_fund), checked first, a plan version (the API view's own
+plans.new_version, PlanIn), a council's rules with their history (councils.change_rules,
+CouncilPatch) and the rate card (the API view's own rates.new_rate, RateIn). Shared arrangements
+are in finance_shared.py.
 
 Every form is pages/finance_form.html over a list of FormField; a refusal (the schema's or the
 operation's) is shown beside its field with what was typed kept, and nothing is written; a form
@@ -29,8 +32,8 @@ from ..accounts.api.scopes import PERSON
 from ..accounts.clawback import notice_letter, record_clawback, record_fee_refund, surplus_on
 from ..accounts.closing import close_fund
 from ..accounts.contingency import contingency_of, record_draw, record_set_aside
-from ..accounts.hours import DeliveryIn as Session_, record_deliveries
-from ..accounts.models import Rate, Spend
+from ..accounts.hours import DeliveryIn as Session, record_deliveries  # one session of support, as the API records it
+from ..accounts.models import Rate
 from ..accounts.people import correct_name, create_person, name_history
 from ..accounts.receipt_files import attach_receipt_file, read_upload
 from ..accounts.schemas.contingency import DrawIn, SetAsideIn
@@ -173,7 +176,7 @@ def new_delivery(person_id: int):
 
 
 def _delivery(person_id: int, data: dict) -> str:
-    record_deliveries(db.session, person_id, [Session_(**data)], user_id=g.user.id,
+    record_deliveries(db.session, person_id, [Session(**data)], user_id=g.user.id,
                       notice_hours=current_app.config["BANKING_NOTICE_HOURS"])
     return done(person_id, "delivery", "#deliveries")
 
@@ -728,7 +731,8 @@ bp.add_app_template_global(may, "may")
 
 
 # The forms a fund's page links to, in the order it lists them (each shown to the roles that may open it).
-FUND_ACTIONS = [("pages.new_plan", "Add a plan version"), ("pages.new_delivery", "Record a delivery"), ("pages.new_spend", "Record spend and its receipt"),
+FUND_ACTIONS = [("pages.new_plan", "Add a plan version"), ("pages.new_delivery", "Record a delivery"),
+                ("pages.new_spend", "Record spend and its receipt"),
                 ("pages.set_aside", "Set money aside in the contingency"), ("pages.draw", "Draw on the contingency"),
                 ("pages.correct_person_name", "Correct the name"), ("pages.fee_refund", "Refund management fee"),
                 ("pages.clawback", "Record a clawback of surplus"), ("pages.close", "Close the fund")]
