@@ -174,6 +174,17 @@ def kept_marker(engine) -> str:
     return os.path.join(CACHE_DIR, f"{engine.name}-{engine.keep}.json")
 
 
+def kept_engine(name: str, key: str | None):
+    """The engine for `key`'s kept books (a fresh one without a key); a kept build that did not
+    finish (no marker) is thrown away and started again."""
+    from .engines import make
+    engine = make(name, key)
+    if key and not os.path.exists(kept_marker(engine)):
+        engine.forget()
+        engine = make(name, key)
+    return engine
+
+
 def kept(engine, build_books, say) -> Books:
     """Books kept from an earlier run of the same key (engine.keep), or built now and kept.
 

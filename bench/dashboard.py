@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import calendar
 import os
-import statistics
 import sys
 import time
 from datetime import date, timedelta
@@ -30,6 +29,7 @@ from isf_ledger.users import create_user
 
 from . import books as b
 from .engines import make, postgres_problem
+from .report import timed
 
 REPEATS = 3
 
@@ -39,12 +39,7 @@ def say(text: str = "") -> None:
 
 
 def _median(fn) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(REPEATS):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
+    return timed(fn, REPEATS)
 
 
 def bare_sql(raw, ph: str, as_of: date, per_page: int | None = 50) -> list[tuple]:
@@ -72,7 +67,7 @@ def bare_sql(raw, ph: str, as_of: date, per_page: int | None = 50) -> list[tuple
     starts = {pid: _plan_year_start(first, as_of) for pid, first in first_plan.items()}
     cast = "DATE " if ph == "%s" else ""
     years = ", ".join(f"({int(pid)}, {cast}'{start.isoformat()}')" for pid, start in sorted(starts.items()))
-    kinds = "('delivery', 'rate_adjustment', 'shared_charge', 'spend')"
+    kinds = "('fee', 'fee_refund', 'delivery', 'rate_adjustment', 'shared_charge', 'spend')"  # forecast.USES_BUDGET
     used = {}
     if starts:
         cur.execute(f"""WITH years(pid, start) AS (VALUES {years})
@@ -170,10 +165,7 @@ def _profile_queries(app, fn) -> None:
 
 def run(name: str, people: int, seed: int, profile: bool = False, keep: bool = False, copy: bool = False) -> None:
     key = f"dashboard_{people}_{seed}" if keep else None
-    engine = make(name, key)
-    if key and not os.path.exists(b.kept_marker(engine)):
-        engine.forget()  # an unfinished build: start again
-        engine = make(name, key)
+    engine = b.kept_engine(name, key)
     try:
         engine.upgrade()
         app = engine.app()

@@ -1,6 +1,8 @@
 """A plain table: measure, ours, baseline, ratio, target, result; a miss says by how much."""
 from __future__ import annotations
 
+import statistics
+import time
 from dataclasses import dataclass
 
 
@@ -47,3 +49,14 @@ def table(title: str, rows: list[Row]) -> str:
         lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
                      + "  " + cells[-1])
     return "\n".join(lines)
+
+
+def timed(fn, repeat: int, pick=statistics.median) -> tuple[float, object]:
+    """Run `fn` `repeat` times: `pick` of the seconds each took (the median, or min for the best),
+    and what the last run returned."""
+    times, out = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return pick(times), out

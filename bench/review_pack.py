@@ -25,7 +25,7 @@ from decimal import Decimal
 from isf_ledger.db import db
 
 from .engines import make, postgres_problem
-from .report import Row, table
+from .report import Row, table, timed
 
 START, END = date(2026, 1, 1), date(2026, 12, 31)
 
@@ -112,12 +112,7 @@ def build(app, people: int, seed: int) -> int:
 
 
 def best(fn, repeat: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
+    return timed(fn, repeat, min)
 
 
 def run(name: str, args) -> None:

@@ -98,6 +98,7 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "queries.answer.post": FINANCE_OR_BROKER,  # POST /api/v1/queries/<id>/answers
     "reconciliation.reconciliation.get": FINANCE,  # GET /api/v1/reconciliation
     "reconciliation.complete_reconciliation.post": FINANCE,  # POST /api/v1/reconciliation/complete
+    "reconciliation.reconciliation_report.get": FINANCE,  # GET /api/v1/reconciliation/report
     "shared_support.Arrangements.get": ANYONE,  # GET /api/v1/shared-arrangements
     "shared_support.Arrangements.post": FINANCE_OR_BROKER,  # POST /api/v1/shared-arrangements
     "provider.Provider.get": ANYONE,  # GET /api/v1/provider
@@ -139,11 +140,10 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.queries.get": ANYONE,  # GET /people/<id>/queries (the person's questions and their answers)
     "pages.raise_query_form.post": NOT_AUDITOR,  # POST /people/<id>/queries ("I don't recognise this")
     "pages.review.get": NOT_PERSON,  # GET /people/<id>/review (a reviewer's page; auditors land on it at /people/<id>)
-    "pages.review_pack_download.get": ANYONE,  # GET /people/<id>/review-pack.xlsx
+    "pages.review_pack_download.get": ANYONE,  # GET /people/<id>/review-pack.xlsx (one route for every role)
     # Finance's pages (pages/finance.py): the same roles as the API operations they stand on.
     "pages.dashboard.get": FINANCE,  # GET /dashboard
     "pages.dashboard_xlsx.get": FINANCE,  # GET /dashboard.xlsx
-    "pages.review_pack.get": ANYONE,  # GET /people/<id>/review-pack (the one visibility rule applies)
     "pages.new_receipt.get": FINANCE,  # GET /people/<id>/receipts/new
     "pages.new_receipt.post": FINANCE,  # POST /people/<id>/receipts/new (check, then record)
     "pages.reverse_line.get": FINANCE,  # GET /transactions/<id>/reverse
@@ -154,8 +154,8 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.new_person.post": FINANCE_OR_BROKER,  # POST /people/new (a person and their fund)
     "pages.new_delivery.get": FINANCE_OR_BROKER,  # GET /people/<id>/deliveries/new
     "pages.new_delivery.post": FINANCE_OR_BROKER,  # POST /people/<id>/deliveries/new (a session of support)
-    "pages.new_spend.get": FINANCE_OR_BROKER,  # GET /people/<id>/spend/new
-    "pages.new_spend.post": FINANCE_OR_BROKER,  # POST /people/<id>/spend/new (spend and its receipt file)
+    "pages.record_spend_page.get": FINANCE_OR_BROKER,  # GET /people/<id>/spend/record (finance's one-page form)
+    "pages.record_spend_page.post": FINANCE_OR_BROKER,  # POST /people/<id>/spend/record (spend and its receipt file)
     "pages.set_aside.get": FINANCE_OR_BROKER,  # GET /people/<id>/contingency/set-aside
     "pages.set_aside.post": FINANCE_OR_BROKER,  # POST /people/<id>/contingency/set-aside (set money aside in the contingency)
     "pages.draw.get": FINANCE_OR_BROKER,  # GET /people/<id>/contingency/draw
@@ -189,9 +189,26 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.shared_month_pick.get": FINANCE_OR_BROKER,  # GET /shared/<id>/month (the month picker)
     "pages.shared_month.get": FINANCE_OR_BROKER,  # GET /shared/<id>/charges/<month> (the month's charge and its working)
     "pages.shared_month.post": FINANCE,  # POST /shared/<id>/charges/<month> (charge the month, once)
+    # Brokers' pages (pages/broker.py), phone first: brokers and finance, as the API's deliveries and spend.
+    "pages.broker_people.get": FINANCE_OR_BROKER,  # GET /people (the people they support, this week)
+    "pages.week.get": FINANCE_OR_BROKER,  # GET /people/<id>/week (the planned sessions to mark)
+    "pages.week.post": FINANCE_OR_BROKER,  # POST /people/<id>/week (the week's sessions, through the import)
+    "pages.new_spend.get": FINANCE_OR_BROKER,  # GET /people/<id>/spend/new (a spend started afresh)
+    "pages.spend_step.get": FINANCE_OR_BROKER,  # GET /people/<id>/spend/new/<step> (one question)
+    "pages.spend_step.post": FINANCE_OR_BROKER,  # POST /people/<id>/spend/new/<step> (its answer, the photo)
+    "pages.spend_check.get": FINANCE_OR_BROKER,  # GET /people/<id>/spend/new/check (check answers)
+    "pages.spend_check.post": FINANCE_OR_BROKER,  # POST /people/<id>/spend/new/check (the spend and its photo)
     "pages.users.get": ADMIN,  # GET /admin/users
     "pages.users.post": ADMIN,  # POST /admin/users (create a user)
     "pages.disable_user.post": ADMIN,  # POST /admin/users/disable
+    "pages.audit_log.get": ADMIN,  # GET /admin/audit-log (paged, filtered by user, action, person, day)
+    "pages.audit_log_csv.get": ADMIN,  # GET /admin/audit-log.csv (the filtered rows, formula-safe)
+    "pages.imports.get": FINANCE,  # GET /imports
+    "pages.imports.post": FINANCE,  # POST /imports (upload a deliveries file: as POST /api/v1/imports/deliveries)
+    "pages.job.get": FINANCE,  # GET /jobs/<id> (an import's or a month end's progress, then its outcome)
+    "pages.month_deliveries.get": FINANCE,  # GET /month-end/<month>/deliveries (the delivery log)
+    "pages.resolve_delivery.post": FINANCE,  # POST /month-end/deliveries/<id>/resolve (as .../resolve in the API)
+    "pages.month_print_batch.get": FINANCE,  # GET /month-end/<month>/print-batch.pdf
 }
 # The only writes to a fund a restricted role may make, and who: a person's query about their own
 # fund, over the API and from the pages.

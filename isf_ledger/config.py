@@ -25,6 +25,9 @@ DEFAULTS = {
     "SQLITE_BUSY_TIMEOUT_MS": 30000,
     # Hours of notice a person must give to bank a session (domain.md, "Hours").
     "BANKING_NOTICE_HOURS": 48,
+    # Page writes larger than these run in the background with their progress (pages/jobs.py).
+    "PAGE_IMPORT_INLINE_BYTES": 256 * 1024,
+    "MONTH_END_INLINE_PEOPLE": 200,
 }
 
 

@@ -92,7 +92,9 @@ class Writer:
 
 GBP = '"£"#,##0.00;[Red]-"£"#,##0.00'
 DATE = "dd/mm/yyyy"
+DATE_TIME = "dd/mm/yyyy hh:mm:ss"
 QUANTITY = "#,##0.00"
+COUNT = "#,##0"
 MIN_WIDTH, MAX_WIDTH = 8, 60
 
 
@@ -118,6 +120,8 @@ def value_width(v) -> int:
         return 0
     if isinstance(v, str):
         return max(len(line) for line in v.split("\n"))
+    if hasattr(v, "hour"):
+        return 19
     if hasattr(v, "year"):
         return 10
     if hasattr(v, "quantize"):

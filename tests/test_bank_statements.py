@@ -253,12 +253,11 @@ def test_a_line_altered_by_a_penny_is_found(api):
     out = upload(api, _csv(lines))
     assert out["unmatched"] == 1
     rec = api.get(f"/api/v1/reconciliation?as_of={last.isoformat()}")
-    # The bank holds the line, the ledger the movement it should have matched: the difference
-    # is the line as received, and the line against the movement left outstanding is the penny.
-    assert rec["bank_difference"] == format_pence(pence + 1)
-    assert Decimal(rec["unmatched_bank_total"]) - Decimal(rec["outstanding_receipts"]) == Decimal("0.01")
+    # The line names the receipt it is (or is the only movement that near it): that receipt is on
+    # the bank, not outstanding, and the difference is the penny, not the whole line.
+    assert rec["bank_difference"] == "0.01"
     assert (rec["unmatched_bank_lines"], rec["unmatched_bank_total"]) == (1, format_pence(pence + 1))
-    assert rec["outstanding_receipts"] == format_pence(pence)
+    assert (rec["outstanding_receipts"], rec["outstanding_payments"]) == ("0.00", "0.00")
     refused = api.post("/api/v1/reconciliation/complete", {"as_of": last.isoformat()}, expect=409)
     assert refused["error"]["code"] == "does_not_reconcile"
     listed = api.get(f"/api/v1/bank-statements/{out['id']}")["lines"]
@@ -285,3 +284,142 @@ def test_a_part_without_a_name_is_a_422_naming_file_never_a_500(api):
                         headers={"Authorization": f"Bearer {api.token}", "Idempotency-Key": "nameless-part"})
     assert r.status_code == 422, r.get_json()
     assert "file" in r.get_json()["error"]["details"], r.get_json()
+
+
+def _items(api) -> list[tuple[str, str, int]]:
+    with api.app.app_context():
+        rows = db.session.execute(sa.text(
+            "SELECT c.as_of, i.state, i.amount_pence FROM bank_cleared_items i JOIN bank_clearings c "
+            "ON c.id = i.clearing_id ORDER BY c.as_of, i.state, i.amount_pence")).all()
+        db.session.rollback()
+    return [(str(a), s, p) for a, s, p in rows]
+
+
+def test_a_completed_reconciliation_clears_its_movements_and_the_next_starts_from_it(api):
+    pid = api.person()
+    api.receipt(pid, amount="2000.00", date="2026-10-01", reference="NCC-1")
+    api.receipt(pid, amount="500.00", date="2026-10-30", reference="NCC-2")  # not on October's statement
+    upload(api, "Date,Description,Amount,Balance\n01/10/2026,NORTHSHIRE NCC-1,2000.00,2000.00\n"
+                "01/10/2026,TRANSFER FEES,-200.00,1800.00\n")
+    rec = api.get("/api/v1/reconciliation?as_of=2026-10-31")
+    assert (rec["bank_balance"], rec["client_money_held"], rec["outstanding_receipts"], rec["outstanding_payments"],
+            rec["bank_difference"]) == ("1800.00", "2250.00", "500.00", "50.00", "0.00")
+    api.post("/api/v1/reconciliation/complete", {"as_of": "2026-10-31"})
+    assert _items(api) == [("2026-10-31", "cleared", -20000), ("2026-10-31", "cleared", 200000),
+                           ("2026-10-31", "outstanding", -5000), ("2026-10-31", "outstanding", 50000)]
+    api.receipt(pid, amount="300.00", date="2026-11-10", reference="NCC-3")
+    upload(api, "Date,Description,Amount,Balance\n02/11/2026,NORTHSHIRE NCC-2,500.00,2300.00\n"
+                "02/11/2026,TRANSFER FEES,-50.00,2250.00\n10/11/2026,NORTHSHIRE NCC-3,300.00,2550.00\n"
+                "10/11/2026,TRANSFER FEES,-30.00,2520.00\n")
+    rec = api.get("/api/v1/reconciliation?as_of=2026-11-30")
+    assert (rec["bank_balance"], rec["client_money_held"], rec["outstanding_receipts"], rec["unmatched_bank_lines"],
+            rec["bank_difference"]) == ("2520.00", "2520.00", "0.00", 0, "0.00")
+    api.post("/api/v1/reconciliation/complete", {"as_of": "2026-11-30"})
+    assert _items(api)[4:] == [("2026-11-30", "cleared", p) for p in (-5000, -3000, 30000, 50000)]
+    shown = api.get("/api/v1/dashboard?as_of=2026-12-01")["totals"]["reconciliation"]
+    assert (shown["last_reconciled"], shown["bank_difference"]) == ("2026-11-30", "0.00")
+    late = api.post("/api/v1/reconciliation/complete", {"as_of": "2026-10-15"}, expect=409)
+    assert late["error"]["code"] == "already_reconciled_later" and "as_of" in late["error"]["details"]
+    with api.app.app_context():
+        with pytest.raises(sa.exc.DBAPIError):
+            db.session.execute(sa.text("DELETE FROM bank_cleared_items"))
+        db.session.rollback()
+
+
+def test_a_charge_the_ledger_does_not_hold_is_the_difference_whole(api):
+    pid = api.person()
+    api.receipt(pid, amount="2000.00", date="2026-10-01", reference="NCC-77")
+    upload(api, "Date,Description,Amount,Balance\n01/10/2026,NORTHSHIRE NCC-77,2000.00,2000.00\n"
+                "01/10/2026,TRANSFER FEES,-200.00,1800.00\n03/10/2026,ACCOUNT FEE,-12.34,1787.66\n")
+    rec = api.get("/api/v1/reconciliation?as_of=2026-10-31")
+    assert (rec["bank_difference"], rec["unmatched_bank_lines"], rec["unmatched_bank_total"]) == ("-12.34", 1, "-12.34")
+
+
+MISTYPED = ("Date,Description,Amount,Balance\n01/10/2026,NORTHSHIRE NCC-1,2000.01,2000.01\n"
+            "01/10/2026,TRANSFER FEES,-200.00,1800.01\n03/10/2026,=1+2 ACCOUNT FEE,-12.34,1787.67\n")
+
+
+def _mistyped_month(api) -> dict:
+    """A penny mistyped on a receipt's line, a bank charge the ledger lacks, a receipt and its fee
+    not yet on the bank."""
+    pid = api.person()
+    first = api.receipt(pid, amount="2000.00", date="2026-10-01", reference="NCC-1")["transaction_id"]
+    late = api.receipt(pid, amount="500.00", date="2026-10-30", reference="NCC-2")["transaction_id"]
+    upload(api, MISTYPED)
+    return {"first": first, "late": late}
+
+
+def test_the_reconciliation_report_as_a_workbook(api):
+    from openpyxl import load_workbook
+
+    ids = _mistyped_month(api)
+    rec = api.get("/api/v1/reconciliation?as_of=2026-10-31")
+    assert (rec["bank_balance"], rec["outstanding_receipts"], rec["outstanding_payments"], rec["client_money_held"],
+            rec["unmatched_bank_lines"], rec["bank_difference"]) == (
+        "1787.67", "500.00", "50.00", "2250.00", 2, "-12.33")  # 0.01 mistyped, 12.34 charged
+    r = api.call("GET", "/api/v1/reconciliation/report?as_of=2026-10-31&format=xlsx")
+    assert r.status_code == 200 and r.mimetype.endswith("spreadsheetml.sheet")
+    wb = load_workbook(io.BytesIO(r.data))
+    ws = wb["Reconciliation"]
+    num = lambda v: None if v is None else Decimal(str(v))  # noqa: E731 (openpyxl reads a number as float)
+    figures = {ws.cell(i, 1).value: num(ws.cell(i, 2).value) for i in range(5, 13)}
+    assert figures == {
+        "Balance on the bank statement": Decimal("1787.67"), "Add: receipts not yet on the bank": Decimal("500"),
+        "Less: payments not yet on the bank": Decimal("50"), "Balance the ledger expects at the bank": Decimal("2237.67"),
+        "Client money held (the ledger)": Decimal("2250"), "Bank difference": Decimal("-12.33"),
+        "Sum of every fund": Decimal("2250"), "Difference: client money held less the funds": Decimal("0")}
+    assert [ws.cell(i, 3).value for i in range(5, 11)] == [
+        None, "=ABS(SUM('Receipts'!F2:F2))", "=ABS(SUM('Payments'!F2:F2))", "=B5+B6-B7", None, "=B8-B9"]
+    receipts = [[c.value for c in row] for row in wb["Receipts"].iter_rows(min_row=2)]
+    assert [(t, num(a)) for t, *_, a in receipts] == [(ids["late"], Decimal("500"))]
+    assert [num(row[-1]) for row in wb["Payments"].iter_rows(min_row=2, values_only=True)] == [Decimal("-50")]
+    lines = list(wb["Unmatched lines"].iter_rows(min_row=2, values_only=True))
+    assert [(ln[2], num(ln[4]), ln[5], num(ln[6]), num(ln[7])) for ln in lines] == [
+        ("NORTHSHIRE NCC-1", Decimal("2000.01"), ids["first"], Decimal("2000"), Decimal("0.01")),
+        ("=1+2 ACCOUNT FEE", Decimal("-12.34"), None, None, Decimal("-12.34"))]
+    fee = wb["Unmatched lines"].cell(3, 3)
+    assert (fee.data_type, fee.quotePrefix) == ("s", True)  # what the bank wrote stays text
+
+
+def test_the_reconciliation_report_as_a_tagged_pdf(api, tmp_path):
+    import pdfua
+    import pikepdf
+    from test_documents_unicode import elements, pdf_text
+
+    _mistyped_month(api)
+    r = api.call("GET", "/api/v1/reconciliation/report?as_of=2026-10-31")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    path = tmp_path / "reconciliation.pdf"
+    path.write_bytes(r.data)
+    found = pdfua.validate(str(path))
+    assert [(f.rule_id, f.message) for f in found.findings] == [] and found.exit_code == 0
+    with pikepdf.open(io.BytesIO(r.data)) as pdf:
+        roles = [str(e.S) for e in elements(pdf.Root.StructTreeRoot)]
+        assert roles.count("/H1") == 1 and roles.count("/Table") == 4
+    text = pdf_text(r.data)
+    for words in ("Client bank account reconciliation as at 31 October 2026",
+                  "The bank statement dated 3 October 2026 shows £1,787.67. The bank difference is minus £12.33",
+                  "This reconciliation has not been completed.", "Bank difference -£12.33",
+                  "Balance the ledger expects at the bank £2,237.67", "Receipts not yet on the bank",
+                  "Payments not yet on the bank", "2000.01", "0.01", "=1+2 ACCOUNT FEE", "-12.34"):
+        assert words in text, (words, text)
+    assert api.call("GET", "/api/v1/reconciliation/report?as_of=0000-10-31").status_code == 422
+    assert api.call("GET", "/api/v1/reconciliation/report?format=docx").status_code == 422
+    token = api.user("broker")
+    assert api.call("GET", "/api/v1/reconciliation/report", token=token).status_code == 403
+
+
+def test_the_report_before_any_statement_and_at_the_last_day_it_takes(api):
+    from test_documents_unicode import pdf_text
+
+    bad = api.call("GET", "/api/v1/reconciliation/report?as_of=9999-12-31")
+    assert bad.status_code == 422 and "as_of" in bad.get_json()["error"]["details"]
+    for query in ("", "?as_of=2100-12-31", "?as_of=1990-01-01"):
+        pdf = api.call("GET", f"/api/v1/reconciliation/report{query}")
+        assert pdf.status_code == 200, pdf.get_json()
+        assert "No bank statement with a closing balance is dated on or before this day" in pdf_text(pdf.data)
+        assert api.call("GET", f"/api/v1/reconciliation/report{query}{'&' if query else '?'}format=xlsx"
+                        ).status_code == 200
+    upload(api, "Date,Description,Amount,Balance\n01/10/2026,NORTHSHIRE,5.00,5.00\n")
+    far = api.call("GET", "/api/v1/reconciliation/report?as_of=2100-12-31&format=xlsx")
+    assert far.status_code == 200

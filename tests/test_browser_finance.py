@@ -91,3 +91,21 @@ def test_an_admin_creates_a_user_and_disables_another_who_is_signed_out(api, mon
     leaver.reload()
     assert "/login" in leaver.url
     other.close()
+
+
+def test_month_end_refuses_a_month_out_of_order_in_plain_words_beside_the_field(api, monkeypatch, tmp_path, live,
+                                                                              page):
+    pages_book.build(api, monkeypatch, tmp_path)  # October issued, September not (made before the rule)
+    pages_book.user(api, "fin", "--role", "finance")
+    errors = watch(page)
+    sign_in(page, live, "fin")
+    page.get_by_role("navigation", name="Your pages").get_by_role("link", name="Month end").click()
+    check_page(page, "finance-month-end", errors)  # at 320 px its table scrolls in its own box
+    page.get_by_label("September 2026: 2 to issue").check()
+    page.get_by_role("button", name="Issue the statements").click()
+    said = ("September 2026 comes before October 2026, which is already issued: months are issued in order. "
+            "The next month to issue is November 2026.")
+    assert said in page.locator("#month-error").inner_text()
+    assert said in page.locator(".govuk-error-summary").inner_text()
+    assert page.title().startswith("Error: Month end")
+    check_page(page, "finance-month-end-refused", errors)

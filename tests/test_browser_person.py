@@ -147,3 +147,29 @@ def test_keyboard_only_with_the_focus_always_visible(api, monkeypatch, tmp_path,
     tab_to("Sign out")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/login$"))
+
+
+def test_the_provider_s_contact_on_every_page_and_nothing_scrolls_sideways_at_320_px(api, monkeypatch, tmp_path,
+                                                                                     live, page):
+    """The demo provider's contact (a long e-mail address) in the foot of every page and in the
+    statement's own words: at 320 px the page still does not scroll sideways (check_page)."""
+    from isf_ledger.accounts.demo import DEMO_PROVIDER
+    r = api.call("PATCH", "/api/v1/provider", DEMO_PROVIDER)
+    assert r.status_code == 200, r.get_json()
+    book = pages_book.build(api, monkeypatch, tmp_path)
+    pages_book.user(api, "ana", "--role", "person", "--person", str(book.ana))
+    errors = watch(page)
+    page.goto(f"{live}/login")
+    assert "questions@brightwater.example.org" in page.locator("footer").inner_text()
+    sign_in(page, live, "ana")
+    for path, name in (("/", "contact-home"), (f"/people/{book.ana}/this-month", "contact-this-month"),
+                       (f"/people/{book.ana}/statements", "contact-statements"),
+                       (f"/people/{book.ana}/statements/2026-10", "contact-statement-october"),
+                       (f"/people/{book.ana}/spend", "contact-spend"), (f"/people/{book.ana}/queries", "contact-queries")):
+        page.goto(f"{live}{path}")
+        foot = page.locator("footer").inner_text()
+        assert "Sam Patel answers questions." in foot and "01632 960 123" in foot, path
+        assert "questions@brightwater.example.org" in foot, path
+        check_page(page, name, errors)
+    page.goto(f"{live}/people/{book.bo}")  # another person's: a 403 page, with the contact too
+    assert "questions@brightwater.example.org" in page.locator("footer").inner_text()

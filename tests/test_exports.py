@@ -310,7 +310,10 @@ def test_sage_layouts_and_the_nominal_codes_finance_sets(api):
     assert all(len(r[5]) <= 30 and len(r[6]) <= 60 for r in sage50[1:])
 
     sage = rows(export(api, "sage-accounting", "?from=2026-10-01&to=2026-11-30").get_data())
-    assert sage[0] == jn.SAGE_ACCOUNTING_HEADER
+    # ca-kb.sage.com "How to import journal entries": columns A to K, Debit at J and Credit at K.
+    assert sage[0] == jn.SAGE_ACCOUNTING_HEADER == [
+        "Reference", "Date", "Description", "Ledger Account Number", "Details", "Analysis Type 1", "Analysis Type 2",
+        "Analysis Type 3", "Include on Tax Return", "Debit", "Credit"]
     journals: dict = {}
     for r in sage[1:]:
         debit, credit = (Decimal(x) if x else Decimal(0) for x in (r[9], r[10]))

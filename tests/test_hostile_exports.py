@@ -25,7 +25,7 @@ ARRANGEMENT = "-2+3+cmd|' /C calc'!A0"
 BELL = "Ana\x07Bell\x1b"  # control characters a workbook cannot hold
 
 # The formulas the app writes: the statement's totals over its Lines sheet, the shared-charge total.
-APP_FORMULAS = re.compile(r'=(-?SUMIF\(Lines!\$F\$2:\$F\$\d+,"[a-z_]+",Lines!\$G\$2:\$G\$\d+\)'
+APP_FORMULAS = re.compile(r'=(-?SUMIF\(Lines!\$F\$2:\$F\$\d+,"[A-Za-z ]+",Lines!\$G\$2:\$G\$\d+\)'
                           r"|B\d+-C\d+|B\d+(\+C\d+)+(-C\d+)+|SUM\(Lines!\$G\$2:\$G\$\d+\)"
                           r"|SUM\(F\d+:F\d+\)|F\d+=B2)")
 
@@ -93,7 +93,7 @@ def test_no_export_holds_a_formula_the_app_did_not_write(api, book):
     wb = openpyxl.load_workbook(io.BytesIO(workbooks(api, book)["review pack"]))
     spend = [[c.value for c in row] for row in wb["Spend"].iter_rows(min_row=2)]
     category = api.get(f"/api/v1/people/{book['pid']}/spend")[0]["category"]  # stored as a slug, "=" first
-    assert category.startswith("=") and spend[0][1:6] == [PAYEE, category, "health", NAME, REFERENCE]
+    assert category.startswith("=") and spend[0][1:6] == [PAYEE, category, "Health", NAME, REFERENCE]
     assert all(c.quotePrefix for c in next(wb["Spend"].iter_rows(min_row=2, min_col=2, max_col=3)))
 
 
@@ -140,7 +140,7 @@ def test_workbooks_a_finance_person_can_use_as_they_come(api, book):
             for row in ws.iter_rows():
                 for c in row:
                     if isinstance(c.value, datetime):
-                        assert c.number_format == sheets.DATE, (export, ws.title, c.coordinate)
+                        assert c.number_format in (sheets.DATE, sheets.DATE_TIME), (export, ws.title, c.coordinate)
                     if isinstance(c.value, str) and c.data_type == "s" and len(c.value) < sheets.MAX_WIDTH - 2 \
                             and c.row > 1 and ws.title not in ("Summary", "Statement") and c.column != 1:
                         width = ws.column_dimensions[c.column_letter].width
@@ -174,8 +174,8 @@ def test_workbooks_a_finance_person_can_use_as_they_come(api, book):
 
     pack = books["review pack"]
     ledger = pack["Ledger"]
-    assert (ledger.freeze_panes, ledger.auto_filter.ref) == ("A2", f"A1:J{ledger.max_row}")
-    assert ledger["B2"].number_format == sheets.DATE and ledger["J2"].number_format == '"£"#,##0.00;-"£"#,##0.00'
+    assert (ledger.freeze_panes, ledger.auto_filter.ref) == ("A2", f"A1:K{ledger.max_row}")  # a row a transaction
+    assert ledger["B2"].number_format == sheets.DATE and ledger["I2"].number_format == '"£"#,##0.00;-"£"#,##0.00'
     assert pack["Spend"]["A2"].number_format == sheets.DATE
 
     shared = books["shared charges"].active

@@ -53,7 +53,8 @@ def test_worked_example_hours(api):
     assert (bal["available"], bal["bank_hours"], bal["bank_value"]) == ("1494.75", "1.00", "18.50")
     assert october(api, ana) == {"month": "2026-10", "planned": "31.00", "delivered": "10.00", "refused": "2.00",
                                  "unplanned": "1.50", "banked": "4.00", "bank_used": "3.00",
-                                 "provider_cancelled": "0.00", "bank_balance": "1.00"}
+                                 "provider_cancelled": "0.00", "bank_balance": "1.00",
+                                 "used": "13.00"}  # delivered and from the bank: refused and unplanned were not used
     assert api.get("/api/v1/reconciliation")["reconciles"] is True
 
 

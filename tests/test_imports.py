@@ -66,7 +66,7 @@ def assert_worked_example(api, pid):
     assert api.balance(pid, "2026-10-31")["available"] == "1494.75"
     assert october(api, pid) == {"month": "2026-10", "planned": "31.00", "delivered": "10.00", "refused": "2.00",
                                  "unplanned": "1.50", "banked": "4.00", "bank_used": "3.00",
-                                 "provider_cancelled": "2.00", "bank_balance": "1.00"}
+                                 "provider_cancelled": "2.00", "bank_balance": "1.00", "used": "13.00"}
     assert api.get("/api/v1/reconciliation")["reconciles"] is True
 
 

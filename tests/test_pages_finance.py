@@ -92,9 +92,11 @@ def test_a_fund_s_page_for_finance(api, book, fin):
     assert "Bus pass for college, £45.60 to Northshire Buses" in words
     assert "October 2026 , number" in words or "October 2026, number" in words
     assert "Received: council payment" in words
-    assert f'href="/people/{book.ana}/review-pack"' in html
-    pack = fin.get(f"/people/{book.ana}/review-pack")
+    assert f'href="/people/{book.ana}/review-pack.xlsx"' in html and f'href="/people/{book.ana}/review"' in html
+    pack = fin.get(f"/people/{book.ana}/review-pack.xlsx")
     assert pack.status_code == 200 and pack.data[:2] == b"PK"
+    # One route serves the pack to every role: the old finance-only path is gone.
+    assert fin.get(f"/people/{book.ana}/review-pack").status_code == 404
 
 
 def test_finance_records_a_receipt_seeing_the_fee_first_and_a_double_submit_writes_once(api, book, fin):
@@ -207,11 +209,39 @@ def test_month_end_shows_what_is_not_issued_issues_once_and_says_the_result(api,
     refused = fin.post("/month-end", data={**fields, "month": "September"}).get_data(as_text=True)
     assert 'id="month-error"' in refused and statements_for(api, "2026-09") == 0
     ended_not = fin.post("/month-end", data={**fields, "month": "2026-11"}).get_data(as_text=True)
-    assert 'id="month-error"' in ended_not and "Ends on 2026-11-30" in ended_not and statements_for(api, "2026-11") == 0
+    assert 'id="month-error"' in ended_not and statements_for(api, "2026-11") == 0
+    assert "November 2026 has not ended yet. Its statements can be issued from 1 December 2026." in text(ended_not)
     # October is issued, so September may not come after it (domain.md "Month end in order"): the
     # page says so beside the field, as the API's 409 months_out_of_order, and issues nothing.
     r1 = fin.post("/month-end", data={**fields, "month": "2026-09"})
     out_of_order = r1.get_data(as_text=True)
     assert r1.status_code in (200, 409) and 'govuk-error-summary' in out_of_order
     assert statements_for(api, "2026-09") == 0
-    assert "Error: 2026-11" in text(out_of_order)  # the month that must come first
+    # In plain English, beside the field and in the summary: no bare "2026-11", no person's id.
+    said = ("September 2026 comes before October 2026, which is already issued: months are issued in order. "
+            "The next month to issue is November 2026.")
+    beside = out_of_order.split('id="month-error"')[1].split("</p>")[0]
+    assert said in text(f"<p {beside}</p>")
+    assert text(out_of_order).count(said) == 2 and "Error: 2026-11" not in text(out_of_order)
+    done = fin.get("/month-end?issued=2026-10&count=2&already=0").get_data(as_text=True)
+    assert "Statements issued 2 issued for October 2026 (0 were already issued)" in text(done)
+    # What the address says is shown as words, never as markup.
+    odd = fin.get("/month-end?issued=<b>x</b>&count=<i>2</i>&already=0").get_data(as_text=True)
+    assert "<b>x</b>" not in odd and "&lt;b&gt;x&lt;/b&gt;" in odd and "<i>2</i>" not in odd
+
+
+def test_month_end_s_refusals_in_plain_english():
+    """The API's 409s name months as YYYY-MM; the page says them as a person would."""
+    from datetime import date
+
+    from isf_ledger.errors import Conflict
+    from isf_ledger.pages.finance import _month_refusal
+    gap = Conflict("out of order", {"person_id": 7, "month": "2026-10", "issued_through": "2026-09", "people": 3},
+                   code="months_out_of_order")
+    assert _month_refusal(date(2026, 11, 1), gap) == "Issue October 2026 first: months are issued in order."
+    before = Conflict("out of order", {"person_id": 7, "month": "2026-11", "issued_through": "2026-10", "people": 1},
+                      code="months_out_of_order")
+    assert _month_refusal(date(2026, 9, 1), before) == (
+        "September 2026 comes before October 2026, which is already issued: months are issued in order. "
+        "The next month to issue is November 2026.")
+    assert _month_refusal(date(2026, 9, 1), Conflict("other", code="closed_month")) is None

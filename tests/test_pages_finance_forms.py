@@ -133,7 +133,7 @@ def spend_data(fields: dict, **over) -> dict:
 
 
 def test_spend_with_its_receipt_file_is_recorded_once(api, book, fin):
-    path = f"/people/{book.ana}/spend/new"
+    path = f"/people/{book.ana}/spend/record"
     assert f'href="{path}"' in fin.get(f"/people/{book.ana}").get_data(as_text=True)
     fields = fresh(fin, path)
     before = api.get(f"/api/v1/people/{book.ana}/balance")["available"]
@@ -173,7 +173,7 @@ def test_a_ticked_box_is_the_api_s_true(api, book, fin):
 
 
 def test_bad_spend_or_a_bad_file_is_refused_beside_the_field_and_nothing_is_written(api, book, fin):
-    path = f"/people/{book.ana}/spend/new"
+    path = f"/people/{book.ana}/spend/record"
     fields = fresh(fin, path)
     count = count_rows(api, "spend", book.ana)
     refused(fin.post(path, data=spend_data(fields, amount="-3"), content_type="multipart/form-data"),
@@ -190,7 +190,7 @@ def test_bad_spend_or_a_bad_file_is_refused_beside_the_field_and_nothing_is_writ
 # --- The forms read in a handful of queries whatever the number of funds --------------------------
 
 def test_the_forms_read_in_a_handful_of_queries_whatever_the_number_of_funds(api, book, fin):
-    pages = ["/people/new", f"/people/{book.ana}/deliveries/new", f"/people/{book.ana}/spend/new",
+    pages = ["/people/new", f"/people/{book.ana}/deliveries/new", f"/people/{book.ana}/spend/record",
              f"/people/{book.ana}", f"/people/{book.ana}/contingency/set-aside",
              f"/people/{book.ana}/contingency/draw", f"/people/{book.ana}/name", f"/people/{book.ana}/fee-refund",
              f"/people/{book.ana}/clawback", f"/people/{book.ana}/close", f"/people/{book.ana}/plans/new",
@@ -622,7 +622,7 @@ def test_brokers_open_the_forms_the_api_lets_them_use_and_no_others(api, book):
     pages_book.user(api, "bro", "--role", "broker")
     bro = sign_in(api.app.test_client(), "bro")
     pid = book.ana
-    for path in ("/people/new", f"/people/{pid}/deliveries/new", f"/people/{pid}/spend/new",
+    for path in ("/people/new", f"/people/{pid}/deliveries/new", f"/people/{pid}/spend/record",
                  f"/people/{pid}/contingency/set-aside", f"/people/{pid}/contingency/draw", f"/people/{pid}/name",
                  "/shared", "/shared/new"):
         assert bro.get(path).status_code == 200, path
@@ -633,4 +633,4 @@ def test_brokers_open_the_forms_the_api_lets_them_use_and_no_others(api, book):
     assert f'href="/people/{pid}/deliveries/new"' in fund and f'href="/people/{pid}/close"' not in fund
     pages_book.user(api, "pat", "--role", "person", "--person", str(pid))
     pat = sign_in(api.app.test_client(), "pat")
-    assert pat.get(f"/people/{pid}/spend/new").status_code == 403 and pat.get("/people/new").status_code == 403
+    assert pat.get(f"/people/{pid}/spend/record").status_code == 403 and pat.get("/people/new").status_code == 403

@@ -312,3 +312,36 @@ def test_text_size_is_kept_for_the_user_across_sign_ins(api, book):
     r = client.post("/text-size", data={"csrf_token": csrf, "size": "huge", "next": "//evil.example/"})
     assert r.status_code == 303 and r.headers["Location"] == "/"
     assert 'class="govuk-template isf-text-large"' in client.get("/").get_data(as_text=True)
+
+
+def test_the_statement_page_says_how_the_share_of_shared_support_was_worked_out(api, book):
+    """A sleep-in of 3 places at £62.40 a night, two tenants for all October: £1,934.40 for
+    everyone, 31 of 93 shares each, so £644.80 (the worked example of test_shared_support.py)."""
+    cai, dee = api.person("Cai"), api.person("Dee")
+    for pid in (cai, dee):
+        api.plan(pid, planned_weekly_hours={"day_support": "7.00"})
+        api.receipt(pid, "2000.00", date="2026-10-01")
+    arr = api.post("/api/v1/shared-arrangements", {"name": "Sleep-in, 12 Rowan Close", "capacity": 3,
+                                                   "method": "equal", "per_night": "62.40",
+                                                   "effective_from": "2026-10-01"})
+    for pid in (cai, dee):
+        api.post(f"/api/v1/shared-arrangements/{arr['id']}/members", {
+            "person_id": pid, "weight": "1", "from": "2026-10-01", "agreed_on": "2026-09-01", "recorded_by": "Sam"})
+    api.post(f"/api/v1/shared-arrangements/{arr['id']}/charges/2026-10", {})
+    api.post("/api/v1/statements/2026-10/issue", {}, expect=200)  # Cai's and Dee's October
+    pages_book.user(api, "cai", "--role", "person", "--person", str(cai))
+    client = sign_in(api.app.test_client(), "cai")
+    page = client.get(f"/people/{cai}/statements/2026-10")
+    assert page.status_code == 200
+    words = text(page.get_data(as_text=True))
+    assert ("How your part of shared support was worked out Sleep-in, 12 Rowan Close, October 2026: this help "
+            "cost £1,934.40 for everyone. You had it for 31 days. That is 31 of the 93 shares of the month. "
+            "There are 3 places, and empty places have their shares too. So your part is £644.80.") in words
+    assert "Each of your days counts as" not in words  # a weight of 1 goes without saying
+    # November's charge is not made yet: this month's page has no working to show.
+    assert "How your part of shared support" not in text(client.get(f"/people/{cai}/this-month").get_data(as_text=True))
+    # Someone who shares nothing sees no such part.
+    pages_book.user(api, "ana", "--role", "person", "--person", str(book.ana))
+    ana = sign_in(api.app.test_client(), "ana")
+    assert "How your part of shared support" not in text(ana.get(f"/people/{book.ana}/statements/2026-10")
+                                                         .get_data(as_text=True))

@@ -145,3 +145,33 @@ def test_the_reviewers_pages_read_in_the_same_queries_whatever_the_history(api, 
     assert after == before, (before, after)
     # The review page: the review pack's reads (about 30), the forecast's and the statements' list.
     assert max(after) <= 55, after
+
+
+def test_a_reviewer_may_open_an_earlier_plan_year_and_its_review_pack(api, book, monkeypatch):
+    """A year on (5 October 2027) the plan year in force has only just begun: the page says so and
+    links to the one before, whose review (October 2026 to September 2027) has the hours and the
+    draw, and whose pack is that year's."""
+    from datetime import date
+
+    from isf_ledger import clock
+    monkeypatch.setattr(clock, "today", lambda: date(2027, 10, 5))
+    auditor = sign_in(api, "reviewer", "auditor", "--council", "Northshire")
+    now = auditor.get(f"/people/{book['ana']}")
+    words = text(now)
+    assert "From 1 October 2027 to 31 October 2027: the plan year so far, in whole months." in words
+    assert "Plan years: 1 October 2027 to 30 September 2028 (this plan year) 1 October 2026 to 30 September 2027" in words
+    assert "2026-W41" not in words
+    html = now.get_data(as_text=True)
+    assert f'href="/people/{book["ana"]}?year=2026-10-01"' in html
+    earlier = auditor.get(f"/people/{book['ana']}?year=2026-10-01")
+    words = text(earlier)
+    assert "From 1 October 2026 to 30 September 2027: an earlier plan year, in whole months." in words
+    assert "Where the fund stands at 30 September 2027" in words
+    assert "2026-W41: 5.00 hours used of 7.00 planned" in words and "Extra support after a fall Dr Okafor" in words
+    assert f'href="/people/{book["ana"]}/review-pack.xlsx?year=2026-10-01"' in earlier.get_data(as_text=True)
+    pack = auditor.get(f"/people/{book['ana']}/review-pack.xlsx?year=2026-10-01")
+    assert pack.status_code == 200
+    assert f"review-pack-{book['ana']}-2026-10-to-2027-09.xlsx" in pack.headers["Content-Disposition"]
+    # A year that is not one of the person's plan years shows the one in force, as with none.
+    assert "the plan year so far" in text(auditor.get(f"/people/{book['ana']}?year=1999-01-01"))
+    assert "the plan year so far" in text(auditor.get(f"/people/{book['ana']}?year=%00"))

@@ -19,6 +19,7 @@ from isf_ledger.db import db
 from isf_ledger.reports import statements as st
 from isf_ledger.reports.render_pdf import text_of
 from isf_ledger.reports.figures import HEADINGS, OUTGOING
+from isf_ledger.reports.render_xlsx import LABELS
 
 
 @pytest.fixture
@@ -85,7 +86,7 @@ def test_worked_example_through_the_api(api, today):
     # 7 hours a week for all 31 days of October: 31.00; the rest come with the hours branch.
     assert s["hours"] == {"planned": "31.00", "delivered": "0.00", "refused": "0.00", "unplanned": "0.00",
                           "banked": "0.00", "bank_used": "0.00", "provider_cancelled": "0.00",
-                          "bank_balance": "0.00"}
+                          "bank_balance": "0.00", "used": "0.00"}
     # 26,000 a year four-weekly: 2,000 due on 1 and 29 October; only the first came.
     assert s["arrears"]["council"] == {"due": "4000.00", "received": "2000.00", "arrears": "2000.00"}
     assert s["arrears"]["person"]["arrears"] == "0.00"
@@ -257,8 +258,8 @@ def test_the_workbook_formulas_total_the_lines(api, today):
     for row in sheet.iter_rows(min_row=7):
         formula = row[2].value
         if isinstance(formula, str) and "SUMIF" in formula:
-            heading = formula.split('"')[1]
-            sign = -1 if heading in OUTGOING else 1
+            heading = formula.split('"')[1]  # the heading in words, as the Lines sheet shows it
+            sign = -1 if {v: k for k, v in LABELS.items()}[heading] in OUTGOING else 1
             assert round(sign * by_heading.get(heading, 0), 2) == float(row[1].value), heading
             assert row[3].value.startswith("=B")
             checked += 1

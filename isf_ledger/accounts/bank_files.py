@@ -24,6 +24,7 @@ that cannot be read so (a 13th month) refuses the file, naming its line. Layouts
 from __future__ import annotations
 
 import csv
+from functools import lru_cache
 import hashlib
 import io
 import re
@@ -77,10 +78,16 @@ class Statement:
     closing_date: date | None = None
 
 
+_PLAIN_AMOUNT = re.compile(r"([-+]?)([0-9]{1,9})\.([0-9]{2})")
+
+
 def _pence(text, line, column) -> int:
     raw = (text or "").strip().replace(",", "").replace("£", "")
     negative = raw.startswith("(") and raw.endswith(")")
     raw = raw.strip("()")
+    if m := _PLAIN_AMOUNT.fullmatch(raw):  # the usual shape, read without a Decimal
+        pence = int(m[2]) * 100 + int(m[3])
+        return -pence if negative != (m[1] == "-") else pence
     try:
         value = Decimal(raw)
     except InvalidOperation:
@@ -101,8 +108,8 @@ _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun",
                                         "nov", "dec"), 1)}
 
 
-def _date(text, line, column) -> date:
-    raw = (text or "").strip()
+@lru_cache(maxsize=4096)  # a year's statement writes at most a few hundred different days
+def _day(raw: str) -> date | None:
     try:
         if m := _ISO.fullmatch(raw):
             return date(int(m[1]), int(m[2]), int(m[3]))
@@ -114,7 +121,15 @@ def _date(text, line, column) -> date:
             return date(year, month, int(m[1]))
     except ValueError:
         pass
-    raise StatementRefused(line, column, f"not a date read day first (dd/mm/yyyy) or ISO: {raw!r}")
+    return None
+
+
+def _date(text, line, column) -> date:
+    raw = (text or "").strip()
+    day = _day(raw)
+    if day is None:
+        raise StatementRefused(line, column, f"not a date read day first (dd/mm/yyyy) or ISO: {raw!r}")
+    return day
 
 
 def _sort_code(text) -> str:
@@ -147,12 +162,14 @@ BARCLAYS = ["group", "acc id", "account no", "type", "bank code", "curr", "entry
 def _generic(rows, start, header):
     cols = {name: i for i, name in enumerate(header)}
     two = "money in" in cols
+    at = [cols.get(name) for name in ("date", "description", "amount", "money in", "money out", "balance")]
     for n, row in rows:
-        get = lambda name: row[cols[name]] if cols.get(name) is not None and cols[name] < len(row) else ""  # noqa: E731
-        amount = (_optional_pence(get("money in"), n, "Money in") - _optional_pence(get("money out"), n, "Money out")
-                  if two else _pence(get("amount"), n, "Amount"))
-        balance = get("balance")
-        yield Line(n, _date(get("date"), n, "Date"), amount, get("description").strip(),
+        size = len(row)
+        day, text, amount, money_in, money_out, balance = (
+            row[i] if i is not None and i < size else "" for i in at)
+        pence = (_optional_pence(money_in, n, "Money in") - _optional_pence(money_out, n, "Money out")
+                 if two else _pence(amount, n, "Amount"))
+        yield Line(n, _date(day, n, "Date"), pence, text.strip(),
                    balance_pence=_pence(balance, n, "Balance") if balance.strip() else None)
 
 

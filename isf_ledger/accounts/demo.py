@@ -389,67 +389,81 @@ def _quarter_hours(rng, low: int, high: int) -> Decimal:
     return Decimal(rng.randint(low * 4, high * 4)) / 4
 
 
+# A session's odds of going otherwise than planned, in a hundred: refused on the day, not used
+# without notice, banked with notice, cancelled by the provider (staff sickness, a missed visit).
+SESSION_ODDS = (("refused", 5), ("unplanned", 3), ("banked", 3), ("provider_cancelled", 3))
+START_TIMES = (clock_time(9), clock_time(9, 30), clock_time(10), clock_time(13, 30), clock_time(14))
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One session of a person's week: the weekday (Monday 0), when it starts, how long, and the
+    part of the plan it serves."""
+    weekday: int
+    start: clock_time
+    hours: Decimal
+    domain: str
+
+
+def weekly_pattern(rng, weekly: Decimal, lines: list[dict]) -> list[Slot]:
+    """A person's week of day support: three to six sessions on set days, the planned weekly hours
+    shared between them in quarter hours, each serving a part of the plan in proportion to the
+    plan's budget lines (largest remainder over the sessions)."""
+    n = max(3, min(6, int(weekly / 5) + 2))
+    days = sorted(rng.sample(range(7), n))
+    quarters = int(weekly * 4)
+    each = [quarters // n + (1 if i < quarters % n else 0) for i in range(n)]
+    amounts = [(line["domain"], Decimal(line["annual_amount_pence"])) for line in lines if line["domain"] in DAY_DOMAINS]
+    amounts = amounts or [(d, Decimal(1)) for d in DAY_DOMAINS]
+    counts = split_largest_remainder(n, amounts)
+    domains = [d for d, _ in amounts for _ in range(counts[d])]
+    rng.shuffle(domains)
+    return [Slot(day, rng.choice(START_TIMES), Decimal(q) / 4, domain)
+            for day, q, domain in zip(days, each, domains) if q]
+
+
 def month_by_month_hours(spec: PersonSpec, start: date, today: date) -> list[DeliveryIn]:
-    """A rostering system's month: each service's delivered hours as timesheet lines at the
-    month's end (a day's session at most each), and the sessions that went otherwise as their own lines: refused, unplanned,
-    banked with a week's notice and drawn a few weeks later, missed visits the provider cancelled.
-    Only days before today; the bank is drawn only from what it holds, within the year."""
+    """A rostering system's sessions, as life goes: day support on the person's set days each week
+    (weekly_pattern) at the planned hours; a few sessions refused on the day, not used without
+    notice, banked with a week's notice or cancelled by the provider; banked hours drawn later as
+    an extra session on another day; a waking night every night. Only days before today; the bank
+    is drawn only from what it holds, within the year."""
     rng = random.Random(spec.hours_seed)
+    week = {service: weekly_pattern(rng, Decimal(weekly), spec.budget_lines)
+            for service, weekly in spec.planned_weekly_hours.items() if service != "waking_night"}
     out: list[DeliveryIn] = []
     lots: list[list] = []  # [lapses_on, hours left], oldest first, as the bank draws them
-    month = start
-    yesterday = today - timedelta(days=1)
-    while month <= yesterday:
-        last = min(add_months(month, 1) - timedelta(days=1), yesterday)
-        days = (last - month).days + 1
-        dom = lambda d: month + timedelta(days=min(d, days) - 1)  # noqa: E731 - a day of this month
-        for service, weekly in spec.planned_weekly_hours.items():
-            planned = (weekly * days / 7).quantize(Decimal("0.25"), rounding=ROUND_HALF_UP)
-            domain = "staying_safe" if service == "waking_night" else rng.choice(DAY_DOMAINS)
-            if service == "waking_night":
-                planned = planned.to_integral_value()
-                if rng.randrange(100) < 15 and planned > 1:
-                    out.append(DeliveryIn(dom(rng.randint(1, 28)), clock_time(22), service, Decimal(1),
-                                          "provider_cancelled", domain))
-                    planned -= 1
-                out += _sessions(last, clock_time(22), service, planned, domain, Decimal(1))
-                continue
-            others = []
-            for status, chance, low, high in (("refused", 25, 1, 3), ("unplanned", 15, 1, 3),
-                                              ("provider_cancelled", 20, 2, 4), ("banked", 20, 3, 6)):
-                if rng.randrange(100) < chance:
-                    others.append((status, _quarter_hours(rng, low, high), dom(rng.randint(1, 20))))
-            draw_on = dom(rng.randint(21, 28))
-            held = sum(left for lapses_on, left in lots if lapses_on > draw_on)
-            if held > 0 and rng.randrange(100) < 60:
-                others.append(("bank_used", min(held, _quarter_hours(rng, 2, 5)), draw_on))
-            for status, qty, day in others:
-                if status == "banked":
-                    lots.append([day + timedelta(days=BANK_EXPIRY_DAYS), qty])
-                    notice = datetime.combine(day - timedelta(days=rng.randint(3, 10)), clock_time(9), tzinfo=UK)
-                    out.append(DeliveryIn(day, clock_time(10), service, qty, status, domain, notice))
+    day, yesterday = start, today - timedelta(days=1)
+    while day <= yesterday:
+        if "waking_night" in spec.planned_weekly_hours:
+            status = "provider_cancelled" if rng.randrange(100) < 1 else "delivered"
+            out.append(DeliveryIn(day, clock_time(22), "waking_night", Decimal(1), status, "staying_safe"))
+        for service, slots in week.items():
+            for slot in slots:
+                if slot.weekday != day.weekday():
                     continue
-                if status == "bank_used":
-                    need = qty
+                status, roll = "delivered", rng.randrange(100)
+                for other, chance in SESSION_ODDS:
+                    if roll < chance:
+                        status = other
+                        break
+                    roll -= chance
+                notice = None
+                if status == "banked":
+                    lots.append([day + timedelta(days=BANK_EXPIRY_DAYS), slot.hours])
+                    notice = datetime.combine(day - timedelta(days=rng.randint(3, 10)), clock_time(9), tzinfo=UK)
+                out.append(DeliveryIn(day, slot.start, service, slot.hours, status, slot.domain, notice))
+            # Banked hours drawn now and then, as an extra session on a day without one.
+            if not any(s.weekday == day.weekday() for s in slots) and rng.randrange(100) < 6:
+                held = sum(left for lapses_on, left in lots if lapses_on > day)
+                if held > 0:
+                    need = qty = min(held, _quarter_hours(rng, 2, 4))
                     for lot in lots:
-                        take = min(need, lot[1]) if lot[0] > day else 0
+                        take = min(need, lot[1]) if lot[0] > day else Decimal(0)
                         lot[1], need = lot[1] - take, need - take
-                out.append(DeliveryIn(day, clock_time(10), service, qty, status, domain))
-                if status in ("refused", "unplanned", "provider_cancelled", "banked"):
-                    planned -= qty
-            out += _sessions(last, clock_time(9), service, planned, domain, Decimal(24))
-        month = add_months(month, 1)
-    return out
-
-
-def _sessions(last: date, start: clock_time, service: str, total: Decimal, domain: str, most: Decimal) -> list[DeliveryIn]:
-    """The month's delivered hours (or nights) as the fewest sessions of at most a day (`most`:
-    24 hours, or one night), on the days back from the month's last; nothing when none."""
-    out, day = [], last
-    while total > 0:
-        qty = min(total, most)
-        out.append(DeliveryIn(day, start, service, qty, "delivered", domain))
-        total, day = total - qty, day - timedelta(days=1)
+                    out.append(DeliveryIn(day, clock_time(10), service, qty, "bank_used", rng.choice(slots).domain
+                                          if slots else "personal_care"))
+        day += timedelta(days=1)
     return out
 
 

@@ -33,6 +33,19 @@ STATUSES = ("delivered", "refused", "unplanned", "banked", "bank_used", "provide
 CHARGED = ("delivered", "refused", "unplanned", "bank_used")
 DEFAULT_BANKING_NOTICE_HOURS = 48
 FIGURES = ("planned", *STATUSES, "bank_balance")
+# Hours used (domain.md "One meaning for each figure"): support given and drawn from the bank.
+# Refused and unplanned hours are charged but were not used, and are shown as such.
+USED = ("delivered", "bank_used")
+
+
+def hours_used(row: dict):
+    """Hours used in a period's figures (hundredths, quantities or their strings alike)."""
+    if "used" in row:
+        return row["used"]
+    values = [row.get(k, 0) for k in USED]
+    if any(isinstance(v, str) for v in values):
+        return str(sum(Decimal(v) for v in values).quantize(Decimal("0.01")))
+    return sum(values)
 # One delivery is one day's session at most (domain.md "Hours"): 24 hours, or one night of a
 # per-night service; in hundredths.
 MAX_QUANTITY = {"hour": 2400, "night": 100}
@@ -301,7 +314,8 @@ def planned_in(plan_windows, period: Period) -> int:
 def hours_by_period(session, person_ids, start: date, end: date,
                     kinds: tuple[str, ...] = ("months", "weeks")) -> dict[int, dict[str, list[dict]]]:
     """The hours against the plan of many people, by calendar month and by ISO week (each period
-    cut to start..end), in hundredths: planned, each status, and the bank at the period's end.
+    cut to start..end), in hundredths: planned, each status, hours used (USED) and the bank at
+    the period's end.
     The one place statements, review packs and the API read these figures from; a handful of
     queries for any number of people. `kinds` leaves out months or weeks a caller does not show."""
     ids = sorted(set(person_ids))
@@ -335,5 +349,7 @@ def hours_by_period(session, person_ids, start: date, end: date,
             where = slot[kind]
             for day, status, total in daily.get(pid, ()):
                 figures[where[day]][status] += total
+            for row in figures:
+                row["used"] = sum(row[k] for k in USED)
             out[pid][kind] = figures
     return out

@@ -163,16 +163,27 @@ def received_by_person(session, person_ids: list[int], as_of: date) -> dict[int,
 
 
 def arrears(session, person: Person, as_of: date) -> dict:
-    """Due and received to date, the council's and the person's contribution separately."""
-    return arrears_of(expected_instalments(session, person, as_of), received(session, person.id, as_of))
+    """Due and received to date, the council's and the person's contribution separately; a
+    closed fund's stop at its closing date (arrears_of)."""
+    closed_on = person.fund.closed_on if person.fund is not None else None
+    return arrears_of(expected_instalments(session, person, as_of), received(session, person.id, as_of),
+                      as_of=as_of, closed_on=closed_on)
 
 
-def arrears_of(due: list[Instalment], got: dict[str, int]) -> dict:
-    """Arrears from instalments due and receipts by source, both already read."""
+def arrears_of(due: list[Instalment], got: dict[str, int], *, as_of: date | None = None,
+               closed_on: date | None = None) -> dict:
+    """Arrears from instalments due and receipts by source, both already read.
+
+    Arrears stop at a fund's closing date (domain.md "One meaning for each figure"): as at the
+    close date they are what was due by then and not received; after it, a closed fund owes and
+    is owed nothing, so `arrears` is zero (what was due and received by the close is kept)."""
+    if closed_on is not None:
+        due = [i for i in due if i.due <= closed_on]
+    after_close = closed_on is not None and as_of is not None and as_of > closed_on
     out = {}
     for who, source, attr in (("council", "council", "council_pence"),
                               ("person", "client_contribution", "person_pence")):
         due_total = sum(getattr(i, attr) for i in due)
         paid = got.get(source, 0)
-        out[who] = {"due": due_total, "received": paid, "arrears": max(0, due_total - paid)}
+        out[who] = {"due": due_total, "received": paid, "arrears": 0 if after_close else max(0, due_total - paid)}
     return out

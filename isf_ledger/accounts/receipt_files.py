@@ -112,15 +112,42 @@ def _unavailable(e: OSError):
                            "server, and send the file again later.") from e
 
 
-def attach_receipt_file(session, spend: Spend, data: bytes, original_name: str | None,
-                        user_id: int | None = None) -> tuple[ReceiptFile, bool]:
-    """Attach a file to a spend. Sending the same file again answers with it (False: nothing new);
-    another file when one is attached is refused."""
+def checked_media_type(data: bytes, original_name: str | None) -> str:
+    """The file's media type, read from its content; Invalid naming `file` for anything not
+    accepted (by content, whatever its name says) or a name with a control character."""
     media_type = sniff(data[:64])
     if media_type is None:
         raise Invalid("file", "is not an image (JPEG, PNG, GIF, WebP, HEIC) or a PDF, whatever its name says")
     if has_control_characters(original_name or ""):
         raise Invalid("file", "the file's name must not contain control characters (such as NUL); rename it")
+    return media_type
+
+
+def store_pending(data: bytes, original_name: str | None) -> tuple[str, str]:
+    """Check a file and keep it in the file store before the spend it is for is recorded (the
+    pages ask for the photo, then check the answers, then record): (its SHA-256, its media type).
+    Until attach_receipt_file names it, it is an orphan, as after a failed commit: harmless."""
+    media_type = checked_media_type(data, original_name)
+    sha256 = hashlib.sha256(data).hexdigest()
+    _store(data, sha256)
+    return sha256, media_type
+
+
+def pending_file(sha256: str) -> bytes | None:
+    """A file kept by store_pending, or None if the store no longer has it."""
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        return None
+    try:
+        return path_of(sha256).read_bytes()
+    except OSError:
+        return None
+
+
+def attach_receipt_file(session, spend: Spend, data: bytes, original_name: str | None,
+                        user_id: int | None = None) -> tuple[ReceiptFile, bool]:
+    """Attach a file to a spend. Sending the same file again answers with it (False: nothing new);
+    another file when one is attached is refused."""
+    media_type = checked_media_type(data, original_name)
     refuse_closed_fund(session, spend.person_id)  # before the file store is written
     sha256 = hashlib.sha256(data).hexdigest()
     lock_key(session, f"receipt-file:{spend.id}")

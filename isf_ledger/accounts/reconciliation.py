@@ -9,14 +9,15 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from .bank_statements import bank_position
+from .bank_statements import bank_position, clear
 from .ledger import balances, provider_accounts
 from ..errors import Conflict
 from ..money import format_pence
+from .kinds import kind_of
 from .models import Account, BankReconciliation
 
 
-def reconcile(session, as_of: date | None = None) -> dict:
+def reconcile(session, as_of: date | None = None, detail: bool = False) -> dict:
     every = balances(session, None, as_of)
     person_accounts = dict(session.execute(
         sa.select(Account.id, Account.kind).where(Account.person_id.is_not(None))).all())
@@ -28,7 +29,7 @@ def reconcile(session, as_of: date | None = None) -> dict:
     return {"as_of": as_of, "funds_total": funds_total, "client_money_held": held,
             "difference": held - funds_total, "funds_overdrawn": overdrawn,
             "reconciles": held == funds_total,
-            **bank_position(session, as_of or date.max, held)}
+            **bank_position(session, as_of or date.max, held, detail)}
 
 
 def complete(session, as_of: date, user_id: int | None) -> dict:
@@ -37,7 +38,11 @@ def complete(session, as_of: date, user_id: int | None) -> dict:
     first completion."""
     done = session.scalar(sa.select(BankReconciliation).where(BankReconciliation.as_of == as_of))
     if done is None:
-        rec = reconcile(session, as_of)
+        later = session.scalar(sa.select(sa.func.max(BankReconciliation.as_of)))
+        if later is not None and later > as_of:
+            raise Conflict(f"a reconciliation is already completed as at {later.isoformat()}: the next one starts "
+                           "from it", {"as_of": f"after {later.isoformat()}"}, code="already_reconciled_later")
+        rec = reconcile(session, as_of, detail=True)
         if rec["bank_difference"] is None:
             raise Conflict(f"no bank statement closes on or before {as_of.isoformat()}", code="no_bank_statement")
         if rec["bank_difference"] != 0 or rec["difference"] != 0:
@@ -48,6 +53,44 @@ def complete(session, as_of: date, user_id: int | None) -> dict:
                                   client_money_held_pence=rec["client_money_held"], completed_by=user_id)
         session.add(done)
         session.flush()
+        clear(session, done, rec)
     return {"id": done.id, "as_of": done.as_of, "bank_balance": done.bank_balance_pence,
             "client_money_held": done.client_money_held_pence, "completed_by": done.completed_by,
             "completed_at": done.completed_at}
+
+
+def report(session, as_of: date) -> dict:
+    """The reconciliation as at a date, for its report: the bank statement's balance, each
+    outstanding receipt and payment, the balance they make, the client money held and the sum of
+    the funds; each unmatched line (with the movement it differs from, if it is one mistyped);
+    the bank difference; and who completed it and when, if anyone has."""
+    rec = reconcile(session, as_of, detail=True)
+    done = session.scalar(sa.select(BankReconciliation).where(BankReconciliation.as_of == as_of))
+    last = session.scalar(sa.select(sa.func.max(BankReconciliation.as_of)).where(BankReconciliation.as_of <= as_of))
+    who = None
+    if done is not None and done.completed_by is not None:
+        from ..users import User  # the name of who completed it
+
+        user = session.get(User, done.completed_by)
+        who = user.name if user is not None else None
+
+    def movement(m) -> dict:
+        return {"transaction_id": m.transaction_id, "date": m.date, "what": kind_of(m.kind).label,
+                "description": m.description, "reference": m.reference, "amount": m.amount_pence}
+
+    outstanding = rec.pop("outstanding")
+    unmatched = rec.pop("unmatched")
+    floor = rec.pop("floor")
+    bank = rec["bank_balance"]
+    return {**rec,
+            "adjusted_bank_balance": None if bank is None else
+            bank + rec["outstanding_receipts"] - rec["outstanding_payments"],
+            "receipts": [movement(m) for m in outstanding if m.amount_pence > 0],
+            "payments": [movement(m) for m in outstanding if m.amount_pence < 0],
+            "lines": [{"line_id": ln.id, "date": ln.date, "description": ln.description, "reference": ln.reference,
+                       "amount": ln.amount_pence, "near": movement(near) if near else None,
+                       "differs_by": ln.amount_pence - near.amount_pence if near else ln.amount_pence}
+                      for ln, near in unmatched],
+            "since": floor.as_of if floor is not None else None,
+            "completed_at": done.completed_at if done else None, "completed_by": who,
+            "last_reconciled": last}

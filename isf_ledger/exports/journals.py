@@ -18,9 +18,15 @@ The layouts, as documented by their makers:
   debit, JC journal credit), Account Reference (blank for journals), Nominal A/C Ref, Department
   Code, Date (dd/mm/yyyy), Reference (30 characters), Details (60), Net Amount, Tax Code, Tax
   Amount; departments are numbered 0 to 999; T9 is the tax code outside the scope of VAT.
-- Sage Accounting journal import (gb/ca-kb.sage.com "How to import journal entries"): the
-  template's headings (Reference, Date, Description, Ledger Account Number, Details, Analysis
-  Type 1-3, Tax Rate Name, Debit, Credit); Reference at most 75 characters, a new journal
+- Sage Accounting journal import (ca-kb.sage.com solution 240304191549557 "How to import journal
+  entries", help.sbc.sage.com/en-ca/accounting/importing/import-journals.html): the template's
+  headings, columns A to K: Reference, Date, Description, Ledger Account Number, Details,
+  Analysis Type 1-3, Include on Tax Return, Debit (J), Credit (K); the optional Exchange rate
+  (L) is left out, every journal being in pounds, and Include on Tax Return is left blank
+  (client money and fees are outside VAT). The template's Date is month first (01/01/2022) for
+  a Canadian business; a UK business's Sage reads its own dd/mm/yyyy, as written here. The UK
+  page (gb-kb.sage.com solution 222001000100916) puts Debit and Credit at G and H of a shorter
+  template; Sage reads the columns by heading, in any order. Reference at most 75 characters, a new journal
   wherever it changes, so each journal's is unique; Description and Details at most 200; Debit
   and Credit balance within a journal; a file at most 0.5 MB (split otherwise).
 """
@@ -76,7 +82,7 @@ SAGE50_HEADER = ["Type", "Account Reference", "Nominal A/C Ref", "Department Cod
                  "Details", "Net Amount", "Tax Code", "Tax Amount"]
 SAGE50_TAX_CODE = "T9"
 SAGE_ACCOUNTING_HEADER = ["Reference", "Date", "Description", "Ledger Account Number", "Details",
-                          "Analysis Type 1", "Analysis Type 2", "Analysis Type 3", "Tax Rate Name", "Debit", "Credit"]
+                          "Analysis Type 1", "Analysis Type 2", "Analysis Type 3", "Include on Tax Return", "Debit", "Credit"]
 SAGE_ACCOUNTING_MAX_BYTES = 500 * 1024
 TRACKING = ("Service", "Council")
 SHARED_KINDS = ("shared_charge", "shared_void")

@@ -80,4 +80,4 @@ def _disable(user_id: int) -> str:
 
 
 def links_for_admin() -> list[dict]:
-    return [{"href": url_for("pages.users"), "text": "Users"}]
+    return [{"href": url_for("pages.users"), "text": "Users"}, {"href": url_for("pages.audit_log"), "text": "Audit log"}]

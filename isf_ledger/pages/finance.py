@@ -11,12 +11,13 @@ with `step=confirm`: loaded again by the same schema, written once per form key)
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from math import ceil
 
 import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 from flask import Response, g, render_template, request, url_for
+from markupsafe import Markup
 
 from .. import clock
 from ..accounts.api.scopes import PERSON, TRANSACTION
@@ -32,16 +33,16 @@ from ..accounts.schemas.receipts import ReceiptIn
 from ..accounts.schemas.transactions import ReverseIn
 from ..accounts.spend import spend_of
 from ..db import db
-from ..errors import Invalid
+from ..errors import Conflict, Invalid
 from ..accounts.hours import quantity
 from ..reports import dashboard as dash
 from ..reports import statements as st
 from ..reports.finance_api import XLSX
 from ..reports.render_pdf import hours
-from ..reports.review_pack import render_review_pack, review_pack as build_review_pack
 from ..reports.models import Statement, StatementDelivery
 from .forms import NOT_FIELDS, PageForm
 from .frame import visible
+from .jobs import launch as launch_jobs
 from .views import bp, signed_in
 
 PER_PAGE = 50
@@ -237,19 +238,6 @@ def dashboard_xlsx():
                     headers={"Content-Disposition": f'attachment; filename="dashboard-{as_of}.xlsx"'})
 
 
-@bp.get("/people/<int:person_id>/review-pack")
-@signed_in
-@visible(PERSON)
-def review_pack(person_id: int):
-    """The council review workbook for the twelve months to the end of last month (as the API's
-    review-pack with no dates)."""
-    end = clock.today().replace(day=1) - timedelta(days=1)
-    first = st.add_months(st.month_start(end), -11)
-    data = render_review_pack(build_review_pack(db.session, person_id, first, st.month_end(end)))
-    name = f"review-pack-{person_id}-{first:%Y-%m}-to-{end:%Y-%m}.xlsx"
-    return Response(data, mimetype=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
 def fund_line_amount(line: dict) -> int:
     """What a line moved in or out of the fund's available pot, in pence."""
     return sum(p["amount"] for p in line["postings"] if p["account"].endswith(":available"))
@@ -269,7 +257,8 @@ def links_for_role(role: str) -> list[dict]:
     """The pages a finance user (or an admin) starts from."""
     if role in ("admin", "finance"):
         return [{"href": url_for("pages.dashboard"), "text": "Dashboard"},
-                {"href": url_for("pages.month_end"), "text": "Month end"}] + (
+                {"href": url_for("pages.month_end"), "text": "Month end"},
+                {"href": url_for("pages.imports"), "text": "Imports"}] + (
                     _admin_links() if role == "admin" else [])
     return []
 
@@ -313,14 +302,17 @@ def month_end():
         month = form.data["month"]
         done = form.write(lambda: _issue(month))
         if done is not None:
+            launch_jobs()  # a month with many people: issued in the background (month_end.py)
             return done
     months = _months_to_issue(clock.today())
     if "month" not in form.values:
         form.values["month"] = next((m["month"] for m in months if m["to_issue"]), "")
     result = None
     if request.args.get("issued"):
-        result = {"month": request.args["issued"], "issued": request.args.get("count", "0"),
-                  "already": request.args.get("already", "0")}
+        # The address's words are shown as words (escaped), never as markup.
+        result = {"month": request.args["issued"], "html": Markup(
+            '<span id="issued">{}</span> issued for {} ({} were already issued)').format(
+                request.args.get("count", "0"), _month_words(request.args["issued"]), request.args.get("already", "0"))}
     return render_template("pages/finance_month_end.html", title="Month end", form=form, months=months,
                            result=result, error_count=len(form.errors),
                            items=radio_items(form, "month", {m["month"]: f'{m["name"]}: {m["to_issue"]} to issue'
@@ -328,9 +320,45 @@ def month_end():
 
 
 def _issue(month: str) -> str:
+    from .month_end import in_background
+
     try:
         first = st.parse_month(month)
     except Exception:
         raise Invalid("month", "Choose a month")
-    done = st.issue_month(db.session, first, user_id=g.user.id)
+    try:
+        background = in_background(first)  # a long month: the same checks, then issued in the background
+        if background is not None:
+            return background
+        done = st.issue_month(db.session, first, user_id=g.user.id)
+    except Conflict as e:
+        said = _month_refusal(first, e)
+        if said is None:
+            raise
+        raise Invalid("month", said) from None
     return url_for("pages.month_end", issued=done.month, count=done.issued, already=done.already_issued)
+
+
+def _month_words(month: str) -> str:
+    """'2026-10' as 'October 2026' (anything else as it came)."""
+    try:
+        return f"{st.parse_month(month):%B %Y}"
+    except Exception:  # noqa: BLE001 - a hand-typed query string: shown as typed (escaped)
+        return month
+
+
+def _month_refusal(first: date, refused: Conflict) -> str | None:
+    """Month end's refusals in plain English for the field, from the API's 409 details (which
+    name months as YYYY-MM for programs): months are issued in order, and only once they end."""
+    details, code = refused.details or {}, getattr(refused, "code", None)
+    if code == "months_out_of_order":
+        due = st.parse_month(details["month"])
+        issued = st.parse_month(details["issued_through"])
+        if issued < first:
+            return f"Issue {due:%B %Y} first: months are issued in order."
+        return (f"{first:%B %Y} comes before {issued:%B %Y}, which is already issued: months are issued "
+                f"in order. The next month to issue is {due:%B %Y}.")
+    if code == "month_not_ended":
+        after = st.add_months(first, 1)
+        return f"{first:%B %Y} has not ended yet. Its statements can be issued from {after.day} {after:%B %Y}."
+    return None

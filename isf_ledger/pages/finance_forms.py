@@ -189,10 +189,10 @@ SPEND_LABELS = {"date": "Date paid", "amount": "Amount", "payee": "Who was paid"
                 "file": "The receipt (optional)"}
 
 
-@bp.route("/people/<int:person_id>/spend/new", methods=["GET", "POST"])
+@bp.route("/people/<int:person_id>/spend/record", methods=["GET", "POST"])
 @signed_in
 @visible(PERSON)
-def new_spend(person_id: int):
+def record_spend_page(person_id: int):
     """Pay someone from the fund (as POST /api/v1/people/{id}/spend) and attach the receipt's photo
     or PDF (as POST /api/v1/spend/{id}/receipt-file), both in one write: a refused file writes no
     spend either."""
@@ -214,7 +214,7 @@ def new_spend(person_id: int):
               FormField("file", kind="file", hint="A photo or a PDF of the receipt, at most 10 MB. "
                                                   "You can add it later if you do not have it yet.")]
     return show(form, fields, person=g.person, title="Record spend", multipart=True,
-                action=url_for("pages.new_spend", person_id=person_id), button="Record the spend")
+                action=url_for("pages.record_spend_page", person_id=person_id), button="Record the spend")
 
 
 def _spend(person_id: int, data: dict) -> str:
@@ -732,7 +732,7 @@ bp.add_app_template_global(may, "may")
 
 # The forms a fund's page links to, in the order it lists them (each shown to the roles that may open it).
 FUND_ACTIONS = [("pages.new_plan", "Add a plan version"), ("pages.new_delivery", "Record a delivery"),
-                ("pages.new_spend", "Record spend and its receipt"),
+                ("pages.record_spend_page", "Record spend and its receipt"),
                 ("pages.set_aside", "Set money aside in the contingency"), ("pages.draw", "Draw on the contingency"),
                 ("pages.correct_person_name", "Correct the name"), ("pages.fee_refund", "Refund management fee"),
                 ("pages.clawback", "Record a clawback of surplus"), ("pages.close", "Close the fund")]

@@ -90,6 +90,13 @@ class PageForm:
         return [{"text": text, "href": f"#{field}" if field != "_form" else "#main-content"}
                 for field, text in self.errors.items()]
 
+    def replayed(self):
+        """The redirect this form's key was answered with when it was written, or None: for a form
+        whose fields depend on what is written (a week's sessions no longer offered once recorded),
+        a second submit is answered before its fields are read."""
+        seen = _recorded(f"page:{self.key}") if request.method == "POST" else None
+        return redirect(seen.body, 303) if seen is not None else None
+
     def write(self, operation: Callable[[], str]):
         """Run `operation` (it writes and returns the path to go on to) once for this form's key,
         commit, and redirect there; a refusal is rolled back and shown on the form (returns None)."""

@@ -114,6 +114,7 @@ ERROR_PAGES = {
     404: ("Page not found", "There is no page at this address. Check the address, or go back."),
     405: ("Page not found", "There is no page at this address. Check the address, or go back."),
     409: ("This could not be done", "This could not be done."),
+    413: ("The file is too large", "What was sent is too large. Go back and choose a smaller file or photo."),
     422: ("Something was wrong with the request", "The page could not understand what was sent."),
     500: ("Sorry, there is a problem", "Sorry, something went wrong on our side. Try again later."),
     503: ("Sorry, the service is unavailable", "Sorry, the service is not working just now. Try again later."),

@@ -17,6 +17,7 @@ from flask import abort, g, render_template, url_for
 from .. import clock
 from ..accounts.api.scopes import PERSON
 from ..accounts.api.spend import send_receipt_file
+from ..accounts.hours import hours_used
 from ..accounts.models import Person
 from ..accounts.spend import spend_of
 from ..db import db
@@ -24,6 +25,7 @@ from ..errors import NotFound
 from ..reports import statements as st
 from ..reports.api import statement_file
 from ..reports.models import Statement
+from ..reports.review_pack import shared_working
 from ..reports.render_pdf import hours, letter, month_name
 from .frame import visible
 from .views import bp, signed_in
@@ -69,6 +71,13 @@ def pounds_text(text: str) -> str:
 
 
 bp.app_template_filter("month_name")(month_name)
+
+
+@bp.app_template_filter("plain_number")
+def plain_number(value) -> str:
+    """A decimal as a person would write it: '31.00' -> '31', '1.50' -> '1.5'."""
+    d = Decimal(str(value))
+    return format(d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize(), "f")
 
 
 @bp.app_template_filter("nonzero")
@@ -127,7 +136,7 @@ def money_page(person_id: int, *, home: bool = False):
     person = _person(person_id)
     today, f = _month_so_far(person_id)
     h = f["hours"]
-    used_hours = Decimal(h["delivered"]) + Decimal(h["bank_used"])
+    used_hours = Decimal(hours_used(h))
     return render_template("pages/person_money.html", person=person, f=f, today=today, home=home,
                            year=year_pace(f, today), used_hours=used_hours,
                            hours_pct=share(used_hours, h["planned"]), title="Your money")
@@ -156,8 +165,9 @@ def this_month(person_id: int):
     person = _person(person_id)
     today, f = _month_so_far(person_id)
     received = _received_by_source(person_id, today)
+    shared = shared_working(db.session, person_id, today.replace(day=1), st.month_end(today))
     return render_template("pages/person_month.html", person=person, f=f, today=today, received=received,
-                           title="This month so far")
+                           shared=shared, title="This month so far")
 
 
 def _received_by_source(person_id: int, today: date) -> list[tuple[str, str]]:
@@ -221,8 +231,10 @@ def statement(person_id: int, month: str):
     heading, blocks = said[0][1], said[1:]  # the first is the title: the page's h1
     at_end = next((i for i, (style, text) in enumerate(blocks) if (style, text) == ("h", "What happens next")),
                   len(blocks))  # the plan year's table goes where the PDF draws its chart
+    first = st.parse_month(month)
+    shared = shared_working(db.session, person_id, first, st.month_end(first))
     return render_template("pages/person_statement.html", person=_person(person_id), doc=doc,
-                           heading=heading, blocks=blocks, at_end=at_end, month=month,
+                           heading=heading, blocks=blocks, at_end=at_end, month=month, shared=shared,
                            name=month_name(doc["month"]),
                            documents=DOCUMENTS, title=heading)
 

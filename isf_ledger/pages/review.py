@@ -12,7 +12,7 @@ the one visibility rule (frame.visible): an auditor only their council's people.
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -20,6 +20,7 @@ from flask import Response, g, render_template, request
 
 from .. import clock
 from ..accounts.api.scopes import PERSON
+from ..accounts.hours import hours_used
 from ..accounts.ledger import month_start
 from ..accounts.models import Council, Person
 from ..accounts.plans import add_months, plans_of
@@ -57,11 +58,23 @@ def reviewer_home():
                            today=today, alert_words=ALERT_WORDS, title=f"{council.name if council else 'Your council'}'s people")
 
 
-def _period(person_id: int, today: date) -> tuple[date, date]:
-    """The review's period: the plan year in force today (its whole months so far), else the
-    last twelve months."""
-    year = plan_year(plans_of(db.session, person_id), today)
-    return (year[0], today) if year else (add_months(month_start(today), -11), today)
+def _period(person_id: int, today: date, wanted: str | None = None) -> tuple[tuple[date, date], list[dict]]:
+    """The review's period: the plan year in force today (its whole months so far), or an earlier
+    plan year asked for by its first day (`wanted`, YYYY-MM-DD, from the page's own links), else
+    the last twelve months; and every plan year so far, newest first, for choosing another."""
+    plans = plans_of(db.session, person_id)
+    current = plan_year(plans, today)
+    if current is None:
+        return (add_months(month_start(today), -11), today), []
+    years, start = [], plans[0].effective_from
+    while start <= today:
+        years.append((start, add_months(start, 12) - timedelta(days=1)))
+        start = add_months(start, 12)
+    chosen = next(((a, b) for a, b in years if a.isoformat() == wanted), current)
+    period = (chosen[0], min(chosen[1], today))
+    choices = [{"start": a.isoformat(), "from": a, "to": b, "now": (a, b) == current, "shown": (a, b) == chosen}
+               for a, b in reversed(years)]
+    return period, choices
 
 
 def _plan_against_actual(pack: dict) -> list[dict]:
@@ -80,7 +93,7 @@ def _weeks(pack: dict) -> tuple[list[dict], int]:
     """Hours used (delivered and from the bank) each week against the plan, and the bar's scale."""
     rows = []
     for w in pack["hours"]["weeks"]:
-        used = w["delivered"] + w["bank_used"]
+        used = hours_used(w)
         rows.append({"week": w["week"], "planned": w["planned"], "used": used, "refused": w["refused"],
                      "unplanned": w["unplanned"], "provider_cancelled": w["provider_cancelled"]})
     scale = max([1] + [max(r["planned"], r["used"]) for r in rows])
@@ -92,7 +105,8 @@ def _weeks(pack: dict) -> tuple[list[dict], int]:
 def review_page(person_id: int):
     person = g.person if isinstance(g.get("person"), Person) else db.session.get(Person, person_id)
     today = clock.today()
-    start, end = _period(person_id, today)
+    wanted = request.args.get("year")
+    (start, end), years = _period(person_id, today, wanted)
     pack = review_pack(db.session, person_id, start, end)
     weeks, _ = _weeks(pack)
     totals = pack["totals"]
@@ -109,7 +123,8 @@ def review_page(person_id: int):
         weekly=pack["planned_weekly_hours"], contingency=pack["contingency"], spend=pack["spend"],
         share_of=provider, by_part=by_part, shared=pack["shared"], queries=queries_of(db.session, person_id),
         statements=[{"month": m.strftime("%Y-%m"), "number": n} for m, n in statements],
-        year=year, pace=pace, today=today, hundredths=_hundredths, title=f"Review: {person.name}")
+        year=year, pace=pace, today=today, hundredths=_hundredths, years=years,
+        chosen=next((y["start"] for y in years if y["shown"] and not y["now"]), None), title=f"Review: {person.name}")
 
 
 def _hundredths(n: int) -> str:
@@ -129,8 +144,11 @@ def review(person_id: int):
 @signed_in
 @visible(PERSON)
 def review_pack_download(person_id: int):
-    """The review pack for the review's period, as the API's `review-pack` makes it."""
-    start, end = _period(person_id, clock.today())
+    """The review pack for the review's period (the plan year so far, in whole months, or the
+    earlier plan year the page shows: `?year=` its first day), as the API's
+    `review-pack` makes it: the one route for every role that may see the person (the reviewer's
+    page and finance's fund page both link here)."""
+    (start, end), _ = _period(person_id, clock.today(), request.args.get("year"))
     pack = review_pack(db.session, person_id, start, end)
     first, last = pack["period"]["from"], pack["period"]["to"]
     name = f"review-pack-{person_id}-{first:%Y-%m}-to-{last:%Y-%m}.xlsx"

@@ -164,6 +164,8 @@ def nav_links() -> list[dict]:
     else:
         from .finance import links_for_role
         links += links_for_role(user.role)
+        from .broker import links_for_broker  # brokers' pages: for brokers, finance and admins
+        links += links_for_broker()
     for link in links:
         link["current"] = link["href"] == request.path
     return links

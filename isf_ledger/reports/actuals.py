@@ -117,6 +117,9 @@ HEADINGS = {"row_type": "Row", "person_id": "Person id", "council_funded_voids":
             "bank_used_hours": "Hours used from the bank", "bank_used_cost": "Bank used cost"}
 
 
+ROW_TYPES = {"person": "Person", "council_funded_voids": "Empty places the council funds"}
+
+
 def _xlsx_value(ws, column: str, text: str):
     if not text:
         return None
@@ -124,4 +127,6 @@ def _xlsx_value(ws, column: str, text: str):
         return styled(ws, Decimal(text), QUANTITY if column.endswith("_hours") else GBP)
     if column in ("period_start", "period_end"):
         return styled(ws, date.fromisoformat(text), DATE)
+    if column == "row_type":
+        return ROW_TYPES.get(text, text)
     return int(text) if column == "person_id" else text

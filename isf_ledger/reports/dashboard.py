@@ -11,11 +11,14 @@ Alerts, and the thresholds they use (named here, shown in the JSON as `threshold
   (domain.md "Councils"): the lowest `available` in those weeks, less the bank's value and the
   threshold as at the date, still above zero. An instalment paid in advance that lifts the
   balance for a few days is not underspending.
-- `overspending`: money used in the plan year so far (support, shared support and spend, net of
-  reversals, from the plan year's first day) more than
-  OVERSPEND_MARGIN above the budget's pace (annual budget x the share of the year elapsed).
-  The fee is left out: it is taken when money arrives, in advance, so it would make every
-  fund paid a quarter ahead look overspent.
+- `overspending`: money used in the plan year so far on support, shared support and spend (net
+  of reversals, from the plan year's first day) more than OVERSPEND_MARGIN above the budget's
+  pace (annual budget x the share of the year elapsed). The fee is left out of this test only:
+  it is taken when money arrives, in advance, so it would make every fund paid ahead look
+  overspent on the year's first days. The figure shown, `plan_year_used`, is "used in the plan
+  year" as everywhere (domain.md "One meaning for each figure"): the fee included.
+- A closed fund owes and is owed nothing after its closing date: its arrears are counted to the
+  close date and are nothing after it (instalments.arrears_on).
 - `many_refusals`: refused hours over REFUSAL_SHARE of delivered hours in the last
   RECENT_MONTHS months (a sign the plan may not fit).
 - `many_provider_cancellations`: provider-cancelled hours over CANCELLATION_SHARE of the hours
@@ -47,7 +50,7 @@ from ..accounts.positions import positions
 from ..accounts.queries import ANSWER_WITHIN, overdue_by_person
 from ..accounts.reconciliation import reconcile
 from ..money import format_pence, round_half_up
-from ..sheets import DATE, GBP, QUANTITY, append, fit_streamed, print_to_width, styled, table, words
+from ..sheets import COUNT, DATE, GBP, QUANTITY, append, fit_streamed, print_to_width, styled, table, words
 from .figures import HEADINGS
 from ..accounts.instalments import received_by_person
 from ..accounts.plans import plans_by_person
@@ -85,7 +88,8 @@ class FundFigures:
     surplus_lasting: bool = False  # above the threshold for the whole of surplus_alert_weeks
     arrears: int = 0
     overdrawn: int = 0
-    spent: int = 0  # used in the plan year so far
+    spent: int = 0  # used in the plan year so far, the fee included (the figure shown)
+    spent_on_support: int = 0  # the same without the fee (the overspending alert's test)
     pace: int = 0  # the budget's share of the year elapsed
     hours: dict = field(default_factory=dict)  # recent months: status -> hundredths
     queries_overdue: int = 0  # queries open beyond the working days they are due an answer in
@@ -118,8 +122,9 @@ def _recent_hours(session, since: date, as_of: date) -> dict[int, dict[str, int]
     return out
 
 
-# What counts as using the budget here: support, shared support and spend (not the fee, above).
-USED_KINDS = sorted(k for k, h in HEADINGS.items() if h in USES_BUDGET and h != "management_fee_total")
+# What uses the budget (forecast.USES_BUDGET): the fee, support, shared support and spend.
+USED_KINDS = sorted(k for k, h in HEADINGS.items() if h in USES_BUDGET)
+FEE_KINDS = sorted(k for k, h in HEADINGS.items() if h == "management_fee_total")
 original = aliased(Transaction, name="original")  # the transaction a reversal reverses
 
 
@@ -147,9 +152,10 @@ def _years(session, starts: dict[int, date], first: date):
     return table
 
 
-def _plan_year_use(session, starts: dict[int, date], as_of: date) -> dict[int, int]:
+def _plan_year_use(session, starts: dict[int, date], as_of: date) -> dict[int, tuple[int, int]]:
     """Each fund's money used in its plan year, from its start (`starts`) to `as_of`, net of
-    reversals, in pence, in one query whatever the number of funds.
+    reversals, in pence: (everything used, the fee included; the same without the fee), in one
+    query whatever the number of funds.
 
     [start, as_of] is read in three parts, which never overlap: the start's part month from the
     postings (each fund's own few days, along its account's index), the whole months after it
@@ -164,8 +170,14 @@ def _plan_year_use(session, starts: dict[int, date], as_of: date) -> dict[int, i
     reverses_use = sa.exists().where(original.id == Transaction.reverses_id, original.kind.in_(used))
     moved = sa.or_(Transaction.kind.in_(used), sa.and_(Transaction.kind == REVERSAL.name, reverses_use))
 
+    is_fee = sa.or_(Transaction.kind.in_(FEE_KINDS),
+                    sa.and_(Transaction.kind == REVERSAL.name,
+                            sa.exists().where(original.id == Transaction.reverses_id, original.kind.in_(FEE_KINDS))))
+    not_fee = sa.case((is_fee, 0), else_=Posting.amount_pence)
+
     def posted(y, *on):
-        return (sa.select(Account.person_id.label("pid"), Posting.amount_pence.label("pence")).select_from(y)
+        return (sa.select(Account.person_id.label("pid"), Posting.amount_pence.label("pence"),
+                          not_fee.label("support")).select_from(y)
                 .join(Account, sa.and_(Account.person_id == y.c.pid, Account.kind == "available"))
                 .join(Posting, sa.and_(Posting.account_id == Account.id, Posting.date >= y.c.start, *on))
                 .join(Transaction, Transaction.id == Posting.transaction_id).where(moved))
@@ -175,13 +187,15 @@ def _plan_year_use(session, starts: dict[int, date], as_of: date) -> dict[int, i
     y = years()
     tail = posted(y, Posting.date >= first, Posting.date <= as_of)
     k, y = AccountKindMonth, years()
-    months = (sa.select(Account.person_id, k.net_pence).join(Account, Account.id == k.account_id)
+    month_fee = sa.or_(k.kind.in_(FEE_KINDS), sa.and_(k.kind == REVERSAL.name, k.reverses_kind.in_(FEE_KINDS)))
+    months = (sa.select(Account.person_id, k.net_pence, sa.case((month_fee, 0), else_=k.net_pence))
+              .join(Account, Account.id == k.account_id)
               .join(y, sa.and_(y.c.pid == Account.person_id, k.month >= y.c.whole, k.month < first))
               .where(Account.kind == "available",
                      sa.or_(k.kind.in_(used), sa.and_(k.kind == REVERSAL.name, k.reverses_kind.in_(used)))))
     parts = sa.union_all(head, months, tail).subquery()
-    q = sa.select(parts.c.pid, sa.func.sum(parts.c.pence)).group_by(parts.c.pid)
-    return {pid: -int(pence) for pid, pence in session.execute(q)}
+    q = sa.select(parts.c.pid, sa.func.sum(parts.c.pence), sa.func.sum(parts.c.support)).group_by(parts.c.pid)
+    return {pid: (-int(pence), -int(support)) for pid, pence, support in session.execute(q)}
 
 
 def _lowest_available(session, since: dict[int, date], as_of: date) -> dict[int, int]:
@@ -251,13 +265,14 @@ def fund_figures(session, as_of: date, council_id: int | None = None) -> list[Fu
         if f.surplus:
             weeks = rule_on(session, "surplus_alert_weeks", council, plan, as_of, history)
             watch[pid] = (as_of - timedelta(weeks=weeks) + timedelta(days=1), f.bank_value + threshold)
-        owed = arrears_of(instalments_of(mine, council, as_of, history), got.get(pid, {}))
+        owed = arrears_of(instalments_of(mine, council, as_of, history), got.get(pid, {}), as_of=as_of,
+                          closed_on=closed_on)
         f.arrears = sum(row["arrears"] for row in owed.values())
         f.overdrawn = max(0, -f.available)
         year = years[pid]
         if year is not None and plan is not None:
             start, end = year
-            f.spent = used.get(pid, 0)
+            f.spent, f.spent_on_support = used.get(pid, (0, 0))
             f.pace = round_half_up(Decimal(f.annual_budget) * ((as_of - start).days + 1) / ((end - start).days + 1))
         f.hours = {s: recent.get(pid, {}).get(s, 0) for s in ("delivered", "refused", "provider_cancelled")}
         f.queries_overdue = overdue.get(pid, 0)
@@ -275,7 +290,7 @@ def _alerts(f: FundFigures) -> list[str]:
     fired = {
         "overdrawn": f.available < 0,
         "underspending": f.surplus > 0 and f.surplus_lasting,
-        "overspending": f.pace > 0 and f.spent > f.pace * (1 + OVERSPEND_MARGIN),
+        "overspending": f.pace > 0 and f.spent_on_support > f.pace * (1 + OVERSPEND_MARGIN),
         "many_refusals": h["refused"] > 0 and h["refused"] > h["delivered"] * REFUSAL_SHARE,
         "many_provider_cancellations": h["provider_cancelled"] > 0 and h["provider_cancelled"] > given * CANCELLATION_SHARE,
         "arrears": f.arrears > 0,
@@ -299,8 +314,19 @@ def totals(session, funds: list[FundFigures], as_of: date) -> dict:
         "alerts": {a: sum(a in f.alerts for f in funds) for a in ALERTS},
         "reconciliation": {"funds_total": format_pence(rec["funds_total"]),
                            "client_money_held": format_pence(rec["client_money_held"]),
-                           "difference": format_pence(rec["difference"]), "reconciles": rec["reconciles"]},
+                           "difference": format_pence(rec["difference"]), "reconciles": rec["reconciles"],
+                           "bank_difference": None if rec["bank_difference"] is None
+                           else format_pence(rec["bank_difference"]),
+                           "last_reconciled": last_reconciled(session, as_of)},
     }
+
+
+def last_reconciled(session, as_of: date) -> str | None:
+    """The last day the bank, the ledger and the funds were reconciled to 0.00, on or before `as_of`."""
+    from ..accounts.models import BankReconciliation
+
+    day = session.scalar(sa.select(sa.func.max(BankReconciliation.as_of)).where(BankReconciliation.as_of <= as_of))
+    return day.isoformat() if day else None
 
 
 THRESHOLDS = {"overspend_margin": str(OVERSPEND_MARGIN), "refusal_share": str(REFUSAL_SHARE),
@@ -344,7 +370,7 @@ def render_xlsx(session, as_of: date, sort: str = "name") -> bytes:
     for f in funds:
         j = f.as_json()
         rows.append([Decimal(j[k]) if k in MONEY and j[k] is not None else j[k] for k, _ in COLUMNS]
-                    + [f.closed_on, ", ".join(f.alerts)])
+                    + [f.closed_on, ", ".join(a.replace("_", " ") for a in f.alerts)])
     fit_streamed(ws, [header, *rows])  # before the first row, as a streamed sheet needs
     table(ws, last_row=len(funds) + 1, columns=len(header), fit=False)
     append(ws, header)
@@ -358,11 +384,14 @@ def render_xlsx(session, as_of: date, sort: str = "name") -> bytes:
     append(ts, ["As at", styled(ts, as_of, DATE)])
     for k in ("funds", "balance", "contingency", "bank_liability", "surplus_above_threshold", "arrears", "overdrawn",
               "provider_must_make_good"):
-        append(ts, [words(k), styled(ts, Decimal(t[k]), GBP) if isinstance(t[k], str) else t[k]])
+        append(ts, [words(k), styled(ts, Decimal(t[k]), GBP) if isinstance(t[k], str) else styled(ts, t[k], COUNT)])
     for k, v in t["reconciliation"].items():
-        append(ts, [words(k), styled(ts, Decimal(v), GBP) if isinstance(v, str) else v])
+        if k == "last_reconciled":
+            append(ts, [words(k), styled(ts, date.fromisoformat(v), DATE) if v else "never"])
+        else:
+            append(ts, [words(k), styled(ts, Decimal(v), GBP) if isinstance(v, str) else v])
     for a, n in t["alerts"].items():
-        append(ts, [f"Alert: {a.replace('_', ' ')}", n])
+        append(ts, [f"Alert: {a.replace('_', ' ')}", styled(ts, n, COUNT)])
     buf = BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from ..accounts.hours import hours_used
 from ..provider import ProviderDetails, document_provider
 from .pdfdoc import PT, Doc, Elem, face
 
@@ -147,11 +148,11 @@ def letter(s: dict) -> list[tuple[str, str]]:
     if Decimal(s["clawback_total"]):
         out.append(("p", f"Paid back to the council: {pounds(s['clawback_total'])}. This was agreed first."))
     h = s["hours"]
-    used = Decimal(h["delivered"]) + Decimal(h["bank_used"])
+    used = hours_used(h)
     out.append(("h", "Hours"))
     if not fin and Decimal(h["planned"]):
         out.append(("p", f"The plan gave {hours(h['planned'])} of help this month."))
-    out.append(("p", f"{you.capitalize()} used {hours(str(used))} of help."
+    out.append(("p", f"{you.capitalize()} used {hours(used)} of help."
                      + (f" Of these, {hours(h['bank_used'])} were saved hours." if Decimal(h["bank_used"]) else "")))
     not_used = []
     if Decimal(h["refused"]):

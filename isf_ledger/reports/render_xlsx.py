@@ -2,7 +2,7 @@
 and each total as a formula over the lines beside the issued figure, so a difference shows."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from io import BytesIO
 
@@ -10,7 +10,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from ..accounts.kinds import kind_of
-from ..sheets import DATE, GBP, QUANTITY, Formula, append, fit_columns, print_to_width, table, words
+from ..clock import UK
+from ..sheets import DATE, DATE_TIME, GBP, QUANTITY, Formula, append, fit_columns, print_to_width, table, words
 from .figures import HEADINGS, OUTGOING
 
 LABELS = {
@@ -33,6 +34,17 @@ def _money(text: str) -> Decimal:
     return Decimal(text)
 
 
+def uk_time(text: str | None) -> datetime | None:
+    """An ISO date-time (UTC or any zone) as UK local time to the second: a workbook cell holds
+    no zone, and nobody reads microseconds."""
+    if not text:
+        return None
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(UK).replace(tzinfo=None, microsecond=0)
+
+
 def render_xlsx(s: dict, lines: list[dict]) -> bytes:
     wb = Workbook()
     bold = Font(bold=True)
@@ -49,7 +61,7 @@ def render_xlsx(s: dict, lines: list[dict]) -> bytes:
         if not pence:
             continue
         append(lw, [line["id"], _day(line["date"]), _day(line["service_date"]), kind_of(line["kind"]).label,
-                    line["description"], HEADINGS.get(kind, kind), Decimal(pence) / 100])
+                    line["description"], LABELS.get(HEADINGS.get(kind), kind), Decimal(pence) / 100])
         for col, fmt in ((2, DATE), (3, DATE), (7, GBP)):
             lw.cell(lw.max_row, col).number_format = fmt
     last = max(lw.max_row, 2)
@@ -58,7 +70,8 @@ def render_xlsx(s: dict, lines: list[dict]) -> bytes:
     append(ws, [f"Statement {s['number']}", s["name"], s["month"]])
     ws["A1"].font = bold
     append(ws, ["Person id", s["person_id"]])
-    append(ws, ["Issued at", s["issued_at"]])
+    append(ws, ["Issued at (UK time)", uk_time(s["issued_at"])])
+    ws.cell(ws.max_row, 2).number_format = DATE_TIME
     append(ws, ["Replaces statement", s.get("replaces")])
     append(ws, [])
     append(ws, ["Figure", "As issued", "From the lines (formula)", "Difference"])
@@ -72,7 +85,7 @@ def render_xlsx(s: dict, lines: list[dict]) -> bytes:
                   s["contingency"]["set_aside"] if heading == "contingency_set_aside" else s[heading])
         sign = "-" if heading in OUTGOING else ""
         r = ws.max_row + 1
-        append(ws, [LABELS[heading], _money(issued), Formula(f'={sign}SUMIF({heads},"{heading}",{amounts})'),
+        append(ws, [LABELS[heading], _money(issued), Formula(f'={sign}SUMIF({heads},"{LABELS[heading]}",{amounts})'),
                     Formula(f"=B{r}-C{r}")])
         rows[heading] = r
     r = ws.max_row + 1

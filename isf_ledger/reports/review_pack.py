@@ -8,9 +8,11 @@ position at the end (balance, contingency, bank, surplus, arrears, forecast) is 
 month's statement figures (statements.statement_figures). Everything is read set-based: the
 same number of queries whatever the length of the period or the number of lines.
 
-Sheets: Summary; Months (each month as its statement says it); Ledger (every line with its
-postings); Plan vs actual (budget lines by domain and outcome against charges and spend tagged
-by domain, with a chart); Hours by month and Hours by week (against planned_weekly_hours);
+Sheets: Summary; Months (each month as its statement says it); Ledger (a row a transaction, on
+the fund's side: what it put into (+) or took from (-) the person's available and contingency
+pots, and the available balance after it); Plan vs actual (budget lines by domain and outcome against charges and spend tagged
+by domain, with a chart); Hours by month and Hours by week (hours used, delivered and from the bank, against
+planned_weekly_hours);
 Shared support (each charge with its working); Contingency (set-asides and draws with reasons
 and who authorised them); Spend (payees and receipt files); Provider's share (the fee, the
 provider's own support and shared support against everything paid elsewhere).
@@ -25,7 +27,7 @@ from io import BytesIO
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from ..accounts.hours import hours_by_period
+from ..accounts.hours import hours_by_period, hours_used
 from ..accounts.kinds import kind_of
 from ..accounts.ledger import fund_balance, month_end, month_start
 from ..accounts.lines import ledger_lines
@@ -35,8 +37,9 @@ from ..accounts.plans import add_months, windows
 from ..accounts.spend import spend_of
 from ..money import round_half_up
 from ..shared_support.models import Arrangement, ChargeLine, ChargeRun
-from ..sheets import DATE, append, fit_columns, print_to_width, table
+from ..sheets import DATE, QUANTITY, append, fit_columns, print_to_width, table, words
 from .figures import HEADINGS, MONEY_HEADINGS, OUTGOING
+from .render_pdf import day
 from .render_xlsx import LABELS, ORDER
 from .statements import _month_label, statement_figures
 
@@ -105,8 +108,11 @@ def actual_by_domain(session, person_id: int, first: date, last: date) -> dict[t
          .join(Transaction, Transaction.id == Posting.transaction_id)
          .outerjoin(original, original.id == Transaction.reverses_id)
          .outerjoin(Delivery, sa.and_(Delivery.transaction_id == own, kind == "delivery"))
-         .outerjoin(Spend, Spend.transaction_id == own)
-         .outerjoin(ChargeLine, ChargeLine.transaction_id == own)
+         .outerjoin(Spend, sa.and_(Spend.transaction_id == own, kind == "spend"))
+         # shared_charge_lines has no index on transaction_id: its person's lines (indexed) are
+         # the only ones a posting on this person's pot can name, so the join looks among those.
+         .outerjoin(ChargeLine, sa.and_(ChargeLine.transaction_id == own, ChargeLine.person_id == person_id,
+                                        kind == "shared_charge"))
          .outerjoin(ChargeRun, ChargeRun.id == ChargeLine.run_id)
          .outerjoin(Arrangement, Arrangement.id == ChargeRun.arrangement_id)
          .where(Account.person_id == person_id, Account.kind == "available", Posting.date >= first,
@@ -143,7 +149,9 @@ def _planned_by_line(plans: list[PlanVersion], first: date, last: date) -> dict[
     return {k: round_half_up(v) for k, v in parts.items()}
 
 
-def _shared(session, person_id: int, first: date, last: date) -> list[dict]:
+def shared_working(session, person_id: int, first: date, last: date) -> list[dict]:
+    """The person's shared-support charge lines for the months from `first` to `last`, each with
+    how its share was worked out (the review pack's, the reviewer's and the person's pages). One query."""
     q = (sa.select(ChargeLine, ChargeRun.month, Arrangement.name, Arrangement.domain, Transaction.date)
          .join(ChargeRun, ChargeRun.id == ChargeLine.run_id)
          .join(Arrangement, Arrangement.id == ChargeRun.arrangement_id)
@@ -188,7 +196,7 @@ def review_pack(session, person_id: int, start: date, end: date) -> dict:
             "plans": plans, "planned": _planned_by_line(plans, first, last), "actual": actual, "hours": hours,
             "planned_weekly_hours": in_force[-1].planned_weekly_hours if in_force else {},
             "lines": ledger_lines(session, person_id, start=first, end=last),
-            "shared": _shared(session, person_id, first, last),
+            "shared": shared_working(session, person_id, first, last),
             "contingency": _contingency(session, person_id, first, last),
             "spend": spend_of(session, person_id, start=first, end=last)}
 
@@ -219,10 +227,22 @@ def provider_share(totals: dict) -> dict:
             "provider_percent": pct(provider), "elsewhere_percent": pct(elsewhere)}
 
 
+def fund_side(line: dict, person_id: int) -> dict[str, int]:
+    """What a ledger line moved in the person's own pots, in pence, as the fund sees it: money
+    in positive, money out negative (the other legs are the provider's and the client bank's)."""
+    out = {"available": 0, "contingency": 0}
+    for leg in line["postings"]:
+        for pot in out:
+            if leg["account"] == f"person:{person_id}:{pot}":
+                out[pot] += leg["amount"]
+    return out
+
+
 def render_review_pack(pack: dict) -> bytes:
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, Reference
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     bold = Font(bold=True)
     wb = Workbook()
@@ -248,7 +268,8 @@ def render_review_pack(pack: dict) -> bytes:
     ws["A1"].font = Font(bold=True, size=14)
     append(ws, ["Council", p["council"]])
     append(ws, ["Council reference", p["council_reference"]])
-    append(ws, ["Period", f"{first.isoformat()} to {last.isoformat()}"])
+    append(ws, ["Period from", first])
+    append(ws, ["Period to", last])
     append(ws, [])
     append(ws, ["Figure", "Amount (GBP)", "What it means"])
     for c in ws[ws.max_row]:
@@ -265,8 +286,11 @@ def render_review_pack(pack: dict) -> bytes:
         ("Paid out when the fund closed", _p(totals["closed_out_total"]), "the balance of a closed fund"),
         ("Contingency set aside", _p(totals["contingency_set_aside"]), ""),
         ("Contingency drawn", _p(totals["contingency_drawn"]), ""),
-        ("Balance (available)", _d(pos["closing_balance"]), f"at {last.isoformat()}"),
-        ("Contingency held", _d(pos["contingency"]["remaining"]), f"at {last.isoformat()}"),
+        ("Used in the plan year", _d(year["used_to_date"]) if year else None,
+         f"the fee, support, shared support and spend from {day(year['start'])} to {day(last.isoformat())}" if year
+         else "no plan in force"),
+        ("Balance (available)", _d(pos["closing_balance"]), f"at {day(last.isoformat())}"),
+        ("Contingency held", _d(pos["contingency"]["remaining"]), f"at {day(last.isoformat())}"),
         ("Bank (value of saved hours)", _d(pos["surplus"]["bank_value"]), "earmarked, not surplus"),
         ("Bank (hours)", _d(pos["hours"]["bank_balance"]), "hours saved and not yet used"),
         ("Surplus above threshold", _d(pos["surplus_above_threshold"]),
@@ -275,13 +299,12 @@ def render_review_pack(pack: dict) -> bytes:
         ("Arrears: person's contribution", _d(pos["arrears"]["person"]["arrears"]), "due and not received"),
         ("Forecast at the plan year's end",
          _d(pos["forecast"]["balance"]) if pos.get("forecast") else None,
-         f"if money is used as in the last three months; year ends {pos['forecast']['plan_year_end']}"
+         f"if money is used as in the last three months; year ends {day(pos['forecast']['plan_year_end'])}"
          if pos.get("forecast") else "no plan in force"),
     ]
     for r in rows:
         append(ws, list(r))
-        if r[0] != "Bank (hours)":
-            ws.cell(ws.max_row, 2).number_format = GBP
+        ws.cell(ws.max_row, 2).number_format = QUANTITY if r[0] == "Bank (hours)" else GBP
     ws.column_dimensions["A"].width = 34
     ws.column_dimensions["B"].width = 16
     ws.column_dimensions["C"].width = 60
@@ -291,16 +314,23 @@ def render_review_pack(pack: dict) -> bytes:
     for m in pack["months"]:
         append(ws, [m["month"], _p(m["opening_balance"])] + [_p(m[h]) for h in ORDER]
                    + [_p(m["closing_balance"]), _p(m["contingency_remaining"])])
-    money_cols(ws, *"BCDEFGHIJKL")
+    money_cols(ws, *(get_column_letter(i) for i in range(2, ws.max_column + 1)))
 
+    # The ledger as the person's fund sees it: a row a transaction, money in positive and money
+    # out negative in each of the fund's pots, and the available balance after it.
     ws = sheet("Ledger", ["Transaction", "Date", "Service date", "What", "Description", "Reason",
-                          "Reverses", "Reversed by", "Account", "Amount (GBP)"])
+                          "Reverses", "Reversed by", "Available (GBP)", "Contingency (GBP)",
+                          "Available after (GBP)"])
+    balance = pack["months"][0]["opening_balance"] if pack["months"] else 0
     for line in pack["lines"]:
-        for leg in line["postings"]:
-            append(ws, [line["id"], line["date"], line["service_date"], kind_of(line["kind"]).label,
-                        line["description"], line["reason"], line["reverses_id"], line["reversed_by"],
-                        leg["account"], _p(leg["amount"])])
-    money_cols(ws, "J")
+        pots = fund_side(line, p["id"])
+        if not any(pots.values()):
+            continue
+        balance += pots["available"]
+        append(ws, [line["id"], line["date"], line["service_date"], kind_of(line["kind"]).label,
+                    line["description"], line["reason"], line["reverses_id"], line["reversed_by"],
+                    _p(pots["available"]), _p(pots["contingency"]), _p(balance)])
+    money_cols(ws, "I", "J", "K")
 
     ws = sheet("Plan vs actual", ["Domain", "Outcome", "Planned for the period (GBP)", "Support (GBP)",
                                   "Shared support (GBP)", "Spend (GBP)", "Actual (GBP)", "Difference (GBP)"])
@@ -309,10 +339,10 @@ def render_review_pack(pack: dict) -> bytes:
         outcomes = sorted(o for dd, o in pack["planned"] if dd == d) or [""]
         planned = sum(v for (dd, _), v in pack["planned"].items() if dd == d)
         got = [pack["actual"].get((h, d), 0) for h in ("support_charged_total", "shared_support_total", "spend_total")]
-        append(ws, [d or "(no domain)", "; ".join(outcomes), _p(planned), *map(_p, got), _p(sum(got)),
+        append(ws, [words(d) if d else "(no domain)", "; ".join(outcomes), _p(planned), *map(_p, got), _p(sum(got)),
                     _p(planned - sum(got))])
     plan_rows = ws.max_row
-    append(ws, ["management fee (not a domain)", "", None, None, None, None,
+    append(ws, ["Management fee (not a domain)", "", None, None, None, None,
                 _p(totals["management_fee_total"]), None])
     money_cols(ws, *"CDEFGH")
     if plan_rows > 1:
@@ -331,27 +361,34 @@ def render_review_pack(pack: dict) -> bytes:
     for plan, s, e in windows(pack["plans"]):
         if s <= last and (e is None or e >= first):
             for line in plan.budget_lines:
-                append(ws, [plan.version, s, e, line.domain, line.outcome, _p(line.annual_amount_pence)])
+                append(ws, [plan.version, s, e, words(line.domain), line.outcome, _p(line.annual_amount_pence)])
 
     weekly = pack["planned_weekly_hours"]
-    note = "Planned weekly hours: " + (", ".join(f"{k} {v}" for k, v in sorted(weekly.items())) or "none")
+    note = "Planned weekly hours: " + (", ".join(f"{words(k).lower()} {v}" for k, v in sorted(weekly.items()))
+                                       or "none")
     for title, rows, label in (("Hours by month", pack["hours"]["months"], "month"),
                                ("Hours by week", pack["hours"]["weeks"], "week")):
         ws = sheet(title, [label.capitalize(), "Planned", "Delivered", "Refused", "Unplanned", "Banked",
-                           "Used from bank", "Provider cancelled", "Bank balance", "Used against planned"])
+                           "Used from bank", "Provider cancelled", "Bank balance", "Used",
+                           "Used against planned"])
         for r in rows:
-            used = r["delivered"] + r["refused"] + r["unplanned"] + r["bank_used"]
+            used = hours_used(r)  # delivered and from the bank, as on the statement
             append(ws, [r[label]] + [_p(r[k]) for k in ("planned", "delivered", "refused", "unplanned", "banked",
                                                          "bank_used", "provider_cancelled", "bank_balance")]
-                       + [_p(used - r["planned"])])
+                       + [_p(used), _p(used - r["planned"])])
+        for row in ws.iter_rows(min_row=2, min_col=2):
+            for c in row:
+                c.number_format = QUANTITY
         append(ws, [])
         append(ws, [note])
+        append(ws, ["Used = delivered + used from the bank. Refused and unplanned hours are charged but were "
+                    "not used."])
 
     ws = sheet("Shared support", ["Month", "Arrangement", "Domain", "Days", "Weight", "Weight x days",
                                   "All weight x days", "Places", "Month's cost (GBP)", "Share (GBP)",
                                   "Charged (GBP)", "Why a difference", "Transaction"])
     for s in pack["shared"]:
-        append(ws, [s["month"], s["arrangement"], s["domain"], s["days"], s["weight"], s["weight_days"],
+        append(ws, [s["month"], s["arrangement"], words(s["domain"]) if s["domain"] else None, s["days"], s["weight"], s["weight_days"],
                     s["total_weight_days"], s["capacity"], _p(s["cost"]), _p(s["share"]), _p(s["charged"]),
                     s["reason"], s["transaction_id"]])
     money_cols(ws, "I", "J", "K")
@@ -369,7 +406,7 @@ def render_review_pack(pack: dict) -> bytes:
     ws = sheet("Spend", ["Date", "Payee", "Category", "Domain", "Description", "Invoice", "Amount (GBP)",
                          "Receipt file", "Receipt SHA-256", "Transaction", "Reversed by"])
     for s, rid, f in pack["spend"]:
-        append(ws, [s.date, s.payee, s.category, s.domain, s.description, s.invoice_reference, _p(s.amount_pence),
+        append(ws, [s.date, s.payee, s.category, words(s.domain), s.description, s.invoice_reference, _p(s.amount_pence),
                     f.original_name if f else "none", f.sha256 if f else None, s.transaction_id, rid])
     money_cols(ws, "G")
 
@@ -381,6 +418,8 @@ def render_review_pack(pack: dict) -> bytes:
     append(ws, ["Paid elsewhere: spend to third parties", _p(share["elsewhere"]), share["elsewhere_percent"]])
     append(ws, ["Money used in all", _p(share["used"]), Decimal(100) if share["used"] else Decimal(0)])
     money_cols(ws, "B")
+    for cell in ws["C"][1:]:
+        cell.number_format = QUANTITY  # a percentage, to two places
     append(ws, [])
     append(ws, ["Shared support is counted as the provider's: it runs the shared sleep-in or background support. "
                 "Money returned to the council is neither, and is left out."])

@@ -39,7 +39,7 @@ from .forecast import USES_BUDGET, pace, plan_year  # noqa: F401 - the year's fi
 from .models import Statement, StatementDocument
 
 HOURS_FIELDS = ("planned", "delivered", "refused", "unplanned", "banked", "bank_used", "provider_cancelled",
-                "bank_balance")
+                "bank_balance", "used")  # used: delivered + bank_used (accounts/hours.USED)
 BATCH = 500  # people per batch at month end (funds locked, figures read, PDFs drawn and stored)
 SLICE = 100  # people per read of figures within a batch: the render pool draws one slice while the next is read
 

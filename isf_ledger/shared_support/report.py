@@ -139,8 +139,8 @@ def month_xlsx(report: dict) -> bytes:
     first = ws.max_row + 1
     for s in report["shares"]:
         w = s["working"]
-        append(ws, [s["name"] + f" (person {s['person_id']})", w["days"], format_decimal(w["weight"]),
-                    format_decimal(w["weight_days"]), format_decimal(report["total_weight_days"]),
+        append(ws, [s["name"] + f" (person {s['person_id']})", w["days"], _number(w["weight"]),
+                    _number(w["weight_days"]), _number(report["total_weight_days"]),
                     _pounds(s["share_pence"])])
     if report.get("other_members"):
         o = report["other_members"]
@@ -148,9 +148,11 @@ def month_xlsx(report: dict) -> bytes:
     if report["empty_places"]:
         e = report["empty_places"]
         who = "Empty places (" + (f"funded by {e['council']}" if e["council"] else "borne by the provider") + ")"
-        append(ws, [who, e["days"], "1", format_decimal(e["place_days"]), format_decimal(report["total_weight_days"]),
+        append(ws, [who, e["days"], Decimal(1), _number(e["place_days"]), _number(report["total_weight_days"]),
                     _pounds(e["share_pence"])])
     last = ws.max_row
+    ws.auto_filter.ref = f"A5:F{last}"  # the parties' table, under its header row
+    ws.print_title_rows = "5:5"
     append(ws, ["Total", None, None, None, None, Formula(f"=SUM(F{first}:F{last})")])
     ws.cell(ws.max_row, 1).font = Font(bold=True)
     append(ws, ["The total equals the cost", None, None, None, None, Formula(f"=F{ws.max_row}=B2")])
@@ -158,6 +160,8 @@ def month_xlsx(report: dict) -> bytes:
         for c in row:
             if c.column in (2, 6) and c.row != 3:
                 c.number_format = GBP
+            elif c.column in (3, 4, 5) and c.row > 5 and isinstance(c.value, Decimal):
+                c.number_format = "#,##0.####"
     ws.column_dimensions["A"].width = 44
     ws.column_dimensions["F"].width = 14
     fit_columns(ws, from_row=2)
@@ -166,6 +170,11 @@ def month_xlsx(report: dict) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _number(value) -> Decimal:
+    """A weight or weight x days as a number cell (a whole number without places)."""
+    return Decimal(format_decimal(value))
 
 
 def _pounds(pence: int) -> Decimal:

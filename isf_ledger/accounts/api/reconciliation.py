@@ -1,14 +1,14 @@
 """Client money reconciliation, for finance."""
 from __future__ import annotations
 
-from flask import g
+from flask import Response, g
 
 from ...api_base import ExactBlueprint
 from ... import clock
 from ...db import db
 from ...idempotency import write
 from ...users import guard
-from ..reconciliation import complete, reconcile
+from ..reconciliation import complete, reconcile, report
 from ..schemas import reconciliation as s
 from ..schemas.common import AsOfQuery
 
@@ -33,3 +33,23 @@ def complete_reconciliation(args):
     """Complete the reconciliation as at `as_of`: only when the bank, the ledger and the funds
     agree to 0.00; records who and when."""
     return complete(db.session, args["as_of"], g.user.id)
+
+
+@blp.route("/reconciliation/report")
+@guard()
+@blp.arguments(s.ReportQuery, location="query")
+@blp.doc(responses={"200": {"description": "the reconciliation report (PDF or XLSX)", "content": {
+    "application/pdf": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
+def reconciliation_report(args):
+    """The reconciliation as at `as_of` (default today) as a report: the bank statement's
+    balance, each outstanding receipt and payment, the unmatched bank lines, the difference, and
+    who completed it and when; `?format=pdf` (a tagged PDF) or `xlsx`."""
+    from ...reports.render_reconciliation import render_pdf, render_xlsx
+
+    as_of = args["as_of"] or clock.today()
+    r = report(db.session, as_of)
+    if args["format"] == "xlsx":
+        return Response(render_xlsx(r), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": f'attachment; filename="reconciliation-{as_of}.xlsx"'})
+    return Response(render_pdf(r), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="reconciliation-{as_of}.pdf"'})

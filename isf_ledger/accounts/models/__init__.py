@@ -10,9 +10,12 @@ from .contingency import ContingencyMovement
 from .spend import ReceiptFile, Spend
 from .closing import Clawback, FundClosing
 from .queries import FundQuery, QueryAnswer
-from .bank_statements import BankLine, BankMatch, BankReconciliation, BankStatement
+from .bank_statements import (BankClearedItem, BankClearing, BankLine, BankMatch, BankReconciliation,
+                              BankStatement)
 
 __all__ = [
+    "BankClearedItem",
+    "BankClearing",
     "BankLine",
     "BankMatch",
     "BankReconciliation",

@@ -63,3 +63,35 @@ class BankReconciliation(db.Model):
     client_money_held_pence: Mapped[Pence]
     completed_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     completed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BankClearing(db.Model):
+    """What a completed reconciliation cleared: the statement it closed on, and the highest
+    transaction and line it saw, so the next reconciliation reads only what came after and what
+    this one carried forward (its `outstanding` and `unmatched` items). Append-only."""
+
+    __tablename__ = "bank_clearings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reconciliation_id: Mapped[int] = mapped_column(sa.ForeignKey("bank_reconciliations.id"), unique=True)
+    as_of: Mapped[date]
+    bank_date: Mapped[date]
+    last_transaction_id: Mapped[int] = mapped_column(BigId, default=0)
+    last_line_id: Mapped[int] = mapped_column(default=0)
+
+
+class BankClearedItem(db.Model):
+    """One movement or line at a completed reconciliation: `cleared` (a matched movement and its
+    line, for good: no later reconciliation reads it again), `outstanding` (a movement not yet on
+    the bank, carried forward) or `unmatched` (a line carried forward). Append-only."""
+
+    __tablename__ = "bank_cleared_items"
+    __table_args__ = (
+        sa.Index("ix_bank_cleared_items_cleared_transaction", "transaction_id", unique=True,
+                 sqlite_where=sa.text("state = 'cleared'"), postgresql_where=sa.text("state = 'cleared'")),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clearing_id: Mapped[int] = mapped_column(sa.ForeignKey("bank_clearings.id"), index=True)
+    state: Mapped[str] = mapped_column(sa.String(20))
+    transaction_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("transactions.id"))
+    line_id: Mapped[int | None] = mapped_column(sa.ForeignKey("bank_lines.id"))
+    amount_pence: Mapped[Pence]

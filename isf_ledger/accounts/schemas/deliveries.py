@@ -106,7 +106,8 @@ class DeliveryReversalOut(Schema):
 
 def _period(label: str):
     return type(f"{label.title()}Hours", (Schema,), {
-        label: fields.String(), **{k: Exact() for k in ("planned", *STATUSES, "bank_balance")}})
+        label: fields.String(), **{k: Exact() for k in ("planned", *STATUSES, "bank_balance")},
+        "used": Exact(metadata={"description": "hours used: delivered and used from the bank"})})
 
 
 class HoursOut(Schema):

@@ -1,7 +1,7 @@
 """Client money against the sum of funds."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from ...fields import Day, Money
 
@@ -21,7 +21,9 @@ class ReconciliationOut(Schema):
     unmatched_bank_lines = fields.Integer(allow_none=True)
     unmatched_bank_total = Money(minimum=None, allow_none=True)
     bank_difference = Money(minimum=None, allow_none=True, metadata={
-        "description": "bank balance + outstanding receipts - outstanding payments - client money held"})
+        "description": "bank balance + outstanding receipts - outstanding payments - client money held; a "
+                       "movement an unmatched line plainly is (its reference, or the only one within 4 days and "
+                       "1% of it) is on the bank, not outstanding, so only what they differ by counts"})
 
 
 class CompleteIn(Schema):
@@ -35,3 +37,8 @@ class CompletedOut(Schema):
     client_money_held = Money(minimum=None)
     completed_by = fields.Integer(allow_none=True)
     completed_at = fields.DateTime()
+
+
+class ReportQuery(Schema):
+    as_of = Day(load_default=None)
+    format = fields.String(load_default="pdf", validate=validate.OneOf(("pdf", "xlsx")))
