@@ -10,6 +10,12 @@ from browser import browser_context_args, browser_type_launch_args, check_page, 
 from test_browser_person import sign_in
 
 
+def banner(page) -> str:
+    """The success banner's words, once the page it was sent to has loaded."""
+    page.wait_for_load_state()
+    return page.locator(".govuk-notification-banner").inner_text()
+
+
 def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live, page):
     book = pages_book.build(api, monkeypatch, tmp_path)
     pages_book.user(api, "fin", "--role", "finance")
@@ -27,7 +33,7 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
     check_page(page, "forms-person-refused", errors)
     page.get_by_label("Full name").fill("Zoë Ní Bhriain")
     page.get_by_role("button", name="Add the person").click()
-    assert "The person and their fund are created." in page.content()
+    assert "The person and their fund are created." in banner(page)
     assert page.locator("h1").inner_text() == "Zoë Ní Bhriain"
     check_page(page, "forms-person-created", errors)
 
@@ -43,7 +49,7 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
     page.get_by_label("Day support").check()
     page.get_by_label("Personal care").check()
     page.get_by_role("button", name="Record the delivery").click()
-    assert "The delivery is recorded." in page.content()
+    assert "The delivery is recorded." in banner(page)
     got = api.get(f"/api/v1/people/{book.ana}/deliveries?from={pages_book.TODAY}")
     assert [(d["quantity"], d["charge"]) for d in got] == [("2.25", "45.00")]
     check_page(page, "forms-delivery-recorded", errors)
@@ -64,7 +70,7 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
     page.get_by_label("Work, leisure and learning").check()
     page.get_by_label("The receipt (optional)").set_input_files(str(photo))
     page.get_by_role("button", name="Record the spend").click()
-    assert "The spend is recorded." in page.content()
+    assert "The spend is recorded." in banner(page)
     s = api.get(f"/api/v1/people/{book.ana}/spend?from={pages_book.TODAY}")
     assert [(x["amount"], x["receipt_file"]["media_type"]) for x in s] == [("12.34", "image/png")]
 
@@ -82,7 +88,7 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
     page.locator("#line-0-domain").select_option("personal_care")
     page.locator("#line-0-annual_amount").fill("5000.00")
     page.get_by_role("button", name="Add the plan version").click()
-    assert "The new plan version is added." in page.content()
+    assert "The new plan version is added." in banner(page)
     assert api.get(f"/api/v1/people/{book.ana}/plans")[-1]["planned_weekly_hours"] == {"day_support": "8.00"}
 
     # 4 to 7: the contingency, a name correction, a fee refund, a clawback (each refused, then done).
@@ -111,7 +117,7 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
         for label, value in good.items():
             page.get_by_label(label, exact=True).fill(value)
         page.get_by_role("button", name=button).click()
-        assert said in page.content(), name
+        assert said in banner(page), name
     assert api.get(f"/api/v1/people/{book.ana}")["name"] == "Siân O'Brien"
     assert api.get(f"/api/v1/people/{book.ana}/contingency")["held"] == "90.00"
 
@@ -127,7 +133,7 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
     check_page(page, "forms-council-refused", errors)
     page.get_by_label("Days of notice before a surplus is taken back").fill("14")
     page.get_by_role("button", name="Save the rules").click()
-    assert "The council's rules are saved." in page.locator(".govuk-notification-banner").inner_text()
+    assert "The council's rules are saved." in banner(page)
     assert page.locator("#history tbody tr").count() == 1
     check_page(page, "forms-council-saved", errors)
 
@@ -143,7 +149,7 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
     page.get_by_label("Night").check()
     page.get_by_label("Rate", exact=True).fill("110.00")
     page.get_by_role("button", name="Add the rate").click()
-    assert "The rate is added to the rate card." in page.content()
+    assert "The rate is added to the rate card." in banner(page)
     check_page(page, "forms-rates-added", errors)
 
     # 12. Shared support: an arrangement (refused, then set up), a member, October charged with its working.
@@ -160,7 +166,7 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
     page.get_by_label("Cost a night (or leave empty and give a weekly cost)").fill("62.40")
     page.get_by_label("From", exact=True).fill("2026-10-01")
     page.get_by_role("button", name="Set it up").click()
-    assert "The arrangement is set up." in page.content()
+    assert "The arrangement is set up." in banner(page)
     check_page(page, "forms-shared-one", errors)
     page.get_by_role("link", name="Add a member").click()
     page.get_by_label("The person's id").fill(str(book.ana))
@@ -170,7 +176,7 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
     check_page(page, "forms-shared-member-refused", errors)
     page.get_by_label("Who recorded their agreement").fill("Sam Broker")
     page.get_by_role("button", name="Add the member").click()
-    assert "The member is added." in page.content()
+    assert "The member is added." in banner(page)
     page.get_by_label("Month", exact=True).fill("2026-10")
     page.get_by_role("button", name="See the month").click()
     check_page(page, "forms-shared-month", errors)
@@ -192,6 +198,6 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
     assert page.locator("#paid-out-total").inner_text() == "£8,100.00"
     check_page(page, "forms-close-check", errors)
     page.get_by_role("button", name="Close the fund").click()
-    assert "The fund is closed and its final statement issued." in page.content()
+    assert "The fund is closed and its final statement issued." in banner(page)
     assert api.get(f"/api/v1/people/{book.bo}")["fund"]["closed_on"] == str(pages_book.TODAY)
     check_page(page, "forms-closed", errors)
