@@ -7,23 +7,11 @@ from __future__ import annotations
 import io
 from decimal import Decimal
 
-import pytest
-
 import pages_book
 from pages_book import PNG
+from test_pages_finance import book, fin  # noqa: F401 - the fixtures: pages_book's book, finance signed in
 from test_pages_finance import count_rows, form_fields, more_funds, page_queries
 from test_pages_person import sign_in, text
-
-
-@pytest.fixture
-def book(api, monkeypatch, tmp_path):
-    return pages_book.build(api, monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def fin(api, book):
-    pages_book.user(api, "fin", "--role", "finance")
-    return sign_in(api.app.test_client(), "fin")
 
 
 def fresh(client, path: str) -> dict:
