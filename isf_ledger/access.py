@@ -150,6 +150,45 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.reverse_line.post": FINANCE,  # POST /transactions/<id>/reverse (check, then reverse)
     "pages.month_end.get": FINANCE,  # GET /month-end
     "pages.month_end.post": FINANCE,  # POST /month-end (issue a month's statements)
+    "pages.new_person.get": FINANCE_OR_BROKER,  # GET /people/new (as the API's POST /api/v1/people)
+    "pages.new_person.post": FINANCE_OR_BROKER,  # POST /people/new (a person and their fund)
+    "pages.new_delivery.get": FINANCE_OR_BROKER,  # GET /people/<id>/deliveries/new
+    "pages.new_delivery.post": FINANCE_OR_BROKER,  # POST /people/<id>/deliveries/new (a session of support)
+    "pages.record_spend_page.get": FINANCE_OR_BROKER,  # GET /people/<id>/spend/record (finance's one-page form)
+    "pages.record_spend_page.post": FINANCE_OR_BROKER,  # POST /people/<id>/spend/record (spend and its receipt file)
+    "pages.set_aside.get": FINANCE_OR_BROKER,  # GET /people/<id>/contingency/set-aside
+    "pages.set_aside.post": FINANCE_OR_BROKER,  # POST /people/<id>/contingency/set-aside (set money aside in the contingency)
+    "pages.draw.get": FINANCE_OR_BROKER,  # GET /people/<id>/contingency/draw
+    "pages.draw.post": FINANCE_OR_BROKER,  # POST /people/<id>/contingency/draw (a draw on the contingency)
+    "pages.correct_person_name.get": FINANCE_OR_BROKER,  # GET /people/<id>/name
+    "pages.correct_person_name.post": FINANCE_OR_BROKER,  # POST /people/<id>/name (a name corrected, as PATCH /api/v1/people/<id>)
+    "pages.fee_refund.get": FINANCE,  # GET /people/<id>/fee-refund
+    "pages.fee_refund.post": FINANCE,  # POST /people/<id>/fee-refund (management fee refunded)
+    "pages.clawback.get": FINANCE,  # GET /people/<id>/clawback
+    "pages.clawback.post": FINANCE,  # POST /people/<id>/clawback (surplus recovered by the council)
+    "pages.close.get": FINANCE,  # GET /people/<id>/close
+    "pages.close.post": FINANCE,  # POST /people/<id>/close (check, then close the fund)
+    "pages.surplus_notice.get": ANYONE,  # GET /people/<id>/surplus-notice.pdf (the letter; the one visibility rule applies)
+    "pages.new_plan.get": FINANCE,  # GET /people/<id>/plans/new (finance: it sets the fee and rates)
+    "pages.new_plan.post": FINANCE,  # POST /people/<id>/plans/new (a plan version)
+    "pages.councils.get": FINANCE,  # GET /councils (each council, linked to its rules)
+    "pages.council_rules.get": FINANCE,  # GET /councils/<id>/rules (as set, in force today, and their history)
+    "pages.council_rules.post": FINANCE,  # POST /councils/<id>/rules (as PATCH /api/v1/councils/<id>)
+    "pages.rate_card.get": FINANCE,  # GET /rates (the rate card, with the form for a new rate)
+    "pages.rate_card.post": FINANCE,  # POST /rates (as POST /api/v1/rates)
+    "pages.shared_list.get": FINANCE_OR_BROKER,  # GET /shared (every shared arrangement)
+    "pages.new_arrangement.get": FINANCE_OR_BROKER,  # GET /shared/new
+    "pages.new_arrangement.post": FINANCE_OR_BROKER,  # POST /shared/new (as POST /api/v1/shared-arrangements)
+    "pages.arrangement.get": FINANCE_OR_BROKER,  # GET /shared/<id> (versions, members and their reviews)
+    "pages.arrangement_version.get": FINANCE_OR_BROKER,  # GET /shared/<id>/versions/new
+    "pages.arrangement_version.post": FINANCE_OR_BROKER,  # POST /shared/<id>/versions/new (a new cost or number of places)
+    "pages.new_member.get": FINANCE_OR_BROKER,  # GET /shared/<id>/members/new
+    "pages.new_member.post": FINANCE_OR_BROKER,  # POST /shared/<id>/members/new (a member, with their consent)
+    "pages.review_member_form.get": FINANCE_OR_BROKER,  # GET /shared/<id>/members/<membership_id>/review
+    "pages.review_member_form.post": FINANCE_OR_BROKER,  # POST /shared/<id>/members/<membership_id>/review
+    "pages.shared_month_pick.get": FINANCE_OR_BROKER,  # GET /shared/<id>/month (the month picker)
+    "pages.shared_month.get": FINANCE_OR_BROKER,  # GET /shared/<id>/charges/<month> (the month's charge and its working)
+    "pages.shared_month.post": FINANCE,  # POST /shared/<id>/charges/<month> (charge the month, once)
     # Brokers' pages (pages/broker.py), phone first: brokers and finance, as the API's deliveries and spend.
     "pages.broker_people.get": FINANCE_OR_BROKER,  # GET /people (the people they support, this week)
     "pages.week.get": FINANCE_OR_BROKER,  # GET /people/<id>/week (the planned sessions to mark)

@@ -21,7 +21,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 from flask import g, redirect, request
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields
 from sqlalchemy.exc import IntegrityError
 
 from ..db import db
@@ -35,8 +35,10 @@ NOT_FIELDS = {"csrf_token", KEY_FIELD}
 
 class PageForm:
     def __init__(self, schema: Schema, *, labels: dict[str, str] | None = None,
-                 messages: dict[str, str] | None = None, values: dict[str, str] | None = None):
+                 messages: dict[str, str] | None = None, values: dict[str, str] | None = None,
+                 also: tuple[str, ...] = ()):
         self.schema = schema
+        self.also = also  # the page's fields beyond the schema's (a file), whose refusals show beside them
         self.labels = labels or {}
         self.messages = messages or {}  # field -> what to say when it is refused, in plain words
         self.values: dict[str, str] = dict(values or {})
@@ -49,20 +51,39 @@ class PageForm:
     def load(self) -> bool:
         """Read the posted form through the schema: True with `data` loaded, else False with `errors`."""
         self.values = {k: v for k, v in request.form.items() if k not in NOT_FIELDS}
-        given = {k: v.strip() for k, v in self.values.items() if k in self.schema.fields and v.strip() != ""}
         try:
-            self.data = self.schema.load(given)
+            self.data = self.schema.load(self.given())
         except ValidationError as e:
             self.refuse(e.messages)
             return False
         return True
 
+    def given(self) -> dict:
+        """What was typed as the API's JSON would give it: the schema's fields, blank ones left out.
+        A form whose fields are not the schema's one for one (a plan's lines) builds it itself."""
+        names = self.names()
+        return {k: typed(names[k], v.strip()) for k, v in self.values.items() if k in names and v.strip() != ""}
+
     def refuse(self, details: dict) -> None:
         """Show `details` (field -> messages, as in the API's errors) beside their fields."""
         for field, msgs in details.items():
-            field = field if field in self.schema.fields else "_form"
+            field = field if field in self.names() or field in self.also else "_form"
             text = self.messages.get(field) or _first(msgs)
             self.errors.setdefault(field, text[:1].upper() + text[1:])
+
+    def refuse_error(self, e: LedgerError) -> None:
+        """Show an operation's refusal: beside the fields it names, else its message at the top (a
+        refusal naming no field of the form, such as an arrangement's id, says why in words)."""
+        details = e.details if isinstance(e.details, dict) else {}
+        known = set(self.names()) | set(self.also)
+        if any(k in known or k.split("-")[0] in known for k in details):
+            self.refuse(details)
+        else:
+            self.refuse({"_form": [e.message]})
+
+    def names(self) -> dict:
+        """The schema's fields by the names a request gives them (a field's data_key: `from`)."""
+        return {(f.data_key or k): f for k, f in self.schema.fields.items()}
 
     def error_list(self) -> list[dict]:
         """The GOV.UK error summary's list: each error, linked to its field."""
@@ -90,7 +111,7 @@ class PageForm:
             target = operation()
         except LedgerError as e:
             db.session.rollback()
-            self.refuse(e.details if e.details else {"_form": [e.message]})
+            self.refuse_error(e)
             return None
         db.session.add(IdempotencyRecord(key=key, request_hash=digest, user_id=g.user.id, status=303, body=target))
         try:
@@ -102,6 +123,17 @@ class PageForm:
                 raise
             return redirect(seen.body, 303)
         return redirect(target, 303)
+
+
+def typed(field, text: str):
+    """What a form's text is as JSON would send it: a checkbox's "true" or "false" for a flag
+    (the API takes only JSON's true and false), whole numbers for an integer field; anything else
+    stays text, for the schema to refuse in its own words."""
+    if isinstance(field, fields.Boolean) and text in ("true", "false"):
+        return text == "true"
+    if isinstance(field, fields.Integer) and text.lstrip("-").isdigit() and len(text) <= 12:
+        return int(text)
+    return text
 
 
 def _recorded(key: str) -> IdempotencyRecord | None:

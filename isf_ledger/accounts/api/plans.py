@@ -52,7 +52,13 @@ class Plans(MethodView):
         re-priced at its rates (its rate_overrides, else the rate card) by one rate adjustment.
         `management_fee_rate` and `rate_overrides` are finance's to set: a broker's version takes
         the default fee and the rate card, and a broker sending either field is refused (403)."""
-        plan = add_plan(db.session, person_id, user_id=g.user.id, **args)
-        plan.adjustments = adjust_charges(db.session, since=plan.effective_from, person_ids=[person_id],
-                                          why=f"plan version {plan.version}", user_id=g.user.id)
-        return plan
+        return new_version(person_id, args, user_id=g.user.id)
+
+
+def new_version(person_id: int, args: dict, *, user_id: int | None):
+    """A new plan version, and deliveries already charged from its start re-priced by one rate
+    adjustment (the plan page writes through this too)."""
+    plan = add_plan(db.session, person_id, user_id=user_id, **args)
+    plan.adjustments = adjust_charges(db.session, since=plan.effective_from, person_ids=[person_id],
+                                      why=f"plan version {plan.version}", user_id=user_id)
+    return plan

@@ -32,8 +32,14 @@ class Rates(MethodView):
     def post(self, args):
         """Add a rate card entry for a service from a date; deliveries already charged from that date
         are re-priced by a rate adjustment per person, posted in the open month."""
-        entry = add_rate(db.session, user_id=g.user.id, **args)
-        entry.adjustments = adjust_charges(db.session, since=entry.effective_from, service=entry.service,
-                                           why=f"{entry.service} at {entry.rate} from {entry.effective_from}",
-                                           user_id=g.user.id)
-        return entry
+        return new_rate(args, user_id=g.user.id)
+
+
+def new_rate(args: dict, *, user_id: int | None) -> Rate:
+    """A rate card entry, and deliveries already charged from its date re-priced (the rate card
+    page writes through this too)."""
+    entry = add_rate(db.session, user_id=user_id, **args)
+    entry.adjustments = adjust_charges(db.session, since=entry.effective_from, service=entry.service,
+                                       why=f"{entry.service} at {entry.rate} from {entry.effective_from}",
+                                       user_id=user_id)
+    return entry
