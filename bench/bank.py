@@ -35,7 +35,7 @@ import sqlalchemy as sa
 
 from isf_ledger.accounts.bank_files import read_statement
 from isf_ledger.accounts.bank_statements import _line_window, _Matcher, import_statement, movements
-from isf_ledger.accounts.ledger import PERSON_ACCOUNTS, Entry, lock_funds, post, provider_accounts
+from isf_ledger.ledger.post import PERSON_ACCOUNTS, Entry, lock_funds, post, provider_accounts
 from isf_ledger.db import db
 from isf_ledger.money import format_pence
 
@@ -53,7 +53,7 @@ def say(text: str = "") -> None:
 def build(app, people: int, seed: int) -> bytes:
     """The people, their year of movements (through `post`), and the bank's CSV of them."""
     from isf_ledger.accounts.councils import create_council
-    from isf_ledger.accounts.models import Account, Fund, Person, Receipt
+    from isf_ledger.models import Account, Fund, Person, Receipt
 
     rng = random.Random(seed)
     with app.app_context():
@@ -129,7 +129,7 @@ def ours(app, data: bytes) -> tuple[float, int, int]:
 def ours_matching(app, data: bytes) -> tuple[float, int]:
     """The matching alone: the lines stored first (not timed), then the movements read and each
     line matched, as import_statement does."""
-    from isf_ledger.accounts.models import BankLine
+    from isf_ledger.models import BankLine
 
     with app.app_context():
         s = db.session

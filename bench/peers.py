@@ -116,7 +116,7 @@ def main(argv=None) -> int:
         counted = b.counts(app)
         say("  books: " + ", ".join(f"{n:,} {t}" for t, n in counted.items()))
         from isf_ledger.exports import plain_text as pt
-        from isf_ledger.exports.api import export
+        from isf_ledger.api.exports import export
 
         files = {}
         for fmt_name in ("beancount", "ledger"):

@@ -70,7 +70,7 @@ def _pick(app, people: int) -> tuple[int, str]:
     their council's name."""
     import sqlalchemy as sa
 
-    from isf_ledger.accounts.models import Council, Person
+    from isf_ledger.models import Council, Person
     from isf_ledger.accounts.plans import plans_of
     from isf_ledger.reports.forecast import plan_year
     with app.app_context():
@@ -88,7 +88,7 @@ def _pick(app, people: int) -> tuple[int, str]:
 def _users(app, pid: int, council: str) -> dict:
     """A person user for `pid` and an auditor of their council: each a session and an API token."""
     from isf_ledger.accounts.people import DIRECTORY
-    from isf_ledger.users import create_user
+    from isf_ledger.auth.users import create_user
     out = {}
     stamp = f"{os.getpid()}-{time.time_ns()}"
     with app.app_context():

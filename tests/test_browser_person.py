@@ -153,7 +153,7 @@ def test_the_provider_s_contact_on_every_page_and_nothing_scrolls_sideways_at_32
                                                                                      live, page):
     """The demo provider's contact (a long e-mail address) in the foot of every page and in the
     statement's own words: at 320 px the page still does not scroll sideways (check_page)."""
-    from isf_ledger.accounts.demo import DEMO_PROVIDER
+    from isf_ledger.demo.load import DEMO_PROVIDER
     r = api.call("PATCH", "/api/v1/provider", DEMO_PROVIDER)
     assert r.status_code == 200, r.get_json()
     book = pages_book.build(api, monkeypatch, tmp_path)

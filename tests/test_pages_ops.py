@@ -19,7 +19,7 @@ import pages_book
 from isf_ledger import clock
 from isf_ledger.db import db, utcnow
 from isf_ledger.pages import jobs
-from isf_ledger.reports import delivery as dl
+from isf_ledger.reports import sending as dl
 from test_pages_finance import book, fin, form_fields  # noqa: F401 - the fixtures
 from test_pages_person import counted, sign_in, text
 

@@ -377,7 +377,7 @@ def test_files_an_older_version_kept_in_a_folder_are_carried_into_the_database(a
     """A receipt file row from before 0026 whose bytes lie in the folder: 404 until `isf-ledger
     receipt-files load` carries them over (the migration does the same at upgrade); a second load
     finds nothing new, and a row whose file is nowhere is named."""
-    from isf_ledger.accounts.models import ReceiptFile
+    from isf_ledger.models import ReceiptFile
 
     pid = fund(api)
     s1, s2 = spend(api, pid, "12.50"), spend(api, pid, "3.00", invoice_reference="B-2")

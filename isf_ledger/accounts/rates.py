@@ -9,7 +9,7 @@ from sqlalchemy.orm import lazyload
 
 from ..errors import Conflict, Invalid
 from ..locks import lock_key
-from .models import PlanVersion, Rate
+from ..models import PlanVersion, Rate
 from .plans import in_force, windows
 
 UNITS = ("hour", "night")

@@ -10,11 +10,11 @@ from datetime import date
 import sqlalchemy as sa
 
 from .bank_statements import bank_position, clear
-from .ledger import balances, provider_accounts
+from ..ledger.post import balances, provider_accounts
 from ..errors import Conflict
 from ..money import format_pence
-from .kinds import kind_of
-from .models import Account, BankReconciliation
+from ..ledger.kinds import kind_of
+from ..models import Account, BankReconciliation
 
 
 def reconcile(session, as_of: date | None = None, detail: bool = False) -> dict:
@@ -69,7 +69,7 @@ def report(session, as_of: date) -> dict:
     last = session.scalar(sa.select(sa.func.max(BankReconciliation.as_of)).where(BankReconciliation.as_of <= as_of))
     who = None
     if done is not None and done.completed_by is not None:
-        from ..users import User  # the name of who completed it
+        from ..auth.users import User  # the name of who completed it
 
         user = session.get(User, done.completed_by)
         who = user.name if user is not None else None

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from flask import Response, g
 
-from ...api_base import ExactBlueprint
-from ... import clock
-from ...db import db
-from ...idempotency import write
-from ...users import guard
-from ..reconciliation import complete, reconcile, report
-from ..schemas import reconciliation as s
-from ..schemas.common import AsOfQuery
+from ..api_base import ExactBlueprint
+from .. import clock
+from ..db import db
+from ..idempotency import write
+from ..auth.users import guard
+from ..accounts.reconciliation import complete, reconcile, report
+from ..accounts.schemas import reconciliation as s
+from ..accounts.schemas.common import AsOfQuery
 
 blp = ExactBlueprint("reconciliation", __name__, url_prefix="/api/v1", description="Client money")
 
@@ -44,7 +44,7 @@ def reconciliation_report(args):
     """The reconciliation as at `as_of` (default today) as a report: the bank statement's
     balance, each outstanding receipt and payment, the unmatched bank lines, the difference, and
     who completed it and when; `?format=pdf` (a tagged PDF) or `xlsx`."""
-    from ...reports.render_reconciliation import render_pdf, render_xlsx
+    from ..reports.render_reconciliation import render_pdf, render_xlsx
 
     as_of = args["as_of"] or clock.today()
     r = report(db.session, as_of)

@@ -7,7 +7,7 @@ import click
 from flask import Flask, current_app
 
 from ..db import db
-from .audit import audit
+from ..workflows.self_audit import audit
 
 
 def init_app(app: Flask) -> None:
@@ -26,7 +26,7 @@ def init_app(app: Flask) -> None:
             sys.exit(1)
         click.echo("the books hold")
 
-    from .demo import demo_cmd
+    from ..demo.load import demo_cmd
 
     app.cli.add_command(demo_cmd)
     app.cli.add_command(import_group)
@@ -45,7 +45,7 @@ def load_receipt_files_cmd(folder):
     database; exit 1 if any row's file is still missing. Running it again loads nothing new."""
     from pathlib import Path
 
-    from .receipt_files import legacy_folder, load_folder
+    from ..accounts.receipt_files import legacy_folder, load_folder
 
     done = load_folder(db.session, Path(folder) if folder else legacy_folder())
     db.session.commit()
@@ -68,7 +68,7 @@ def import_group():
 def import_deliveries_cmd(file):
     """Import a rostering system's deliveries (CSV or XLSX) whole, or print every bad row and exit 1."""
     from ..errors import LedgerError
-    from .imports import import_deliveries
+    from ..accounts.imports import import_deliveries
 
     data = file.read()
     bar = None

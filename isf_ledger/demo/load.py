@@ -36,20 +36,21 @@ from sqlalchemy import event
 from ..clock import UK, today as uk_today
 from ..db import db, utcnow
 from ..money import split_largest_remainder
-from .councils import PROVIDER_DEFAULTS
-from .fees import fee_on
-from .hours import DeliveryIn, record_deliveries
-from .instalments import expected_instalments
-from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
-from ..shared_support.demo import SCHEME_WEEKLY_PENCE, add_shared_support, people_of
-from .demo_endings import add_endings
-from .demo_spend import plan_contingency_and_spend
-from .models import ContingencyMovement, Council, Person, Posting, Rate, Receipt, Spend, Transaction
-from .people import create_person
+from ..accounts.councils import PROVIDER_DEFAULTS
+from ..accounts.fees import fee_on
+from ..accounts.hours import DeliveryIn, record_deliveries
+from ..accounts.instalments import expected_instalments
+from ..ledger.post import Entry, lock_funds, person_accounts, post, provider_accounts
+from .shared_support import SCHEME_WEEKLY_PENCE, add_shared_support, people_of
+from .endings import add_endings
+from .spend import plan_contingency_and_spend
+from ..models import ContingencyMovement, Council, Person, Posting, Rate, Receipt, Spend, Transaction
+from ..accounts.people import create_person
 from ..provider import ProviderRow, update as set_provider
-from .plans import DEFAULT_FEE_RATE, DOMAINS, add_months, add_plan, in_force, windows
-from .rates import add_rate
-from .receipts import receipt_entries
+from ..accounts.plans import DEFAULT_FEE_RATE, DOMAINS, add_plan, in_force, windows
+from ..clock import add_months
+from ..accounts.rates import add_rate
+from ..accounts.receipts import receipt_entries
 
 # name, short code (on references and remittances), how to write a reference, share of people
 COUNCILS = (

@@ -13,9 +13,9 @@ from flask import Response, render_template, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from .. import clock, sheets
-from ..access import AUDIT_COLUMNS, AuditEntry, _cell
+from ..auth.access import AUDIT_COLUMNS, AuditEntry, _cell
 from ..db import db
-from ..users import User
+from ..auth.users import User
 from .forms import PageForm
 from .views import bp, signed_in
 

@@ -44,13 +44,13 @@ from marshmallow import Schema, ValidationError, fields
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import clock
-from ..accounts.api.scopes import PERSON
+from ..auth.scopes import PERSON
 from ..accounts.bank import bank_events, held_at
 from ..accounts.dates import check_fact_date
 from ..accounts.hours import STATUSES, hours_by_period, quantity
 from ..accounts.imports import ImportRefused, import_deliveries
-from ..accounts.models import BudgetLine, Delivery, DeliveryReversal, Fund, Person, PlanService, PlanVersion
-from ..accounts.models.queries import FundQuery, QueryAnswer
+from ..models import BudgetLine, Delivery, DeliveryReversal, Fund, Person, PlanService, PlanVersion
+from ..models.queries import FundQuery, QueryAnswer
 from ..accounts.plans import DOMAINS, in_force, plans_by_person, windows
 from ..accounts.positions import fund_position, positions
 from ..accounts.rates import units_of

@@ -27,13 +27,13 @@ import sqlalchemy as sa
 from flask import Response, current_app, g, render_template, request, url_for
 
 from .. import clock
-from ..accounts.api.clawback import CloseIn, FeeRefundIn, ClawbackIn
-from ..accounts.api.scopes import PERSON
+from ..api.clawback import CloseIn, FeeRefundIn, ClawbackIn
+from ..auth.scopes import PERSON
 from ..accounts.clawback import notice_letter, record_clawback, record_fee_refund, surplus_on
-from ..accounts.closing import close_fund
+from ..workflows.closing import close_fund
 from ..accounts.contingency import contingency_of, record_draw, record_set_aside
 from ..accounts.hours import DeliveryIn as Session, record_deliveries  # one session of support, as the API records it
-from ..accounts.models import Rate
+from ..models import Rate
 from ..accounts.people import correct_name, create_person, name_history
 from ..accounts.receipt_files import attach_receipt_file, read_upload
 from ..accounts.schemas.contingency import DrawIn, SetAsideIn
@@ -44,7 +44,7 @@ from ..accounts.spend import SUGGESTED_CATEGORIES, record_spend
 from ..db import db
 from ..errors import LedgerError
 from ..money import format_pence
-from ..users import FINANCE, User
+from ..auth.users import FINANCE, User
 from .finance import _step
 from .forms import PageForm
 from .frame import visible
@@ -375,7 +375,7 @@ def clawback(person_id: int):
 def surplus_notice(person_id: int):
     """The surplus notice letter (as GET /api/v1/people/{id}/surplus-notice with no amount or date):
     all that may be recovered today, from the earliest date the notice allows."""
-    from ..accounts.api.clawback import since_statement
+    from ..api.clawback import since_statement
     from ..reports.render_notice import render_notice
     letter = notice_letter(db.session, person_id)
     letter["since_statement"] = since_statement(db.session, person_id, clock.today())
@@ -433,7 +433,7 @@ def close(person_id: int):
 
 
 def _final_figures(person_id: int, number: int) -> dict:
-    from ..reports.models import Statement
+    from ..models.statements import Statement
     stmt = db.session.scalar(sa.select(Statement).where(Statement.person_id == person_id, Statement.number == number))
     return dict(stmt.figures)
 
@@ -563,7 +563,7 @@ def plan_values(plan) -> dict[str, str]:
 def new_plan(person_id: int):
     """A new version of the support plan (as POST /api/v1/people/{id}/plans): budget lines by
     domain, planned hours and rates by service, and the council's rules overridden for this person."""
-    from ..accounts.api.plans import new_version
+    from ..api.plans import new_version
     from ..accounts.plans import plans_of
     from ..accounts.schemas.plans import PlanIn
     plans = plans_of(db.session, person_id)
@@ -616,7 +616,7 @@ class RulesForm(PageForm):
 @signed_in
 def councils():
     """Every council, each with a link to its rules (two queries)."""
-    from ..accounts.models import Council
+    from ..models import Council
     rows = db.session.execute(sa.select(Council.id, Council.name).order_by(Council.name)).all()
     return render_template("pages/finance_councils.html", title="Councils", councils=rows)
 
@@ -627,10 +627,10 @@ def council_rules(council_id: int):
     """A council's rules as set and as in force today, changed from a date (as PATCH
     /api/v1/councils/{id}), and every change before, oldest first."""
     from ..accounts.councils import PROVIDER_DEFAULTS, change_rules, rule_history, rule_on
-    from ..accounts.models import Council, CouncilRuleChange
+    from ..models import Council, CouncilRuleChange
     from ..accounts.schemas.councils import CouncilPatch
     from ..errors import NotFound
-    from ..users import MAX_ID
+    from ..auth.users import MAX_ID
     council = db.session.get(Council, council_id) if council_id <= MAX_ID else None
     if council is None:
         raise NotFound(f"no council with id {council_id}")
@@ -699,7 +699,7 @@ bp.add_app_template_filter(decimal_text, "decimal_text")
 def rate_card():
     """The rate card, every entry, and a new entry from a date (as POST /api/v1/rates): deliveries
     already charged from that date are charged again at the new rate."""
-    from ..accounts.api.rates import new_rate
+    from ..api.rates import new_rate
     from ..accounts.schemas.rates import RateIn
     form = PageForm(RateIn(), labels={"service": "Service", "unit": "Charged by the", "rate": "Rate",
                                       "effective_from": "From"},
@@ -722,7 +722,7 @@ def rate_card():
 
 def may(endpoint: str) -> bool:
     """The signed-in user may open the page `endpoint` (the access table's word, as signed_in reads it)."""
-    from ..access import roles_for
+    from ..auth.access import roles_for
     user = g.get("user")
     return user is not None and user.role in roles_for(f"{endpoint}.get")
 

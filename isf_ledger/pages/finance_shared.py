@@ -15,9 +15,9 @@ from ..db import db
 from ..errors import NotFound
 from ..shared_support import charges
 from ..shared_support import schemas as s
-from ..shared_support.models import Arrangement, Membership
+from ..models.shared_support import Arrangement, Membership
 from ..shared_support.report import arrangement_json, month_json
-from ..users import MAX_ID
+from ..auth.users import MAX_ID
 from .finance_forms import DATE, DOMAIN_WORDS, FormField, MONEY, PageForm, show, submitted
 from .views import bp, signed_in
 
@@ -84,7 +84,7 @@ def arrangement(arrangement_id: int):
     """One arrangement: its versions, its members with every review, and a month's charge."""
     found = _arrangement(arrangement_id)
     data = arrangement_json(db.session, found, g.user)
-    from ..accounts.models import Person
+    from ..models import Person
     names = dict(db.session.execute(sa.select(Person.id, Person.name).where(
         Person.id.in_([m["person_id"] for m in data["members"]]))).all()) if data["members"] else {}
     last_month = charges.month_of(f"{clock.today():%Y-%m}")
@@ -153,7 +153,7 @@ def review_member_form(arrangement_id: int, membership_id: int):
                                     url_for("pages.arrangement", arrangement_id=arrangement_id, done="review"))[1])
     if sent is not None:
         return sent
-    from ..accounts.models import Person
+    from ..models import Person
     person = db.session.get(Person, membership.person_id)
     fields = [DATE("effective_from"), FormField("weight", hint="For example, 1.5. Leave empty to keep it",
                                                 classes="govuk-input--width-5", inputmode="decimal"),

@@ -12,12 +12,12 @@ import sqlalchemy as sa
 from flask import Response, abort, current_app, g, render_template, request, url_for
 from marshmallow import Schema, fields, validate
 
-from ..accounts.models import Person
+from ..models import Person
 from ..db import db
 from ..errors import LedgerError
-from ..reports import delivery as dl
+from ..reports import sending as dl
 from ..reports import statements as st
-from ..reports.models import PrintBatch, Statement, StatementDelivery
+from ..models.statements import PrintBatch, Statement, StatementDelivery
 from . import jobs
 from .forms import PageForm
 from .views import bp, signed_in

@@ -41,11 +41,11 @@ from ..accounts.councils import rule_history, rule_on
 from ..accounts.instalments import arrears_of, instalments_of
 from sqlalchemy.orm import aliased
 
-from ..accounts.kinds import REVERSAL
-from ..accounts.ledger import month_start
-from ..accounts.models import (Account, AccountKindMonth, Council, Delivery, DeliveryReversal, Fund, Person, Posting,
-                               Transaction)
-from ..accounts.plans import add_months, in_force, windows
+from ..ledger.kinds import REVERSAL
+from ..ledger.post import month_start
+from ..models import Account, AccountKindMonth, Council, Delivery, DeliveryReversal, Fund, Person, Posting, Transaction
+from ..clock import add_months
+from ..accounts.plans import in_force, windows
 from ..accounts.positions import positions
 from ..accounts.queries import ANSWER_WITHIN, overdue_by_person
 from ..accounts.reconciliation import reconcile
@@ -323,7 +323,7 @@ def totals(session, funds: list[FundFigures], as_of: date) -> dict:
 
 def last_reconciled(session, as_of: date) -> str | None:
     """The last day the bank, the ledger and the funds were reconciled to 0.00, on or before `as_of`."""
-    from ..accounts.models import BankReconciliation
+    from ..models import BankReconciliation
 
     day = session.scalar(sa.select(sa.func.max(BankReconciliation.as_of)).where(BankReconciliation.as_of <= as_of))
     return day.isoformat() if day else None

@@ -28,20 +28,22 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from ..accounts.hours import hours_by_period, hours_used
-from ..accounts.kinds import kind_of
-from ..accounts.ledger import fund_balance, month_end, month_start
-from ..accounts.lines import ledger_lines
-from ..accounts.models import (Account, ContingencyMovement, Delivery, Person, PlanVersion, Posting,
-                               RateAdjustmentLine, Spend, Transaction)
-from ..accounts.plans import add_months, windows
+from ..ledger.kinds import kind_of
+from ..ledger.post import fund_balance, month_end, month_start
+from ..ledger.lines import ledger_lines
+from ..models import (Account, ContingencyMovement, Delivery, Person, PlanVersion, Posting, RateAdjustmentLine,
+    Spend, Transaction)
+from ..clock import add_months
+from ..accounts.plans import windows
 from ..accounts.spend import spend_of
 from ..money import round_half_up
-from ..shared_support.models import Arrangement, ChargeLine, ChargeRun
+from ..models.shared_support import Arrangement, ChargeLine, ChargeRun
 from ..sheets import DATE, QUANTITY, append, fit_columns, print_to_width, table, words
 from .figures import HEADINGS, MONEY_HEADINGS, OUTGOING
 from .render_pdf import day
 from .render_xlsx import LABELS, ORDER
-from .statements import _month_label, statement_figures
+from ..db import month_label as _month_label
+from .statements import statement_figures
 
 # The provider's own take from a fund (invariant 4): its fee and its charges for support,
 # shared support included (the provider runs the sleep-in or background support too).
