@@ -1,0 +1,1 @@
+"""Demo data: a made-up provider loaded through the operations below it, never copies of them."""

@@ -1,0 +1,1 @@
+"""The posting engine, free of care words: what each kind of account may move (kinds.py), posting balanced entries and the checkpoints (post.py), reversing a group together (reversals.py), a fund's lines (lines.py)."""
