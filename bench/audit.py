@@ -9,7 +9,7 @@ import statistics
 import time
 import tracemalloc
 
-from isf_ledger.accounts.audit import audit
+from isf_ledger.workflows.self_audit import audit
 from isf_ledger.db import db
 
 from . import books as b

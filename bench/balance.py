@@ -8,7 +8,7 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from isf_ledger.accounts.ledger import balances
+from isf_ledger.ledger.post import balances
 from isf_ledger.db import db
 from isf_ledger.money import format_pence
 

@@ -27,10 +27,10 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from isf_ledger.accounts.audit import audit
+from isf_ledger.workflows.self_audit import audit
 from isf_ledger.accounts.fees import fee_entry, fee_on
-from isf_ledger.accounts.ledger import Entry, lock_funds, person_accounts, post, provider_accounts
-from isf_ledger.accounts.models import Receipt
+from isf_ledger.ledger.post import Entry, lock_funds, person_accounts, post, provider_accounts
+from isf_ledger.models import Receipt
 from isf_ledger.accounts.people import create_person
 from isf_ledger.accounts.plans import add_plan
 from isf_ledger.accounts.receipts import SOURCE_NAMES

@@ -26,7 +26,7 @@ from datetime import date, timedelta
 
 from isf_ledger.db import db
 from isf_ledger.money import format_pence
-from isf_ledger.users import create_user
+from isf_ledger.auth.users import create_user
 
 from . import books as b
 from .engines import make, postgres_problem

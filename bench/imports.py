@@ -31,7 +31,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from isf_ledger.accounts.imports import import_deliveries
-from isf_ledger.accounts.ledger import PERSON_ACCOUNTS
+from isf_ledger.ledger.post import PERSON_ACCOUNTS
 from isf_ledger.db import db, utcnow
 
 from .engines import make, postgres_problem
@@ -47,7 +47,7 @@ def say(text: str = "") -> None:
 
 def build(app, people: int) -> None:
     from isf_ledger.accounts.councils import create_council
-    from isf_ledger.accounts.models import Account, Fund, Person, Rate
+    from isf_ledger.models import Account, Fund, Person, Rate
 
     with app.app_context():
         s = db.session

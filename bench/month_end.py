@@ -46,7 +46,7 @@ BARE_MONTH = """SELECT a.person_id, t.kind, SUM(p.amount_pence) FROM postings p 
 def build(url: str, people: int, seed: int) -> None:
     from isf_ledger import create_app
     from isf_ledger.accounts.fees import fee_entry
-    from isf_ledger.accounts.ledger import Entry, lock_funds, person_accounts, post, provider_accounts
+    from isf_ledger.ledger.post import Entry, lock_funds, person_accounts, post, provider_accounts
     from isf_ledger.accounts.people import create_person
     from isf_ledger.accounts.plans import add_plan
 

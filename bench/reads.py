@@ -10,7 +10,7 @@ books in the same run, checked to agree before any figure is kept:
 from __future__ import annotations
 
 
-from isf_ledger.accounts.lines import ledger_lines
+from isf_ledger.ledger.lines import ledger_lines
 from isf_ledger.accounts.positions import positions
 from isf_ledger.db import db
 from isf_ledger.money import format_pence

@@ -24,9 +24,9 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from isf_ledger.accounts.audit import audit
+from isf_ledger.workflows.self_audit import audit
 from isf_ledger.accounts.councils import create_council
-from isf_ledger.accounts.ledger import month_end
+from isf_ledger.ledger.post import month_end
 from isf_ledger.db import db, utcnow
 from isf_ledger.shared_support.apportion import apportion
 from isf_ledger.shared_support.charges import charge_run, history
@@ -71,9 +71,8 @@ def build(app, n: int, seed: int) -> int:
                 terms.append({"membership_id": pid, "effective_from": START, "ends_on": None, "agreed_on": START,
                               "weight": rng.choice((Decimal(1), Decimal("1.5"), Decimal(2))) if weighted
                               else Decimal(1), "recorded_by": "bench"})
-        from isf_ledger.accounts.models import Account, Fund, Person
-        from isf_ledger.shared_support.models import (Arrangement, ArrangementVersion, Membership,
-                                                      MembershipTerm)
+        from isf_ledger.models import Account, Fund, Person
+        from isf_ledger.models.shared_support import Arrangement, ArrangementVersion, Membership, MembershipTerm
         for model, rows in ((Person, people), (Fund, funds), (Account, accounts), (Arrangement, arrangements),
                             (ArrangementVersion, versions), (Membership, memberships), (MembershipTerm, terms)):
             s.execute(sa.insert(model), rows)

@@ -53,18 +53,19 @@ def create_app(config: dict | None = None) -> Flask:
             render_as_batch=True, compare_type=True)
 
     from . import cli as ledger_cli
-    from . import access, errors, pages, provider, users, web
-    from .accounts import api as accounts_api
-    from .accounts import cli as accounts_cli
+    from .auth import access, users
+    from . import errors, pages, provider, web
+    from . import api as accounts_api
+    from .commands import accounts as accounts_cli
     from .accounts.people import DIRECTORY
-    from .shared_support import api as shared_api
-    from .shared_support import cli as shared_cli
-    from .reports import api as reports_api
-    from .reports import cli as reports_cli
-    from .reports import finance_api
-    from .reports import forecast_api
-    from .reports import models as _reports_models  # noqa: F401 - its tables, for migrations
-    from .exports import api as exports_api
+    from .api import shared_support as shared_api
+    from .commands import shared_support as shared_cli
+    from .api import reports as reports_api
+    from .commands import reports as reports_cli
+    from .api import finance as finance_api
+    from .api import forecast as forecast_api
+    from .models import statements as _reports_models  # noqa: F401 - its tables, for migrations
+    from .api import exports as exports_api
 
     # Ids in paths are ASCII digits: Python's int() would also read "١٢" (Arabic-Indic digits).
     app.url_map.converters["int"] = AsciiInt

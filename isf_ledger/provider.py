@@ -24,7 +24,7 @@ from .api_base import ExactBlueprint
 from .db import db, utcnow
 from .fields import Text
 from .idempotency import write
-from .users import guard
+from .auth.users import guard
 
 DEFAULT_NAME = "Your support provider"
 PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{4,28}[0-9]$")

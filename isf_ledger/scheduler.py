@@ -16,9 +16,9 @@ from datetime import date, datetime, time, timedelta
 from apscheduler.triggers.base import BaseTrigger
 from flask import Flask
 
-from .. import clock
-from ..accounts.ledger import month_start
-from ..accounts.plans import add_months
+from . import clock
+from .ledger.post import month_start
+from .accounts.plans import add_months
 
 log = logging.getLogger(__name__)
 MONTH_END_JOB = "isf-month-end"
@@ -98,7 +98,7 @@ _app: Flask | None = None  # the scheduler process's app; jobs in the store name
 def _the_app() -> Flask:
     global _app
     if _app is None:
-        from .. import create_app
+        from . import create_app
         _app = create_app()
     return _app
 
@@ -106,9 +106,9 @@ def _the_app() -> Flask:
 def run_month_end(app: Flask) -> dict:
     """Issue the month just ended (idempotent: a second run, or a second scheduler, issues
     nothing new), then send what is due. Each call has its own app context and session."""
-    from ..db import db
-    from . import delivery
-    from . import statements as st
+    from .db import db
+    from .reports import sending as delivery
+    from .reports import statements as st
 
     month = add_months(month_start(clock.today()), -1)
     with app.app_context():
@@ -129,8 +129,8 @@ def run_month_end(app: Flask) -> dict:
 
 def run_retries(app: Flask) -> dict:
     """Send every delivery whose retry time has come, whatever its month."""
-    from ..db import db
-    from . import delivery
+    from .db import db
+    from .reports import sending as delivery
 
     with app.app_context():
         try:
@@ -156,7 +156,7 @@ def build_scheduler(app: Flask, scheduler_class=None):
 
     global _app
     _app = app
-    from ..db import db
+    from .db import db
 
     with app.app_context():
         engine = db.engine  # the app's own pool and settings (SQLite's busy timeout), closed with the app's

@@ -5,8 +5,8 @@ from pathlib import Path
 
 
 from isf_ledger import create_app
-from isf_ledger.access import ACCESS, PUBLIC, RESTRICTED_WRITES, readme_table
-from isf_ledger.users import RESTRICTED, ROLES, endpoint_key
+from isf_ledger.auth.access import ACCESS, PUBLIC, RESTRICTED_WRITES, readme_table
+from isf_ledger.auth.users import RESTRICTED, ROLES, endpoint_key
 
 
 def _endpoints(app):

@@ -13,7 +13,7 @@ from pypdf import PdfReader
 
 from isf_ledger import clock
 from isf_ledger.db import db
-from isf_ledger.reports import delivery as dl
+from isf_ledger.reports import sending as dl
 from test_documents_unicode import elements, pdf_text
 
 

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from isf_ledger import clock
-from isf_ledger.accounts.audit import audit, begin_read_only
-from isf_ledger.accounts.ledger import person_accounts, provider_accounts
+from isf_ledger.workflows.self_audit import audit, begin_read_only
+from isf_ledger.ledger.post import person_accounts, provider_accounts
 from isf_ledger.db import db
 
 

@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from isf_ledger.accounts.bank_files import StatementRefused, read_statement
-from isf_ledger.accounts.ledger import month_end, provider_accounts
-from isf_ledger.accounts.models import Posting, Receipt
+from isf_ledger.ledger.post import month_end, provider_accounts
+from isf_ledger.models import Posting, Receipt
 from isf_ledger.db import db
 from isf_ledger.money import format_pence
 

@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 from isf_ledger import clock, create_app
-from isf_ledger.access import ACCESS, PUBLIC
+from isf_ledger.auth.access import ACCESS, PUBLIC
 from isf_ledger.db import db
-from isf_ledger.users import endpoint_key
+from isf_ledger.auth.users import endpoint_key
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)
 CLOSED_ON = "2026-11-15"

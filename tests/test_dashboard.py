@@ -163,7 +163,7 @@ def test_plan_year_use_from_its_part_months_and_the_checkpoints_between(api):
 
 def test_the_dashboard_migration_fills_the_checkpoints_by_kind_from_existing_books(api, funds):
     """0013 on books written before it: the same rows ledger.post keeps, reversals included."""
-    from isf_ledger.accounts.audit import audit
+    from isf_ledger.workflows.self_audit import audit
 
     def rows():
         with api.app.app_context():

@@ -12,7 +12,7 @@ from pypdf import PdfReader
 
 from isf_ledger import clock
 from isf_ledger.db import db, utcnow
-from isf_ledger.reports import delivery as dl
+from isf_ledger.reports import sending as dl
 from isf_ledger.reports import statements as st
 
 import smtp_server

@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 
 from isf_ledger import clock, create_app
-from isf_ledger.accounts.demo import demo_start
+from isf_ledger.demo.load import demo_start
 from isf_ledger.accounts.instalments import arrears, expected_instalments
-from isf_ledger.accounts.models import (Account, Clawback, ContingencyMovement, Delivery, FundClosing, Person,
-                                        Posting, Rate, Receipt, Spend, Transaction)
+from isf_ledger.models import (Account, Clawback, ContingencyMovement, Delivery, FundClosing, Person, Posting, Rate,
+    Receipt, Spend, Transaction)
 from isf_ledger.accounts.plans import DOMAINS, plan_on, plan_year_start, plans_of
 from isf_ledger.db import db
 
@@ -302,7 +302,7 @@ def test_bad_options_are_refused(app, args):
 
 
 def test_an_interrupted_run_leaves_whole_people_and_the_books_hold(app, monkeypatch):
-    from isf_ledger.accounts import demo
+    from isf_ledger.demo import load as demo
 
     real, calls = demo.fill_person, []
 

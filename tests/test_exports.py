@@ -18,7 +18,7 @@ from beancount.core import data as bdata
 from beancount.core import realization
 
 from isf_ledger import clock
-from isf_ledger.accounts.ledger import balances
+from isf_ledger.ledger.post import balances
 from isf_ledger.db import db
 from isf_ledger.exports import journals as jn
 from isf_ledger.exports.books import book_accounts

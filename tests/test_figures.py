@@ -1,7 +1,7 @@
 """A month's money figures for many funds at once, each movement under one heading."""
 from datetime import date
 
-from isf_ledger.accounts.ledger import Entry, lock_funds, person_accounts, post, provider_accounts
+from isf_ledger.ledger.post import Entry, lock_funds, person_accounts, post, provider_accounts
 from isf_ledger.db import db
 from isf_ledger.reports.figures import month_money
 

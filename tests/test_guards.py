@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from isf_ledger.accounts.ledger import lock_funds, person_accounts, post, provider_accounts
+from isf_ledger.ledger.post import lock_funds, person_accounts, post, provider_accounts
 from isf_ledger.accounts.receipts import receipt_entries
 from isf_ledger.db import db
 

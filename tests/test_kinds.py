@@ -3,7 +3,7 @@ from datetime import date
 
 import pytest
 
-from isf_ledger.accounts.ledger import Entry, LedgerBug, lock_funds, person_accounts, post, provider_accounts
+from isf_ledger.ledger.post import Entry, LedgerBug, lock_funds, person_accounts, post, provider_accounts
 from isf_ledger.db import db
 from isf_ledger.errors import Conflict
 

@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from isf_ledger.accounts.ledger import Entry, lock_funds, person_accounts, post, provider_accounts
-from isf_ledger.accounts.models import Fund
+from isf_ledger.ledger.post import Entry, lock_funds, person_accounts, post, provider_accounts
+from isf_ledger.models import Fund
 from isf_ledger.accounts.receipts import record_receipt
 from isf_ledger.db import db
 from isf_ledger.errors import Conflict
@@ -234,7 +234,7 @@ def test_a_posting_cannot_join_a_transaction_already_written(api):
 
 
 def test_posting_engine_refuses_money_moving_between_two_funds(app):
-    from isf_ledger.accounts.ledger import LedgerBug
+    from isf_ledger.ledger.post import LedgerBug
     from isf_ledger.accounts.people import create_person
 
     with app.app_context():

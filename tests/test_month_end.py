@@ -355,7 +355,7 @@ def test_an_operation_that_commits_inside_a_keyed_write_is_caught(api, today, mo
 
 
 def test_the_scheduler_is_refused_out_of_order_too(api, today):
-    from isf_ledger.reports import schedule
+    from isf_ledger import scheduler as schedule
 
     ana = person(api, "Ana", "2026-10-01", "2026-10-02")
     issue(api, "2026-10")

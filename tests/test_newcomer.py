@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from isf_ledger import clock
-from isf_ledger.accounts import demo
+from isf_ledger.demo import load as demo
 from isf_ledger.db import db
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask import g, render_template_string, request, url_for
 
 import pages_book
-from isf_ledger import access
+from isf_ledger.auth import access
 from isf_ledger.accounts.receipts import record_receipt
 from isf_ledger.accounts.schemas.receipts import ReceiptIn
 from isf_ledger.db import db

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from isf_ledger import clock
 from isf_ledger.db import db
-from isf_ledger.reports import schedule
-from isf_ledger.reports.schedule import MonthEndTrigger, month_end_run_on
+from isf_ledger import scheduler as schedule
+from isf_ledger.scheduler import MonthEndTrigger, month_end_run_on
 
 import smtp_server
 

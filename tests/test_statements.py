@@ -13,8 +13,8 @@ import textstat
 from pypdf import PdfReader
 
 from isf_ledger import clock
-from isf_ledger.accounts.ledger import Entry, lock_funds, person_accounts, post, provider_accounts
-from isf_ledger.accounts.models import Account
+from isf_ledger.ledger.post import Entry, lock_funds, person_accounts, post, provider_accounts
+from isf_ledger.models import Account
 from isf_ledger.db import db
 from isf_ledger.reports import statements as st
 from isf_ledger.reports.render_pdf import text_of

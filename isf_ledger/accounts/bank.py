@@ -14,7 +14,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from .models import Delivery, DeliveryReversal
+from ..models import Delivery, DeliveryReversal
 
 BANK_STATUSES = ("banked", "bank_used")
 

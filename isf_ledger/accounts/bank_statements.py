@@ -18,10 +18,10 @@ import sqlalchemy as sa
 
 from ..errors import Conflict, Invalid, NotFound
 from ..money import format_pence
-from ..users import MAX_ID
+from ..auth.users import MAX_ID
 from .bank_files import read_statement
-from .ledger import month_start, provider_accounts
-from .models import BankLine, BankMatch, BankStatement, Posting, Receipt, Transaction
+from ..ledger.post import month_start, provider_accounts
+from ..models import BankLine, BankMatch, BankStatement, Posting, Receipt, Transaction
 
 WINDOW = timedelta(days=4)
 SEARCH_CANDIDATES = 24  # the bounded search for a sum looks at the nearest this many movements

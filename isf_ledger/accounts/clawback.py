@@ -31,8 +31,8 @@ from ..money import format_pence, round_half_up
 from .councils import rule_history, rule_on
 from .dates import check_fact_date
 from .fees import fee_rate_on, fee_taken
-from .ledger import Entry, fund_balance, lock_funds, person_accounts, post, provider_accounts
-from .models import Clawback, Person, Receipt, Transaction
+from ..ledger.post import Entry, fund_balance, lock_funds, person_accounts, post, provider_accounts
+from ..models import Clawback, Person, Receipt, Transaction
 from .plans import plan_on, plan_year_start
 from .positions import bank_positions
 from .receipts import receipt_entries

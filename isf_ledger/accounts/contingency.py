@@ -26,10 +26,10 @@ from sqlalchemy.orm import aliased
 from ..errors import Conflict
 from ..money import format_pence
 from .dates import check_fact_date
-from .ledger import Entry, fund_balance, lock_funds, person_accounts, post
-from .models import ContingencyMovement, Transaction
+from ..ledger.post import Entry, fund_balance, lock_funds, person_accounts, post
+from ..models import ContingencyMovement, Transaction
 from .plans import add_months, plan_on, plan_year_start
-from .reversals import after_reversal
+from ..ledger.reversals import after_reversal
 
 SET_ASIDE, DRAW = "set_aside", "draw"
 KIND_OF = {SET_ASIDE: "contingency_set_aside", DRAW: "contingency_draw"}

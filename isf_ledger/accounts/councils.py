@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..errors import Invalid
-from .models import Council, CouncilRuleChange
+from ..models import Council, CouncilRuleChange
 
 PROVIDER_DEFAULTS = {
     "surplus_threshold_weeks": 4,

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from .. import clock
 from ..errors import Invalid
-from .models import Fund
+from ..models import Fund
 
 
 def refuse_future(day: date, field: str = "date", what: str = "money movements and deliveries") -> None:

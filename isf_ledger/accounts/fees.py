@@ -18,10 +18,10 @@ import sqlalchemy as sa
 
 from ..errors import Conflict
 from ..money import apply_rate, format_pence
-from .ledger import Entry
-from .models import Account, Posting, Transaction
+from ..ledger.post import Entry
+from ..models import Account, Posting, Transaction
 from .plans import DEFAULT_FEE_RATE, plan_on
-from .reversals import after_reversal
+from ..ledger.reversals import after_reversal
 
 
 def fee_rate_on(session, person_id: int, day: date) -> Decimal:

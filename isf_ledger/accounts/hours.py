@@ -21,11 +21,11 @@ from ..money import apply_rate
 from .bank import BANK_STATUSES, BankEvent, bank_events, replay
 from .dates import refuse_before_opening, refuse_future
 from .councils import rule_history, rule_on
-from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
-from .models import Delivery, DeliveryReversal, Fund, Person, PlanService, Transaction
+from ..ledger.post import Entry, lock_funds, person_accounts, post, provider_accounts
+from ..models import Delivery, DeliveryReversal, Fund, Person, PlanService, Transaction
 from .plans import plans_by_person, windows
 from .rates import RateBook
-from .reversals import after_reversal, reverse
+from ..ledger.reversals import after_reversal, reverse
 
 STATUSES = ("delivered", "refused", "unplanned", "banked", "bank_used", "provider_cancelled")
 # domain.md's table: what the fund is charged for. Banked hours and the provider's own

@@ -28,12 +28,12 @@ from marshmallow import ValidationError
 
 from ..errors import Invalid, LedgerError
 from ..locks import lock_key
-from .audit import begin_read_only
+from ..workflows.self_audit import begin_read_only
 from .bank import BANK_STATUSES, bank_events
 from .councils import rule_history, rule_on
 from .hours import DEFAULT_BANKING_NOTICE_HOURS, DeliveryIn, bank_shortfalls, checked_row, quantity, write_deliveries
-from .ledger import lock_funds, provider_accounts
-from .models import Account, Delivery, DeliveryImport, Fund, Person, Rate
+from ..ledger.post import lock_funds, provider_accounts
+from ..models import Account, Delivery, DeliveryImport, Fund, Person, Rate
 from .rates import RateBook
 from .schemas.deliveries import DeliveryIn as DeliverySchema
 

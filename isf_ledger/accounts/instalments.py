@@ -39,7 +39,7 @@ from sqlalchemy.orm import aliased
 
 from ..db import among
 from .councils import History, rule_history, rule_on
-from .models import Person, Receipt, Transaction
+from ..models import Person, Receipt, Transaction
 from .plans import PAYMENTS_A_YEAR, add_months, in_force, plans_of, windows
 
 STEP_DAYS = {"four_weekly": 28, "weekly": 7}

@@ -8,10 +8,10 @@ import sqlalchemy as sa
 from .. import clock
 from ..errors import Conflict
 from ..locks import lock_key
-from ..users import Directory
+from ..auth.users import Directory
 from .councils import council_for_person, find_council
-from .ledger import open_person_accounts, refuse_closed_fund
-from .models import Council, Fund, Person, PersonNameChange
+from ..ledger.post import open_person_accounts, refuse_closed_fund
+from ..models import Council, Fund, Person, PersonNameChange
 
 
 def create_person(session, *, name: str, council: str, council_reference: str | None,
@@ -60,7 +60,7 @@ def name_history(session, person_id: int) -> list[PersonNameChange]:
                                 .order_by(PersonNameChange.id)))
 
 
-# How users are linked to people and councils (users.py knows neither).
+# How users are linked to people and councils (auth/users.py knows neither).
 DIRECTORY = Directory(
     person_exists=lambda session, pid: session.get(Person, pid) is not None,
     council_id=lambda session, name: getattr(find_council(session, name), "id", None),

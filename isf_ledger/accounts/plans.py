@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from ..db import among
 from ..errors import Conflict, Invalid
 from ..money import format_decimal, format_pence
-from .ledger import lock_funds
-from .models import BudgetLine, PlanService, PlanVersion
+from ..ledger.post import lock_funds
+from ..models import BudgetLine, PlanService, PlanVersion
 
 DEFAULT_FEE_RATE = Decimal("0.10")
 # The fee is at most half of what comes in, for everyone; what the fund pays the provider is

@@ -23,9 +23,9 @@ from sqlalchemy.orm import aliased
 from .. import clock
 from ..db import utcnow
 from ..errors import Invalid
-from ..users import MAX_BIG_ID, MAX_ID, User
-from .ledger import refuse_closed_fund
-from .models import Delivery, FundQuery, QueryAnswer, Spend, Transaction
+from ..auth.users import MAX_BIG_ID, MAX_ID, User
+from ..ledger.post import refuse_closed_fund
+from ..models import Delivery, FundQuery, QueryAnswer, Spend, Transaction
 
 ANSWER_WITHIN = 10  # working days
 ITEMS = ("transaction_id", "spend_id", "delivery_id", "statement_month")
@@ -43,7 +43,7 @@ def answer_due_by(raised_at: datetime) -> date:
 def _check_item(session, person_id: int, field: str, value) -> None:
     """The item a query is about must exist and be this person's (422 naming the field)."""
     if field == "statement_month":
-        from ..reports.models import Statement  # reports build on accounts, not the other way
+        from ..models.statements import Statement  # reports build on accounts, not the other way
         issued = session.scalar(sa.select(Statement.id).where(Statement.person_id == person_id,
                                                               Statement.month == value).limit(1))
         if issued is None:

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from .. import clock
 from ..money import apply_rate
 from .hours import CHARGED
-from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
-from .models import Delivery, DeliveryReversal, RateAdjustmentLine
+from ..ledger.post import Entry, lock_funds, person_accounts, post, provider_accounts
+from ..models import Delivery, DeliveryReversal, RateAdjustmentLine
 from .rates import RateBook
 
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from ..errors import Conflict, Invalid
 from ..locks import lock_key
-from .models import PlanVersion, Rate
+from ..models import PlanVersion, Rate
 from .plans import in_force, windows
 
 UNITS = ("hour", "night")

@@ -27,8 +27,8 @@ from flask import current_app
 from ..errors import Conflict, Invalid, LedgerError
 from ..fields import has_control_characters
 from ..locks import lock_key
-from .ledger import refuse_closed_fund
-from .models import ReceiptFile, Spend
+from ..ledger.post import refuse_closed_fund
+from ..models import ReceiptFile, Spend
 
 MAX_BYTES = 10 * 1024 * 1024
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp",

@@ -9,8 +9,8 @@ from datetime import date
 
 from .dates import check_fact_date
 from .fees import fee_entry, fee_on, fee_rate_on
-from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
-from .models import Receipt
+from ..ledger.post import Entry, lock_funds, person_accounts, post, provider_accounts
+from ..models import Receipt
 
 SOURCES = ("council", "health", "client_contribution", "other")
 SOURCE_NAMES = {"council": "council payment", "health": "health funding",

@@ -10,10 +10,10 @@ from datetime import date
 import sqlalchemy as sa
 
 from .bank_statements import bank_position
-from .ledger import balances, provider_accounts
+from ..ledger.post import balances, provider_accounts
 from ..errors import Conflict
 from ..money import format_pence
-from .models import Account, BankReconciliation
+from ..models import Account, BankReconciliation
 
 
 def reconcile(session, as_of: date | None = None) -> dict:

@@ -40,8 +40,8 @@ from sqlalchemy.orm import aliased
 from ..errors import Conflict
 from ..locks import lock_key
 from .dates import check_fact_date
-from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
-from .models import ReceiptFile, Spend, Transaction
+from ..ledger.post import Entry, lock_funds, person_accounts, post, provider_accounts
+from ..models import ReceiptFile, Spend, Transaction
 
 SUGGESTED_CATEGORIES = ("subcontracted_support", "transport", "leisure", "classes", "memberships", "equipment",
                         "assistive_technology", "holidays", "gifts", "household", "other")

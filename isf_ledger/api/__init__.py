@@ -6,7 +6,7 @@ Views only translate: they check who is asking (`guard` with the resource's `Sco
 body (schemas/), call an operation, and let `write` commit it once per Idempotency-Key.
 """
 from . import (bank_statements, clawback, contingency, councils, deliveries, imports, instalments, people, plans,
-               queries, rates, receipts, reconciliation, spend, transactions)
+    queries, rates, receipts, reconciliation, spend, transactions)
 
 BLUEPRINTS = [m.blp for m in (councils, people, plans, instalments, rates, receipts, deliveries, contingency,
                                  spend, imports, transactions, reconciliation, clawback, queries, bank_statements)]

@@ -5,13 +5,13 @@ import csv
 
 from flask import g, request
 
-from ...api_base import ExactBlueprint
-from ...db import db
-from ...errors import Invalid
-from ...idempotency import write
-from ...users import guard
-from ..bank_statements import import_statement, match_by_hand, statement_json
-from ..schemas import bank_statements as s
+from ..api_base import ExactBlueprint
+from ..db import db
+from ..errors import Invalid
+from ..idempotency import write
+from ..auth.users import guard
+from ..accounts.bank_statements import import_statement, match_by_hand, statement_json
+from ..accounts.schemas import bank_statements as s
 
 blp = ExactBlueprint("bank_statements", __name__, url_prefix="/api/v1", description="The client bank account")
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 from flask import Response, g
 from marshmallow import Schema, fields, validate
 
-from ... import clock
-from ...api_base import ExactBlueprint
-from ...db import db
-from ...fields import Day, Money, Text as TextField
-from ...idempotency import write
-from ...users import guard
-from ..clawback import METHODS, notice_letter, record_clawback, record_fee_refund, surplus_on
-from ..closing import CLOSE_REASONS, DESTINATIONS, close_fund
-from ..schemas.common import Text
-from .scopes import PERSON
+from .. import clock
+from ..api_base import ExactBlueprint
+from ..db import db
+from ..fields import Day, Money, Text as TextField
+from ..idempotency import write
+from ..auth.users import guard
+from ..accounts.clawback import METHODS, notice_letter, record_clawback, record_fee_refund, surplus_on
+from ..workflows.closing import CLOSE_REASONS, DESTINATIONS, close_fund
+from ..accounts.schemas.common import Text
+from ..auth.scopes import PERSON
 
 blp = ExactBlueprint("clawback", __name__, url_prefix="/api/v1", description="Surplus, clawback and closing a fund")
 
@@ -131,7 +131,7 @@ def surplus_notice(args, person_id):
     """The letter to the person (PDF): their surplus today and the date from which `amount` may be
     recovered (`date`, default the earliest the notice allows). An `amount` beyond what may be
     recovered today, or a `date` with less than `surplus_notice_days` of notice, is a 422."""
-    from ...reports.render_notice import render_notice
+    from ..reports.render_notice import render_notice
 
     letter = notice_letter(db.session, person_id, amount_pence=args["amount_pence"], day=args["date"])
     letter["since_statement"] = since_statement(db.session, person_id, clock.today())
@@ -145,10 +145,10 @@ def since_statement(session, person_id: int, today) -> dict | None:
     balance differs from it."""
     import sqlalchemy as sa
 
-    from ...reports import statements as st
-    from ..ledger import month_end
+    from ..reports import statements as st
+    from ..ledger.post import month_end
     from ..models import Fund, Receipt
-    from ...money import format_pence
+    from ..money import format_pence
 
     fund = session.get(Fund, person_id)
     if fund is None or fund.issued_through is None:

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from flask import g
 
-from ...api_base import ExactBlueprint
-from ... import clock
-from ...db import db
-from ...idempotency import write
-from ...users import guard
-from ..contingency import contingency_of, record_draw, record_set_aside
-from ..schemas import contingency as s
-from ..schemas.common import AsOfQuery
-from .scopes import PERSON
+from ..api_base import ExactBlueprint
+from .. import clock
+from ..db import db
+from ..idempotency import write
+from ..auth.users import guard
+from ..accounts.contingency import contingency_of, record_draw, record_set_aside
+from ..accounts.schemas import contingency as s
+from ..accounts.schemas.common import AsOfQuery
+from ..auth.scopes import PERSON
 
 blp = ExactBlueprint("contingency", __name__, url_prefix="/api/v1", description="Contingency")
 

@@ -7,15 +7,16 @@ import sqlalchemy as sa
 from flask import g
 from flask.views import MethodView
 
-from ... import clock
-from ...api_base import ExactBlueprint
-from ...db import db
-from ...errors import Conflict
-from ...idempotency import write
-from ...users import MAX_ID, Scope, guard
-from ..councils import PROVIDER_DEFAULTS, change_rules, create_council, find_council, history_json, rule_history, rule_on
+from .. import clock
+from ..api_base import ExactBlueprint
+from ..db import db
+from ..errors import Conflict
+from ..idempotency import write
+from ..auth.users import MAX_ID, Scope, guard
+from ..accounts.councils import (PROVIDER_DEFAULTS, change_rules, create_council, find_council, history_json,
+    rule_history, rule_on)
 from ..models import Council, CouncilRuleChange
-from ..schemas import councils as s
+from ..accounts.schemas import councils as s
 
 blp = ExactBlueprint("councils", __name__, url_prefix="/api/v1", description="Councils and their rules")
 

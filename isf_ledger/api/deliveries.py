@@ -7,19 +7,19 @@ import sqlalchemy as sa
 from flask import current_app, g
 from flask.views import MethodView
 
-from ...api_base import ExactBlueprint
-from ... import clock
-from ...db import db
-from ...errors import Invalid
-from ...idempotency import write
-from ...users import guard
-from ..hours import DeliveryIn, hours_by_period, quantity, record_deliveries, reverse_delivery
-from ..ledger import month_end
+from ..api_base import ExactBlueprint
+from .. import clock
+from ..db import db
+from ..errors import Invalid
+from ..idempotency import write
+from ..auth.users import guard
+from ..accounts.hours import DeliveryIn, hours_by_period, quantity, record_deliveries, reverse_delivery
+from ..ledger.post import month_end
 from ..models import Delivery, DeliveryReversal
-from ..plans import add_months
-from ..schemas import deliveries as s
-from ..schemas.common import RangeQuery
-from .scopes import DELIVERY, PERSON
+from ..accounts.plans import add_months
+from ..accounts.schemas import deliveries as s
+from ..accounts.schemas.common import RangeQuery
+from ..auth.scopes import DELIVERY, PERSON
 
 blp = ExactBlueprint("deliveries", __name__, url_prefix="/api/v1", description="Hours of support and the bank")
 

@@ -14,10 +14,10 @@ from ..api_base import ExactBlueprint
 from ..db import db
 from ..errors import Invalid, LedgerError, NotFound
 from ..idempotency import write
-from ..users import guard
-from . import journals as jn
-from . import plain_text as pt
-from .books import parse_period
+from ..auth.users import guard
+from ..exports import journals as jn
+from ..exports import plain_text as pt
+from ..exports.books import parse_period
 
 FORMATS = (*pt.FORMATS, *jn.FORMATS)
 blp = ExactBlueprint("exports", __name__, url_prefix="/api/v1",

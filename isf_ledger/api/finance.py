@@ -8,14 +8,14 @@ from flask import Flask, Response, g
 from marshmallow import Schema, fields, validate
 
 from .. import clock
-from ..accounts.api.councils import COUNCIL
+from .councils import COUNCIL
 from ..accounts.councils import find_council
 from ..api_base import ExactBlueprint
 from ..db import db
-from ..users import guard
-from . import actuals as ac
-from . import dashboard as dash
-from .statements import parse_month
+from ..auth.users import guard
+from ..reports import actuals as ac
+from ..reports import dashboard as dash
+from ..reports.statements import parse_month
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 dashboard_blp = ExactBlueprint("dashboard", __name__, url_prefix="/api/v1", description="The provider's dashboard")

@@ -4,13 +4,13 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from .. import clock
-from ..accounts.api.scopes import PERSON_ROW
+from ..auth.scopes import PERSON_ROW
 from ..accounts.schemas.common import AsOfQuery
 from ..api_base import ExactBlueprint
 from ..db import db
 from ..errors import NotFound
-from ..users import guard
-from .forecast import forecast
+from ..auth.users import guard
+from ..reports.forecast import forecast
 
 blp = ExactBlueprint("forecast", __name__, url_prefix="/api/v1", description="The year ahead")
 MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "example": "1800.00"}

@@ -5,13 +5,13 @@ from functools import wraps
 
 from flask import current_app, g, request
 
-from ...api_base import ExactBlueprint
-from ...db import db
-from ...errors import Invalid
-from ...idempotency import write
-from ...users import guard
-from ..imports import import_deliveries, read_file
-from ..schemas import imports as s
+from ..api_base import ExactBlueprint
+from ..db import db
+from ..errors import Invalid
+from ..idempotency import write
+from ..auth.users import guard
+from ..accounts.imports import import_deliveries, read_file
+from ..accounts.schemas import imports as s
 
 blp = ExactBlueprint("imports", __name__, url_prefix="/api/v1", description="Rostering imports")
 

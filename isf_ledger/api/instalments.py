@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from flask import g
 
-from ...api_base import ExactBlueprint
-from ... import clock
-from ...db import db
-from ...users import guard
-from ..instalments import arrears, expected_instalments
-from ..plans import add_months
-from ..schemas import plans as s
-from ..schemas.common import AsOfQuery, RangeQuery
-from .scopes import PERSON
+from ..api_base import ExactBlueprint
+from .. import clock
+from ..db import db
+from ..auth.users import guard
+from ..accounts.instalments import arrears, expected_instalments
+from ..accounts.plans import add_months
+from ..accounts.schemas import plans as s
+from ..accounts.schemas.common import AsOfQuery, RangeQuery
+from ..auth.scopes import PERSON
 
 blp = ExactBlueprint("instalments", __name__, url_prefix="/api/v1", description="Instalments and arrears")
 

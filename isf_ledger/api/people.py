@@ -6,18 +6,18 @@ from flask import g, url_for
 from flask.views import MethodView
 from sqlalchemy.orm import joinedload
 
-from ...api_base import ExactBlueprint
-from ... import clock
-from ...db import db
-from ...idempotency import write
-from ...users import FINANCE, User, guard
+from ..api_base import ExactBlueprint
+from .. import clock
+from ..db import db
+from ..idempotency import write
+from ..auth.users import FINANCE, User, guard
 from ..models import Person
-from ..people import correct_name, create_person, name_history
-from ..hours import quantity
-from ..positions import Position, fund_position, positions
-from ..schemas import people as s
-from ..schemas.common import AsOfQuery
-from .scopes import PERSON, PERSON_ROW
+from ..accounts.people import correct_name, create_person, name_history
+from ..accounts.hours import quantity
+from ..accounts.positions import Position, fund_position, positions
+from ..accounts.schemas import people as s
+from ..accounts.schemas.common import AsOfQuery
+from ..auth.scopes import PERSON, PERSON_ROW
 
 blp = ExactBlueprint("people", __name__, url_prefix="/api/v1", description="People and their funds")
 

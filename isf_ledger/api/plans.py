@@ -6,15 +6,15 @@ from functools import wraps
 from flask import g, request
 from flask.views import MethodView
 
-from ...api_base import ExactBlueprint
-from ...db import db
-from ...errors import Forbidden
-from ...idempotency import write
-from ...users import FINANCE, guard
-from ..plans import FINANCE_ONLY, add_plan, plans_of
-from ..rate_adjustments import adjust_charges
-from ..schemas import plans as s
-from .scopes import PERSON
+from ..api_base import ExactBlueprint
+from ..db import db
+from ..errors import Forbidden
+from ..idempotency import write
+from ..auth.users import FINANCE, guard
+from ..accounts.plans import FINANCE_ONLY, add_plan, plans_of
+from ..accounts.rate_adjustments import adjust_charges
+from ..accounts.schemas import plans as s
+from ..auth.scopes import PERSON
 
 blp = ExactBlueprint("plans", __name__, url_prefix="/api/v1", description="Support plans")
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from flask import g
 
-from ...api_base import ExactBlueprint
-from ...db import db
-from ...idempotency import write
-from ...users import MAX_ID, Scope, guard
+from ..api_base import ExactBlueprint
+from ..db import db
+from ..idempotency import write
+from ..auth.users import MAX_ID, Scope, guard
 from ..models import FundQuery, Person
-from ..queries import answer_query, queries_of, raise_query
-from ..schemas import queries as s
-from .scopes import PERSON
+from ..accounts.queries import answer_query, queries_of, raise_query
+from ..accounts.schemas import queries as s
+from ..auth.scopes import PERSON
 
 blp = ExactBlueprint("queries", __name__, url_prefix="/api/v1", description="Queries from the person")
 

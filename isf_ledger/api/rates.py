@@ -5,14 +5,14 @@ import sqlalchemy as sa
 from flask import g
 from flask.views import MethodView
 
-from ...api_base import ExactBlueprint
-from ...db import db
-from ...idempotency import write
-from ...users import guard
+from ..api_base import ExactBlueprint
+from ..db import db
+from ..idempotency import write
+from ..auth.users import guard
 from ..models import Rate
-from ..rate_adjustments import adjust_charges
-from ..rates import add_rate
-from ..schemas import rates as s
+from ..accounts.rate_adjustments import adjust_charges
+from ..accounts.rates import add_rate
+from ..accounts.schemas import rates as s
 
 blp = ExactBlueprint("rates", __name__, url_prefix="/api/v1", description="The rate card")
 

@@ -5,14 +5,14 @@ import sqlalchemy as sa
 from flask import g
 from flask.views import MethodView
 
-from ...api_base import ExactBlueprint
-from ...db import db
-from ...idempotency import write
-from ...users import guard
+from ..api_base import ExactBlueprint
+from ..db import db
+from ..idempotency import write
+from ..auth.users import guard
 from ..models import Receipt, Transaction
-from ..receipts import record_receipt
-from ..schemas import receipts as s
-from .scopes import PERSON
+from ..accounts.receipts import record_receipt
+from ..accounts.schemas import receipts as s
+from ..auth.scopes import PERSON
 
 blp = ExactBlueprint("receipts", __name__, url_prefix="/api/v1", description="Receipts and the fee")
 

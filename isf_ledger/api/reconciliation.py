@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from flask import g
 
-from ...api_base import ExactBlueprint
-from ... import clock
-from ...db import db
-from ...idempotency import write
-from ...users import guard
-from ..reconciliation import complete, reconcile
-from ..schemas import reconciliation as s
-from ..schemas.common import AsOfQuery
+from ..api_base import ExactBlueprint
+from .. import clock
+from ..db import db
+from ..idempotency import write
+from ..auth.users import guard
+from ..accounts.reconciliation import complete, reconcile
+from ..accounts.schemas import reconciliation as s
+from ..accounts.schemas.common import AsOfQuery
 
 blp = ExactBlueprint("reconciliation", __name__, url_prefix="/api/v1", description="Client money")
 

@@ -6,19 +6,19 @@ from flask import Response, g
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from .. import clock
-from ..accounts.api.scopes import PERSON
-from ..accounts.ledger import refuse_closed_fund
+from ..auth.scopes import PERSON
+from ..ledger.post import refuse_closed_fund
 from ..accounts.schemas.common import RangeQuery
-from ..accounts.models import Transaction
+from ..models import Transaction
 from ..api_base import ExactBlueprint
 from ..db import db
 from ..errors import NotFound
 from ..idempotency import write
-from ..users import MAX_ID, Scope, guard
-from . import delivery as dl
-from . import statements as st
-from .render_pdf import render_pdf
-from .render_xlsx import render_xlsx
+from ..auth.users import MAX_ID, Scope, guard
+from ..reports import sending as dl
+from ..reports import statements as st
+from ..reports.render_pdf import render_pdf
+from ..reports.render_xlsx import render_xlsx
 
 blp = ExactBlueprint("statements", __name__, url_prefix="/api/v1", description="Monthly statements")
 
@@ -151,7 +151,7 @@ def set_delivery(args, person_id):
 @blp.response(200)
 def get_delivery(person_id):
     """The preference in force today (`current`, or null) and every one recorded (`history`)."""
-    from .models import DeliveryPreference
+    from ..models.statements import DeliveryPreference
 
     history = db.session.scalars(sa.select(DeliveryPreference).where(DeliveryPreference.person_id == person_id)
                                  .order_by(DeliveryPreference.effective_from, DeliveryPreference.id)).all()
@@ -184,7 +184,7 @@ def print_batch(month):
 
 
 def _delivery_row(delivery_id: int):
-    from .models import StatementDelivery
+    from ..models.statements import StatementDelivery
 
     row = db.session.get(StatementDelivery, delivery_id) if delivery_id <= MAX_ID else None
     return row, None
@@ -216,7 +216,7 @@ def review_pack(args, person_id):
     from datetime import timedelta
 
     from .. import clock
-    from .review_pack import render_review_pack, review_pack as build
+    from ..reports.review_pack import render_review_pack, review_pack as build
 
     end = args["to"] or (clock.today().replace(day=1) - timedelta(days=1))
     start = args["from_"] or st.add_months(st.month_start(end), -11)

@@ -11,12 +11,12 @@ from ..api_base import ExactBlueprint
 from ..db import db
 from ..errors import NotFound
 from ..idempotency import write
-from ..users import MAX_ID, Scope, guard
-from ..accounts.models import Person
-from . import charges
-from . import schemas as s
-from .models import Arrangement, Membership
-from .report import arrangement_json, members_json, month_json, month_xlsx, visible
+from ..auth.users import MAX_ID, Scope, guard
+from ..models import Person
+from ..shared_support import charges
+from ..shared_support import schemas as s
+from ..models.shared_support import Arrangement, Membership
+from ..shared_support.report import arrangement_json, members_json, month_json, month_xlsx, visible
 
 blp = ExactBlueprint("shared_support", __name__, url_prefix="/api/v1",
                      description="Shared support: sleep-ins and background support split fairly")

@@ -14,16 +14,16 @@ from flask import current_app, g, request, send_file, url_for
 from flask.views import MethodView
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ...api_base import ExactBlueprint
-from ...db import db
-from ...errors import Invalid, NotFound
-from ...idempotency import write
-from ...users import MAX_ID, Scope, guard
+from ..api_base import ExactBlueprint
+from ..db import db
+from ..errors import Invalid, NotFound
+from ..idempotency import write
+from ..auth.users import MAX_ID, Scope, guard
 from ..models import Person, ReceiptFile, Spend
-from ..receipt_files import MAX_BYTES, attach_receipt_file, download_name, path_of, read_upload
-from ..schemas import spend as s
-from ..spend import record_spend, spend_of
-from .scopes import PERSON
+from ..accounts.receipt_files import MAX_BYTES, attach_receipt_file, download_name, path_of, read_upload
+from ..accounts.schemas import spend as s
+from ..accounts.spend import record_spend, spend_of
+from ..auth.scopes import PERSON
 
 blp = ExactBlueprint("spend", __name__, url_prefix="/api/v1", description="Spend on the person's behalf")
 

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from flask import g
 
-from ...api_base import ExactBlueprint
-from ...db import db
-from ...idempotency import write
-from ...users import guard
-from ..lines import ledger_lines
-from ..reversals import reverse
-from ..schemas import transactions as s
-from ..schemas.common import RangeQuery
-from .scopes import PERSON, TRANSACTION
+from ..api_base import ExactBlueprint
+from ..db import db
+from ..idempotency import write
+from ..auth.users import guard
+from ..ledger.lines import ledger_lines
+from ..ledger.reversals import reverse
+from ..accounts.schemas import transactions as s
+from ..accounts.schemas.common import RangeQuery
+from ..auth.scopes import PERSON, TRANSACTION
 
 blp = ExactBlueprint("transactions", __name__, url_prefix="/api/v1", description="Ledger lines and reversals")
 

@@ -44,11 +44,11 @@ from flask import Flask, Response, g, request
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import sheets
-from .api_base import ExactBlueprint
-from .db import BigId, db, utcnow
-from .users import (ADMIN, ANYONE, FINANCE, FINANCE_OR_AUDITOR, FINANCE_OR_BROKER, NOT_AUDITOR, NOT_PERSON, RESTRICTED,
-                    guard)
+from .. import sheets
+from ..api_base import ExactBlueprint
+from ..db import BigId, db, utcnow
+from .users import (ADMIN, ANYONE, FINANCE, FINANCE_OR_AUDITOR, FINANCE_OR_BROKER, NOT_AUDITOR, NOT_PERSON,
+    RESTRICTED, guard)
 
 # Endpoint and method -> roles. Keep sorted by path; the README table is generated from it.
 ACCESS: dict[str, tuple[str, ...]] = {
@@ -332,7 +332,7 @@ def audit_log(args):
 
 def readme_table() -> str:
     """The role-by-endpoint table as Markdown, from ACCESS and the app's URL map."""
-    from . import create_app
+    from .. import create_app
     app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://"})
     from .users import ROLES, endpoint_key
     lines = ["| method | path | " + " | ".join(ROLES) + " |", "|---|---|" + "---|" * len(ROLES)]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ...db import db
-from ...users import MAX_ID, Scope
+from ..db import db
+from .users import MAX_ID, Scope
 from ..models import Delivery, Person, Transaction
 
 

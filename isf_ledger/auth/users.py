@@ -20,8 +20,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, g, request
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .db import db, utcnow
-from .errors import Forbidden, NotFound, Unauthorised
+from ..db import db, utcnow
+from ..errors import Forbidden, NotFound, Unauthorised
 
 ROLES = ("admin", "finance", "broker", "person", "auditor")
 ANYONE = ROLES

@@ -7,7 +7,7 @@ import click
 from flask import Flask, current_app
 
 from ..db import db
-from .audit import audit
+from ..workflows.self_audit import audit
 
 
 def init_app(app: Flask) -> None:
@@ -26,7 +26,7 @@ def init_app(app: Flask) -> None:
             sys.exit(1)
         click.echo("the books hold")
 
-    from .demo import demo_cmd
+    from ..demo.load import demo_cmd
 
     app.cli.add_command(demo_cmd)
     app.cli.add_command(import_group)
@@ -42,7 +42,7 @@ def import_group():
 def import_deliveries_cmd(file):
     """Import a rostering system's deliveries (CSV or XLSX) whole, or print every bad row and exit 1."""
     from ..errors import LedgerError
-    from .imports import import_deliveries
+    from ..accounts.imports import import_deliveries
 
     data = file.read()
     bar = None

@@ -8,7 +8,7 @@ from flask import Flask, current_app
 
 from ..db import db
 from ..errors import LedgerError
-from . import statements as st
+from ..reports import statements as st
 
 
 def init_app(app: Flask) -> None:
@@ -66,7 +66,7 @@ def init_app(app: Flask) -> None:
     def send_cmd(month):
         """Send MONTH's (YYYY-MM) statements: e-mail as each person prefers, post into the month's
         print batch. Safe to run again: nothing goes twice to one address."""
-        from . import delivery as dl
+        from ..reports import sending as dl
 
         try:
             first = st.parse_month(month)
@@ -90,7 +90,7 @@ def init_app(app: Flask) -> None:
     def scheduler_cmd():
         """Run month end on its timetable (ISF_MONTH_END_WORKING_DAY, ISF_MONTH_END_TIME, UK time)
         and retry deliveries, until stopped. Run it as its own process."""
-        from .schedule import build_scheduler, trigger_for
+        from ..scheduler import build_scheduler, trigger_for
 
         app = current_app._get_current_object()
         scheduler = build_scheduler(app)
@@ -109,8 +109,8 @@ def init_app(app: Flask) -> None:
         """Write PERSON's council review pack (XLSX) for whole months from --from to --to."""
         from datetime import date
 
-        from ..accounts.models import Person
-        from .review_pack import period_of, render_review_pack, review_pack
+        from ..models import Person
+        from ..reports.review_pack import period_of, render_review_pack, review_pack
 
         try:
             first, last = period_of(date.fromisoformat(start), date.fromisoformat(end))

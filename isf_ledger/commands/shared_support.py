@@ -8,7 +8,7 @@ from flask import Flask
 
 from ..db import db
 from ..errors import LedgerError
-from .charges import charge_run, month_of
+from ..shared_support.charges import charge_run, month_of
 
 
 def init_app(app: Flask) -> None:

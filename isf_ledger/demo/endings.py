@@ -27,10 +27,10 @@ import sqlalchemy as sa
 
 from ..errors import Conflict
 from ..shared_support.charges import review_member
-from ..shared_support.models import Arrangement, Membership
-from .clawback import record_clawback, record_fee_refund, surplus_on
-from .closing import close_fund
-from .models import Posting, Receipt, Transaction
+from ..models.shared_support import Arrangement, Membership
+from ..accounts.clawback import record_clawback, record_fee_refund, surplus_on
+from ..workflows.closing import close_fund
+from ..models import Posting, Receipt, Transaction
 
 MIN_PEOPLE = 50
 KINDS = ("clawback", "fee_refund", "closing")

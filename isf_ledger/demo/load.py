@@ -36,20 +36,20 @@ from sqlalchemy import event
 from ..clock import UK, today as uk_today
 from ..db import db, utcnow
 from ..money import split_largest_remainder
-from .councils import PROVIDER_DEFAULTS
-from .fees import fee_on
-from .hours import DeliveryIn, record_deliveries
-from .instalments import expected_instalments
-from .ledger import Entry, lock_funds, person_accounts, post, provider_accounts
-from ..shared_support.demo import SCHEME_WEEKLY_PENCE, add_shared_support, people_of
-from .demo_endings import add_endings
-from .demo_spend import plan_contingency_and_spend
-from .models import ContingencyMovement, Council, Person, Posting, Rate, Receipt, Spend, Transaction
-from .people import create_person
+from ..accounts.councils import PROVIDER_DEFAULTS
+from ..accounts.fees import fee_on
+from ..accounts.hours import DeliveryIn, record_deliveries
+from ..accounts.instalments import expected_instalments
+from ..ledger.post import Entry, lock_funds, person_accounts, post, provider_accounts
+from .shared_support import SCHEME_WEEKLY_PENCE, add_shared_support, people_of
+from .endings import add_endings
+from .spend import plan_contingency_and_spend
+from ..models import ContingencyMovement, Council, Person, Posting, Rate, Receipt, Spend, Transaction
+from ..accounts.people import create_person
 from ..provider import ProviderRow, update as set_provider
-from .plans import DEFAULT_FEE_RATE, DOMAINS, add_months, add_plan, in_force, windows
-from .rates import add_rate
-from .receipts import receipt_entries
+from ..accounts.plans import DEFAULT_FEE_RATE, DOMAINS, add_months, add_plan, in_force, windows
+from ..accounts.rates import add_rate
+from ..accounts.receipts import receipt_entries
 
 # name, short code (on references and remittances), how to write a reference, share of people
 COUNCILS = (
@@ -225,7 +225,7 @@ class Provider:
         if home is None:
             hours["day_support"] = Decimal(rng.randint(28, 68)) / 2  # 14 to 34 hours a week
             year = hours["day_support"] * day_rate * 52
-            # Their share of the scheme's background support (shared_support/demo.py): a third of
+            # Their share of the scheme's background support (demo/shared_support.py): a third of
             # its weekly cost, more than a share of the scheme usually comes to.
             year += Decimal(SCHEME_WEEKLY_PENCE) / 100 * 52 / 3
         else:

@@ -17,10 +17,10 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from .contingency import DRAW, SET_ASIDE, movement_entry, movement_row
-from .ledger import Entry
-from .plans import add_months
-from .spend import spend_entry, spend_row
+from ..accounts.contingency import DRAW, SET_ASIDE, movement_entry, movement_row
+from ..ledger.post import Entry
+from ..accounts.plans import add_months
+from ..accounts.spend import spend_entry, spend_row
 
 # payee, category, domain, description, lowest and highest pence
 FLEXIBLE = (

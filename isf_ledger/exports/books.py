@@ -16,9 +16,8 @@ from itertools import groupby
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from ..accounts.ledger import balances
-from ..accounts.models import (Account, Clawback, Council, Fund, FundClosing, Person, Posting, Receipt, Spend,
-                               Transaction)
+from ..ledger.post import balances
+from ..models import Account, Clawback, Council, Fund, FundClosing, Person, Posting, Receipt, Spend, Transaction
 from ..errors import Invalid
 
 # Our accounts as an accountant's chart: client money and the provider's bank are assets, each

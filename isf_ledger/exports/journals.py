@@ -39,14 +39,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from .. import clock
-from ..accounts.kinds import KINDS
-from ..accounts.ledger import month_end
-from ..accounts.models import Account, Council, Delivery, Person, Posting, Transaction
+from ..ledger.kinds import KINDS
+from ..ledger.post import month_end
+from ..models import Account, Council, Delivery, Person, Posting, Transaction
 from ..db import utcnow
 from ..errors import Invalid
 from ..money import format_pence
 from .books import first_posting_date, last_posting_date
-from .models import ExportDepartment, ExportRun, NominalCode
+from ..models.exports import ExportDepartment, ExportRun, NominalCode
 
 FORMATS = ("xero", "sage50", "sage-accounting")
 

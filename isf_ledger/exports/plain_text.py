@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 
 from .. import clock
-from ..accounts.ledger import month_end, next_month
+from ..ledger.post import month_end, next_month
 from ..money import format_pence
 from .books import (CURRENCY, BookAccount, BookTransaction, book_accounts, brought_forward, first_posting_date,
                     last_posting_date, stream_transactions)

@@ -9,7 +9,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from .models import Account, Posting, Transaction
+from ..models import Account, Posting, Transaction
 
 
 def ledger_lines(session, person_id: int | None = None, *, start: date | None = None, end: date | None = None,

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..errors import Conflict
 from ..money import format_pence
 from .kinds import REVERSAL, kind_of
-from .models import Account, AccountKindMonth, AccountMonth, Fund, Posting, Transaction
+from ..models import Account, AccountKindMonth, AccountMonth, Fund, Posting, Transaction
 
 PERSON_ACCOUNTS = ("available", "contingency")
 # The provider's side of the books. Client money is the bank account that holds every fund;

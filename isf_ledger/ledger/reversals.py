@@ -13,8 +13,8 @@ from typing import Callable
 import sqlalchemy as sa
 
 from ..errors import Conflict, Invalid
-from .ledger import Entry, lock_funds, post, reversing_entry
-from .models import Transaction
+from .post import Entry, lock_funds, post, reversing_entry
+from ..models import Transaction
 
 # kind -> called with (session, the reversed transaction, its reversal entry, user_id)
 _AFTER_REVERSAL: dict[str, Callable] = {}

@@ -6,7 +6,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ...db import BigId, Pence, db, utcnow
+from ..db import BigId, Pence, db, utcnow
 
 
 class Account(db.Model):

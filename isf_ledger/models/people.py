@@ -6,7 +6,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ...db import db, utcnow
+from ..db import db, utcnow
 
 
 class Council(db.Model):

@@ -7,7 +7,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ...db import Pence, db, utcnow
+from ..db import Pence, db, utcnow
 
 
 class PlanVersion(db.Model):

@@ -6,7 +6,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ...db import BigId, db, utcnow
+from ..db import BigId, db, utcnow
 
 
 class FundQuery(db.Model):

@@ -7,7 +7,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ...db import db, utcnow
+from ..db import db, utcnow
 
 
 class Rate(db.Model):

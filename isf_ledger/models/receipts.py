@@ -7,7 +7,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ...db import BigId, Pence, db, utcnow
+from ..db import BigId, Pence, db, utcnow
 
 
 class Receipt(db.Model):

@@ -11,7 +11,7 @@ from marshmallow import Schema, fields, validate
 from ..accounts.people import DIRECTORY
 from ..db import db
 from ..errors import Invalid
-from ..users import ROLES, User, create_user
+from ..auth.users import ROLES, User, create_user
 from .forms import PageForm
 from .views import bp, signed_in
 

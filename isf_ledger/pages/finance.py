@@ -19,15 +19,15 @@ from marshmallow import Schema, fields, validate
 from flask import Response, g, render_template, request, url_for
 
 from .. import clock
-from ..accounts.api.scopes import PERSON, TRANSACTION
+from ..auth.scopes import PERSON, TRANSACTION
 from ..accounts.fees import fee_on, fee_rate_on
 from ..accounts.instalments import arrears
-from ..accounts.lines import ledger_lines
-from ..accounts.models import Council, Delivery, DeliveryReversal, Person, Transaction
+from ..ledger.lines import ledger_lines
+from ..models import Council, Delivery, DeliveryReversal, Person, Transaction
 from ..accounts.plans import plans_of
 from ..accounts.positions import fund_position
 from ..accounts.receipts import SOURCES, record_receipt
-from ..accounts.reversals import reverse
+from ..ledger.reversals import reverse
 from ..accounts.schemas.receipts import ReceiptIn
 from ..accounts.schemas.transactions import ReverseIn
 from ..accounts.spend import spend_of
@@ -36,10 +36,10 @@ from ..errors import Invalid
 from ..accounts.hours import quantity
 from ..reports import dashboard as dash
 from ..reports import statements as st
-from ..reports.finance_api import XLSX
+from ..api.finance import XLSX
 from ..reports.render_pdf import hours
 from ..reports.review_pack import render_review_pack, review_pack as build_review_pack
-from ..reports.models import Statement, StatementDelivery
+from ..models.statements import Statement, StatementDelivery
 from .forms import NOT_FIELDS, PageForm
 from .frame import visible
 from .views import bp, signed_in

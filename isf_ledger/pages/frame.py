@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from .. import provider as provider_details
 from ..db import db
 from ..errors import Forbidden, LedgerError, NotFound
-from ..users import MAX_BIG_ID, RESTRICTED, Scope, can_see_person
+from ..auth.users import MAX_BIG_ID, RESTRICTED, Scope, can_see_person
 
 TEXT_SIZES = ("normal", "large")
 

@@ -15,15 +15,15 @@ import sqlalchemy as sa
 from flask import abort, g, render_template, url_for
 
 from .. import clock
-from ..accounts.api.scopes import PERSON
-from ..accounts.api.spend import send_receipt_file
-from ..accounts.models import Person
+from ..auth.scopes import PERSON
+from ..api.spend import send_receipt_file
+from ..models import Person
 from ..accounts.spend import spend_of
 from ..db import db
 from ..errors import NotFound
 from ..reports import statements as st
-from ..reports.api import statement_file
-from ..reports.models import Statement
+from ..api.reports import statement_file
+from ..models.statements import Statement
 from ..reports.render_pdf import hours, letter, month_name
 from .frame import visible
 from .views import bp, signed_in
@@ -162,7 +162,7 @@ def this_month(person_id: int):
 
 def _received_by_source(person_id: int, today: date) -> list[tuple[str, str]]:
     """This month's money in, by who paid it (receipts net of their reversals)."""
-    from ..accounts.models import Receipt, Transaction
+    from ..models import Receipt, Transaction
     first = today.replace(day=1)
     reversed_ids = sa.select(Transaction.reverses_id).where(Transaction.reverses_id.is_not(None))
     rows = db.session.execute(

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from flask import g, render_template, request, url_for
 
-from ..accounts.api.scopes import PERSON
-from ..accounts.models import Delivery, Person, Spend, Transaction
+from ..auth.scopes import PERSON
+from ..models import Delivery, Person, Spend, Transaction
 from ..accounts.queries import ITEMS, queries_of, raise_query
 from ..accounts.schemas.queries import QueryIn
 from ..db import db
 from ..reports.render_pdf import month_name
-from ..users import MAX_BIG_ID
+from ..auth.users import MAX_BIG_ID
 from .forms import PageForm
 from .frame import visible
 from .views import bp, signed_in

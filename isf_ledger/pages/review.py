@@ -19,15 +19,15 @@ import sqlalchemy as sa
 from flask import Response, g, render_template, request
 
 from .. import clock
-from ..accounts.api.scopes import PERSON
-from ..accounts.ledger import month_start
-from ..accounts.models import Council, Person
+from ..auth.scopes import PERSON
+from ..ledger.post import month_start
+from ..models import Council, Person
 from ..accounts.plans import add_months, plans_of
 from ..accounts.queries import queries_of
 from ..db import db
 from ..reports.dashboard import fund_figures
 from ..reports.forecast import forecast, plan_year
-from ..reports.models import Statement
+from ..models.statements import Statement
 from ..reports.review_pack import PROVIDER_HEADINGS, provider_share, render_review_pack, review_pack
 from .frame import visible
 from .people import PACE_TAGS, share

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import BigId, db, utcnow
 from ..locks import lock_key
-from ..users import User, password_matches
+from ..auth.users import User, password_matches
 
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)

@@ -13,12 +13,12 @@ from flask import Blueprint, g, make_response, redirect, render_template, reques
 from marshmallow import Schema, fields as mfields, validate
 
 from .. import clock
-from ..access import roles_for
+from ..auth.access import roles_for
 from ..db import db, utcnow
 from ..fields import has_control_characters
 from ..money import format_pence
 from ..reports.render_pdf import pounds
-from ..users import caller_by_id, end_sessions, endpoint_key
+from ..auth.users import caller_by_id, end_sessions, endpoint_key
 from .forms import PageForm
 from .frame import TEXT_SIZES, save_text_size
 from .signin import reserve_attempt, sign_in

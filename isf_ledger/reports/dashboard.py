@@ -38,10 +38,9 @@ from ..accounts.councils import rule_history, rule_on
 from ..accounts.instalments import arrears_of, instalments_of
 from sqlalchemy.orm import aliased
 
-from ..accounts.kinds import REVERSAL
-from ..accounts.ledger import month_start
-from ..accounts.models import (Account, AccountKindMonth, Council, Delivery, DeliveryReversal, Fund, Person, Posting,
-                               Transaction)
+from ..ledger.kinds import REVERSAL
+from ..ledger.post import month_start
+from ..models import Account, AccountKindMonth, Council, Delivery, DeliveryReversal, Fund, Person, Posting, Transaction
 from ..accounts.plans import add_months, in_force, windows
 from ..accounts.positions import positions
 from ..accounts.queries import ANSWER_WITHIN, overdue_by_person

@@ -17,8 +17,8 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from ..accounts.ledger import month_end, month_start
-from ..accounts.models import Account, Posting, Transaction
+from ..ledger.post import month_end, month_start
+from ..models import Account, Posting, Transaction
 from ..accounts.positions import pots
 
 # Heading of each kind of transaction, as money moves in `available`.

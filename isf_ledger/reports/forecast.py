@@ -32,8 +32,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from ..accounts.ledger import month_end, month_start
-from ..accounts.models import Account, Posting, Spend, Transaction
+from ..ledger.post import month_end, month_start
+from ..models import Account, Posting, Spend, Transaction
 from ..accounts.plans import add_months, in_force, plans_of, windows
 from ..accounts.rates import rate_on
 from ..money import format_pence, round_half_up, split_largest_remainder

@@ -9,7 +9,7 @@ from io import BytesIO
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from ..accounts.kinds import kind_of
+from ..ledger.kinds import kind_of
 from ..sheets import DATE, GBP, QUANTITY, Formula, append, fit_columns, print_to_width, table, words
 from .figures import HEADINGS, OUTGOING
 

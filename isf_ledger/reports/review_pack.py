@@ -26,15 +26,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from ..accounts.hours import hours_by_period
-from ..accounts.kinds import kind_of
-from ..accounts.ledger import fund_balance, month_end, month_start
-from ..accounts.lines import ledger_lines
-from ..accounts.models import (Account, ContingencyMovement, Delivery, Person, PlanVersion, Posting,
-                               RateAdjustmentLine, Spend, Transaction)
+from ..ledger.kinds import kind_of
+from ..ledger.post import fund_balance, month_end, month_start
+from ..ledger.lines import ledger_lines
+from ..models import (Account, ContingencyMovement, Delivery, Person, PlanVersion, Posting, RateAdjustmentLine,
+    Spend, Transaction)
 from ..accounts.plans import add_months, windows
 from ..accounts.spend import spend_of
 from ..money import round_half_up
-from ..shared_support.models import Arrangement, ChargeLine, ChargeRun
+from ..models.shared_support import Arrangement, ChargeLine, ChargeRun
 from ..sheets import DATE, append, fit_columns, print_to_width, table
 from .figures import HEADINGS, MONEY_HEADINGS, OUTGOING
 from .render_xlsx import LABELS, ORDER

@@ -27,16 +27,16 @@ from ..locks import lock_key
 from ..money import format_pence, round_half_up
 from ..accounts.councils import rule_history, rule_on
 from ..accounts.instalments import arrears_of, instalments_of, received_by_person
-from ..accounts.kinds import kind_of
-from ..accounts.ledger import month_end, month_start
-from ..accounts.models import Account, Council, Fund, Person, PlanVersion, Posting, Spend, Transaction
+from ..ledger.kinds import kind_of
+from ..ledger.post import month_end, month_start
+from ..models import Account, Council, Fund, Person, PlanVersion, Posting, Spend, Transaction
 from ..accounts.hours import hours_by_period
 from ..accounts.plans import add_months, in_force, plans_by_person, windows
 from ..accounts.positions import bank_positions
 from ..shared_support.charges import charge_run
 from .figures import HEADINGS, available_accounts, month_money
 from .forecast import USES_BUDGET, pace, plan_year  # noqa: F401 - the year's figures live in forecast.py
-from .models import Statement, StatementDocument
+from ..models.statements import Statement, StatementDocument
 
 HOURS_FIELDS = ("planned", "delivered", "refused", "unplanned", "banked", "bank_used", "provider_cancelled",
                 "bank_balance")
@@ -585,7 +585,7 @@ def correct(session, person_id: int, first: date, reason: str, *, user_id: int |
 
 
 def month_lines(session, person_id: int, first: date) -> list[dict]:
-    from ..accounts.lines import ledger_lines
+    from ..ledger.lines import ledger_lines
     return ledger_lines(session, person_id, start=first, end=month_end(first))
 
 

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from ..accounts.ledger import month_end
+from ..ledger.post import month_end
 from ..money import split_largest_remainder
 
 EMPTY = "empty_places"

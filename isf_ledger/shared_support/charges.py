@@ -25,15 +25,15 @@ import sqlalchemy as sa
 
 from ..accounts.councils import rule_history, rule_on
 from ..accounts.dates import refuse_before_opening
-from ..accounts.ledger import Entry, lock_funds, month_end, post
-from ..accounts.models import Account, Council, Person
+from ..ledger.post import Entry, lock_funds, month_end, post
+from ..models import Account, Council, Person
 from .. import clock
 from ..db import utcnow
 from ..errors import Conflict, Invalid, LedgerError
 from ..locks import lock_key
 from ..money import format_decimal, format_pence
 from .apportion import Member, MonthShares, Share, Version, apportion, version_on
-from .models import Arrangement, ArrangementVersion, ChargeLine, ChargeRun, Membership, MembershipTerm
+from ..models.shared_support import Arrangement, ArrangementVersion, ChargeLine, ChargeRun, Membership, MembershipTerm
 
 METHODS = ("equal", "weighted")
 ACCOUNT_KIND = "shared_arrangement"

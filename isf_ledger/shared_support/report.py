@@ -13,13 +13,13 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from ..accounts.models import Council, Person
+from ..models import Council, Person
 from .. import clock
 from ..money import format_decimal, format_pence
 from ..sheets import GBP, Formula, append, fit_columns, print_to_width
 from .apportion import Version, apportion, version_on
 from .charges import account_code, history
-from .models import Arrangement, ArrangementVersion, ChargeLine, ChargeRun, Membership, MembershipTerm
+from ..models.shared_support import Arrangement, ArrangementVersion, ChargeLine, ChargeRun, Membership, MembershipTerm
 
 
 def visible(user, person: Person | None) -> bool:

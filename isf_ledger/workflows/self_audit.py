@@ -13,12 +13,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased, scoped_session
 
 from ..money import apply_rate, format_pence
-from .kinds import outflows
-from .models import (Account, AccountKindMonth, AccountMonth, Clawback, ContingencyMovement, Delivery, FundClosing,
-                     Person, Posting, RateAdjustmentLine, Receipt, Spend, Transaction)
-from .hours import CHARGED, quantity
-from .reconciliation import reconcile
-from ..shared_support.models import ChargeLine
+from ..ledger.kinds import outflows
+from ..models import (Account, AccountKindMonth, AccountMonth, Clawback, ContingencyMovement, Delivery, FundClosing,
+    Person, Posting, RateAdjustmentLine, Receipt, Spend, Transaction)
+from ..accounts.hours import CHARGED, quantity
+from ..accounts.reconciliation import reconcile
+from ..models.shared_support import ChargeLine
 
 # Invariant 4: the only kinds of transaction that may take money out of a person's fund (a
 # debit of `available` or `contingency`), each with the provider accounts the money must reach.
@@ -358,7 +358,7 @@ def statements_against_ledger(session) -> list[Finding]:
     months up to each statement's and one over its month by kind, compared in the database: one
     query."""
     from ..reports.figures import HEADINGS, OUTGOING
-    from ..reports.models import Statement
+    from ..models.statements import Statement
 
     s, am, km, a = Statement, AccountMonth, AccountKindMonth, Account
     available = a.kind == "available"

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from ...fields import Money
-from ...users import MAX_BIG_ID
+from ...auth.users import MAX_BIG_ID
 
 
 class UploadOut(Schema):

@@ -6,7 +6,7 @@ from datetime import datetime
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ...fields import Text as TextField
-from ...users import MAX_BIG_ID
+from ...auth.users import MAX_BIG_ID
 from ..queries import ITEMS
 from .common import Text
 
