@@ -5,7 +5,8 @@ from pathlib import Path
 
 
 from isf_ledger import create_app
-from isf_ledger.auth.access import ACCESS, PUBLIC, RESTRICTED_WRITES, readme_table
+from isf_ledger.access_table import readme_table
+from isf_ledger.auth.access import ACCESS, PUBLIC, RESTRICTED_WRITES
 from isf_ledger.auth.users import RESTRICTED, ROLES, endpoint_key
 
 

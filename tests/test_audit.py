@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from isf_ledger import clock
-from isf_ledger.workflows.self_audit import audit, begin_read_only
+from isf_ledger.db import begin_read_only
+from isf_ledger.workflows.self_audit import audit
 from isf_ledger.ledger.post import person_accounts, provider_accounts
 from isf_ledger.db import db
 

@@ -26,9 +26,9 @@ from decimal import Decimal, localcontext
 import sqlalchemy as sa
 from marshmallow import ValidationError
 
+from ..db import begin_read_only
 from ..errors import Invalid, LedgerError
 from ..locks import lock_key
-from ..workflows.self_audit import begin_read_only
 from .bank import BANK_STATUSES, bank_events
 from .councils import rule_history, rule_on
 from .hours import DEFAULT_BANKING_NOTICE_HOURS, DeliveryIn, bank_shortfalls, checked_row, quantity, write_deliveries

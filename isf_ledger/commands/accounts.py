@@ -26,9 +26,6 @@ def init_app(app: Flask) -> None:
             sys.exit(1)
         click.echo("the books hold")
 
-    from ..demo.load import demo_cmd
-
-    app.cli.add_command(demo_cmd)
     app.cli.add_command(import_group)
 
 

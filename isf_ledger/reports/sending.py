@@ -33,12 +33,12 @@ import sqlalchemy as sa
 from .. import clock
 from ..ledger.post import refuse_closed_fund
 from ..models import Person
+from ..config import setting
 from ..db import utcnow
 from ..errors import Conflict, NotFound
 from ..locks import lock_key
 from . import statements as st
 from ..models.statements import DeliveryPreference, PrintBatch, Statement, StatementDelivery
-from ..scheduler import setting
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 # How long a live sender may hold a claimed row: one message is a handful of SMTP exchanges,
