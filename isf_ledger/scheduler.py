@@ -89,7 +89,6 @@ _app: Flask | None = None  # the scheduler process's app; jobs in the store name
 
 
 def _the_app() -> Flask:
-    global _app
     if _app is None:  # the jobs run in the process whose build_scheduler set it (`isf-ledger scheduler`)
         raise RuntimeError("the scheduler's jobs run only in a process started by build_scheduler")
     return _app

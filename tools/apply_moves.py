@@ -114,7 +114,6 @@ def rewrite(text: str, here_old: str, here_new: str, is_pkg: bool, moves, module
                 else:
                     head = parent
                 new_stmts.append(f"from {head} import {', '.join(groups[(parent, _)])}")
-            old_src = "".join(lines[node.lineno - 1:node.end_lineno])
             unchanged_targets = (len(order) == 1 and order[0][0] == src and not order[0][1]
                                  and here_old == here_new)
             if unchanged_targets:
@@ -122,13 +121,12 @@ def rewrite(text: str, here_old: str, here_new: str, is_pkg: bool, moves, module
             indent = re.match(r"\s*", lines[node.lineno - 1])[0]
             # keep a trailing comment on the statement's last line
             tail = lines[node.end_lineno - 1][node.end_col_offset:]
-            if node.lineno != node.end_lineno or len(new_stmts) > 1 or True:
+            if True:
                 joined = ("\n" + indent).join(s for s in new_stmts)
                 if _too_long(joined, indent):
                     joined = ("\n" + indent).join(_wrap(s, indent) for s in new_stmts)
                 first = lines[node.lineno - 1][:node.col_offset]
                 edits.append((node.lineno, node.end_lineno, first + joined + tail))
-            del old_src
         elif isinstance(node, ast.Import):
             changed = False
             parts = []

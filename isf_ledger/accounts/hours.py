@@ -26,11 +26,9 @@ from ..models import Delivery, DeliveryReversal, Fund, Person, PlanService, Tran
 from .plans import plans_by_person, windows
 from .rates import RateBook
 from ..ledger.reversals import after_reversal, reverse
+from ..models.hours import CHARGED, STATUSES  # noqa: F401 - read from here too
+from .rate_adjustments import undo_adjustments
 
-STATUSES = ("delivered", "refused", "unplanned", "banked", "bank_used", "provider_cancelled")
-# domain.md's table: what the fund is charged for. Banked hours and the provider's own
-# cancellations never are.
-CHARGED = ("delivered", "refused", "unplanned", "bank_used")
 DEFAULT_BANKING_NOTICE_HOURS = 48
 FIGURES = ("planned", *STATUSES, "bank_balance")
 # One delivery is one day's session at most (domain.md "Hours"): 24 hours, or one night of a
@@ -235,7 +233,6 @@ def _charge_reversed(session, txn: Transaction, reversal: Entry, user_id: int | 
         return
     session.add(DeliveryReversal(delivery_id=delivery.id, date=reversal.posted_date, reason=reversal.reason or "",
                                  transaction_id=reversal.posted_id, created_by=user_id))
-    from .rate_adjustments import undo_adjustments  # rate_adjustments reads this module's statuses
     undo_adjustments(session, delivery, reversal.posted_date, user_id)
     session.flush()
 

@@ -36,9 +36,8 @@ from ..ledger.post import lock_funds, provider_accounts
 from ..models import Account, Delivery, DeliveryImport, Fund, Person, Rate
 from .rates import RateBook
 from .schemas.deliveries import DeliveryIn as DeliverySchema
+from .schemas.imports import COLUMNS, OPTIONAL
 
-COLUMNS = ("person", "date", "start_time", "service", "quantity", "status", "notice_given_at", "domain")
-OPTIONAL = ("external_id",)
 MAX_EXTERNAL_ID = 100
 _schema = DeliverySchema()
 

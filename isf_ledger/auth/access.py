@@ -205,6 +205,8 @@ def _audited(user) -> bool:
 
 
 def init_app(app: Flask) -> None:
+    app.extensions["isf_roles_for"] = roles_for  # users.guard reads it: users.py names the roles, this file the table
+
     @app.before_request
     def _request_id():
         given = request.headers.get("X-Request-Id", "")

@@ -13,6 +13,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import BigId, Pence, db, utcnow
 
+STATUSES = ("delivered", "refused", "unplanned", "banked", "bank_used", "provider_cancelled")
+# domain.md's table: what the fund is charged for. Banked hours and the provider's own
+# cancellations never are.
+CHARGED = ("delivered", "refused", "unplanned", "bank_used")
+
 
 class PlanService(db.Model):
     """A service a plan version plans for, and its weekly hours (or nights) in hundredths."""

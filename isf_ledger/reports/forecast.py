@@ -37,7 +37,7 @@ from ..models import Account, Posting, Spend, Transaction
 from ..accounts.plans import add_months, in_force, plans_of, windows
 from ..accounts.rates import rate_on
 from ..money import format_pence, round_half_up, split_largest_remainder
-from .figures import movements_by_heading
+from .figures import actual_by_domain, movements_by_heading
 
 # Outgoings that use the budget: the fee, support, shared support, spend (figures.HEADINGS).
 USES_BUDGET = ("management_fee_total", "support_charged_total", "shared_support_total", "spend_total")
@@ -117,7 +117,6 @@ def by_domain(session, person_id: int, start: date, end: date, *, one_off_only: 
     """Money used out of `available` by domain between two dates, net of reversals: support by
     its delivery's domain, shared support by its arrangement's, spend by its own (review_pack's
     plan against actual); with `one_off_only`, spend marked one_off alone."""
-    from .review_pack import actual_by_domain
     if not one_off_only:
         out: dict[str, int] = defaultdict(int)
         for (_, domain), pence in actual_by_domain(session, person_id, start, end).items():

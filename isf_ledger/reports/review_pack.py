@@ -29,14 +29,13 @@ from ..accounts.hours import hours_by_period
 from ..ledger.kinds import kind_of
 from ..ledger.post import fund_balance, month_end, month_start
 from ..ledger.lines import ledger_lines
-from ..models import (Account, ContingencyMovement, Delivery, Person, PlanVersion, Posting, RateAdjustmentLine,
-    Spend, Transaction)
+from ..models import Account, ContingencyMovement, Person, PlanVersion, Posting, Transaction
 from ..accounts.plans import add_months, windows
 from ..accounts.spend import spend_of
 from ..money import round_half_up
 from ..models.shared_support import Arrangement, ChargeLine, ChargeRun
 from ..sheets import DATE, append, fit_columns, print_to_width, table
-from .figures import HEADINGS, MONEY_HEADINGS, OUTGOING
+from .figures import HEADINGS, MONEY_HEADINGS, OUTGOING, actual_by_domain
 from .render_xlsx import LABELS, ORDER
 from .statements import _month_label, statement_figures
 
@@ -90,43 +89,6 @@ def _month_money(session, person_id: int, first: date, last: date) -> list[dict]
         out.append({"month": key, "opening_balance": opening, **t, "closing_balance": available,
                     "contingency_remaining": contingency})
     return out
-
-
-def actual_by_domain(session, person_id: int, first: date, last: date) -> dict[tuple[str, str], int]:
-    """Money out of `available` by (heading, domain), net of reversals: support by the delivery's
-    domain, a rate adjustment by its lines' deliveries, shared support by the arrangement's, spend
-    by its own. Two queries."""
-    original = aliased(Transaction)
-    own = sa.func.coalesce(original.id, Transaction.id)
-    kind = sa.func.coalesce(original.kind, Transaction.kind)
-    domain = sa.func.coalesce(Delivery.domain, Spend.domain, Arrangement.domain, "")
-    q = (sa.select(kind, domain, sa.func.sum(Posting.amount_pence))
-         .join(Account, Account.id == Posting.account_id)
-         .join(Transaction, Transaction.id == Posting.transaction_id)
-         .outerjoin(original, original.id == Transaction.reverses_id)
-         .outerjoin(Delivery, sa.and_(Delivery.transaction_id == own, kind == "delivery"))
-         .outerjoin(Spend, Spend.transaction_id == own)
-         .outerjoin(ChargeLine, ChargeLine.transaction_id == own)
-         .outerjoin(ChargeRun, ChargeRun.id == ChargeLine.run_id)
-         .outerjoin(Arrangement, Arrangement.id == ChargeRun.arrangement_id)
-         .where(Account.person_id == person_id, Account.kind == "available", Posting.date >= first,
-                Posting.date <= last, kind.in_(("delivery", "shared_charge", "spend")))
-         .group_by(kind, domain))
-    out: dict[tuple[str, str], int] = defaultdict(int)
-    for k, d, pence in session.execute(q):
-        out[(HEADINGS[k], d)] += -int(pence)
-    sign = sa.case((Transaction.reverses_id.is_(None), 1), else_=-1)
-    q = (sa.select(Delivery.domain, sa.func.sum(sign * RateAdjustmentLine.difference_pence))
-         .select_from(Transaction)
-         .outerjoin(original, original.id == Transaction.reverses_id)
-         .join(RateAdjustmentLine, RateAdjustmentLine.transaction_id == own)
-         .join(Delivery, Delivery.id == RateAdjustmentLine.delivery_id)
-         .where(Transaction.person_id == person_id, Transaction.date >= first, Transaction.date <= last,
-                kind == "rate_adjustment")
-         .group_by(Delivery.domain))
-    for d, pence in session.execute(q):
-        out[("support_charged_total", d)] += int(pence)
-    return dict(out)
 
 
 def _planned_by_line(plans: list[PlanVersion], first: date, last: date) -> dict[tuple[str, str], int]:
