@@ -30,7 +30,6 @@ from ..models.hours import CHARGED, STATUSES  # noqa: F401 - read from here too
 from .rate_adjustments import undo_adjustments
 
 DEFAULT_BANKING_NOTICE_HOURS = 48
-FIGURES = ("planned", *STATUSES, "bank_balance")
 # One delivery is one day's session at most (domain.md "Hours"): 24 hours, or one night of a
 # per-night service; in hundredths.
 MAX_QUANTITY = {"hour": 2400, "night": 100}

@@ -20,17 +20,6 @@ from .kinds import REVERSAL, kind_of
 from ..models import Account, AccountKindMonth, AccountMonth, Fund, Posting, Transaction
 
 PERSON_ACCOUNTS = ("available", "contingency")
-# The provider's side of the books. Client money is the bank account that holds every fund;
-# the provider's own bank receives the fee and its charges once they leave client money.
-PROVIDER_ACCOUNTS = {
-    "client_money": "Client money bank account",
-    "provider_bank": "Provider's own bank account",
-    "fee_income": "Management fee income",
-    "support_income": "Income from support charged",
-    "void": "Empty places borne by the provider",
-    "council_refunds": "Refunds and recoveries paid to councils",
-    "third_parties": "Payments to third parties",
-}
 
 
 class LedgerBug(AssertionError):

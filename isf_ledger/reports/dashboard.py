@@ -33,11 +33,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from io import BytesIO
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from ..accounts.councils import rule_history, rule_on
 from ..accounts.instalments import arrears_of, instalments_of
-from sqlalchemy.orm import aliased
-
 from ..ledger.kinds import REVERSAL
 from ..ledger.post import month_start
 from ..models import Account, AccountKindMonth, Council, Delivery, DeliveryReversal, Fund, Person, Posting, Transaction
@@ -45,7 +44,7 @@ from ..accounts.plans import add_months, in_force, windows
 from ..accounts.positions import positions
 from ..accounts.queries import ANSWER_WITHIN, overdue_by_person
 from ..accounts.reconciliation import reconcile
-from ..money import format_pence, round_half_up
+from ..money import format_hundredths, format_pence, round_half_up
 from ..sheets import DATE, GBP, QUANTITY, append, fit_streamed, print_to_width, styled, table, words
 from .figures import HEADINGS
 from ..accounts.instalments import received_by_person
@@ -100,7 +99,7 @@ class FundFigures:
                 "surplus_above_threshold": format_pence(self.surplus), "arrears": format_pence(self.arrears),
                 "overdrawn": format_pence(self.overdrawn), "plan_year_used": format_pence(self.spent),
                 "plan_year_pace": format_pence(self.pace),
-                "recent_hours": {k: format_pence(v) for k, v in self.hours.items()},
+                "recent_hours": {k: format_hundredths(v) for k, v in self.hours.items()},
                 "queries_overdue": self.queries_overdue, "alerts": self.alerts}
 
 

@@ -43,7 +43,6 @@ from .statements import _month_label, statement_figures
 # shared support included (the provider runs the sleep-in or background support too).
 PROVIDER_HEADINGS = ("management_fee_total", "support_charged_total", "shared_support_total")
 ELSEWHERE_HEADINGS = ("spend_total",)
-SUPPORT_KINDS = ("delivery", "rate_adjustment")
 
 
 def period_of(start: date, end: date) -> tuple[date, date]:

@@ -24,7 +24,7 @@ from .. import clock
 from ..db import among, utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..locks import lock_key
-from ..money import format_pence, round_half_up
+from ..money import format_hundredths, format_pence, round_half_up
 from ..accounts.councils import rule_history, rule_on
 from ..accounts.instalments import arrears_of, instalments_of, received_by_person
 from ..ledger.kinds import kind_of
@@ -54,9 +54,7 @@ def parse_month(text: str) -> date:
     return first
 
 
-# --- Call points other branches fill in at merge -------------------------------------------
-
-def statement_hours(session, person_ids: list[int], month: date, plans: dict | None = None) -> dict[int, dict]:
+def statement_hours(session, person_ids: list[int], month: date) -> dict[int, dict]:
     """The statement's `hours` for each person, from the one place hours are worked out
     (accounts/hours.hours_by_period), for all of them at once."""
     first, last = month_start(month), month_end(month)
@@ -64,7 +62,7 @@ def statement_hours(session, person_ids: list[int], month: date, plans: dict | N
     out = {}
     for pid in person_ids:
         row = by_person.get(pid, {}).get("months", [{}])[0]
-        out[pid] = {k: format_pence(row.get(k, 0)) for k in HOURS_FIELDS}  # hundredths read as 2 places
+        out[pid] = {k: format_hundredths(row.get(k, 0)) for k in HOURS_FIELDS}
     return out
 
 
@@ -153,7 +151,7 @@ def statement_figures(session, person_ids: list[int], month: date, rules_on: dat
     got = received_by_person(session, person_ids, last)
     got_before = received_by_person(session, person_ids, first - timedelta(days=1))
     bought = _spend_items(session, person_ids, first, last)
-    hours = statement_hours(session, person_ids, first, plans)
+    hours = statement_hours(session, person_ids, first)
     bank = bank_value(session, person_ids, last)
     years = {pid: plan_year(plans.get(pid, []), last) for pid in person_ids}
     three_back = add_months(first, -2)

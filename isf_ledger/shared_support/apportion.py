@@ -18,8 +18,6 @@ from fractions import Fraction
 from ..ledger.post import month_end
 from ..money import split_largest_remainder
 
-EMPTY = "empty_places"
-
 
 @dataclass(frozen=True)
 class Version:
