@@ -17,8 +17,7 @@ from flask import Flask
 
 from . import clock
 from .config import setting
-from .ledger.post import month_start
-from .accounts.plans import add_months
+from .clock import add_months, month_start
 
 log = logging.getLogger(__name__)
 MONTH_END_JOB = "isf-month-end"

@@ -13,8 +13,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 
-from ..clock import UK
+from ..clock import UK, month_end, month_starts
+from ..config import DEFAULTS
 from ..db import among
 from ..errors import Conflict, Invalid
 from ..money import apply_rate
@@ -29,7 +31,6 @@ from ..ledger.reversals import after_reversal, reverse
 from ..models.hours import CHARGED, STATUSES  # noqa: F401 - read from here too
 from .rate_adjustments import undo_adjustments
 
-DEFAULT_BANKING_NOTICE_HOURS = 48
 # One delivery is one day's session at most (domain.md "Hours"): 24 hours, or one night of a
 # per-night service; in hundredths.
 MAX_QUANTITY = {"hour": 2400, "night": 100}
@@ -58,6 +59,13 @@ class DeliveryIn:
 def session_start(day: date, start: time) -> datetime:
     """The session's start, UK local time, as a moment (a time the clocks skip counts as after the change)."""
     return datetime.combine(day, start, tzinfo=UK)
+
+
+def banking_notice_hours() -> int:
+    """Hours of notice a person must give to bank a session (domain.md "Hours"): the app's
+    BANKING_NOTICE_HOURS setting (config.py), read here and nowhere else."""
+    default = DEFAULTS["BANKING_NOTICE_HOURS"]
+    return int(current_app.config.get("BANKING_NOTICE_HOURS", default)) if has_app_context() else default
 
 
 def check_notice(item: DeliveryIn, notice_hours: int) -> None:
@@ -117,9 +125,10 @@ def checked_row(book: RateBook, person_id: int, item: DeliveryIn, *, opened_on: 
 
 
 def record_deliveries(session, person_id: int, items: list[DeliveryIn], *,
-                      notice_hours: int = DEFAULT_BANKING_NOTICE_HOURS, user_id: int | None = None) -> list[dict]:
+                      notice_hours: int | None = None, user_id: int | None = None) -> list[dict]:
     """Record a person's deliveries together (one lock, one post, one insert): all or none.
-    Returns the rows written, in the order given."""
+    Returns the rows written, in the order given. `notice_hours`: banking_notice_hours() unless given."""
+    notice_hours = banking_notice_hours() if notice_hours is None else notice_hours
     opened_on = session.scalar(sa.select(Fund.opened_on).where(Fund.person_id == person_id))
     book = RateBook(session, {i.service for i in items}, [person_id])
     council = session.scalar(sa.select(Person).where(Person.id == person_id)).council
@@ -246,12 +255,8 @@ class Period:
 
 
 def months_between(start: date, end: date) -> list[Period]:
-    out, day = [], start
-    while day <= end:
-        nxt = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
-        out.append(Period(f"{day.year:04d}-{day.month:02d}", day, min(end, nxt - timedelta(days=1))))
-        day = nxt
-    return out
+    return [Period(f"{m.year:04d}-{m.month:02d}", max(start, m), min(end, month_end(m)))
+            for m in month_starts(start, end)]
 
 
 def weeks_between(start: date, end: date) -> list[Period]:

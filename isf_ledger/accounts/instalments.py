@@ -40,7 +40,8 @@ from sqlalchemy.orm import aliased
 from ..db import among
 from .councils import History, rule_history, rule_on
 from ..models import Person, Receipt, Transaction
-from .plans import PAYMENTS_A_YEAR, add_months, in_force, plans_of, windows
+from .plans import PAYMENTS_A_YEAR, in_force, plans_of, windows
+from ..clock import add_months
 
 STEP_DAYS = {"four_weekly": 28, "weekly": 7}
 YEAR_PARTS = lcm(*PAYMENTS_A_YEAR.values())  # a year in parts (156): every instalment is a whole number of them

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from ..clock import plan_year_of
 from ..db import among
 from ..errors import Conflict, Invalid
 from ..money import format_decimal, format_pence
@@ -147,17 +148,7 @@ def plan_year_start(session, person_id: int, day: date) -> date | None:
     """Plan years run twelve months at a time from the first plan's effective_from."""
     first = session.scalar(sa.select(sa.func.min(PlanVersion.effective_from))
                            .where(PlanVersion.person_id == person_id))
-    if first is None or day < first:
-        return None
-    years = ((day.year - first.year) * 12 + (day.month - first.month)) // 12
-    start = add_months(first, 12 * years)
-    return start if start <= day else add_months(first, 12 * (years - 1))
+    year = plan_year_of(first, day)
+    return None if year is None else year[0]
 
 
-def add_months(d: date, n: int) -> date:
-    """The same day n months on, or the month's last day when it has no such day."""
-    from calendar import monthrange
-
-    y, m = divmod(d.month - 1 + n, 12)
-    year, month = d.year + y, m + 1
-    return date(year, month, min(d.day, monthrange(year, month)[1]))

@@ -16,9 +16,10 @@ import sqlalchemy as sa
 from ..db import among
 from ..money import apply_rate
 from .bank import BankEvent, _bank_events_query, banks, held_at
-from ..ledger.post import _fund_balance_query, month_start
+from ..ledger.post import _fund_balance_query
 from ..models import Account, AccountMonth, Posting
 from .rates import RateBook
+from ..clock import month_start
 
 # Above this many ids a filter is a join on the ids, not an IN list the database must parse.
 _IN_LIST_LIMIT = 1000

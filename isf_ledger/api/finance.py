@@ -15,7 +15,7 @@ from ..db import db
 from ..auth.users import guard
 from ..reports import actuals as ac
 from ..reports import dashboard as dash
-from ..reports.statements import parse_month
+from ..clock import parse_month
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 dashboard_blp = ExactBlueprint("dashboard", __name__, url_prefix="/api/v1", description="The provider's dashboard")

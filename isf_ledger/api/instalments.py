@@ -8,10 +8,10 @@ from .. import clock
 from ..db import db
 from ..auth.users import guard
 from ..accounts.instalments import arrears, expected_instalments
-from ..accounts.plans import add_months
 from ..accounts.schemas import plans as s
 from ..accounts.schemas.common import AsOfQuery, RangeQuery
 from ..auth.scopes import PERSON
+from ..clock import add_months
 
 blp = ExactBlueprint("instalments", __name__, url_prefix="/api/v1", description="Instalments and arrears")
 

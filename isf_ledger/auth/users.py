@@ -190,7 +190,8 @@ def end_sessions(session, user_id: int) -> None:
 
 
 def can_see_person(user: Caller, person) -> bool:
-    """`person` is anything with `id` and `council_id`."""
+    """`person` is anything with `id` and `council_id`. The same rule as a SQL filter on many
+    people: `scopes.visible_people`."""
     if user.role == "person":
         return person is not None and person.id == user.person_id
     if user.role == "auditor":

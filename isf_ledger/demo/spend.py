@@ -19,8 +19,8 @@ from datetime import date, timedelta
 
 from ..accounts.contingency import DRAW, SET_ASIDE, movement_entry, movement_row
 from ..ledger.post import Entry
-from ..accounts.plans import add_months
 from ..accounts.spend import spend_entry, spend_row
+from ..clock import add_months
 
 # payee, category, domain, description, lowest and highest pence
 FLEXIBLE = (

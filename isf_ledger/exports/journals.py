@@ -40,13 +40,13 @@ from sqlalchemy.orm import aliased
 
 from .. import clock
 from ..ledger.kinds import KINDS
-from ..ledger.post import month_end
 from ..models import Account, Council, Delivery, Person, Posting, Transaction
 from ..db import utcnow
 from ..errors import Invalid
 from ..money import format_pence
 from .books import first_posting_date, last_posting_date
 from ..models.exports import ExportDepartment, ExportRun, NominalCode
+from ..clock import month_end
 
 FORMATS = ("xero", "sage50", "sage-accounting")
 

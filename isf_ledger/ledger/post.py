@@ -7,13 +7,13 @@ so that a balance never re-reads all history.
 """
 from __future__ import annotations
 
-from calendar import monthrange
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..clock import month_end, month_start, next_month
 from ..errors import Conflict
 from ..money import format_pence
 from .kinds import REVERSAL, kind_of
@@ -46,16 +46,10 @@ class Entry:
     posted_date: date | None = field(default=None, init=False)
 
 
-def month_start(d: date) -> date:
-    return d.replace(day=1)
 
 
-def month_end(d: date) -> date:
-    return d.replace(day=monthrange(d.year, d.month)[1])
 
 
-def next_month(d: date) -> date:
-    return month_end(d) + timedelta(days=1)
 
 
 def provider_accounts(session) -> dict[str, Account]:

@@ -43,6 +43,7 @@ from ..models.statements import Statement, StatementDelivery
 from .forms import NOT_FIELDS, PageForm
 from .frame import visible
 from .views import bp, signed_in
+from ..clock import add_months, month_end, month_start, parse_month
 
 PER_PAGE = 50
 ALERT_WORDS = {"overdrawn": "Overdrawn", "underspending": "Underspending", "overspending": "Overspending",
@@ -244,8 +245,8 @@ def review_pack(person_id: int):
     """The council review workbook for the twelve months to the end of last month (as the API's
     review-pack with no dates)."""
     end = clock.today().replace(day=1) - timedelta(days=1)
-    first = st.add_months(st.month_start(end), -11)
-    data = render_review_pack(build_review_pack(db.session, person_id, first, st.month_end(end)))
+    first = add_months(month_start(end), -11)
+    data = render_review_pack(build_review_pack(db.session, person_id, first, month_end(end)))
     name = f"review-pack-{person_id}-{first:%Y-%m}-to-{end:%Y-%m}.xlsx"
     return Response(data, mimetype=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -292,10 +293,10 @@ def _months_to_issue(today: date) -> list[dict]:
     """The last MONTHS_SHOWN months that have ended: how many funds were open in each, how many
     have their statement, and so what month end would issue. Two queries a month."""
     out = []
-    first = st.add_months(st.month_start(today), -1)
+    first = add_months(month_start(today), -1)
     for i in range(MONTHS_SHOWN):
-        m = st.add_months(first, -i)
-        due = st.due_funds(db.session, m, st.month_end(m))
+        m = add_months(first, -i)
+        due = st.due_funds(db.session, m, month_end(m))
         issued = db.session.scalar(sa.select(sa.func.count()).select_from(Statement)
                                    .where(Statement.month == m, Statement.version == 1)) or 0
         out.append({"month": m.strftime("%Y-%m"), "name": f"{m:%B %Y}", "people": len(due), "issued": issued,
@@ -329,7 +330,7 @@ def month_end():
 
 def _issue(month: str) -> str:
     try:
-        first = st.parse_month(month)
+        first = parse_month(month)
     except Exception:
         raise Invalid("month", "Choose a month")
     done = st.issue_month(db.session, first, user_id=g.user.id)

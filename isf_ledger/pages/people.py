@@ -27,6 +27,7 @@ from ..models.statements import Statement
 from ..reports.render_pdf import hours, letter, month_name
 from .frame import visible
 from .views import bp, signed_in
+from ..clock import parse_month
 
 FUND_ROLES = ("admin", "finance", "broker")  # who sees a fund's page as the books, not as "your money"
 
@@ -200,7 +201,7 @@ def _json_text(value) -> str:
 
 def _statement(person_id: int, month: str) -> Statement:
     try:
-        first = st.parse_month(month)
+        first = parse_month(month)
     except Exception:  # a month that is not YYYY-MM names no page
         abort(404)
     stmt = st.latest(db.session, person_id, first)

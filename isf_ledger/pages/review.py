@@ -20,9 +20,8 @@ from flask import Response, g, render_template, request
 
 from .. import clock
 from ..auth.scopes import PERSON
-from ..ledger.post import month_start
 from ..models import Council, Person
-from ..accounts.plans import add_months, plans_of
+from ..accounts.plans import plans_of
 from ..accounts.queries import queries_of
 from ..db import db
 from ..reports.dashboard import fund_figures
@@ -32,6 +31,7 @@ from ..reports.review_pack import PROVIDER_HEADINGS, provider_share, render_revi
 from .frame import visible
 from .people import PACE_TAGS, share
 from .views import bp, signed_in
+from ..clock import add_months, month_start
 
 ALERT_WORDS = {
     "overdrawn": "Below zero", "underspending": "Money building up", "overspending": "Spending fast",

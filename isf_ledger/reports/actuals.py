@@ -21,11 +21,11 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from ..accounts.hours import hours_by_period
-from ..ledger.post import month_end, month_start
 from ..models import Council, Delivery, DeliveryReversal, Person
 from ..money import format_hundredths, format_pence
 from ..sheets import DATE, GBP, QUANTITY, Writer, append, fit_streamed, styled, table, words
 from ..models.shared_support import Arrangement, ChargeLine, ChargeRun
+from ..clock import month_end, month_start
 
 HOURS = ("planned", "delivered", "refused", "unplanned", "banked", "bank_used", "provider_cancelled")
 COSTED = ("delivered", "refused", "unplanned", "bank_used")  # the charged statuses

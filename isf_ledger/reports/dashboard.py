@@ -35,12 +35,12 @@ from io import BytesIO
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
+from ..accounts.clawback import surplus_above
 from ..accounts.councils import rule_history, rule_on
 from ..accounts.instalments import arrears_of, instalments_of
 from ..ledger.kinds import REVERSAL
-from ..ledger.post import month_start
 from ..models import Account, AccountKindMonth, Council, Delivery, DeliveryReversal, Fund, Person, Posting, Transaction
-from ..accounts.plans import add_months, in_force, windows
+from ..accounts.plans import in_force, windows
 from ..accounts.positions import positions
 from ..accounts.queries import ANSWER_WITHIN, overdue_by_person
 from ..accounts.reconciliation import reconcile
@@ -50,6 +50,7 @@ from .figures import HEADINGS
 from ..accounts.instalments import received_by_person
 from ..accounts.plans import plans_by_person
 from .forecast import USES_BUDGET, plan_year
+from ..clock import add_months, month_start
 
 OVERSPEND_MARGIN = Decimal("0.10")  # 10% beyond the budget's pace
 REFUSAL_SHARE = Decimal("0.20")  # refused > 20% of delivered
@@ -244,8 +245,7 @@ def fund_figures(session, as_of: date, council_id: int | None = None) -> list[Fu
         f.annual_budget = plan.annual_budget_pence if plan else 0
         f.weeks_held = _weeks(f.available, f.annual_budget)
         weeks = rule_on(session, "surplus_threshold_weeks", council, plan, as_of, history)
-        threshold = round_half_up(Decimal(weeks * f.annual_budget) / 52)
-        f.surplus = max(0, f.available - f.bank_value - threshold)
+        threshold, f.surplus = surplus_above(f.available, f.bank_value, weeks, f.annual_budget)
         if f.surplus:
             weeks = rule_on(session, "surplus_alert_weeks", council, plan, as_of, history)
             watch[pid] = (as_of - timedelta(weeks=weeks) + timedelta(days=1), f.bank_value + threshold)

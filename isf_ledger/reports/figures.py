@@ -18,10 +18,10 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from ..ledger.post import month_end, month_start
 from ..models import Account, Delivery, Posting, RateAdjustmentLine, Spend, Transaction
 from ..models.shared_support import Arrangement, ChargeLine, ChargeRun
 from ..accounts.positions import pots
+from ..clock import month_end, month_start
 
 # Heading of each kind of transaction, as money moves in `available`.
 HEADINGS = {

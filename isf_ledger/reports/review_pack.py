@@ -27,10 +27,10 @@ from sqlalchemy.orm import aliased
 
 from ..accounts.hours import hours_by_period
 from ..ledger.kinds import kind_of
-from ..ledger.post import fund_balance, month_end, month_start
+from ..ledger.post import fund_balance
 from ..ledger.lines import ledger_lines
 from ..models import Account, ContingencyMovement, Person, PlanVersion, Posting, Transaction
-from ..accounts.plans import add_months, windows
+from ..accounts.plans import windows
 from ..accounts.spend import spend_of
 from ..money import round_half_up
 from ..models.shared_support import Arrangement, ChargeLine, ChargeRun
@@ -38,6 +38,7 @@ from ..sheets import DATE, append, fit_columns, print_to_width, table
 from .figures import HEADINGS, MONEY_HEADINGS, OUTGOING, actual_by_domain
 from .render_xlsx import LABELS, ORDER
 from .statements import _month_label, statement_figures
+from ..clock import month_end, month_start, month_starts
 
 # The provider's own take from a fund (invariant 4): its fee and its charges for support,
 # shared support included (the provider runs the sleep-in or background support too).
@@ -49,12 +50,6 @@ def period_of(start: date, end: date) -> tuple[date, date]:
     return month_start(start), month_end(end)
 
 
-def _months(first: date, last: date) -> list[date]:
-    out, m = [], first
-    while m <= last:
-        out.append(m)
-        m = add_months(m, 1)
-    return out
 
 
 def _month_money(session, person_id: int, first: date, last: date) -> list[dict]:
@@ -79,7 +74,7 @@ def _month_money(session, person_id: int, first: date, last: date) -> list[dict]
     before = fund_balance(session, person_id, first - timedelta(days=1))
     available, contingency = before.get("available", 0), before.get("contingency", 0)
     out = []
-    for m in _months(first, last):
+    for m in month_starts(first, last):
         key = m.strftime("%Y-%m")
         t = {h: moved[key]["available"].get(h, 0) for h in MONEY_HEADINGS} if key in moved else dict.fromkeys(MONEY_HEADINGS, 0)
         opening = available
