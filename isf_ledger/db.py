@@ -131,3 +131,10 @@ def begin_read_only(session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         options.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
     session.connection(execution_options=options)
+
+
+def month_label(session, column):
+    """A date column as its month, 'YYYY-MM', in SQL (PostgreSQL or SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.func.to_char(column, "YYYY-MM")
+    return sa.func.strftime("%Y-%m", column)

@@ -267,7 +267,7 @@ def balances(session, account_ids=None, as_of: date | None = None) -> dict[int, 
     return out
 
 
-def _fund_balance_query(dated: bool):
+def fund_balance_query(dated: bool):
     """Built once: a person's pots from the checkpoints of whole months, plus (when dated) the
     last month's postings up to the day."""
     months = sa.select(sa.func.sum(AccountMonth.net_pence)).where(AccountMonth.account_id == Account.id)
@@ -282,7 +282,7 @@ def _fund_balance_query(dated: bool):
     return sa.select(Account.kind, total).where(Account.person_id == sa.bindparam("person_id"))
 
 
-_FUND_BALANCE = {False: _fund_balance_query(False), True: _fund_balance_query(True)}
+_FUND_BALANCE = {False: fund_balance_query(False), True: fund_balance_query(True)}
 
 
 def fund_balance(session, person_id: int, as_of: date | None = None) -> dict[str, int]:

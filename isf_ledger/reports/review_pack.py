@@ -34,10 +34,11 @@ from ..accounts.plans import windows
 from ..accounts.spend import spend_of
 from ..money import round_half_up
 from ..models.shared_support import Arrangement, ChargeLine, ChargeRun
+from ..db import month_label
 from ..sheets import DATE, append, fit_columns, print_to_width, table
 from .figures import HEADINGS, MONEY_HEADINGS, OUTGOING, actual_by_domain
 from .render_xlsx import LABELS, ORDER
-from .statements import _month_label, statement_figures
+from .statements import statement_figures
 from ..clock import month_end, month_start, month_starts
 
 # The provider's own take from a fund (invariant 4): its fee and its charges for support,
@@ -57,7 +58,7 @@ def _month_money(session, person_id: int, first: date, last: date) -> list[dict]
     from the balances the day before the period."""
     original = aliased(Transaction)
     kind = sa.func.coalesce(original.kind, Transaction.kind)
-    label = _month_label(session, Posting.date)
+    label = month_label(session, Posting.date)
     q = (sa.select(label, Account.kind, kind, sa.func.sum(Posting.amount_pence))
          .join(Account, Account.id == Posting.account_id)
          .join(Transaction, Transaction.id == Posting.transaction_id)

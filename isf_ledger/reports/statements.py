@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from .. import clock
-from ..db import among, utcnow
+from ..db import among, month_label, utcnow
 from ..errors import Conflict, NotFound
 from ..locks import lock_key
 from ..money import format_hundredths, format_pence, round_half_up
@@ -77,19 +77,13 @@ def _people(session, person_ids: list[int]) -> dict[int, tuple]:
     return {r.id: (r, councils[r.council_id]) for r in rows}
 
 
-def _month_label(session, column):
-    if session.get_bind().dialect.name == "postgresql":
-        return sa.func.to_char(column, "YYYY-MM")
-    return sa.func.strftime("%Y-%m", column)
-
-
 def _monthly_use(session, person_ids: list[int], start: date, end: date) -> dict:
     """Each person's money used by month (YYYY-MM): [fee, support, shared support and spend; the
     same without the fee], net of reversals."""
     original = aliased(Transaction)
     kind = sa.func.coalesce(original.kind, Transaction.kind)
     used = [k for k, h in HEADINGS.items() if h in USES_BUDGET]
-    label = _month_label(session, Posting.date)
+    label = month_label(session, Posting.date)
     q = (sa.select(Account.person_id, label, kind, sa.func.sum(Posting.amount_pence))
          .join(Account, Account.id == Posting.account_id)
          .join(Transaction, Transaction.id == Posting.transaction_id)
