@@ -43,7 +43,7 @@ from ..models.statements import Statement, StatementDelivery
 from .forms import NOT_FIELDS, PageForm
 from .frame import visible
 from .views import bp, signed_in
-from ..clock import add_months, month_end, month_start, parse_month
+from ..clock import add_months, month_start, parse_month  # month_end is a view here: clock.month_end
 
 PER_PAGE = 50
 ALERT_WORDS = {"overdrawn": "Overdrawn", "underspending": "Underspending", "overspending": "Overspending",
@@ -246,7 +246,7 @@ def review_pack(person_id: int):
     review-pack with no dates)."""
     end = clock.today().replace(day=1) - timedelta(days=1)
     first = add_months(month_start(end), -11)
-    data = render_review_pack(build_review_pack(db.session, person_id, first, month_end(end)))
+    data = render_review_pack(build_review_pack(db.session, person_id, first, clock.month_end(end)))
     name = f"review-pack-{person_id}-{first:%Y-%m}-to-{end:%Y-%m}.xlsx"
     return Response(data, mimetype=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -296,7 +296,7 @@ def _months_to_issue(today: date) -> list[dict]:
     first = add_months(month_start(today), -1)
     for i in range(MONTHS_SHOWN):
         m = add_months(first, -i)
-        due = st.due_funds(db.session, m, month_end(m))
+        due = st.due_funds(db.session, m, clock.month_end(m))
         issued = db.session.scalar(sa.select(sa.func.count()).select_from(Statement)
                                    .where(Statement.month == m, Statement.version == 1)) or 0
         out.append({"month": m.strftime("%Y-%m"), "name": f"{m:%B %Y}", "people": len(due), "issued": issued,
