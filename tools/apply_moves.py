@@ -5,7 +5,9 @@ Run it on a tree still at the old layout (a branch made before the moves), from 
     python tools/apply_moves.py [--moves MOVES.md] [--dry-run] [--commit-moves]
 
 It reads each `old.dotted.path -> new.dotted.path` line of MOVES.md (a package line moves the
-whole folder, files added since included), works out every Python file's new text from where
+whole folder, files added since included) and each `old.module:name -> new.module:name` line (a
+name imported from its old module, at the old layout, is imported from its new one under the
+name the file used; a `module.name` attribute use is left to a person), works out every Python file's new text from where
 it stands now (a relative import is resolved against the file's present place and written again
 relative to its new one; `from pkg import module as x` keeps the name `x`; a dotted string such
 as `"isf_ledger.reports.statements.render_pdf"` in a monkeypatch is rewritten too), then
@@ -32,6 +34,19 @@ def read_moves(path: Path) -> list[tuple[str, str]]:
         if m:
             moves.append((m[1], m[2]))
     return sorted(moves, key=lambda p: -len(p[0]))  # the longest (most exact) first
+
+
+def read_name_moves(path: Path) -> dict[tuple[str, str], tuple[str, str]]:
+    """`old.module:name -> new.module:name` lines: a name that moved to another module."""
+    out = {}
+    for line in path.read_text().splitlines():
+        m = re.match(r"^\s*([\w.]+):(\w+)\s*->\s*([\w.]+):(\w+)\s*$", line)
+        if m:
+            out[(m[1], m[2])] = (m[3], m[4])
+    return out
+
+
+NAME_MOVES: dict[tuple[str, str], tuple[str, str]] = {}
 
 
 def mapped(name: str, moves) -> str:
@@ -99,6 +114,12 @@ def rewrite(text: str, here_old: str, here_new: str, is_pkg: bool, moves, module
                     bound = alias.asname or alias.name
                     text_alias = leaf if bound == leaf else f"{leaf} as {bound}"
                     key = (parent, True)
+                elif (src, alias.name) in NAME_MOVES:
+                    new_mod, new_name = NAME_MOVES[(src, alias.name)]
+                    new_mod = mapped(new_mod, moves)
+                    bound = alias.asname or alias.name
+                    key = (new_mod, False)
+                    text_alias = new_name if bound == new_name else f"{new_name} as {bound}"
                 else:
                     key = (mapped(src, moves), False)
                     text_alias = alias.name if not alias.asname else f"{alias.name} as {alias.asname}"
@@ -175,6 +196,7 @@ def main() -> int:
     ap.add_argument("--commit-moves", action="store_true")
     args = ap.parse_args()
     moves = read_moves(Path(args.moves))
+    NAME_MOVES.update(read_name_moves(Path(args.moves)))
     files = [p for root in ROOTS if Path(root).exists() for p in Path(root).rglob("*.py")]
     files += [p for p in Path(".").glob("*.py")]
     modules = {module_of(p)[0] for p in Path(PACKAGE).rglob("*.py")}
