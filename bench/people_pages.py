@@ -152,7 +152,7 @@ def run(name: str, people: int, months: int, seed: int, repeat: int, keep: bool,
         api = app.test_client()
         today = clock.today()
         first_of_month = today.replace(day=1)
-        month_end = st.month_end(today)
+        month_end = clock.month_end(today)
 
         def get(client, path, token=None, want="json"):
             r = client.get(path, headers={"Authorization": f"Bearer {token}"} if token else {})

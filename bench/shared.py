@@ -26,13 +26,13 @@ import sqlalchemy as sa
 
 from isf_ledger.workflows.self_audit import audit
 from isf_ledger.accounts.councils import create_council
-from isf_ledger.ledger.post import month_end
 from isf_ledger.db import db, utcnow
 from isf_ledger.shared_support.apportion import apportion
 from isf_ledger.shared_support.charges import charge_run, history
 
 from .engines import make, postgres_problem
 from .report import Row, fmt_time, table
+from isf_ledger.clock import month_end
 
 START = date(2026, 9, 1)
 MONTHS = (date(2026, 9, 1), date(2026, 10, 1))

@@ -57,6 +57,7 @@ def create_app(config: dict | None = None) -> Flask:
     from . import errors, pages, provider, web
     from . import api as accounts_api
     from .commands import accounts as accounts_cli
+    from .demo.load import demo_cmd  # the demo stands above the entry points: only the app knows it
     from .accounts.people import DIRECTORY
     from .api import shared_support as shared_api
     from .commands import shared_support as shared_cli
@@ -82,6 +83,7 @@ def create_app(config: dict | None = None) -> Flask:
     users.init_app(app, DIRECTORY)
     access.init_app(app)  # request ids and the audit log
     accounts_cli.init_app(app)
+    app.cli.add_command(demo_cmd)
     shared_cli.init_app(app)
     reports_cli.init_app(app)
     provider.init_app(app)

@@ -68,3 +68,10 @@ def secret_key(config) -> str:
         return secrets.token_urlsafe(32)
     raise ConfigError("no secret key: set ISF_SECRET_KEY to a long random value "
                       "(or ISF_ENV=development on a developer's machine)")
+
+
+def setting(app, name: str, default=None):
+    """A setting from the app's config, else the environment, else the default."""
+    if app is not None and app.config.get(name) is not None:
+        return app.config[name]
+    return os.environ.get(name, default)

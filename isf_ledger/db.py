@@ -11,7 +11,7 @@ from flask import has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, mapped_column, registry
+from sqlalchemy.orm import DeclarativeBase, mapped_column, registry, scoped_session
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -116,3 +116,25 @@ def normalise_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+def begin_read_only(session) -> None:
+    """Start the session's transaction as a read-only snapshot, unless one is already open.
+
+    PostgreSQL: REPEATABLE READ, READ ONLY (one consistent view, no write locks). SQLite: a
+    plain deferred BEGIN (`db._sqlite_begin` honours `isf_read_only`), not BEGIN IMMEDIATE,
+    which would take the write lock for as long as the audit reads."""
+    if isinstance(session, scoped_session):
+        session = session()
+    if session.in_transaction():
+        return
+    options = {"isf_read_only": True}
+    if session.get_bind().dialect.name == "postgresql":
+        options.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    session.connection(execution_options=options)
+
+
+def month_label(session, column):
+    """A date column as its month, 'YYYY-MM', in SQL (PostgreSQL or SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.func.to_char(column, "YYYY-MM")
+    return sa.func.strftime("%Y-%m", column)

@@ -44,6 +44,13 @@ def format_pence(pence: int) -> str:
     return f"{sign}{pounds}.{p:02d}"
 
 
+def format_hundredths(hundredths: int) -> str:
+    """Hours or nights kept as integer hundredths -> '3.50' / '-0.25' (not money: its own name)."""
+    sign = "-" if hundredths < 0 else ""
+    whole, part = divmod(abs(int(hundredths)), 100)
+    return f"{sign}{whole}.{part:02d}"
+
+
 def parse_decimal(value: object, *, max_places: int) -> Decimal:
     """An exact decimal from a string or exact JSON number (rates, weights, hours)."""
     if isinstance(value, bool) or isinstance(value, float):

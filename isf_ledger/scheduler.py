@@ -15,15 +15,14 @@ each delivery is claimed by one compare-and-set before it is sent (delivery.py).
 from __future__ import annotations
 
 import logging
-import os
 from datetime import date, datetime, time, timedelta
 
 from apscheduler.triggers.base import BaseTrigger
 from flask import Flask
 
 from . import clock
-from .ledger.post import month_start
-from .clock import add_months
+from .config import setting
+from .clock import add_months, month_start
 
 log = logging.getLogger(__name__)
 MONTH_END_JOB = "isf-month-end"
@@ -96,13 +95,6 @@ class SchedulerLock:
             self.file = None
 
 
-def setting(app: Flask | None, name: str, default=None):
-    """A setting from the app's config, else the environment, else the default."""
-    if app is not None and app.config.get(name) is not None:
-        return app.config[name]
-    return os.environ.get(name, default)
-
-
 is_working_day = clock.is_working_day  # one calendar of working days (clock.py)
 
 
@@ -167,10 +159,8 @@ _app: Flask | None = None  # the scheduler process's app; jobs in the store name
 
 
 def _the_app() -> Flask:
-    global _app
-    if _app is None:
-        from . import create_app
-        _app = create_app()
+    if _app is None:  # the jobs run in the process whose build_scheduler set it (`isf-ledger scheduler`)
+        raise RuntimeError("the scheduler's jobs run only in a process started by build_scheduler")
     return _app
 
 

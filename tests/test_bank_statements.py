@@ -11,10 +11,11 @@ import pytest
 import sqlalchemy as sa
 
 from isf_ledger.accounts.bank_files import StatementRefused, read_statement
-from isf_ledger.ledger.post import month_end, provider_accounts
+from isf_ledger.ledger.post import provider_accounts
 from isf_ledger.models import Posting, Receipt
 from isf_ledger.db import db
 from isf_ledger.money import format_pence
+from isf_ledger.clock import month_end
 
 
 def upload(api, text: str | bytes, name="statement.csv", *, token=None, expect=201):

@@ -6,10 +6,10 @@ import pytest
 from isf_ledger.accounts.councils import rule_on
 from isf_ledger.models import Council
 from isf_ledger.accounts.people import create_person
-from isf_ledger.clock import add_months
 from isf_ledger.accounts.plans import add_plan, plan_on, plan_year_start
 from isf_ledger.db import db
 from isf_ledger.errors import Invalid
+from isf_ledger.clock import add_months
 
 
 def dues(api, pid, to):

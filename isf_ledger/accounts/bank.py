@@ -75,7 +75,7 @@ def replay(events: list[BankEvent], dates=()) -> tuple[dict[date, int], list[Sho
     return held, shortfalls
 
 
-def _bank_events_query(dated: bool, one: bool = False):
+def bank_events_query(dated: bool, one: bool = False):
     """Built once (a balance reads it on every request): every listed fund's banked and drawn
     hours, not reversed, optionally up to a date; `one`: one fund's (`person_id`), no list to expand."""
     if one:  # plain comparisons: nothing for the statement to expand on every run
@@ -91,7 +91,7 @@ def _bank_events_query(dated: bool, one: bool = False):
     return q.where(Delivery.date <= sa.bindparam("until", type_=sa.Date)) if dated else q
 
 
-_BANK_EVENTS = {False: _bank_events_query(False), True: _bank_events_query(True)}
+_BANK_EVENTS = {False: bank_events_query(False), True: bank_events_query(True)}
 
 
 def bank_events(session, person_ids, until: date | None = None) -> dict[tuple[int, str], list[BankEvent]]:

@@ -23,9 +23,10 @@ from ..errors import Conflict, Invalid, NotFound
 from ..money import format_pence
 from ..auth.users import MAX_ID
 from .bank_files import read_statement
-from ..ledger.post import month_start, provider_accounts
-from ..models import (BankClearedItem, BankClearing, BankLine, BankMatch, BankReconciliation, BankStatement, Posting,
-    Receipt, Transaction)
+from ..models import BankClearedItem, BankClearing, BankReconciliation
+from ..ledger.post import provider_accounts
+from ..models import BankLine, BankMatch, BankStatement, Posting, Receipt, Transaction
+from ..clock import month_start
 
 WINDOW = timedelta(days=4)
 SEARCH_CANDIDATES = 24  # the bounded search for a sum looks at the nearest this many movements

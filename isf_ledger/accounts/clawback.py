@@ -77,6 +77,14 @@ def _received_in(session, person_id: int, start: date | None, end: date) -> tupl
     return int(row[0]), int(row[1])
 
 
+def surplus_above(available: int, bank_value: int, weeks: int, annual_budget_pence: int) -> tuple[int, int]:
+    """(threshold, surplus): the threshold is `weeks` of the plan's annual budget, in whole pence;
+    the surplus what the fund holds beyond the banked hours' value and the threshold, never below
+    zero (domain.md "Surplus"). The one place this is worked out: clawback, statements, the dashboard."""
+    threshold = round_half_up(Decimal(weeks * annual_budget_pence) / 52)
+    return threshold, max(0, available - bank_value - threshold)
+
+
 def surplus_on(session, person_id: int, day: date) -> Surplus:
     person = session.get(Person, person_id)
     plan = plan_on(session, person_id, day)
@@ -89,8 +97,7 @@ def surplus_on(session, person_id: int, day: date) -> Surplus:
         return rule_on(session, name, council, plan, day, history)
 
     weeks = rule("surplus_threshold_weeks")
-    threshold = round_half_up(Decimal(weeks * (plan.annual_budget_pence if plan else 0)) / 52)
-    surplus = max(0, available - bank - threshold)
+    threshold, surplus = surplus_above(available, bank, weeks, plan.annual_budget_pence if plan else 0)
     first = rule("contribution_spent_first")
     council_got, all_got = _received_in(session, person_id, plan_year_start(session, person_id, day), day)
     if first:

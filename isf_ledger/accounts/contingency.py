@@ -18,7 +18,7 @@ issued month like any other item.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
@@ -28,17 +28,16 @@ from ..money import format_pence
 from .dates import check_fact_date
 from ..ledger.post import Entry, fund_balance, lock_funds, person_accounts, post
 from ..models import ContingencyMovement, Transaction
-from ..clock import add_months
 from .plans import plan_on, plan_year_start
 from ..ledger.reversals import after_reversal
+from ..clock import plan_year_of
 
 SET_ASIDE, DRAW = "set_aside", "draw"
 KIND_OF = {SET_ASIDE: "contingency_set_aside", DRAW: "contingency_draw"}
 
 
 def plan_year(session, person_id: int, day: date) -> tuple[date, date] | None:
-    start = plan_year_start(session, person_id, day)
-    return None if start is None else (start, add_months(start, 12) - timedelta(days=1))
+    return plan_year_of(plan_year_start(session, person_id, day), day)  # the year from its own start
 
 
 def movement_entry(person_id: int, kind: str, day: date, amount_pence: int, fund: dict,

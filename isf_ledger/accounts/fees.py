@@ -21,12 +21,23 @@ from ..money import apply_rate, format_pence
 from ..ledger.post import Entry
 from ..models import Account, Posting, Transaction
 from .plans import DEFAULT_FEE_RATE, plan_on
+from .versions import in_force
 from ..ledger.reversals import after_reversal
 
 
-def fee_rate_on(session, person_id: int, day: date) -> Decimal:
-    plan = plan_on(session, person_id, day)
+def fee_rate_of(plan) -> Decimal:
+    """The fee rate of a plan version; the provider's default where no plan is in force. The one
+    place this is decided (receipts, the demo, the statement's forecast)."""
     return DEFAULT_FEE_RATE if plan is None else plan.management_fee_rate
+
+
+def fee_rate_in(plan_windows, day: date) -> Decimal:
+    """The fee rate on a day, from plan windows already read (`versions.windows`)."""
+    return fee_rate_of(in_force(plan_windows, day))
+
+
+def fee_rate_on(session, person_id: int, day: date) -> Decimal:
+    return fee_rate_of(plan_on(session, person_id, day))
 
 
 def fee_on(amount_pence: int, rate: Decimal) -> int:

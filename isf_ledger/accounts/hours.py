@@ -13,26 +13,25 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 
-from ..clock import UK
+from ..clock import UK, month_end, month_starts
+from ..config import DEFAULTS
 from ..db import among
 from ..errors import Conflict, Invalid
 from ..money import apply_rate
 from .bank import BANK_STATUSES, BankEvent, bank_events, replay
 from .dates import refuse_before_opening, refuse_future
 from .councils import rule_history, rule_on
-from ..ledger.post import Entry, lock_funds, person_and_provider_accounts, post
+from ..ledger.post import person_and_provider_accounts
+from ..ledger.post import Entry, lock_funds, post
 from ..models import Delivery, DeliveryReversal, Fund, Person, PlanService, Transaction
 from .plans import plans_by_person, windows
 from .rates import RateBook
 from ..ledger.reversals import after_reversal, reverse
+from ..models.hours import CHARGED, STATUSES  # noqa: F401 - read from here too
+from .rate_adjustments import undo_adjustments
 
-STATUSES = ("delivered", "refused", "unplanned", "banked", "bank_used", "provider_cancelled")
-# domain.md's table: what the fund is charged for. Banked hours and the provider's own
-# cancellations never are.
-CHARGED = ("delivered", "refused", "unplanned", "bank_used")
-DEFAULT_BANKING_NOTICE_HOURS = 48
-FIGURES = ("planned", *STATUSES, "bank_balance")
 # Hours used (domain.md "One meaning for each figure"): support given and drawn from the bank.
 # Refused and unplanned hours are charged but were not used, and are shown as such.
 USED = ("delivered", "bank_used")
@@ -46,6 +45,7 @@ def hours_used(row: dict):
     if any(isinstance(v, str) for v in values):
         return str(sum(Decimal(v) for v in values).quantize(Decimal("0.01")))
     return sum(values)
+
 # One delivery is one day's session at most (domain.md "Hours"): 24 hours, or one night of a
 # per-night service; in hundredths.
 MAX_QUANTITY = {"hour": 2400, "night": 100}
@@ -74,6 +74,13 @@ class DeliveryIn:
 def session_start(day: date, start: time) -> datetime:
     """The session's start, UK local time, as a moment (a time the clocks skip counts as after the change)."""
     return datetime.combine(day, start, tzinfo=UK)
+
+
+def banking_notice_hours() -> int:
+    """Hours of notice a person must give to bank a session (domain.md "Hours"): the app's
+    BANKING_NOTICE_HOURS setting (config.py), read here and nowhere else."""
+    default = DEFAULTS["BANKING_NOTICE_HOURS"]
+    return int(current_app.config.get("BANKING_NOTICE_HOURS", default)) if has_app_context() else default
 
 
 def check_notice(item: DeliveryIn, notice_hours: int) -> None:
@@ -133,9 +140,10 @@ def checked_row(book: RateBook, person_id: int, item: DeliveryIn, *, opened_on: 
 
 
 def record_deliveries(session, person_id: int, items: list[DeliveryIn], *,
-                      notice_hours: int = DEFAULT_BANKING_NOTICE_HOURS, user_id: int | None = None) -> list[dict]:
+                      notice_hours: int | None = None, user_id: int | None = None) -> list[dict]:
     """Record a person's deliveries together (one lock, one post, one insert): all or none.
-    Returns the rows written, in the order given."""
+    Returns the rows written, in the order given. `notice_hours`: banking_notice_hours() unless given."""
+    notice_hours = banking_notice_hours() if notice_hours is None else notice_hours
     opened_on = session.scalar(sa.select(Fund.opened_on).where(Fund.person_id == person_id))
     book = RateBook(session, {i.service for i in items}, [person_id])
     banking = any(i.status == "banked" for i in items)
@@ -251,7 +259,6 @@ def _charge_reversed(session, txn: Transaction, reversal: Entry, user_id: int | 
         return
     session.add(DeliveryReversal(delivery_id=delivery.id, date=reversal.posted_date, reason=reversal.reason or "",
                                  transaction_id=reversal.posted_id, created_by=user_id))
-    from .rate_adjustments import undo_adjustments  # rate_adjustments reads this module's statuses
     undo_adjustments(session, delivery, reversal.posted_date, user_id)
     session.flush()
 
@@ -266,12 +273,8 @@ class Period:
 
 
 def months_between(start: date, end: date) -> list[Period]:
-    out, day = [], start
-    while day <= end:
-        nxt = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
-        out.append(Period(f"{day.year:04d}-{day.month:02d}", day, min(end, nxt - timedelta(days=1))))
-        day = nxt
-    return out
+    return [Period(f"{m.year:04d}-{m.month:02d}", max(start, m), min(end, month_end(m)))
+            for m in month_starts(start, end)]
 
 
 def weeks_between(start: date, end: date) -> list[Period]:

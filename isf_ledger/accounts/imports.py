@@ -31,15 +31,13 @@ from ..locks import lock_key
 from ..db import begin_read_only
 from .bank import BANK_STATUSES, bank_events
 from .councils import rule_history, rule_on
-from ..config import DEFAULTS as DEFAULT_BANKING_NOTICE_HOURS
-from .hours import DeliveryIn, bank_shortfalls, checked_row, quantity, write_deliveries
+from .hours import DeliveryIn, banking_notice_hours, bank_shortfalls, checked_row, quantity, write_deliveries
 from ..ledger.post import lock_funds, provider_accounts
 from ..models import Account, Delivery, DeliveryImport, Fund, Person, Rate
 from .rates import RateBook
 from .schemas.deliveries import DeliveryIn as DeliverySchema
+from .schemas.imports import COLUMNS, OPTIONAL
 
-COLUMNS = ("person", "date", "start_time", "service", "quantity", "status", "notice_given_at", "domain")
-OPTIONAL = ("external_id",)
 MAX_EXTERNAL_ID = 100
 _schema = DeliverySchema()
 
@@ -495,7 +493,7 @@ def _row_args(number: int, row: dict, cells: _Cells, external_seen: dict, errors
 
 
 def import_deliveries(session, data: bytes | DeliveryFile, *, filename: str = "", user_id: int | None = None,
-                      notice_hours: int = DEFAULT_BANKING_NOTICE_HOURS, progress=None) -> dict:
+                      notice_hours: int | None = None, progress=None) -> dict:
     """Apply a file of deliveries whole, in the session's transaction (the caller commits), or
     raise ImportRefused listing the bad rows, with nothing written. `progress(stage, n)` is told
     of rows as they pass.
@@ -506,6 +504,7 @@ def import_deliveries(session, data: bytes | DeliveryFile, *, filename: str = ""
     before anything is written, and each row is checked against the ledger and written in
     chunks under a savepoint. After the first bad row nothing more is written, every row is still
     checked, and the savepoint is rolled back: all or nothing without holding the file's rows."""
+    notice_hours = banking_notice_hours() if notice_hours is None else notice_hours
     tell = progress or (lambda stage, n: None)
     file = data if isinstance(data, DeliveryFile) else DeliveryFile(data)
     count, texts, table, cells = file.count, file.people, file.table, file.cells

@@ -60,7 +60,7 @@ def name_history(session, person_id: int) -> list[PersonNameChange]:
                                 .order_by(PersonNameChange.id)))
 
 
-# How users are linked to people and councils (users.py knows neither).
+# How users are linked to people and councils (auth/users.py knows neither).
 DIRECTORY = Directory(
     person_exists=lambda session, pid: session.get(Person, pid) is not None,
     council_id=lambda session, name: getattr(find_council(session, name), "id", None),

@@ -12,16 +12,19 @@ are refused (receipts.py).
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import sqlalchemy as sa
 
+from ..clock import plan_year_of
 from ..db import among
 from ..errors import Conflict, Invalid
 from ..money import format_decimal, format_pence
 from ..ledger.post import lock_funds
 from ..models import BudgetLine, PlanService, PlanVersion
+from .rates import check_rate, units_of
+from .versions import in_force, windows  # noqa: F401 - read from here too
 
 DEFAULT_FEE_RATE = Decimal("0.10")
 # The fee is at most half of what comes in, for everyone; what the fund pays the provider is
@@ -93,7 +96,6 @@ def _check_sizes(budget_lines, planned_weekly_hours, rate_overrides) -> None:
 
 
 def _check_rates(session, fee_rate: Decimal, rate_overrides: dict | None) -> None:
-    from .rates import check_rate, units_of  # rates reads plans' windows
 
     if not 0 <= fee_rate <= MAX_FEE_RATE:
         raise Invalid("management_fee_rate", f"must be from 0 to {MAX_FEE_RATE}")
@@ -138,30 +140,6 @@ def plans_by_person(session, person_ids: list[int]) -> dict[int, list]:
     return out
 
 
-def windows(plans: list[PlanVersion]) -> list[tuple[PlanVersion, date, date | None]]:
-    """Each version with the days it is in force: from its start until its own end, or the day
-    before a later version starts. add_plan refuses two versions starting on one day; should
-    two exist anyway, the later one is in force and the earlier never."""
-    out = []
-    for plan, following in zip(plans, plans[1:] + [None]):
-        end = plan.effective_to
-        if following is not None:
-            if following.effective_from <= plan.effective_from:
-                continue  # replaced from its first day by a later version
-            day_before = following.effective_from - timedelta(days=1)
-            end = day_before if end is None else min(end, day_before)
-        out.append((plan, plan.effective_from, end))
-    return out
-
-
-def in_force(plan_windows, day: date) -> PlanVersion | None:
-    """The version whose window holds the day, from `windows`."""
-    for plan, start, end in plan_windows:
-        if start <= day and (end is None or day <= end):
-            return plan
-    return None
-
-
 def plan_on(session, person_id: int, day: date) -> PlanVersion | None:
     return in_force(windows(plans_of(session, person_id)), day)
 
@@ -170,17 +148,7 @@ def plan_year_start(session, person_id: int, day: date) -> date | None:
     """Plan years run twelve months at a time from the first plan's effective_from."""
     first = session.scalar(sa.select(sa.func.min(PlanVersion.effective_from))
                            .where(PlanVersion.person_id == person_id))
-    if first is None or day < first:
-        return None
-    years = ((day.year - first.year) * 12 + (day.month - first.month)) // 12
-    start = add_months(first, 12 * years)
-    return start if start <= day else add_months(first, 12 * (years - 1))
+    year = plan_year_of(first, day)
+    return None if year is None else year[0]
 
 
-def add_months(d: date, n: int) -> date:
-    """The same day n months on, or the month's last day when it has no such day."""
-    from calendar import monthrange
-
-    y, m = divmod(d.month - 1 + n, 12)
-    year, month = d.year + y, m + 1
-    return date(year, month, min(d.day, monthrange(year, month)[1]))

@@ -15,10 +15,11 @@ import sqlalchemy as sa
 
 from ..db import among
 from ..money import apply_rate
-from .bank import BankEvent, _bank_events_query, banks, held_at
-from ..ledger.post import fund_balance_query as _fund_balance_query, month_start
+from .bank import BankEvent, bank_events_query, banks, held_at
+from ..ledger.post import fund_balance_query
 from ..models import Account, AccountMonth, Posting
 from .rates import RateBook
+from ..clock import month_start
 
 # Above this many ids a filter is a join on the ids, not an IN list the database must parse.
 _IN_LIST_LIMIT = 1000
@@ -94,13 +95,13 @@ def _fund_position_query():
     (as `bank.bank_events` reads them) and its pots as at that date (as `ledger.fund_balance`
     reads them), as one UNION ALL. A pot's row has no delivery id; its kind and pence stand in
     the service and quantity columns."""
-    pots_q = _fund_balance_query(True)
+    pots_q = fund_balance_query(True)
     kind, pence = pots_q.selected_columns
     nothing = lambda type_: sa.type_coerce(sa.null(), type_)  # noqa: E731
     pots_q = pots_q.with_only_columns(
         nothing(sa.BigInteger), nothing(sa.Integer), kind, nothing(sa.Date), nothing(sa.String),
         sa.type_coerce(pence, sa.BigInteger), nothing(sa.Date))
-    return sa.union_all(pots_q, _bank_events_query(True, one=True))
+    return sa.union_all(pots_q, bank_events_query(True, one=True))
 
 
 _FUND_POSITION = _fund_position_query()

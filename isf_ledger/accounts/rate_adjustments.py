@@ -16,9 +16,9 @@ import sqlalchemy as sa
 
 from .. import clock
 from ..money import apply_rate
-from .hours import CHARGED
 from ..ledger.post import Entry, lock_funds, person_accounts, post, provider_accounts
 from ..models import Delivery, DeliveryReversal, RateAdjustmentLine
+from ..models.hours import CHARGED
 from .rates import RateBook
 
 

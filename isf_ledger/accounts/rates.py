@@ -10,7 +10,7 @@ from sqlalchemy.orm import lazyload
 from ..errors import Conflict, Invalid
 from ..locks import lock_key
 from ..models import PlanVersion, Rate
-from .plans import in_force, windows
+from .versions import in_force, windows
 
 UNITS = ("hour", "night")
 # A unit rate is above zero and at most these (an hour of support, a night's sleep-in or

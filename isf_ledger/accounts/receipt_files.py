@@ -26,7 +26,8 @@ from ..errors import Conflict, Invalid, LedgerError
 from ..fields import has_control_characters
 from ..locks import lock_key
 from ..ledger.post import refuse_closed_fund
-from ..models import ReceiptFile, ReceiptFileContent, Spend
+from ..models import ReceiptFileContent
+from ..models import ReceiptFile, Spend
 
 MAX_BYTES = 10 * 1024 * 1024
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp",

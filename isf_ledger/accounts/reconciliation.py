@@ -9,11 +9,12 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from .bank_statements import bank_position, clear
+from .bank_statements import clear
 from ..ledger.post import balances, provider_accounts
 from ..errors import Conflict
 from ..money import format_pence
 from ..ledger.kinds import kind_of
+from .bank_statements import bank_position
 from ..models import Account, BankReconciliation
 
 

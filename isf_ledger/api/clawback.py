@@ -19,6 +19,7 @@ from ..accounts.clawback import METHODS, notice_letter, record_clawback, record_
 from ..workflows.closing import CLOSE_REASONS, DESTINATIONS, close_fund
 from ..accounts.schemas.common import Text
 from ..auth.scopes import PERSON
+from ..clock import month_end
 
 blp = ExactBlueprint("clawback", __name__, url_prefix="/api/v1", description="Surplus, clawback and closing a fund")
 
@@ -146,7 +147,6 @@ def since_statement(session, person_id: int, today) -> dict | None:
     import sqlalchemy as sa
 
     from ..reports import statements as st
-    from ..ledger.post import month_end
     from ..models import Fund, Receipt
     from ..money import format_pence
 

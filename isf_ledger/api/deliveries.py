@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import current_app, g
+from flask import g
 from flask.views import MethodView
 
 from ..api_base import ExactBlueprint
@@ -14,12 +14,11 @@ from ..errors import Invalid
 from ..idempotency import write
 from ..auth.users import guard
 from ..accounts.hours import DeliveryIn, hours_by_period, quantity, record_deliveries, reverse_delivery
-from ..ledger.post import month_end
 from ..models import Delivery, DeliveryReversal
-from ..clock import add_months
 from ..accounts.schemas import deliveries as s
 from ..accounts.schemas.common import RangeQuery
 from ..auth.scopes import DELIVERY, PERSON
+from ..clock import add_months, month_end
 
 blp = ExactBlueprint("deliveries", __name__, url_prefix="/api/v1", description="Hours of support and the bank")
 
@@ -56,8 +55,7 @@ class Deliveries(MethodView):
     @blp.response(201, s.DeliveryOut)
     def post(self, args, person_id):
         """Record a session: charged (delivered, refused, unplanned, bank_used) or not (banked, provider_cancelled)."""
-        rows = record_deliveries(db.session, person_id, [DeliveryIn(**args)], user_id=g.user.id,
-                                 notice_hours=current_app.config["BANKING_NOTICE_HOURS"])
+        rows = record_deliveries(db.session, person_id, [DeliveryIn(**args)], user_id=g.user.id)
         return delivery_json(rows[0])
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import current_app, g, request
+from flask import g, request
 
 from ..api_base import ExactBlueprint
 from ..db import db
@@ -38,8 +38,7 @@ def read_first(view):
 
 
 def _import(file):
-    return import_deliveries(db.session, file, filename=request.files["file"].filename or "", user_id=g.user.id,
-                             notice_hours=current_app.config["BANKING_NOTICE_HOURS"])
+    return import_deliveries(db.session, file, filename=request.files["file"].filename or "", user_id=g.user.id)
 
 
 @blp.route("/imports/deliveries", methods=["POST"])

@@ -17,7 +17,7 @@ from ..accounts.hours import quantity
 from ..accounts.positions import Position, fund_position, positions
 from ..accounts.schemas import people as s
 from ..accounts.schemas.common import AsOfQuery
-from ..auth.scopes import PERSON, PERSON_ROW
+from ..auth.scopes import PERSON, PERSON_ROW, visible_people
 
 blp = ExactBlueprint("people", __name__, url_prefix="/api/v1", description="People and their funds")
 
@@ -40,11 +40,7 @@ class People(MethodView):
         "description": "how many people you may see in all", "schema": {"type": "integer"}}})
     def get(self, args):
         """List the people whose funds you may see, a page at a time (by id), with today's balances."""
-        q = sa.select(Person)
-        if g.user.role == "person":
-            q = q.where(Person.id == g.user.person_id)
-        elif g.user.role == "auditor":
-            q = q.where(Person.council_id == g.user.council_id)
+        q = sa.select(Person).where(visible_people(g.user))
         total = db.session.scalar(sa.select(sa.func.count()).select_from(q.subquery()))
         page, per_page = args["page"], args["per_page"]
         people = db.session.scalars(q.options(joinedload(Person.council), joinedload(Person.fund))

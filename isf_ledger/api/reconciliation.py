@@ -1,14 +1,16 @@
 """Client money reconciliation, for finance."""
 from __future__ import annotations
 
-from flask import Response, g
+from flask import Response
+from flask import g
 
 from ..api_base import ExactBlueprint
 from .. import clock
 from ..db import db
 from ..idempotency import write
 from ..auth.users import guard
-from ..accounts.reconciliation import complete, reconcile, report
+from ..accounts.reconciliation import report
+from ..accounts.reconciliation import complete, reconcile
 from ..accounts.schemas import reconciliation as s
 from ..accounts.schemas.common import AsOfQuery
 

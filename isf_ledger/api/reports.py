@@ -19,6 +19,7 @@ from ..reports import sending as dl
 from ..reports import statements as st
 from ..reports.render_pdf import render_pdf
 from ..reports.render_xlsx import render_xlsx
+from ..clock import add_months, month_end, month_start, parse_month
 
 blp = ExactBlueprint("statements", __name__, url_prefix="/api/v1", description="Monthly statements")
 
@@ -44,11 +45,11 @@ def issue(month):
     `not_issued` names each person whose statement could not be issued and why (their month's
     shared charge could not be posted, `not_charged`, or their document could not be made); the
     others are issued, and running it again finishes them."""
-    return st.issue_month(db.session, st.parse_month(month), user_id=g.user.id).answer()
+    return st.issue_month(db.session, parse_month(month), user_id=g.user.id).answer()
 
 
 def _found(person_id: int, month: str):
-    first = st.parse_month(month)
+    first = parse_month(month)
     stmt = st.latest(db.session, person_id, first)
     if stmt is None:
         raise NotFound(f"no statement has been issued to person {person_id} for {month}")
@@ -167,7 +168,7 @@ def deliveries(month):
     """The month's delivery log: each statement, method, address, status (`pending`, `sending`,
     `sent`, `failed`), attempts, last error, next attempt, sent_at. `needs_check` marks one a
     sender was stopped while sending: it may have arrived, so it is never resent by itself."""
-    first = st.parse_month(month)
+    first = parse_month(month)
     return {"month": month, "deliveries": dl.delivery_log(db.session, first)}
 
 
@@ -175,7 +176,7 @@ def deliveries(month):
 @guard()
 def print_batch(month):
     """The month's letters for post as one PDF: an address sheet, then the statement as issued."""
-    first = st.parse_month(month)
+    first = parse_month(month)
     batch = dl.print_batch(db.session, first)
     if batch is None:
         raise NotFound(f"no print batch for {month}: nobody's statement goes by post, or it was not sent yet")
@@ -219,11 +220,11 @@ def review_pack(args, person_id):
     from ..reports.review_pack import render_review_pack, review_pack as build
 
     end = args["to"] or (clock.today().replace(day=1) - timedelta(days=1))
-    start = args["from_"] or st.add_months(st.month_start(end), -11)
+    start = args["from_"] or add_months(month_start(end), -11)
     if start > end:
         from ..errors import Invalid
         raise Invalid("from", "must be on or before `to`")
-    first, last = st.month_start(start), st.month_end(end)
+    first, last = month_start(start), month_end(end)
     data = render_review_pack(build(db.session, person_id, first, last))
     name = f"review-pack-{person_id}-{first:%Y-%m}-to-{last:%Y-%m}.xlsx"
     return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -11,13 +11,14 @@ from ..api_base import ExactBlueprint
 from ..db import db
 from ..errors import NotFound
 from ..idempotency import write
-from ..auth.users import MAX_ID, Scope, guard
+from ..auth.scopes import visible_people
+from ..auth.users import MAX_ID, Scope, can_see_person, guard
 from ..models import Person
 from ..shared_support import charges
 from ..shared_support import schemas as s
 from ..models.shared_support import Arrangement, Membership
 from ..shared_support.report import arrangement_json, members_json, month_json, month_xlsx
-from ..auth.users import can_see_person as visible
+from ..clock import parse_month
 
 blp = ExactBlueprint("shared_support", __name__, url_prefix="/api/v1",
                      description="Shared support: sleep-ins and background support split fairly")
@@ -31,7 +32,7 @@ def _arrangement(arrangement_id: int):
         return None, None
     members = db.session.scalars(sa.select(Person).join(Membership, Membership.person_id == Person.id)
                                  .where(Membership.arrangement_id == arrangement_id).order_by(Person.id))
-    return arrangement, next((p for p in members if visible(g.user, p)), None)
+    return arrangement, next((p for p in members if can_see_person(g.user, p)), None)
 
 
 ARRANGEMENT = Scope("arrangement_id", "arrangement", _arrangement)
@@ -61,9 +62,8 @@ class Arrangements(MethodView):
         """The arrangements you may see (a person: those they belong to), each with its members."""
         q = sa.select(Arrangement).order_by(Arrangement.id)
         if g.user.role in ("person", "auditor"):
-            mine = sa.select(Membership.arrangement_id).join(Person, Person.id == Membership.person_id)
-            mine = mine.where(Person.id == g.user.person_id) if g.user.role == "person" else \
-                mine.where(Person.council_id == g.user.council_id)
+            mine = (sa.select(Membership.arrangement_id).join(Person, Person.id == Membership.person_id)
+                    .where(visible_people(g.user)))
             q = q.where(Arrangement.id.in_(mine))
         return [arrangement_json(db.session, a, g.user) for a in db.session.scalars(q)]
 
@@ -138,7 +138,7 @@ class MonthCharges(MethodView):
                       content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     def get(self, args, arrangement_id, month):
         """The month's cost, each share and how it was worked out, the empty places, and their total."""
-        report = month_json(db.session, g.arrangement, charges.month_of(month), g.user)
+        report = month_json(db.session, g.arrangement, parse_month(month), g.user)
         if report is None:
             raise NotFound(f"arrangement {arrangement_id} has not been charged for {month}")
         if args["format"] == "xlsx":
@@ -153,5 +153,5 @@ class MonthCharges(MethodView):
     def post(self, arrangement_id, month):
         """Charge the month (once it is over): each member from their own fund, the empty places to
         the void. Again, it charges nothing more and answers with the first run."""
-        _, now = charges.charge_month(db.session, [arrangement_id], charges.month_of(month), g.user.id)
-        return month_json(db.session, g.arrangement, charges.month_of(month), g.user), 201 if now else 200
+        _, now = charges.charge_month(db.session, [arrangement_id], parse_month(month), g.user.id)
+        return month_json(db.session, g.arrangement, parse_month(month), g.user), 201 if now else 200

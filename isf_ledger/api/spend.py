@@ -21,7 +21,8 @@ from ..errors import Invalid, NotFound
 from ..idempotency import write
 from ..auth.users import MAX_ID, Scope, guard
 from ..models import Person, ReceiptFile, Spend
-from ..accounts.receipt_files import MAX_BYTES, attach_receipt_file, content_of, download_name, read_upload
+from ..accounts.receipt_files import content_of
+from ..accounts.receipt_files import MAX_BYTES, attach_receipt_file, download_name, read_upload
 from ..accounts.schemas import spend as s
 from ..accounts.spend import record_spend, spend_of
 from ..auth.scopes import PERSON

@@ -261,6 +261,8 @@ def _audited(user) -> bool:
 
 
 def init_app(app: Flask) -> None:
+    app.extensions["isf_roles_for"] = roles_for  # users.guard reads it: users.py names the roles, this file the table
+
     @app.before_request
     def _request_id():
         given = request.headers.get("X-Request-Id", "")
@@ -384,23 +386,3 @@ def audit_log(args):
                for row in rows(db.session, limit=per, offset=(page - 1) * per)]
     return {"total": total, "page": page, "per_page": per, "entries": entries,
             "anonymous_windows": anonymous_windows(db.session)}
-
-
-def readme_table() -> str:
-    """The role-by-endpoint table as Markdown, from ACCESS and the app's URL map."""
-    from .. import create_app
-    app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://"})
-    from .users import ROLES, endpoint_key
-    lines = ["| method | path | " + " | ".join(ROLES) + " |", "|---|---|" + "---|" * len(ROLES)]
-    found = []
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint in PUBLIC or rule.endpoint.split(".")[0] in PUBLIC:
-            continue
-        for m in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            roles = ACCESS.get(endpoint_key(rule.endpoint, m), ())
-            found.append((rule.rule, m, roles))
-    for path, m, roles in sorted(found):
-        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", path)
-        lines.append(f"| {m} | `{path}` | " + " | ".join("yes" if r in roles else "" for r in ROLES) + " |")
-    return "\n".join(lines) + "\n"
-

@@ -21,6 +21,17 @@ def _transaction(transaction_id: int):
 
 PERSON = Scope("person_id", "person", _person)
 
+
+def visible_people(user, person=Person):
+    """Who a user may see, as one SQL filter on people (lists, reports, pages, the API): a person
+    themselves, an auditor their council's people, everyone else all. Its check for one person
+    already loaded is `users.can_see_person`; the two say the same."""
+    if user.role == "person":
+        return person.id == user.person_id
+    if user.role == "auditor":
+        return person.council_id == user.council_id
+    return sa.true()
+
 # Built once: a person's id and council, all the scope check needs, without loading the entity.
 _PERSON_ROW = sa.select(Person.__table__.c.id, Person.__table__.c.council_id).where(
     Person.__table__.c.id == sa.bindparam("person_id"))

@@ -17,7 +17,7 @@ import click
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import db, utcnow
@@ -190,7 +190,8 @@ def end_sessions(session, user_id: int) -> None:
 
 
 def can_see_person(user: Caller, person) -> bool:
-    """`person` is anything with `id` and `council_id`."""
+    """`person` is anything with `id` and `council_id`. The same rule as a SQL filter on many
+    people: `scopes.visible_people`."""
     if user.role == "person":
         return person is not None and person.id == user.person_id
     if user.role == "auditor":
@@ -216,6 +217,11 @@ def endpoint_key(endpoint: str | None, method: str) -> str:
     return f"{endpoint}.{'get' if method == 'HEAD' else method.lower()}"
 
 
+def _closed(key: str) -> tuple[str, ...]:
+    """Before the access table is installed (access.init_app), every endpoint is closed."""
+    return ()
+
+
 def guard(scope: Scope | None = None):
     """Check, in the contract's order: a valid token (401), the role and scope (403), the id in
     the path (404). Who may call the endpoint is read from the one table, access.ACCESS, by the
@@ -226,7 +232,7 @@ def guard(scope: Scope | None = None):
     def decorator(view):
         @wraps(view)
         def wrapper(*a, **kwargs):
-            from .access import roles_for  # access names the views' role groups, defined here
+            roles_for = current_app.extensions.get("isf_roles_for", _closed)  # access.py's table
             user = current_user()
             g.user = user
             if user.role not in roles_for(endpoint_key(request.endpoint, request.method)):

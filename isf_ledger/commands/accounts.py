@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 
 from ..db import db
 from ..workflows.self_audit import audit
@@ -26,9 +26,6 @@ def init_app(app: Flask) -> None:
             sys.exit(1)
         click.echo("the books hold")
 
-    from ..demo.load import demo_cmd
-
-    app.cli.add_command(demo_cmd)
     app.cli.add_command(import_group)
     app.cli.add_command(receipt_files_group)
 
@@ -82,7 +79,7 @@ def import_deliveries_cmd(file):
 
     try:
         result = import_deliveries(db.session, data, filename=getattr(file, "name", ""),
-                                   notice_hours=current_app.config["BANKING_NOTICE_HOURS"], progress=progress)
+                                   progress=progress)
         db.session.commit()
         if bar is not None:
             bar.render_finish()

@@ -9,6 +9,7 @@ from flask import Flask, current_app
 from ..db import db
 from ..errors import LedgerError
 from ..reports import statements as st
+from ..clock import month_end, parse_month
 
 
 def init_app(app: Flask) -> None:
@@ -29,7 +30,7 @@ def init_app(app: Flask) -> None:
             raise click.UsageError("give MONTH or --through YYYY-MM (not both)")
         pool = None
         try:
-            months = [st.parse_month(month)] if month else st.months_to_issue(db.session, st.parse_month(through))
+            months = [parse_month(month)] if month else st.months_to_issue(db.session, parse_month(through))
             db.session.rollback()  # the reads above end here: each month is its own transaction
             if workers > 0:
                 from concurrent.futures import ProcessPoolExecutor
@@ -37,7 +38,7 @@ def init_app(app: Flask) -> None:
             if not months:
                 click.echo(f"Nothing to issue: every open fund's statements run to {through} already.")
             for first in months:
-                people = len(st.due_funds(db.session, first, st.month_end(first)))
+                people = len(st.due_funds(db.session, first, month_end(first)))
                 with click.progressbar(length=people, label=f"Statements for {first:%Y-%m}") as bar:
                     done = st.issue_month(db.session, first, progress=bar.update, pool=pool)
                 db.session.commit()
@@ -69,7 +70,7 @@ def init_app(app: Flask) -> None:
         from ..reports import sending as dl
 
         try:
-            first = st.parse_month(month)
+            first = parse_month(month)
         except LedgerError as e:
             click.echo(f"Not sent: {e.message}", err=True)
             sys.exit(1)

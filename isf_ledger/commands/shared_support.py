@@ -9,7 +9,7 @@ from flask import Flask
 from ..db import db
 from ..errors import LedgerError
 from ..shared_support.charges import charge_run
-from ..clock import parse_month as month_of
+from ..clock import parse_month
 
 
 def init_app(app: Flask) -> None:
@@ -22,7 +22,7 @@ def init_app(app: Flask) -> None:
     def charge_cmd(month):
         """Charge MONTH (YYYY-MM) for every shared arrangement (again: charges nothing more)."""
         try:
-            first = month_of(month)
+            first = parse_month(month)
         except LedgerError as e:
             raise click.BadParameter(e.message, param_hint="MONTH") from None
         try:

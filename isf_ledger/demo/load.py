@@ -37,7 +37,7 @@ from ..clock import UK, today as uk_today
 from ..db import db, utcnow
 from ..money import split_largest_remainder
 from ..accounts.councils import PROVIDER_DEFAULTS
-from ..accounts.fees import fee_on
+from ..accounts.fees import fee_on, fee_rate_in
 from ..accounts.hours import DeliveryIn, record_deliveries
 from ..accounts.instalments import expected_instalments
 from ..ledger.post import Entry, lock_funds, person_accounts, post, provider_accounts
@@ -47,10 +47,10 @@ from .spend import plan_contingency_and_spend
 from ..models import ContingencyMovement, Council, Person, Posting, Rate, Receipt, Spend, Transaction
 from ..accounts.people import create_person
 from ..provider import ProviderRow, update as set_provider
-from ..accounts.plans import DEFAULT_FEE_RATE, DOMAINS, add_plan, in_force, windows
 from ..clock import add_months
 from ..accounts.rates import add_rate
 from ..accounts.receipts import receipt_entries
+from ..accounts.plans import DEFAULT_FEE_RATE, DOMAINS, add_plan, windows
 
 # name, short code (on references and remittances), how to write a reference, share of people
 COUNCILS = (
@@ -226,7 +226,7 @@ class Provider:
         if home is None:
             hours["day_support"] = Decimal(rng.randint(28, 68)) / 2  # 14 to 34 hours a week
             year = hours["day_support"] * day_rate * 52
-            # Their share of the scheme's background support (shared_support/demo.py): a third of
+            # Their share of the scheme's background support (demo/shared_support.py): a third of
             # its weekly cost, more than a share of the scheme usually comes to.
             year += Decimal(SCHEME_WEEKLY_PENCE) / 100 * 52 / 3
         else:
@@ -305,13 +305,6 @@ def pending_receipt(person_id: int, day: date, amount_pence: int, source: str, r
     return PendingReceipt(person_id, day, amount_pence, source, reference, rate, fee, entry, fee_txn)
 
 
-def fee_rate_from(plan_windows, day: date) -> Decimal:
-    """The fee rate of the plan in force on a day (the provider's default where none is), as
-    fees.fee_rate_on decides it, from plan windows read once instead of once per receipt."""
-    plan = in_force(plan_windows, day)
-    return DEFAULT_FEE_RATE if plan is None else plan.management_fee_rate
-
-
 def add_rate_card(session, entries) -> int:
     """Add the demo's rate card, leaving alone any service the provider's card already prices."""
     priced = set(session.scalars(sa.select(Rate.service).distinct()))
@@ -350,11 +343,11 @@ def fill_person(session, spec: PersonSpec, start: date, today: date, provider: d
             if day <= today:  # a late payment not yet in is simply arrears
                 pending.append(pending_receipt(person.id, day, inst.council_pence, "council",
                                                f"{code} remittance {spec.reference} {inst.due.isoformat()}",
-                                               fee_rate_from(plan_windows, day), fund, provider))
+                                               fee_rate_in(plan_windows, day), fund, provider))
         if inst.person_pence > 0 and i != own_missed_at:
             pending.append(pending_receipt(person.id, inst.due, inst.person_pence, "client_contribution",
                                            f"standing order {inst.due.isoformat()}",
-                                           fee_rate_from(plan_windows, inst.due), fund, provider))
+                                           fee_rate_in(plan_windows, inst.due), fund, provider))
     entries = [e for p in pending for e in (p.entry, p.fee) if e is not None]
     if entries:
         post(session, entries, funds)

@@ -14,9 +14,9 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from ..ledger.post import month_end, next_month
 from ..models import Council, Person
 from ..shared_support.charges import add_member, add_version, charge_month, create_arrangement
+from ..clock import month_end, next_month
 
 EMPTY_ROOM_IN_100 = 30
 SCHEME_WEEKLY_PENCE = 420_00  # background support on call in the scheme, 24 hours a day

@@ -46,13 +46,13 @@ from sqlalchemy.orm import aliased
 
 from .. import clock
 from ..ledger.kinds import KINDS
-from ..ledger.post import month_end
 from ..models import Account, Council, Delivery, Person, Posting, Transaction
-from ..db import utcnow
+from ..db import month_label, utcnow
 from ..errors import Invalid
 from ..money import format_pence
 from .books import first_posting_date, last_posting_date
 from ..models.exports import ExportDepartment, ExportRun, NominalCode
+from ..clock import month_end
 
 FORMATS = ("xero", "sage50", "sage-accounting")
 
@@ -171,15 +171,9 @@ class Journal:
         return SHARED_TRACKING if self.kind in SHARED_KINDS and self.service else self.service
 
 
-def _month_key(session, column):
-    if session.get_bind().dialect.name == "postgresql":
-        return sa.func.to_char(column, "YYYY-MM")
-    return sa.func.strftime("%Y-%m", column)
-
-
 def summary_journals(session, start: date, end: date) -> list[Journal]:
     """The period's journals, built from one grouped query over its postings."""
-    month = _month_key(session, Posting.date)
+    month = month_label(session, Posting.date)
     original = aliased(Transaction)
     house_account = aliased(Account)
     # The house of a shared charge: the arrangement whose account the transaction credits.

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 
 from .. import clock
-from ..ledger.post import month_end, next_month
 from ..money import format_pence
 from .books import (CURRENCY, BookAccount, BookTransaction, book_accounts, brought_forward, first_posting_date,
                     last_posting_date, stream_transactions)
+from ..clock import month_end, next_month
 
 FORMATS = ("beancount", "ledger")
 MEDIA_TYPES = {"beancount": "text/plain; charset=utf-8", "ledger": "text/plain; charset=utf-8"}

@@ -7,30 +7,19 @@ so that a balance never re-reads all history.
 """
 from __future__ import annotations
 
-from calendar import monthrange
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..clock import month_end, month_start, next_month
 from ..errors import Conflict
 from ..money import format_pence
 from .kinds import REVERSAL, kind_of
 from ..models import Account, AccountKindMonth, AccountMonth, Fund, Posting, Transaction
 
 PERSON_ACCOUNTS = ("available", "contingency")
-# The provider's side of the books. Client money is the bank account that holds every fund;
-# the provider's own bank receives the fee and its charges once they leave client money.
-PROVIDER_ACCOUNTS = {
-    "client_money": "Client money bank account",
-    "provider_bank": "Provider's own bank account",
-    "fee_income": "Management fee income",
-    "support_income": "Income from support charged",
-    "void": "Empty places borne by the provider",
-    "council_refunds": "Refunds and recoveries paid to councils",
-    "third_parties": "Payments to third parties",
-}
 
 
 class LedgerBug(AssertionError):
@@ -57,16 +46,10 @@ class Entry:
     posted_date: date | None = field(default=None, init=False)
 
 
-def month_start(d: date) -> date:
-    return d.replace(day=1)
 
 
-def month_end(d: date) -> date:
-    return d.replace(day=monthrange(d.year, d.month)[1])
 
 
-def next_month(d: date) -> date:
-    return month_end(d) + timedelta(days=1)
 
 
 def provider_accounts(session) -> dict[str, Account]:
@@ -296,7 +279,7 @@ def balances(session, account_ids=None, as_of: date | None = None) -> dict[int, 
     return out
 
 
-def _fund_balance_query(dated: bool):
+def fund_balance_query(dated: bool):
     """Built once: a person's pots from the checkpoints of whole months, plus (when dated) the
     last month's postings up to the day."""
     months = sa.select(sa.func.sum(AccountMonth.net_pence)).where(AccountMonth.account_id == Account.id)
@@ -311,7 +294,7 @@ def _fund_balance_query(dated: bool):
     return sa.select(Account.kind, total).where(Account.person_id == sa.bindparam("person_id"))
 
 
-_FUND_BALANCE = {False: _fund_balance_query(False), True: _fund_balance_query(True)}
+_FUND_BALANCE = {False: fund_balance_query(False), True: fund_balance_query(True)}
 
 
 def fund_balance(session, person_id: int, as_of: date | None = None) -> dict[str, int]:

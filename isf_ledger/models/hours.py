@@ -5,13 +5,18 @@ here is history: the database refuses to update or delete it; a correction is a 
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time  # noqa: F401 - date in Mapped annotations
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import BigId, Pence, db, utcnow
+
+STATUSES = ("delivered", "refused", "unplanned", "banked", "bank_used", "provider_cancelled")
+# domain.md's table: what the fund is charged for. Banked hours and the provider's own
+# cancellations never are.
+CHARGED = ("delivered", "refused", "unplanned", "bank_used")
 
 
 class PlanService(db.Model):

@@ -87,7 +87,7 @@ def arrangement(arrangement_id: int):
     from ..models import Person
     names = dict(db.session.execute(sa.select(Person.id, Person.name).where(
         Person.id.in_([m["person_id"] for m in data["members"]]))).all()) if data["members"] else {}
-    last_month = charges.month_of(f"{clock.today():%Y-%m}")
+    last_month = clock.parse_month(f"{clock.today():%Y-%m}")
     from ..reports.statements import add_months
     return render_template("pages/finance_shared.html", title=found.name, a=data, names=names,
                            methods=METHOD_WORDS, domains=DOMAIN_WORDS, done_words=SHARED_DONE,
@@ -174,7 +174,7 @@ def shared_month(arrangement_id: int, month: str):
     """A month's charge with its working (as GET .../charges/{month}); finance charges a month
     that is over and not yet charged (as POST .../charges/{month}), once."""
     found = _arrangement(arrangement_id)
-    first = charges.month_of(month)
+    first = clock.parse_month(month)
     form = PageForm(MonthIn())
     sent = submitted(form, lambda: (charges.charge_month(db.session, [arrangement_id], first, g.user.id),
                                     url_for("pages.shared_month", arrangement_id=arrangement_id, month=month))[1])
@@ -194,5 +194,5 @@ def shared_month_pick(arrangement_id: int):
     from flask import redirect, request
     _arrangement(arrangement_id)
     month = request.args.get("month", "").strip()[:7]
-    charges.month_of(month)  # a month that is not one is refused here, as the API refuses it
+    clock.parse_month(month)  # a month that is not one is refused here, as the API refuses it
     return redirect(url_for("pages.shared_month", arrangement_id=arrangement_id, month=month), 303)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import Response, abort, current_app, g, render_template, request, url_for
 from marshmallow import Schema, fields, validate
 
+from .. import clock
 from ..models import Person
 from ..db import db
 from ..errors import LedgerError
@@ -32,7 +33,7 @@ def in_background(first: date) -> str | None:
     """For a month with more than MONTH_END_INLINE_PEOPLE people: the month's checks made here,
     as issue_month makes them (a month not ended, or out of order, is refused on the form), and a
     job queued to issue it; the job's page. None: issue it in the request."""
-    funds = st.due_funds(db.session, first, st.month_end(first))
+    funds = st.due_funds(db.session, first, clock.month_end(first))
     if len(funds) <= current_app.config.get("MONTH_END_INLINE_PEOPLE", INLINE_PEOPLE):
         return None
     st.refuse_unended(first)
@@ -60,7 +61,7 @@ class ResolveIn(Schema):
 
 def _month(text: str) -> date:
     try:
-        return st.parse_month(text)
+        return clock.parse_month(text)
     except LedgerError:
         abort(404)
 

@@ -29,6 +29,7 @@ from ..reports.review_pack import shared_working
 from ..reports.render_pdf import hours, letter, month_name
 from .frame import visible
 from .views import bp, signed_in
+from ..clock import parse_month
 
 FUND_ROLES = ("admin", "finance", "broker")  # who sees a fund's page as the books, not as "your money"
 
@@ -165,7 +166,7 @@ def this_month(person_id: int):
     person = _person(person_id)
     today, f = _month_so_far(person_id)
     received = _received_by_source(person_id, today)
-    shared = shared_working(db.session, person_id, today.replace(day=1), st.month_end(today))
+    shared = shared_working(db.session, person_id, today.replace(day=1), clock.month_end(today))
     return render_template("pages/person_month.html", person=person, f=f, today=today, received=received,
                            shared=shared, title="This month so far")
 
@@ -210,7 +211,7 @@ def _json_text(value) -> str:
 
 def _statement(person_id: int, month: str) -> Statement:
     try:
-        first = st.parse_month(month)
+        first = parse_month(month)
     except Exception:  # a month that is not YYYY-MM names no page
         abort(404)
     stmt = st.latest(db.session, person_id, first)
@@ -231,8 +232,8 @@ def statement(person_id: int, month: str):
     heading, blocks = said[0][1], said[1:]  # the first is the title: the page's h1
     at_end = next((i for i, (style, text) in enumerate(blocks) if (style, text) == ("h", "What happens next")),
                   len(blocks))  # the plan year's table goes where the PDF draws its chart
-    first = st.parse_month(month)
-    shared = shared_working(db.session, person_id, first, st.month_end(first))
+    first = clock.parse_month(month)
+    shared = shared_working(db.session, person_id, first, clock.month_end(first))
     return render_template("pages/person_statement.html", person=_person(person_id), doc=doc,
                            heading=heading, blocks=blocks, at_end=at_end, month=month, shared=shared,
                            name=month_name(doc["month"]),

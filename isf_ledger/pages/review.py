@@ -21,9 +21,7 @@ from flask import Response, g, render_template, request
 from .. import clock
 from ..auth.scopes import PERSON
 from ..accounts.hours import hours_used
-from ..ledger.post import month_start
 from ..models import Council, Person
-from ..clock import add_months
 from ..accounts.plans import plans_of
 from ..accounts.queries import queries_of
 from ..db import db
@@ -34,6 +32,7 @@ from ..reports.review_pack import PROVIDER_HEADINGS, provider_share, render_revi
 from .frame import visible
 from .people import PACE_TAGS, share
 from .views import bp, signed_in
+from ..clock import add_months, month_start
 
 ALERT_WORDS = {
     "overdrawn": "Below zero", "underspending": "Money building up", "overspending": "Spending fast",

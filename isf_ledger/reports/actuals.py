@@ -21,11 +21,11 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from ..accounts.hours import hours_by_period
-from ..ledger.post import month_end, month_start
 from ..models import Council, Delivery, DeliveryReversal, Person
-from ..money import format_pence
 from ..sheets import DATE, GBP, QUANTITY, Writer, append, fit_streamed, styled, table, words
 from ..models.shared_support import Arrangement, ChargeLine, ChargeRun
+from ..money import format_hundredths, format_pence
+from ..clock import month_end, month_start
 
 HOURS = ("planned", "delivered", "refused", "unplanned", "banked", "bank_used", "provider_cancelled")
 COSTED = ("delivered", "refused", "unplanned", "bank_used")  # the charged statuses
@@ -66,7 +66,7 @@ def actuals(session, council: Council, month: date) -> list[dict]:
         c = cost.get(pid, {})
         support = sum(c.get(s, 0) for s in COSTED)
         row = {**base, "row_type": "person", "council_reference": ref or "", "person_id": str(pid), "name": name}
-        row.update({f"{k}_hours": format_pence(h.get(k, 0)) for k in HOURS})  # hundredths read as 2 places
+        row.update({f"{k}_hours": format_hundredths(h.get(k, 0)) for k in HOURS})
         row.update({f"{s}_cost": format_pence(c.get(s, 0)) for s in COSTED})
         row.update(support_cost=format_pence(support), shared_support=format_pence(shared.get(pid, 0)),
                    council_funded_voids="0.00", total_cost=format_pence(support + shared.get(pid, 0)))

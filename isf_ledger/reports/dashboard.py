@@ -36,25 +36,25 @@ from decimal import ROUND_HALF_UP, Decimal
 from io import BytesIO
 
 import sqlalchemy as sa
-
-from ..accounts.councils import rule_history, rule_on
-from ..accounts.instalments import arrears_of, instalments_of
 from sqlalchemy.orm import aliased
 
 from ..ledger.kinds import REVERSAL
-from ..ledger.post import month_start
 from ..models import Account, AccountKindMonth, Council, Delivery, DeliveryReversal, Fund, Person, Posting, Transaction
-from ..clock import add_months
+from ..accounts.clawback import surplus_above
+from ..accounts.councils import rule_history, rule_on
+from ..accounts.instalments import arrears_of, instalments_of
 from ..accounts.plans import in_force, windows
 from ..accounts.positions import positions
 from ..accounts.queries import ANSWER_WITHIN, overdue_by_person
 from ..accounts.reconciliation import reconcile
-from ..money import format_pence, round_half_up
-from ..sheets import COUNT, DATE, GBP, QUANTITY, append, fit_streamed, print_to_width, styled, table, words
+from ..sheets import COUNT
+from ..money import format_hundredths, format_pence, round_half_up
+from ..sheets import DATE, GBP, QUANTITY, append, fit_streamed, print_to_width, styled, table, words
 from .figures import HEADINGS
 from ..accounts.instalments import received_by_person
 from ..accounts.plans import plans_by_person
 from .forecast import USES_BUDGET, plan_year
+from ..clock import add_months, month_start
 
 OVERSPEND_MARGIN = Decimal("0.10")  # 10% beyond the budget's pace
 REFUSAL_SHARE = Decimal("0.20")  # refused > 20% of delivered
@@ -105,7 +105,7 @@ class FundFigures:
                 "surplus_above_threshold": format_pence(self.surplus), "arrears": format_pence(self.arrears),
                 "overdrawn": format_pence(self.overdrawn), "plan_year_used": format_pence(self.spent),
                 "plan_year_pace": format_pence(self.pace),
-                "recent_hours": {k: format_pence(v) for k, v in self.hours.items()},
+                "recent_hours": {k: format_hundredths(v) for k, v in self.hours.items()},
                 "queries_overdue": self.queries_overdue, "alerts": self.alerts}
 
 
@@ -260,8 +260,7 @@ def fund_figures(session, as_of: date, council_id: int | None = None) -> list[Fu
         f.annual_budget = plan.annual_budget_pence if plan else 0
         f.weeks_held = _weeks(f.available, f.annual_budget)
         weeks = rule_on(session, "surplus_threshold_weeks", council, plan, as_of, history)
-        threshold = round_half_up(Decimal(weeks * f.annual_budget) / 52)
-        f.surplus = max(0, f.available - f.bank_value - threshold)
+        threshold, f.surplus = surplus_above(f.available, f.bank_value, weeks, f.annual_budget)
         if f.surplus:
             weeks = rule_on(session, "surplus_alert_weeks", council, plan, as_of, history)
             watch[pid] = (as_of - timedelta(weeks=weeks) + timedelta(days=1), f.bank_value + threshold)

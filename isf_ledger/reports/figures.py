@@ -11,15 +11,17 @@ holds to the penny for every fund and month (domain.md "Monthly statement").
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from ..ledger.post import month_end, month_start
-from ..models import Account, Posting, Transaction
+from ..models import Account, Delivery, Posting, RateAdjustmentLine, Spend, Transaction
+from ..models.shared_support import Arrangement, ChargeLine, ChargeRun
 from ..accounts.positions import pots
+from ..clock import month_end, month_start
 
 # Heading of each kind of transaction, as money moves in `available`.
 HEADINGS = {
@@ -103,3 +105,43 @@ def month_money(session, person_ids: list[int] | None, month: date) -> dict[int,
         m.totals.update(moved.get(pid, {}))
         out[pid] = m
     return out
+
+
+def actual_by_domain(session, person_id: int, first: date, last: date) -> dict[tuple[str, str], int]:
+    """Money out of `available` by (heading, domain), net of reversals: support by the delivery's
+    domain, a rate adjustment by its lines' deliveries, shared support by the arrangement's, spend
+    by its own. Two queries."""
+    original = aliased(Transaction)
+    own = sa.func.coalesce(original.id, Transaction.id)
+    kind = sa.func.coalesce(original.kind, Transaction.kind)
+    domain = sa.func.coalesce(Delivery.domain, Spend.domain, Arrangement.domain, "")
+    q = (sa.select(kind, domain, sa.func.sum(Posting.amount_pence))
+         .join(Account, Account.id == Posting.account_id)
+         .join(Transaction, Transaction.id == Posting.transaction_id)
+         .outerjoin(original, original.id == Transaction.reverses_id)
+         .outerjoin(Delivery, sa.and_(Delivery.transaction_id == own, kind == "delivery"))
+         .outerjoin(Spend, sa.and_(Spend.transaction_id == own, kind == "spend"))
+         # shared_charge_lines has no index on transaction_id: its person's lines (indexed) are
+         # the only ones a posting on this person's pot can name, so the join looks among those.
+         .outerjoin(ChargeLine, sa.and_(ChargeLine.transaction_id == own, ChargeLine.person_id == person_id,
+                                        kind == "shared_charge"))
+         .outerjoin(ChargeRun, ChargeRun.id == ChargeLine.run_id)
+         .outerjoin(Arrangement, Arrangement.id == ChargeRun.arrangement_id)
+         .where(Account.person_id == person_id, Account.kind == "available", Posting.date >= first,
+                Posting.date <= last, kind.in_(("delivery", "shared_charge", "spend")))
+         .group_by(kind, domain))
+    out: dict[tuple[str, str], int] = defaultdict(int)
+    for k, d, pence in session.execute(q):
+        out[(HEADINGS[k], d)] += -int(pence)
+    sign = sa.case((Transaction.reverses_id.is_(None), 1), else_=-1)
+    q = (sa.select(Delivery.domain, sa.func.sum(sign * RateAdjustmentLine.difference_pence))
+         .select_from(Transaction)
+         .outerjoin(original, original.id == Transaction.reverses_id)
+         .join(RateAdjustmentLine, RateAdjustmentLine.transaction_id == own)
+         .join(Delivery, Delivery.id == RateAdjustmentLine.delivery_id)
+         .where(Transaction.person_id == person_id, Transaction.date >= first, Transaction.date <= last,
+                kind == "rate_adjustment")
+         .group_by(Delivery.domain))
+    for d, pence in session.execute(q):
+        out[("support_charged_total", d)] += int(pence)
+    return dict(out)

@@ -32,13 +32,12 @@ from decimal import ROUND_HALF_UP, Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from ..ledger.post import month_end, month_start
 from ..models import Account, Posting, Spend, Transaction
-from ..clock import add_months
 from ..accounts.plans import in_force, plans_of, windows
 from ..accounts.rates import rate_on
 from ..money import format_pence, round_half_up, split_largest_remainder
-from .figures import movements_by_heading
+from .figures import actual_by_domain, movements_by_heading
+from ..clock import add_months, month_end, month_start, plan_year_of
 
 # Outgoings that use the budget: the fee, support, shared support, spend (figures.HEADINGS).
 USES_BUDGET = ("management_fee_total", "support_charged_total", "shared_support_total", "spend_total")
@@ -50,14 +49,7 @@ SHARE_PLACES = Decimal("0.0001")
 
 def plan_year(plans, day: date) -> tuple[date, date] | None:
     """The plan year holding `day`: twelve months at a time from the first plan's start."""
-    if not plans or day < plans[0].effective_from:
-        return None
-    first = plans[0].effective_from
-    k = ((day.year - first.year) * 12 + day.month - first.month) // 12
-    start = add_months(first, 12 * k)
-    if start > day:
-        start = add_months(first, 12 * (k - 1))
-    return start, add_months(start, 12) - timedelta(days=1)
+    return plan_year_of(plans[0].effective_from if plans else None, day)
 
 
 def elapsed_share(start: date, end: date, day: date) -> Decimal:
@@ -118,7 +110,6 @@ def by_domain(session, person_id: int, start: date, end: date, *, one_off_only: 
     """Money used out of `available` by domain between two dates, net of reversals: support by
     its delivery's domain, shared support by its arrangement's, spend by its own (review_pack's
     plan against actual); with `one_off_only`, spend marked one_off alone."""
-    from .review_pack import actual_by_domain
     if not one_off_only:
         out: dict[str, int] = defaultdict(int)
         for (_, domain), pence in actual_by_domain(session, person_id, start, end).items():

@@ -11,7 +11,8 @@ from openpyxl.styles import Font
 
 from ..ledger.kinds import kind_of
 from ..clock import UK
-from ..sheets import DATE, DATE_TIME, GBP, QUANTITY, Formula, append, fit_columns, print_to_width, table, words
+from ..sheets import DATE_TIME
+from ..sheets import DATE, GBP, QUANTITY, Formula, append, fit_columns, print_to_width, table, words
 from .figures import HEADINGS, OUTGOING
 
 LABELS = {

@@ -27,41 +27,35 @@ from io import BytesIO
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from ..accounts.hours import hours_by_period, hours_used
+from ..accounts.hours import hours_used
 from ..ledger.kinds import kind_of
-from ..ledger.post import fund_balance, month_end, month_start
 from ..ledger.lines import ledger_lines
-from ..models import (Account, ContingencyMovement, Delivery, Person, PlanVersion, Posting, RateAdjustmentLine,
-    Spend, Transaction)
-from ..clock import add_months
+from ..accounts.hours import hours_by_period
+from ..ledger.post import fund_balance
+from ..models import Account, ContingencyMovement, Person, PlanVersion, Posting, Transaction
 from ..accounts.plans import windows
 from ..accounts.spend import spend_of
 from ..money import round_half_up
 from ..models.shared_support import Arrangement, ChargeLine, ChargeRun
-from ..sheets import DATE, QUANTITY, append, fit_columns, print_to_width, table, words
-from .figures import HEADINGS, MONEY_HEADINGS, OUTGOING
+from ..sheets import QUANTITY, words
 from .render_pdf import day
 from .render_xlsx import LABELS, ORDER
-from ..db import month_label as _month_label
 from .statements import statement_figures
+from ..db import month_label
+from ..sheets import DATE, append, fit_columns, print_to_width, table
+from .figures import HEADINGS, MONEY_HEADINGS, OUTGOING, actual_by_domain
+from ..clock import month_end, month_start, month_starts
 
 # The provider's own take from a fund (invariant 4): its fee and its charges for support,
 # shared support included (the provider runs the sleep-in or background support too).
 PROVIDER_HEADINGS = ("management_fee_total", "support_charged_total", "shared_support_total")
 ELSEWHERE_HEADINGS = ("spend_total",)
-SUPPORT_KINDS = ("delivery", "rate_adjustment")
 
 
 def period_of(start: date, end: date) -> tuple[date, date]:
     return month_start(start), month_end(end)
 
 
-def _months(first: date, last: date) -> list[date]:
-    out, m = [], first
-    while m <= last:
-        out.append(m)
-        m = add_months(m, 1)
-    return out
 
 
 def _month_money(session, person_id: int, first: date, last: date) -> list[dict]:
@@ -69,7 +63,7 @@ def _month_money(session, person_id: int, first: date, last: date) -> list[dict]
     from the balances the day before the period."""
     original = aliased(Transaction)
     kind = sa.func.coalesce(original.kind, Transaction.kind)
-    label = _month_label(session, Posting.date)
+    label = month_label(session, Posting.date)
     q = (sa.select(label, Account.kind, kind, sa.func.sum(Posting.amount_pence))
          .join(Account, Account.id == Posting.account_id)
          .join(Transaction, Transaction.id == Posting.transaction_id)
@@ -86,7 +80,7 @@ def _month_money(session, person_id: int, first: date, last: date) -> list[dict]
     before = fund_balance(session, person_id, first - timedelta(days=1))
     available, contingency = before.get("available", 0), before.get("contingency", 0)
     out = []
-    for m in _months(first, last):
+    for m in month_starts(first, last):
         key = m.strftime("%Y-%m")
         t = {h: moved[key]["available"].get(h, 0) for h in MONEY_HEADINGS} if key in moved else dict.fromkeys(MONEY_HEADINGS, 0)
         opening = available
@@ -95,46 +89,6 @@ def _month_money(session, person_id: int, first: date, last: date) -> list[dict]
         out.append({"month": key, "opening_balance": opening, **t, "closing_balance": available,
                     "contingency_remaining": contingency})
     return out
-
-
-def actual_by_domain(session, person_id: int, first: date, last: date) -> dict[tuple[str, str], int]:
-    """Money out of `available` by (heading, domain), net of reversals: support by the delivery's
-    domain, a rate adjustment by its lines' deliveries, shared support by the arrangement's, spend
-    by its own. Two queries."""
-    original = aliased(Transaction)
-    own = sa.func.coalesce(original.id, Transaction.id)
-    kind = sa.func.coalesce(original.kind, Transaction.kind)
-    domain = sa.func.coalesce(Delivery.domain, Spend.domain, Arrangement.domain, "")
-    q = (sa.select(kind, domain, sa.func.sum(Posting.amount_pence))
-         .join(Account, Account.id == Posting.account_id)
-         .join(Transaction, Transaction.id == Posting.transaction_id)
-         .outerjoin(original, original.id == Transaction.reverses_id)
-         .outerjoin(Delivery, sa.and_(Delivery.transaction_id == own, kind == "delivery"))
-         .outerjoin(Spend, sa.and_(Spend.transaction_id == own, kind == "spend"))
-         # shared_charge_lines has no index on transaction_id: its person's lines (indexed) are
-         # the only ones a posting on this person's pot can name, so the join looks among those.
-         .outerjoin(ChargeLine, sa.and_(ChargeLine.transaction_id == own, ChargeLine.person_id == person_id,
-                                        kind == "shared_charge"))
-         .outerjoin(ChargeRun, ChargeRun.id == ChargeLine.run_id)
-         .outerjoin(Arrangement, Arrangement.id == ChargeRun.arrangement_id)
-         .where(Account.person_id == person_id, Account.kind == "available", Posting.date >= first,
-                Posting.date <= last, kind.in_(("delivery", "shared_charge", "spend")))
-         .group_by(kind, domain))
-    out: dict[tuple[str, str], int] = defaultdict(int)
-    for k, d, pence in session.execute(q):
-        out[(HEADINGS[k], d)] += -int(pence)
-    sign = sa.case((Transaction.reverses_id.is_(None), 1), else_=-1)
-    q = (sa.select(Delivery.domain, sa.func.sum(sign * RateAdjustmentLine.difference_pence))
-         .select_from(Transaction)
-         .outerjoin(original, original.id == Transaction.reverses_id)
-         .join(RateAdjustmentLine, RateAdjustmentLine.transaction_id == own)
-         .join(Delivery, Delivery.id == RateAdjustmentLine.delivery_id)
-         .where(Transaction.person_id == person_id, Transaction.date >= first, Transaction.date <= last,
-                kind == "rate_adjustment")
-         .group_by(Delivery.domain))
-    for d, pence in session.execute(q):
-        out[("support_charged_total", d)] += int(pence)
-    return dict(out)
 
 
 def _planned_by_line(plans: list[PlanVersion], first: date, last: date) -> dict[tuple[str, str], int]:

@@ -21,23 +21,24 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from .. import clock
-from ..db import among, utcnow
-from ..errors import Conflict, Invalid, NotFound
+from ..db import among, month_label, utcnow
+from ..errors import Conflict, NotFound
 from ..locks import lock_key
-from ..money import format_pence, round_half_up
+from ..money import format_hundredths, format_pence, round_half_up
+from ..accounts.clawback import surplus_above
 from ..accounts.councils import rule_history, rule_on
+from ..accounts.fees import fee_rate_in
 from ..accounts.instalments import arrears_of, instalments_of, received_by_person
 from ..ledger.kinds import kind_of
-from ..ledger.post import month_end, month_start
-from ..models import Account, Council, Fund, Person, PlanVersion, Posting, Spend, Transaction
+from ..models import Account, Council, Fund, Person, Posting, Spend, Transaction
 from ..accounts.hours import hours_by_period
-from ..clock import add_months
 from ..accounts.plans import in_force, plans_by_person, windows
 from ..accounts.positions import bank_positions
 from ..shared_support.charges import charge_run
 from .figures import HEADINGS, available_accounts, month_money
 from .forecast import USES_BUDGET, pace, plan_year  # noqa: F401 - the year's figures live in forecast.py
 from ..models.statements import Statement, StatementDocument
+from ..clock import add_months, month_end, month_start, month_starts
 
 HOURS_FIELDS = ("planned", "delivered", "refused", "unplanned", "banked", "bank_used", "provider_cancelled",
                 "bank_balance", "used")  # used: delivered + bank_used (accounts/hours.USED)
@@ -45,19 +46,9 @@ BATCH = 500  # people per batch at month end (funds locked, figures read, PDFs d
 SLICE = 100  # people per read of figures within a batch: the render pool draws one slice while the next is read
 
 
-def parse_month(text: str) -> date:
-    try:
-        first = datetime.strptime(text, "%Y-%m").date()
-    except ValueError:
-        raise Invalid("month", "give the month as YYYY-MM, e.g. 2026-10") from None
-    if len(text) != 7:
-        raise Invalid("month", "give the month as YYYY-MM, e.g. 2026-10")
-    return first
 
 
-# --- Call points other branches fill in at merge -------------------------------------------
-
-def statement_hours(session, person_ids: list[int], month: date, plans: dict | None = None) -> dict[int, dict]:
+def statement_hours(session, person_ids: list[int], month: date) -> dict[int, dict]:
     """The statement's `hours` for each person, from the one place hours are worked out
     (accounts/hours.hours_by_period), for all of them at once."""
     first, last = month_start(month), month_end(month)
@@ -65,7 +56,7 @@ def statement_hours(session, person_ids: list[int], month: date, plans: dict | N
     out = {}
     for pid in person_ids:
         row = by_person.get(pid, {}).get("months", [{}])[0]
-        out[pid] = {k: format_pence(row.get(k, 0)) for k in HOURS_FIELDS}  # hundredths read as 2 places
+        out[pid] = {k: format_hundredths(row.get(k, 0)) for k in HOURS_FIELDS}
     return out
 
 
@@ -86,19 +77,13 @@ def _people(session, person_ids: list[int]) -> dict[int, tuple]:
     return {r.id: (r, councils[r.council_id]) for r in rows}
 
 
-def _month_label(session, column):
-    if session.get_bind().dialect.name == "postgresql":
-        return sa.func.to_char(column, "YYYY-MM")
-    return sa.func.strftime("%Y-%m", column)
-
-
 def _monthly_use(session, person_ids: list[int], start: date, end: date) -> dict:
     """Each person's money used by month (YYYY-MM): [fee, support, shared support and spend; the
     same without the fee], net of reversals."""
     original = aliased(Transaction)
     kind = sa.func.coalesce(original.kind, Transaction.kind)
     used = [k for k, h in HEADINGS.items() if h in USES_BUDGET]
-    label = _month_label(session, Posting.date)
+    label = month_label(session, Posting.date)
     q = (sa.select(Account.person_id, label, kind, sa.func.sum(Posting.amount_pence))
          .join(Account, Account.id == Posting.account_id)
          .join(Transaction, Transaction.id == Posting.transaction_id)
@@ -130,12 +115,6 @@ def _spend_items(session, person_ids: list[int], first: date, last: date) -> dic
 
 
 
-def _months(start: date, end: date) -> list[date]:
-    out, m = [], month_start(start)
-    while m <= end:
-        out.append(m)
-        m = add_months(m, 1)
-    return out
 
 
 def statement_figures(session, person_ids: list[int], month: date, rules_on: date | None = None) -> dict[int, dict]:
@@ -154,7 +133,7 @@ def statement_figures(session, person_ids: list[int], month: date, rules_on: dat
     got = received_by_person(session, person_ids, last)
     got_before = received_by_person(session, person_ids, first - timedelta(days=1))
     bought = _spend_items(session, person_ids, first, last)
-    hours = statement_hours(session, person_ids, first, plans)
+    hours = statement_hours(session, person_ids, first)
     bank = bank_value(session, person_ids, last)
     years = {pid: plan_year(plans.get(pid, []), last) for pid in person_ids}
     three_back = add_months(first, -2)
@@ -211,8 +190,7 @@ def _one(person, council, first, last, m, plans, got, hours, bank_pence, year, u
 
     weeks, notice_days = rules(council, plan)
     budget = plan.annual_budget_pence if plan else 0
-    threshold = round_half_up(Decimal(weeks * budget) / 52)
-    surplus = max(0, closing - bank_pence - threshold)
+    threshold, surplus = surplus_above(closing, bank_pence, weeks, budget)
     f["surplus_above_threshold"] = format_pence(surplus)
     f["surplus"] = {"available": format_pence(closing), "bank_value": format_pence(bank_pence),
                     "threshold_weeks": weeks, "threshold": format_pence(threshold),
@@ -225,7 +203,7 @@ def _one(person, council, first, last, m, plans, got, hours, bank_pence, year, u
     f["forecast"] = None
     if year is not None and plan is not None:
         start, end = year
-        months, running, cumulative = _months(start, last), 0, []
+        months, running, cumulative = month_starts(start, last), 0, []
         for i, mm in enumerate(months, 1):
             running += used.get(mm.strftime("%Y-%m"), (0, 0))[0]
             cumulative.append({"month": mm.strftime("%Y-%m"), "used": format_pence(running),
@@ -240,15 +218,14 @@ def _forecast(plans, closing, used, three_back, first, last, year_end, due_all) 
     """The balance at the plan year's end if money keeps being used at the last three months'
     rate (months since the first plan began), with the instalments still due in the year coming
     in less their fee."""
-    window = _months(max(three_back, month_start(plans[0].effective_from)), first)
+    window = month_starts(max(three_back, month_start(plans[0].effective_from)), first)
     spent = sum(used.get(m.strftime("%Y-%m"), (0, 0))[1] for m in window)
     rate = Decimal(spent) / ((last - window[0]).days + 1)  # a day
     plan_windows, coming = windows(plans), 0
     for i in due_all:
         if last < i.due <= year_end:
             amount = i.council_pence + i.person_pence
-            plan = in_force(plan_windows, i.due)
-            coming += amount - round_half_up(Decimal(amount) * (plan.management_fee_rate if plan else 0))
+            coming += amount - round_half_up(Decimal(amount) * fee_rate_in(plan_windows, i.due))
     balance = closing + coming - round_half_up(rate * (year_end - last).days)
     return {"plan_year_end": year_end.isoformat(), "balance": format_pence(balance),
             "monthly_rate": format_pence(round_half_up(rate * Decimal("30.4375"))),
@@ -327,7 +304,7 @@ def months_to_issue(session, through: date) -> list[date]:
                   sa.func.min(sa.case((Fund.issued_through.is_(None), Fund.opened_on))))
         .where(Fund.closed_on.is_(None), Fund.opened_on <= month_end(through))).one()
     starts = ([add_months(last_issued, 1)] if last_issued else []) + ([month_start(first_opened)] if first_opened else [])
-    return _months(min(starts), month_end(through)) if starts else []
+    return month_starts(min(starts), month_end(through)) if starts else []
 
 
 def _lock_fund_rows(session, person_ids: list[int]) -> None:
@@ -519,7 +496,7 @@ def issue_missing_months(session, person_id: int, until: date, *,
     [fund] = [f for f in session.execute(sa.select(Fund.person_id, Fund.opened_on, Fund.closed_on,
                                                     Fund.issued_through).where(Fund.person_id == person_id))]
     numbers = []
-    for first in _months(next_month(fund), month_start(until) - timedelta(days=1)):
+    for first in month_starts(next_month(fund), month_start(until) - timedelta(days=1)):
         done, failed = _issue_people(session, first, [person_id], user_id=user_id)
         if failed:
             raise Conflict(f"person {person_id}'s statement for {first:%Y-%m} was not issued: {failed[person_id]}",

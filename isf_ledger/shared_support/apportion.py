@@ -15,10 +15,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from ..ledger.post import month_end
 from ..money import split_largest_remainder
-
-EMPTY = "empty_places"
+from ..clock import month_end
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from ..accounts.councils import rule_history, rule_on
 from ..accounts.dates import refuse_before_opening
-from ..ledger.post import Entry, lock_funds, month_end, post
+from ..ledger.post import Entry, lock_funds, post
 from ..models import Account, Council, Person
 from .. import clock
 from ..db import utcnow
@@ -34,6 +34,7 @@ from ..locks import lock_key
 from ..money import format_decimal, format_pence
 from .apportion import Member, MonthShares, Share, Version, apportion, version_on
 from ..models.shared_support import Arrangement, ArrangementVersion, ChargeLine, ChargeRun, Membership, MembershipTerm
+from ..clock import month_end
 
 METHODS = ("equal", "weighted")
 ACCOUNT_KIND = "shared_arrangement"
@@ -44,15 +45,6 @@ def account_code(arrangement_id: int) -> str:
     return f"arrangement:{arrangement_id}"
 
 
-def month_of(text: str) -> date:
-    """'2026-10' -> 2026-10-01; anything else is a 422 naming `month`."""
-    try:
-        year, month = text.split("-")
-        if len(year) != 4 or len(month) != 2 or not (year + month).isascii():
-            raise ValueError
-        return date(int(year), int(month), 1)
-    except ValueError:
-        raise Invalid("month", "use YYYY-MM, e.g. 2026-10") from None
 
 
 def _lock(session, arrangement_ids) -> None:

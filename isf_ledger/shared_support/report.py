@@ -15,19 +15,12 @@ import sqlalchemy as sa
 
 from ..models import Council, Person
 from .. import clock
+from ..auth.users import can_see_person
 from ..money import format_decimal, format_pence
 from ..sheets import GBP, Formula, append, fit_columns, print_to_width
 from .apportion import Version, apportion, version_on
 from .charges import account_code, history
 from ..models.shared_support import Arrangement, ArrangementVersion, ChargeLine, ChargeRun, Membership, MembershipTerm
-
-
-def visible(user, person: Person | None) -> bool:
-    if user.role == "person":
-        return person is not None and person.id == user.person_id
-    if user.role == "auditor":
-        return person is not None and person.council_id == user.council_id
-    return True
 
 
 def arrangement_json(session, arrangement: Arrangement, user) -> dict:
@@ -60,7 +53,7 @@ def members_json(session, arrangement_id: int, user, only: int | None = None) ->
         Person.id.in_([m.person_id for m in memberships])))}
     out = []
     for m in memberships:
-        if not visible(user, people.get(m.person_id)):
+        if not can_see_person(user, people.get(m.person_id)):
             continue
         latest = terms[m.id][-1]
         out.append({"id": m.id, "person_id": m.person_id, "starts_on": m.starts_on, "ends_on": latest.ends_on,
@@ -86,7 +79,7 @@ def month_json(session, arrangement: Arrangement, month: date, user) -> dict | N
     for pid in sorted(p for p in parties if p is not None):
         rows = parties[pid]
         share = sum(r.amount_pence for r in rows)
-        if not visible(user, people.get(pid)):
+        if not can_see_person(user, people.get(pid)):
             if share or rows[-1].days:
                 others["members"] += 1
             others["share_pence"] += share

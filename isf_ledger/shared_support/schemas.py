@@ -181,8 +181,3 @@ class MonthOut(Schema):
 
 class FormatQuery(Schema):
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "xlsx")))
-
-
-class ChargeAllOut(Schema):
-    month = fields.String()
-    runs = fields.List(fields.Nested(MonthOut))

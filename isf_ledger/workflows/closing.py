@@ -30,9 +30,9 @@ from ..locks import lock_key
 from ..money import format_pence
 from ..reports import statements as st
 from ..accounts.dates import refuse_before_opening, refuse_future
-from ..ledger.post import (Entry, fund_balance, lock_funds, month_end, month_start, person_accounts, post,
-    provider_accounts)
 from ..models import FundClosing, Transaction
+from ..ledger.post import Entry, fund_balance, lock_funds, person_accounts, post, provider_accounts
+from ..clock import add_months, month_end, month_start
 
 DESTINATIONS = ("council", "transfer")
 # Why the fund closed: it chooses the final statement's wording (domain.md "Closing a fund").
@@ -42,7 +42,6 @@ CLOSE_REASONS = ("moved_provider", "direct_payment", "died", "other")
 def _charge_shared_support(session, person_id: int, closed_on: date, user_id: int | None) -> list[int]:
     from ..shared_support.charges import charge_month, ends_on
     from ..models.shared_support import ChargeRun, Membership
-    from ..clock import add_months
 
     charged = []
     for m in session.scalars(sa.select(Membership).where(Membership.person_id == person_id,

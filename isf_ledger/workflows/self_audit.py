@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased, scoped_session
+from sqlalchemy.orm import aliased
 
+from ..db import begin_read_only
 from ..money import apply_rate, format_pence
 from ..ledger.kinds import outflows
 from ..models import (Account, AccountKindMonth, AccountMonth, Clawback, ContingencyMovement, Delivery, FundClosing,
@@ -36,20 +37,6 @@ class Finding:
     others: tuple[int, ...] = ()  # further people the message names, in place of "{others}"
 
 
-def begin_read_only(session) -> None:
-    """Start the session's transaction as a read-only snapshot, unless one is already open.
-
-    PostgreSQL: REPEATABLE READ, READ ONLY (one consistent view, no write locks). SQLite: a
-    plain deferred BEGIN (`db._sqlite_begin` honours `isf_read_only`), not BEGIN IMMEDIATE,
-    which would take the write lock for as long as the audit reads."""
-    if isinstance(session, scoped_session):
-        session = session()
-    if session.in_transaction():
-        return
-    options = {"isf_read_only": True}
-    if session.get_bind().dialect.name == "postgresql":
-        options.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-    session.connection(execution_options=options)
 
 
 def _month_of(session, column):

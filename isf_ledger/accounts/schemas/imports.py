@@ -4,7 +4,10 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from ...fields import Money
-from ..imports import COLUMNS, OPTIONAL
+
+# The rostering file's columns, in order (accounts/imports.py reads them).
+COLUMNS = ("person", "date", "start_time", "service", "quantity", "status", "notice_given_at", "domain")
+OPTIONAL = ("external_id",)
 
 
 class ImportOut(Schema):
