@@ -85,6 +85,14 @@ NOT_FOR_ONE_PERSON = {
     "pages.month_end.post": "month end for every open fund, through statements.issue's operation",
     "pages.users.post": "a new user",
     "pages.disable_user.post": "disables a user",
+    "pages.new_person.post": "creates a new person and fund (people.People.post's operation)",
+    "pages.council_rules.post": "a council and its rules",
+    "pages.rate_card.post": "the provider's rate card",
+    "pages.imports.post": "a file of many people's rows, through imports.import_file.post's operation",
+    "pages.new_arrangement.post": "a new arrangement, no members yet",
+    "pages.arrangement_version.post": "the arrangement's cost, through shared_support.add_version.post's operation",
+    "pages.shared_month.post": "the arrangement's month, through shared_support.MonthCharges.post's operation",
+    "pages.resolve_delivery.post": "records whether an issued statement's e-mail went out (statements.resolve.post)",
     "imports.import_file.post": "a file of many people's rows; a closed person's row makes the whole file a "
                                 "422 naming the row (see test below)",
 }
@@ -93,7 +101,23 @@ NOT_FOR_ONE_PERSON = {
 # operation's; a page is reached signed in, not with the Bearer token these tests send).
 PAGE_FORMS = {"pages.raise_query_form.post": "queries.raise_one.post",
               "pages.new_receipt.post": "receipts.Receipts.post",
-              "pages.reverse_line.post": "transactions.reverse_transaction.post"}
+              "pages.reverse_line.post": "transactions.reverse_transaction.post",
+              "pages.new_delivery.post": "deliveries.Deliveries.post",
+              # the broker's week goes through the import, which names a closed person's row (422)
+              "pages.week.post": "deliveries.Deliveries.post",
+              "pages.record_spend_page.post": "spend.PersonSpend.post",
+              # the broker's spend: a step keeps answers and the photo; its check page records
+              "pages.spend_step.post": "spend.PersonSpend.post",
+              "pages.spend_check.post": "spend.PersonSpend.post",
+              "pages.set_aside.post": "contingency.set_aside.post",
+              "pages.draw.post": "contingency.draw.post",
+              "pages.correct_person_name.post": "people.OnePerson.patch",
+              "pages.fee_refund.post": "clawback.fee_refund.post",
+              "pages.clawback.post": "clawback.clawback.post",
+              "pages.close.post": "clawback.close.post",
+              "pages.new_plan.post": "plans.Plans.post",
+              "pages.new_member.post": "shared_support.Members.post",
+              "pages.review_member_form.post": "shared_support.review_member.post"}
 
 # Path arguments that name a person or a thing in their fund.
 PERSON_ARGS = {"person_id", "spend_id", "transaction_id", "membership_id"}
