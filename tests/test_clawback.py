@@ -196,8 +196,11 @@ def test_closing_mid_month(api, today):
     assert s["contingency"]["remaining"] == "0.00"
     assert s["final"]["paid_out"] == "1700.00" and s["final"]["reference"] == "NS-RET-77"
     pdf = api.call("GET", f"/api/v1/people/{pid}/statements/2026-11?format=pdf")
-    assert "last statement" in " ".join(PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text().split()) or \
-        "last statement" in " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages).split())
+    # The first page says it is the last statement and where the money went, as what, with its
+    # reference (domain.md "Closing a fund").
+    assert ("Your fund closed on 15 November 2026. This is its last statement. We paid the £1,700.00 left back "
+            "to the council as a refund (reference NS-RET-77).") in " ".join(
+                PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text().split())
     rec = api.get("/api/v1/reconciliation")
     assert rec["reconciles"] is True and rec["funds_total"] == "0.00"
     # Every later write is refused, saying the fund is closed.

@@ -345,3 +345,44 @@ def test_the_statement_page_says_how_the_share_of_shared_support_was_worked_out(
     ana = sign_in(api.app.test_client(), "ana")
     assert "How your part of shared support" not in text(ana.get(f"/people/{book.ana}/statements/2026-10")
                                                          .get_data(as_text=True))
+
+
+def test_the_questions_page_reads_in_a_handful_of_queries_whatever_their_number(api, book):
+    """Each question says what it is about (a ledger line, a spend, a session, a statement): the
+    items are read a kind at a time, so 30 questions take the queries 3 do."""
+    pages_book.user(api, "ana", "--role", "person", "--person", str(book.ana))
+    client = sign_in(api.app.test_client(), "ana")
+    path = f"/people/{book.ana}/queries"
+    counts, abouts = [], []
+    for n in (3, 30):  # each of the three kinds of item from the first
+        while len(abouts) < n:
+            i = len(abouts)
+            day = f"2026-11-{1 + i % 10:02d}"
+            words = f"{1 + i % 10} November 2026"
+            if i % 5 == 0:
+                item = {"transaction_id": api.receipt(book.ana, "10.00", date=day, reference=f"R{i}")["transaction_id"]}
+                about = f"Received: council payment R{i} on {words}"
+            elif i % 5 == 1:
+                item = {"spend_id": api.post(f"/api/v1/people/{book.ana}/spend", {
+                    "date": day, "amount": "1.00", "payee": f"Shop {i}", "category": "leisure", "domain": "health",
+                    "description": "Tea"})["id"]}
+                about = f"Shop {i}: Tea on {words}"
+            elif i % 5 == 2:
+                item = {"delivery_id": api.post(f"/api/v1/people/{book.ana}/deliveries", {
+                    "date": day, "start_time": "09:00", "service": "day_support", "quantity": "1.00",
+                    "status": "delivered", "domain": "health"})["id"]}
+                about = f"day support on {words}"
+            elif i % 5 == 3:
+                item, about = {"statement_month": "2026-10"}, "your statement for October 2026"
+            else:
+                item, about = {}, None
+            api.post(f"/api/v1/people/{book.ana}/queries", {"message": f"Question {i}", **item})
+            abouts.append(about)
+        client.get(path)  # the first read of a session keeps the user's text size in it
+        with counted(api.app) as seen:
+            r = client.get(path)
+        assert r.status_code == 200
+        counts.append(len(seen))
+        shown = re.findall(r"About: ([^<]*)</p>", unescape(r.get_data(as_text=True)))
+        assert shown == [a for a in reversed(abouts) if a is not None]  # newest first
+    assert counts[0] == counts[1] <= 11, counts  # 11 on SQLite, 9 on PostgreSQL (30 questions took 26 and 24)

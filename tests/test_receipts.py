@@ -117,3 +117,24 @@ def test_a_plan_moves_the_fund_opening_earlier_never_later(api):
     api.plan(pid, effective_from="2026-02-01")
     api.plan(pid, effective_from="2026-06-01")
     assert api.get(f"/api/v1/people/{pid}")["fund"]["opened_on"] == "2026-02-01"
+
+
+def test_listing_receipts_reads_in_a_handful_of_queries_whatever_their_number(api):
+    from test_pages_person import counted
+
+    pid = api.person()
+    api.plan(pid)
+    made = []
+    gone = api.post(f"/api/v1/transactions/{api.receipt(pid, '50.00', '2026-10-01')['transaction_id']}/reverse",
+                    {"reason": "paid to the wrong fund"})["transaction_id"]
+    counts = []
+    for n in (2, 20):
+        while len(made) < n - 1:
+            made.append(api.receipt(pid, "100.00", f"2026-10-{len(made) + 2:02d}")["id"])
+        with counted(api.app) as seen:
+            listed = api.get(f"/api/v1/people/{pid}/receipts")
+        counts.append(len(seen))
+        assert len(listed) == n
+        assert [r["reversed_by_transaction_id"] for r in listed] == [gone] + [None] * (n - 1)
+        assert [r["id"] for r in listed[1:]] == made
+    assert counts[0] == counts[1] <= 4, counts  # 4 on SQLite, 3 on PostgreSQL (was 6 and 24)

@@ -538,3 +538,31 @@ def test_two_charge_runs_of_one_month_at_once_charge_once(api, backend):
     assert sql(api.app, "SELECT COUNT(*) FROM transactions WHERE kind IN ('shared_charge', 'shared_void')")[0][0] == 4
     assert all(api.balance(p)["available"] == "1316.40" for p in people)  # 1800.00 - 1934.40 / 4
     books_hold(api)
+
+
+def test_listing_arrangements_reads_in_a_handful_of_queries_whatever_their_number(api):
+    """Finance's list and a person's (who sees only their own membership) read the same few
+    queries for 2 arrangements as for 20, and say what each arrangement's own read says."""
+    from test_pages_person import counted
+
+    ana, bo = api.person("Ana"), api.person("Bo")
+    as_ana = api.user("person", "--person", str(ana))
+    counts, made = {}, 0
+    for n in (2, 20):
+        while made < n:
+            arr = arrangement(api, name=f"Sleep-in {made:02d}", council="Northshire" if made % 2 else None)
+            join(api, arr["id"], ana)
+            join(api, arr["id"], bo, **{"from": "2026-10-02"})
+            api.post(f"/api/v1/shared-arrangements/{arr['id']}/versions",
+                     {"effective_from": "2026-11-01", "capacity": 3, "per_night": "70.00"})
+            made += 1
+        for who, token in (("finance", None), ("ana", as_ana)):
+            with counted(api.app) as seen:
+                listed = api.get("/api/v1/shared-arrangements", token=token)
+            counts[who, n] = len(seen)
+            assert listed == [api.get(f"/api/v1/shared-arrangements/{a['id']}", token=token) for a in listed]
+            assert len(listed) == n and [len(a["versions"]) for a in listed] == [2] * n
+            assert [a["council"] for a in listed] == ["Northshire" if i % 2 else None for i in range(n)]
+            assert [[m["person_id"] for m in a["members"]] for a in listed] == [[ana] if token else [ana, bo]] * n
+    assert counts["finance", 2] == counts["finance", 20] <= 10, counts
+    assert counts["ana", 2] == counts["ana", 20] <= 10, counts

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from datetime import date
 
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
 from .dates import check_fact_date
 from .fees import fee_entry, fee_on, fee_rate_on
 from ..ledger.post import Entry, lock_funds, person_accounts, post, provider_accounts
-from ..models import Receipt
+from ..models import Receipt, Transaction
 
 SOURCES = ("council", "health", "client_contribution", "other")
 SOURCE_NAMES = {"council": "council payment", "health": "health funding",
@@ -46,3 +49,11 @@ def record_receipt(session, person_id: int, *, date: date, amount_pence: int, so
     session.flush()
     return row
 
+
+def receipts_of(session, person_id: int) -> list[tuple[Receipt, int | None]]:
+    """A fund's receipts by date, each with the transaction that reversed it (if any): one query
+    however many there are."""
+    reversal = aliased(Transaction)
+    q = (sa.select(Receipt, reversal.id).outerjoin(reversal, reversal.reverses_id == Receipt.transaction_id)
+         .where(Receipt.person_id == person_id).order_by(Receipt.date, Receipt.id))
+    return [tuple(r) for r in session.execute(q)]

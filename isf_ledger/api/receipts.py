@@ -10,19 +10,25 @@ from ..db import db
 from ..idempotency import write
 from ..auth.users import guard
 from ..models import Receipt, Transaction
-from ..accounts.receipts import record_receipt
+from ..accounts.receipts import receipts_of, record_receipt
 from ..accounts.schemas import receipts as s
 from ..auth.scopes import PERSON
 
 blp = ExactBlueprint("receipts", __name__, url_prefix="/api/v1", description="Receipts and the fee")
 
 
-def receipt_json(receipt: Receipt) -> dict:
+_READ = object()  # receipt_json's `reversed_by` not given: read it
+
+
+def receipt_json(receipt: Receipt, reversed_by=_READ) -> dict:
+    """The receipt; `reversed_by` is the transaction that reversed it (receipts_of reads it for
+    a list), else read here for one receipt."""
     out = {c: getattr(receipt, c) for c in ("id", "person_id", "date", "amount_pence", "source", "reference",
                                             "fee_exempt", "fee_rate", "fee_pence", "transaction_id",
                                             "fee_transaction_id")}
-    done = db.session.scalar(sa.select(Transaction.id).where(Transaction.reverses_id == receipt.transaction_id))
-    out["reversed_by_transaction_id"] = done
+    if reversed_by is _READ:
+        reversed_by = db.session.scalar(sa.select(Transaction.id).where(Transaction.reverses_id == receipt.transaction_id))
+    out["reversed_by_transaction_id"] = reversed_by
     return out
 
 
@@ -31,10 +37,8 @@ class Receipts(MethodView):
     @guard(PERSON)
     @blp.response(200, s.ReceiptOut(many=True))
     def get(self, person_id):
-        """Every receipt into the person's fund."""
-        rows = db.session.scalars(sa.select(Receipt).where(Receipt.person_id == person_id)
-                                  .order_by(Receipt.date, Receipt.id))
-        return [receipt_json(r) for r in rows]
+        """Every receipt into the person's fund (one query however many)."""
+        return [receipt_json(r, reversed_by) for r, reversed_by in receipts_of(db.session, person_id)]
 
     @guard(PERSON)
     @blp.arguments(s.ReceiptIn)

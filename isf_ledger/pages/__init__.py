@@ -17,10 +17,11 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
 from .. import config as cfg
-from . import (admin, audit, broker, finance, finance_forms, finance_shared, frame, imports, jobs,  # noqa: F401 - they
-               month_end, people, queries, review)  # register their pages on bp
+from . import (admin, audit, broker, finance, finance_forms, finance_shared, frame, home, imports,  # noqa: F401 - they
+               jobs, month_end, people, queries, review)  # register their pages on bp
 from .frame import error_page, init_errors  # noqa: F401 - create_app calls init_errors
-from .views import bp, nav_links
+from .home import nav_links
+from .views import bp
 
 csrf = CSRFProtect()
 

@@ -31,8 +31,6 @@ from .frame import visible
 from .views import bp, signed_in
 from ..clock import parse_month
 
-FUND_ROLES = ("admin", "finance", "broker")  # who sees a fund's page as the books, not as "your money"
-
 # The plan's parts, said as a person would (domain.md "Support plan": Lancashire's six).
 DOMAIN_WORDS = {
     "staying_safe": "Staying safe",
@@ -141,21 +139,6 @@ def money_page(person_id: int, *, home: bool = False):
     return render_template("pages/person_money.html", person=person, f=f, today=today, home=home,
                            year=year_pace(f, today), used_hours=used_hours,
                            hours_pct=share(used_hours, h["planned"]), title="Your money")
-
-
-@bp.get("/people/<int:person_id>")
-@signed_in
-@visible(PERSON)
-def person(person_id: int):
-    """A fund's page: finance's and brokers' (finance.py); for a council's auditor, the person's
-    review (review.py); else the person's money now."""
-    if g.user.role == "auditor":
-        from .review import review_page  # review.py builds on this module's filters
-        return review_page(person_id)
-    if g.user.role in FUND_ROLES:
-        from .finance import fund_page
-        return fund_page(person_id)
-    return money_page(person_id)
 
 
 @bp.get("/people/<int:person_id>/this-month")

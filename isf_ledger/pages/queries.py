@@ -9,6 +9,7 @@ operation refuses an item that is not this person's, as the API does.
 """
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import g, render_template, request, url_for
 
 from ..auth.scopes import PERSON
@@ -27,8 +28,12 @@ MESSAGES = {"message": "Enter your question", "_form": "Your question could not 
 WRITERS = ("admin", "finance", "broker", "person")
 
 
-def _about(person_id: int, field: str, value: str) -> str | None:
-    """The item a query is about, in words, if it is this person's; else None."""
+MODELS = {"transaction_id": Transaction, "spend_id": Spend, "delivery_id": Delivery}
+
+
+def _about(person_id: int, field: str, value: str, found: dict | None = None) -> str | None:
+    """The item a query is about, in words, if it is this person's; else None. `found` holds the
+    items already read for a list (_items_named); without it the one item is read here."""
     if field == "statement_month":
         try:
             return f"your statement for {month_name(value)}"
@@ -36,8 +41,10 @@ def _about(person_id: int, field: str, value: str) -> str | None:
             return None
     if not value.isascii() or not value.isdigit() or int(value) > MAX_BIG_ID:
         return None
-    model = {"transaction_id": Transaction, "spend_id": Spend, "delivery_id": Delivery}[field]
-    row = db.session.get(model, int(value))
+    if found is not None:
+        row = found.get((field, int(value)))
+    else:
+        row = db.session.get(MODELS[field], int(value))
     if row is None or row.person_id != person_id:
         return None
     if isinstance(row, Spend):
@@ -45,6 +52,27 @@ def _about(person_id: int, field: str, value: str) -> str | None:
     if isinstance(row, Delivery):
         return f"{row.service.replace('_', ' ')} on {row.date.day} {row.date:%B %Y}"
     return f"{row.description or row.kind} on {row.date.day} {row.date:%B %Y}"
+
+
+def _first_item(query: dict) -> str | None:
+    """The field naming what a query is about (at most one is set), or None."""
+    return next((f for f in ITEMS if query[f] is not None), None)
+
+
+def _items_named(person_id: int, queries: list[dict]) -> dict[tuple[str, int], object]:
+    """The person's lines, spends and deliveries that the queries are about: a query for each kind
+    of item, however many queries there are."""
+    wanted: dict[str, set[int]] = {}
+    for q in queries:
+        field = _first_item(q)
+        if field in MODELS:
+            wanted.setdefault(field, set()).add(q[field])
+    found = {}
+    for field, ids in wanted.items():
+        model = MODELS[field]
+        for row in db.session.scalars(sa.select(model).where(model.id.in_(sorted(ids)), model.person_id == person_id)):
+            found[field, row.id] = row
+    return found
 
 
 def _item(person_id: int, source) -> tuple[dict[str, str], str | None]:
@@ -60,8 +88,10 @@ def _item(person_id: int, source) -> tuple[dict[str, str], str | None]:
 def _page(person_id: int, form: PageForm | None, item: dict, about: str | None, status: int = 200):
     person = g.person if isinstance(g.get("person"), Person) else db.session.get(Person, person_id)
     items = queries_of(db.session, person_id)
+    found = _items_named(person_id, items)
     for q in items:
-        q["about"] = next((_about(person_id, f, str(q[f])) for f in ITEMS if q[f] is not None), None)
+        field = _first_item(q)
+        q["about"] = _about(person_id, field, str(q[field]), found) if field is not None else None
     return render_template("pages/queries.html", person=person, form=form, item=item, about=about,
                            queries=items, title="Questions about your money"), status
 

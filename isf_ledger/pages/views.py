@@ -1,4 +1,5 @@
-"""The sign-in form, signing out, the home page a signed-in user lands on, and text size."""
+"""The pages' blueprint and `signed_in`, which every page stands on; the sign-in form, signing
+out, and text size. The home page each role lands on is home.py's."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -133,42 +134,6 @@ def logout():
         g.user = user  # the audit log names who signed out
     session.clear()
     return redirect(url_for("pages.login"))
-
-
-@bp.get("/")
-@signed_in
-def home():
-    """A person's home is their money (people.py); everyone else's lists the pages they may use."""
-    user = g.user
-    if user.role == "person" and user.person_id is not None:
-        from .people import money_page  # people.py builds on this module's guard
-        return money_page(user.person_id, home=True)
-    if user.role == "auditor":
-        from .review import reviewer_home  # a council reviewer's home: their council's people
-        return reviewer_home()
-    return render_template("pages/home.html", user=user, links=nav_links())
-
-
-def nav_links() -> list[dict]:
-    """The pages the signed-in user may use, for the navigation and their home: every page a role
-    may use is reachable from `/`. The current page is marked."""
-    user = g.get("user")
-    if user is None:
-        return []
-    links = [{"href": url_for("pages.home"), "text": "Your money" if user.role == "person" else "Home"}]
-    if user.role == "person" and user.person_id is not None:
-        from .people import links_for
-        links += links_for(user.person_id)
-    elif user.role == "auditor":
-        links[0]["text"] = "Your council’s people"
-    else:
-        from .finance import links_for_role
-        links += links_for_role(user.role)
-        from .broker import links_for_broker  # brokers' pages: for brokers, finance and admins
-        links += links_for_broker()
-    for link in links:
-        link["current"] = link["href"] == request.path
-    return links
 
 
 class TextSizeIn(Schema):

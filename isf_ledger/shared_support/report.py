@@ -24,41 +24,69 @@ from ..models.shared_support import Arrangement, ArrangementVersion, ChargeLine,
 
 
 def arrangement_json(session, arrangement: Arrangement, user) -> dict:
-    versions = session.scalars(sa.select(ArrangementVersion).where(
-        ArrangementVersion.arrangement_id == arrangement.id).order_by(ArrangementVersion.effective_from)).all()
-    today_version = version_on([Version(v.effective_from, v.capacity) for v in versions], clock.today()) \
-        or Version(versions[0].effective_from, versions[0].capacity)
-    now = next(v for v in versions if v.effective_from == today_version.effective_from)
-    council = session.get(Council, arrangement.council_id) if arrangement.council_id else None
-    return {"id": arrangement.id, "name": arrangement.name, "method": arrangement.method,
-            "domain": arrangement.domain, "council": council.name if council else None,
-            "account": account_code(arrangement.id), "capacity": now.capacity,
-            "per_night_pence": now.per_night_pence, "weekly_pence": now.weekly_pence,
-            "effective_from": versions[0].effective_from, "versions": versions,
-            "members": members_json(session, arrangement.id, user)}
+    return arrangements_json(session, [arrangement], user)[0]
+
+
+def arrangements_json(session, arrangements: list[Arrangement], user) -> list[dict]:
+    """Each arrangement with its versions and the members `user` may see: five queries however
+    many arrangements and members there are."""
+    ids = [a.id for a in arrangements]
+    if not ids:
+        return []
+    versions: dict[int, list[ArrangementVersion]] = {}
+    for v in session.scalars(sa.select(ArrangementVersion).where(ArrangementVersion.arrangement_id.in_(ids))
+                             .order_by(ArrangementVersion.effective_from, ArrangementVersion.id)):
+        versions.setdefault(v.arrangement_id, []).append(v)
+    council_ids = {a.council_id for a in arrangements if a.council_id}
+    councils = dict(session.execute(sa.select(Council.id, Council.name).where(Council.id.in_(council_ids))).all()) \
+        if council_ids else {}
+    members = _members(session, ids, user)
+    today = clock.today()
+    out = []
+    for arrangement in arrangements:
+        mine = versions[arrangement.id]
+        today_version = version_on([Version(v.effective_from, v.capacity) for v in mine], today) \
+            or Version(mine[0].effective_from, mine[0].capacity)
+        now = next(v for v in mine if v.effective_from == today_version.effective_from)
+        out.append({"id": arrangement.id, "name": arrangement.name, "method": arrangement.method,
+                    "domain": arrangement.domain, "council": councils.get(arrangement.council_id),
+                    "account": account_code(arrangement.id), "capacity": now.capacity,
+                    "per_night_pence": now.per_night_pence, "weekly_pence": now.weekly_pence,
+                    "effective_from": mine[0].effective_from, "versions": mine,
+                    "members": members.get(arrangement.id, [])})
+    return out
 
 
 def members_json(session, arrangement_id: int, user, only: int | None = None) -> list[dict]:
-    q = sa.select(Membership).where(Membership.arrangement_id == arrangement_id).order_by(
+    return _members(session, [arrangement_id], user, only).get(arrangement_id, [])
+
+
+def _members(session, arrangement_ids: list[int], user, only: int | None = None) -> dict[int, list[dict]]:
+    """The members `user` may see of each arrangement, each with every review (its terms), by
+    when they joined: three queries however many."""
+    q = sa.select(Membership).where(Membership.arrangement_id.in_(arrangement_ids)).order_by(
         Membership.starts_on, Membership.person_id)
     if only is not None:
         q = q.where(Membership.id == only)
     memberships = session.scalars(q).all()
+    if not memberships:
+        return {}
     terms: dict[int, list[MembershipTerm]] = {}
     for t in session.scalars(sa.select(MembershipTerm).where(
             MembershipTerm.membership_id.in_([m.id for m in memberships]))
             .order_by(MembershipTerm.effective_from, MembershipTerm.id)):
         terms.setdefault(t.membership_id, []).append(t)
     people = {p.id: p for p in session.scalars(sa.select(Person).where(
-        Person.id.in_([m.person_id for m in memberships])))}
-    out = []
+        Person.id.in_({m.person_id for m in memberships})))}
+    out: dict[int, list[dict]] = {}
     for m in memberships:
         if not can_see_person(user, people.get(m.person_id)):
             continue
         latest = terms[m.id][-1]
-        out.append({"id": m.id, "person_id": m.person_id, "starts_on": m.starts_on, "ends_on": latest.ends_on,
-                    "weight": latest.weight, "agreed_on": latest.agreed_on, "recorded_by": latest.recorded_by,
-                    "terms": terms[m.id]})
+        out.setdefault(m.arrangement_id, []).append({
+            "id": m.id, "person_id": m.person_id, "starts_on": m.starts_on, "ends_on": latest.ends_on,
+            "weight": latest.weight, "agreed_on": latest.agreed_on, "recorded_by": latest.recorded_by,
+            "terms": terms[m.id]})
     return out
 
 
