@@ -622,3 +622,19 @@ def test_brokers_open_the_forms_the_api_lets_them_use_and_no_others(api, book):
     pages_book.user(api, "pat", "--role", "person", "--person", str(pid))
     pat = sign_in(api.app.test_client(), "pat")
     assert pat.get(f"/people/{pid}/spend/record").status_code == 403 and pat.get("/people/new").status_code == 403
+
+
+def test_a_field_left_out_or_mistyped_is_named_in_the_error_summary_in_plain_words(api, book, fin):
+    # The schemas' own words ("Missing data for required field.", "Not a valid integer.") said
+    # what was wrong but not where: a summary of three alike named no field.
+    path = f"/people/{book.ana}/receipts/new"
+    html = refused(fin.post(path, data={**fresh(fin, path), "step": "check", "date": "", "amount": "twelve",
+                                        "source": "council"}), "date", 'value="twelve"')
+    words = text(html)
+    assert "Date received: fill this in" in words and "Amount: use pounds and pence, like 12.50" in words
+    assert "Missing data" not in words and "Not an amount of money" not in words
+    data = {**fresh(fin, "/shared/new"), "name": "Sleep-in", "method": "equal", "capacity": "none",
+            "per_night": "", "weekly": "400.00", "effective_from": ""}
+    words = text(refused(fin.post("/shared/new", data=data), "capacity", 'value="none"'))
+    assert "Number of places: enter a whole number, like 4" in words and "From: fill this in" in words
+    assert "Missing data" not in words and "Not a valid integer" not in words
