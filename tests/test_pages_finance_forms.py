@@ -638,3 +638,15 @@ def test_a_field_left_out_or_mistyped_is_named_in_the_error_summary_in_plain_wor
     words = text(refused(fin.post("/shared/new", data=data), "capacity", 'value="none"'))
     assert "Number of places: enter a whole number, like 4" in words and "From: fill this in" in words
     assert "Missing data" not in words and "Not a valid integer" not in words
+
+
+def test_the_new_person_form_names_the_known_councils_in_full(api, book, fin):
+    # "For example Northshire" led finance to type a short name, and a short name adds a second
+    # council, with the provider's default rules, beside the one meant.
+    api.post("/api/v1/people", {"name": "Bo", "council": "Eastmere City Council"})
+    words = text(fin.get("/people/new").get_data(as_text=True))
+    assert ("The council that pays for their support, its full name: Eastmere City Council or Northshire. "
+            "A name not known here adds a new council.") in words
+    pages_book.user(api, "bro", "--role", "broker")
+    words = text(sign_in(api.app.test_client(), "bro").get("/people/new").get_data(as_text=True))
+    assert "its full name: Eastmere City Council or Northshire." in words and "adds a new council" not in words
