@@ -650,3 +650,11 @@ def test_the_new_person_form_names_the_known_councils_in_full(api, book, fin):
     pages_book.user(api, "bro", "--role", "broker")
     words = text(sign_in(api.app.test_client(), "bro").get("/people/new").get_data(as_text=True))
     assert "its full name: Eastmere City Council or Northshire." in words and "adds a new council" not in words
+
+
+def test_month_end_sent_without_a_month_asks_for_one_to_be_chosen(api, book, fin):
+    # The months are radios: the schema's "Missing data for required field." said nothing a
+    # person could act on.
+    r = fin.post("/month-end", data=fresh(fin, "/month-end"))
+    words = text(refused(r, "month"))
+    assert "Choose the month to issue the statements for" in words and "Missing data" not in words
