@@ -622,3 +622,39 @@ def test_brokers_open_the_forms_the_api_lets_them_use_and_no_others(api, book):
     pages_book.user(api, "pat", "--role", "person", "--person", str(pid))
     pat = sign_in(api.app.test_client(), "pat")
     assert pat.get(f"/people/{pid}/spend/record").status_code == 403 and pat.get("/people/new").status_code == 403
+
+
+def test_a_field_left_out_or_mistyped_is_named_in_the_error_summary_in_plain_words(api, book, fin):
+    # The schemas' own words ("Missing data for required field.", "Not a valid integer.") said
+    # what was wrong but not where: a summary of three alike named no field.
+    path = f"/people/{book.ana}/receipts/new"
+    html = refused(fin.post(path, data={**fresh(fin, path), "step": "check", "date": "", "amount": "twelve",
+                                        "source": "council"}), "date", 'value="twelve"')
+    words = text(html)
+    assert "Date received: fill this in" in words and "Amount: use pounds and pence, like 12.50" in words
+    assert "Missing data" not in words and "Not an amount of money" not in words
+    data = {**fresh(fin, "/shared/new"), "name": "Sleep-in", "method": "equal", "capacity": "none",
+            "per_night": "", "weekly": "400.00", "effective_from": ""}
+    words = text(refused(fin.post("/shared/new", data=data), "capacity", 'value="none"'))
+    assert "Number of places: enter a whole number, like 4" in words and "From: fill this in" in words
+    assert "Missing data" not in words and "Not a valid integer" not in words
+
+
+def test_the_new_person_form_names_the_known_councils_in_full(api, book, fin):
+    # "For example Northshire" led finance to type a short name, and a short name adds a second
+    # council, with the provider's default rules, beside the one meant.
+    api.post("/api/v1/people", {"name": "Bo", "council": "Eastmere City Council"})
+    words = text(fin.get("/people/new").get_data(as_text=True))
+    assert ("The council that pays for their support, its full name: Eastmere City Council or Northshire. "
+            "A name not known here adds a new council.") in words
+    pages_book.user(api, "bro", "--role", "broker")
+    words = text(sign_in(api.app.test_client(), "bro").get("/people/new").get_data(as_text=True))
+    assert "its full name: Eastmere City Council or Northshire." in words and "adds a new council" not in words
+
+
+def test_month_end_sent_without_a_month_asks_for_one_to_be_chosen(api, book, fin):
+    # The months are radios: the schema's "Missing data for required field." said nothing a
+    # person could act on.
+    r = fin.post("/month-end", data=fresh(fin, "/month-end"))
+    words = text(refused(r, "month"))
+    assert "Choose the month to issue the statements for" in words and "Missing data" not in words

@@ -82,6 +82,23 @@ def test_this_month_says_what_came_in_what_it_paid_for_and_the_hours(api, book):
     assert "Hours you used 1 hour 45 minutes" in words and "Hours in your plan 30 hours" in words
 
 
+def test_this_month_s_hours_used_are_the_home_page_s_and_the_statement_s(api, book):
+    # Hours used are delivered and used from the bank (README "One meaning"): "This month" said
+    # only the delivered ones under "Hours you used", so it disagreed with the home page.
+    for day, qty, status, notice in (("2026-11-04", "2.00", "banked", "2026-11-01T09:00"),
+                                     ("2026-11-06", "1.50", "bank_used", None)):
+        api.post(f"/api/v1/people/{book.ana}/deliveries", {
+            "date": day, "start_time": "10:00", "service": "day_support", "quantity": qty, "status": status,
+            "domain": "work_leisure_learning", **({"notice_given_at": notice} if notice else {})})
+    pages_book.user(api, "ana", "--role", "person", "--person", str(book.ana))
+    client = sign_in(api.app.test_client(), "ana")
+    home = text(client.get("/").get_data(as_text=True))
+    month = text(client.get(f"/people/{book.ana}/this-month").get_data(as_text=True))
+    assert "You have used 3 hours 15 minutes so far." in home  # 1.75 delivered and 1.5 from the bank
+    assert "Hours you used 3 hours 15 minutes" in month and "Of these, saved hours 1 hour 30 minutes" in month
+    assert "Hours saved for later 2 hours" in month
+
+
 def test_october_statement_page_has_the_pdf_s_words_and_its_documents(api, book):
     pages_book.user(api, "ana", "--role", "person", "--person", str(book.ana))
     client = sign_in(api.app.test_client(), "ana")

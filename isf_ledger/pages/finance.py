@@ -275,7 +275,8 @@ MONTHS_SHOWN = 6  # the months ended before today that month end may still have 
 
 
 class MonthIn(Schema):
-    month = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-\d{2}$", error="Choose a month"))
+    month = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-\d{2}$", error="Choose a month"),
+                          error_messages={"required": "Choose the month to issue the statements for"})
 
 
 def _months_to_issue(today: date) -> list[dict]:

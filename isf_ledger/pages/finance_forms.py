@@ -34,6 +34,7 @@ from ..workflows.closing import close_fund
 from ..accounts.contingency import contingency_of, record_draw, record_set_aside
 from ..accounts.hours import DeliveryIn as Session, record_deliveries  # one session of support, as the API records it
 from ..models import Rate
+from ..accounts.councils import known_names
 from ..accounts.people import correct_name, create_person, name_history
 from ..accounts.receipt_files import attach_receipt_file, read_upload
 from ..accounts.schemas.contingency import DrawIn, SetAsideIn
@@ -126,14 +127,33 @@ def new_person():
     if sent is not None:
         return sent
     fields = [FormField("name", classes="govuk-!-width-two-thirds", autocomplete="off"),
-              FormField("council", hint="The council that pays for their support, for example Northshire",
-                        classes="govuk-!-width-two-thirds"),
+              FormField("council", hint=council_hint(g.user.role in FINANCE), classes="govuk-!-width-two-thirds"),
               FormField("council_reference", hint="The council's number for this person, if they gave one",
                         classes="govuk-input--width-20")]
     return show(form, fields, title="Add a new person", action=url_for("pages.new_person"), button="Add the person",
                 back=("Back to the dashboard", url_for("pages.dashboard")) if g.user.role in FINANCE
                 else ("Back to your home page", url_for("pages.home")),
                 intro=["Their fund opens today."])
+
+
+KNOWN_COUNCILS_SHOWN = 10  # more than this, and the hint names one as an example
+
+
+def council_hint(may_add: bool) -> str:
+    """The council field's hint: the known councils' names in full. "For example Northshire" led
+    finance to type a short name, which adds a second council (with the provider's default rules)
+    beside Northshire County Council."""
+    known = known_names(db.session)
+    if not known:
+        names = ""
+    elif len(known) == 1:
+        names = f": {known[0]}"
+    elif len(known) <= KNOWN_COUNCILS_SHOWN:
+        names = ": " + ", ".join(known[:-1]) + " or " + known[-1]
+    else:
+        names = f", for example {known[0]}"
+    return (f"The council that pays for their support, its full name{names}."
+            + (" A name not known here adds a new council." if may_add else ""))
 
 
 # --- 2. A delivery ------------------------------------------------------------------------------

@@ -16,12 +16,14 @@ same page. The key is kept with the API's (idempotency.py), under a "page:" pref
 """
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Callable
 
 import sqlalchemy as sa
 from flask import g, redirect, request
 from marshmallow import Schema, ValidationError, fields
+from marshmallow.validate import OneOf
 from sqlalchemy.exc import IntegrityError
 
 from ..db import db
@@ -68,8 +70,23 @@ class PageForm:
         """Show `details` (field -> messages, as in the API's errors) beside their fields."""
         for field, msgs in details.items():
             field = field if field in self.names() or field in self.also else "_form"
-            text = self.messages.get(field) or _first(msgs)
+            text = self.messages.get(field) or self.where(field, _first(msgs))
             self.errors.setdefault(field, text[:1].upper() + text[1:])
+
+    def where(self, field: str, text: str) -> str:
+        """A schema's own words for a field left out or mistyped ("Missing data for required
+        field.") say what is wrong but not where; in the error summary each one says its field:
+        "Date received: fill this in" for one left out, "Amount: use pounds and pence, like 12.50"."""
+        if field == "_form" or text.strip() not in MISSING and text.strip().casefold() not in PLAIN:
+            return text
+        label = re.sub(r"\s*\([^)]*\)\s*$", "", self.labels.get(field) or field.replace("_", " ").capitalize())
+        label = label.rstrip("?: ")
+        if text.strip() in MISSING:
+            schema_field = self.names().get(field)
+            choose = isinstance(schema_field, fields.Boolean) or any(
+                isinstance(v, OneOf) for v in getattr(schema_field, "validators", []))
+            return f"{label}: {'choose one' if choose else 'fill this in'}"
+        return f"{label}: {PLAIN[text.strip().casefold()]}"
 
     def refuse_error(self, e: LedgerError) -> None:
         """Show an operation's refusal: beside the fields it names, else its message at the top (a
@@ -123,6 +140,18 @@ class PageForm:
                 raise
             return redirect(seen.body, 303)
         return redirect(target, 303)
+
+
+MISSING = {"Missing data for required field.", "Field may not be null."}  # marshmallow's words
+PLAIN = {  # marshmallow's and money.py's words for a mistyped field -> plain words, the field named before them
+    "not a valid integer.": "enter a whole number, like 4",
+    "not a valid number.": "enter a number, like 2.5",
+    "not a decimal number": "enter a number, like 2.5",
+    "not a valid date.": "enter a real date",
+    "not a valid boolean.": "choose yes or no",
+    "not a valid string.": "enter it as text",
+    'not an amount of money: use pounds and pence, e.g. "12.50"': "use pounds and pence, like 12.50",
+}
 
 
 def typed(field, text: str):

@@ -151,7 +151,7 @@ def this_month(person_id: int):
     received = _received_by_source(person_id, today)
     shared = shared_working(db.session, person_id, today.replace(day=1), clock.month_end(today))
     return render_template("pages/person_month.html", person=person, f=f, today=today, received=received,
-                           shared=shared, title="This month so far")
+                           shared=shared, used_hours=Decimal(hours_used(f["hours"])), title="This month so far")
 
 
 def _received_by_source(person_id: int, today: date) -> list[tuple[str, str]]:
