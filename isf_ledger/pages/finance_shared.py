@@ -8,6 +8,7 @@ figures are shared_support.report.month_json's, as the API answers them.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from marshmallow import Schema
 from flask import g, render_template, url_for
 
 from .. import clock
@@ -164,8 +165,8 @@ def review_member_form(arrangement_id: int, membership_id: int):
                                membership_id=membership_id), button="Save the review")
 
 
-class MonthIn(__import__("marshmallow").Schema):
-    pass
+class MonthIn(Schema):
+    """The month's charge form has no fields: the month is in the path."""
 
 
 @bp.route("/shared/<int:arrangement_id>/charges/<month>", methods=["GET", "POST"])
