@@ -100,6 +100,8 @@ def axe_violations(page) -> list[dict]:
 def check_page(page, name: str, errors: list[str] | None = None) -> None:
     """axe finds nothing on the page as it is: at the test's width, at 320 px and at 200% zoom.
     Screenshots of each go to test-artifacts/screenshots/NAME-*.png."""
+    # A click that submits waits only until the next page starts to arrive: axe reads it whole.
+    page.wait_for_load_state("load")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     size = page.viewport_size
     found = {}

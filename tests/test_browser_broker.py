@@ -5,6 +5,8 @@ checked, then recorded. axe-core finds nothing on any page in any state, at 375 
 200% zoom (screenshots in test-artifacts/screenshots/broker-*)."""
 from __future__ import annotations
 
+from playwright.sync_api import expect
+
 import pages_book
 from browser import browser_context_args, browser_type_launch_args, check_page, live, watch  # noqa: F401
 from pages_book import PNG
@@ -20,22 +22,23 @@ def test_a_broker_on_a_phone_records_a_week_and_a_spend_with_a_photo(api, monkey
     sign_in(page, live, "bro")
     check_page(page, "broker-home", errors)
     page.get_by_role("navigation", name="Your pages").get_by_role("link", name="People and their week").click()
-    assert page.locator("h1").inner_text() == "People and their week"
+    expect(page.locator("h1")).to_have_text("People and their week")
     check_page(page, "broker-people", errors)
 
     # The week: Monday and Tuesday can be recorded; the rest of the week is still to come.
     page.get_by_role("link", name="Record the week for Siân Ó Briain").click()
-    assert page.locator("h1").inner_text() == "Week of 9 November 2026"
+    expect(page.locator("h1")).to_have_text("Week of 9 November 2026")
     check_page(page, "broker-week", errors)
     page.get_by_role("button", name="Record the week").click()
-    assert page.locator(".govuk-error-summary").is_visible() and page.locator("#s0_status-error").is_visible()
+    expect(page.locator(".govuk-error-summary")).to_be_visible()
+    expect(page.locator("#s0_status-error")).to_be_visible()
     check_page(page, "broker-week-nothing-marked", errors)
     monday = page.get_by_role("group", name="Day support: 1 hour 30 minutes planned. What happened?").first
     monday.get_by_label("Delivered").check()
     page.locator("#s1_status-4").check()  # Tuesday: not used, without notice
     page.locator("#s1_quantity").fill("an hour")
     page.get_by_role("button", name="Record the week").click()
-    assert page.locator("#s1_quantity-error").is_visible()
+    expect(page.locator("#s1_quantity-error")).to_be_visible()
     assert page.locator("#s1_quantity").input_value() == "an hour" and page.locator("#s0_status-2").is_checked()
     check_page(page, "broker-week-refused", errors)
     page.locator("#s1_quantity").fill("1.00")
@@ -49,14 +52,15 @@ def test_a_broker_on_a_phone_records_a_week_and_a_spend_with_a_photo(api, monkey
     # Spend: one question a page, a photo of the receipt, the answers checked, then recorded.
     page.get_by_role("link", name="Back to everyone").click()
     page.get_by_role("link", name="Record spend for Siân Ó Briain").click()
-    assert page.locator("h1").inner_text() == "What was bought?"
+    expect(page.locator("h1")).to_have_text("What was bought?")
     check_page(page, "broker-spend-what", errors)
     page.get_by_label("What was bought, in a few words").fill("Cinema ticket")
     page.get_by_label("Leisure").check()
     page.get_by_role("button", name="Continue").click()
     page.get_by_label("How much was it?").fill("eight pounds")
     page.get_by_role("button", name="Continue").click()
-    assert page.locator("#amount-error").is_visible() and page.get_by_label("How much was it?").input_value() == "eight pounds"
+    expect(page.locator("#amount-error")).to_be_visible()
+    expect(page.get_by_label("How much was it?")).to_have_value("eight pounds")
     check_page(page, "broker-spend-amount-refused", errors)
     page.get_by_label("How much was it?").fill("8.40")
     page.get_by_role("button", name="Continue").click()
@@ -68,13 +72,13 @@ def test_a_broker_on_a_phone_records_a_week_and_a_spend_with_a_photo(api, monkey
     check_page(page, "broker-spend-domain", errors)
     page.get_by_label("Work, leisure and learning").check()
     page.get_by_role("button", name="Continue").click()
-    assert page.locator("h1").inner_text() == "Add a photo of the receipt"
+    expect(page.locator("h1")).to_have_text("Add a photo of the receipt")
     file_input = page.locator("#file")
     assert file_input.get_attribute("accept") == "image/*,application/pdf" and file_input.get_attribute("capture")
     check_page(page, "broker-spend-receipt", errors)
     file_input.set_input_files({"name": "ticket.png", "mimeType": "image/png", "buffer": PNG})
     page.get_by_role("button", name="Continue").click()
-    assert page.locator("h1").inner_text() == "Check the spend before it is recorded"
+    expect(page.locator("h1")).to_have_text("Check the spend before it is recorded")
     assert page.locator("#amount").inner_text() == "£8.40" and "ticket.png" in page.locator("#receipt").inner_text()
     check_page(page, "broker-spend-check", errors)
     page.get_by_role("button", name="Record the spend").click()

@@ -4,6 +4,8 @@ refused form that keeps what was typed. axe-core finds nothing on any page in an
 1280 px, 320 px and 200% zoom (screenshots in test-artifacts/screenshots/finance-*)."""
 from __future__ import annotations
 
+from playwright.sync_api import expect
+
 import pages_book
 from browser import browser_context_args, browser_type_launch_args, check_page, live, watch  # noqa: F401
 from test_browser_person import sign_in
@@ -16,7 +18,7 @@ def test_finance_records_a_receipt_sees_the_fee_and_reverses_it_with_a_reason(ap
     sign_in(page, live, "fin")
     check_page(page, "finance-home", errors)
     page.get_by_role("navigation", name="Your pages").get_by_role("link", name="Dashboard").click()
-    assert page.locator("h1").inner_text() == "Dashboard"
+    expect(page.locator("h1")).to_have_text("Dashboard")
     check_page(page, "finance-dashboard", errors)
     page.locator("#funds thead a", has_text="Balance").click()
     assert page.url.endswith("/dashboard?sort=balance")
@@ -28,13 +30,13 @@ def test_finance_records_a_receipt_sees_the_fee_and_reverses_it_with_a_reason(ap
     check_page(page, "finance-receipt", errors)
     page.get_by_label("Amount").fill("12 pounds")
     page.get_by_role("button", name="Continue").click()
-    assert page.locator(".govuk-error-summary").is_visible()
+    expect(page.locator(".govuk-error-summary")).to_be_visible()
     assert page.locator("#amount").input_value() == "12 pounds"
     check_page(page, "finance-receipt-refused", errors)
     page.get_by_label("Amount").fill("1250.00")
     page.get_by_label("Reference (optional)").fill("Invoice Ω-7")
     page.get_by_role("button", name="Continue").click()
-    assert page.locator("h1").inner_text() == "Check the receipt before it is recorded"
+    expect(page.locator("h1")).to_have_text("Check the receipt before it is recorded")
     fee = page.locator("#fee").inner_text()
     assert fee.startswith("£")
     check_page(page, "finance-receipt-check", errors)
@@ -48,7 +50,7 @@ def test_finance_records_a_receipt_sees_the_fee_and_reverses_it_with_a_reason(ap
     page.locator(f"#line-{got['transaction_id']}").get_by_role("link", name="Reverse").click()
     check_page(page, "finance-reverse", errors)
     page.get_by_role("button", name="Continue").click()
-    assert page.locator("#reason-error").is_visible()
+    expect(page.locator("#reason-error")).to_be_visible()
     check_page(page, "finance-reverse-refused", errors)
     page.get_by_label("Why is it being reversed?").fill("Paid into the wrong fund")
     page.get_by_role("button", name="Continue").click()
@@ -78,12 +80,12 @@ def test_an_admin_creates_a_user_and_disables_another_who_is_signed_out(api, mon
     page.get_by_label("Person's id (a person's user)").fill(str(book.ana))
     page.get_by_label("Password", exact=True).fill("short")
     page.get_by_role("button", name="Create the user").click()
-    assert page.locator("#password-error").is_visible()
+    expect(page.locator("#password-error")).to_be_visible()
     assert page.get_by_label("Name", exact=True).input_value() == "Zoë Ng"
     check_page(page, "admin-users-refused", errors)
     page.get_by_label("Password", exact=True).fill(pages_book.PASSWORD)
     page.get_by_role("button", name="Create the user").click()
-    assert page.locator("#new-token").is_visible()
+    expect(page.locator("#new-token")).to_be_visible()
     check_page(page, "admin-users-created", errors)
     page.get_by_role("button", name="Disable leaver").click()
     assert "The user is disabled." in page.content()

@@ -5,6 +5,8 @@ and then filled in properly. axe-core finds nothing on any page in any state, at
 and 200% zoom (screenshots in test-artifacts/screenshots/forms-*)."""
 from __future__ import annotations
 
+from playwright.sync_api import expect
+
 import pages_book
 from browser import browser_context_args, browser_type_launch_args, check_page, live, watch  # noqa: F401
 from test_browser_person import sign_in
@@ -28,13 +30,13 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
     check_page(page, "forms-person", errors)
     page.get_by_label("Council", exact=True).fill("Northshire")
     page.get_by_role("button", name="Add the person").click()
-    assert page.locator("#name-error").is_visible()
+    expect(page.locator("#name-error")).to_be_visible()
     assert page.get_by_label("Council", exact=True).input_value() == "Northshire"
     check_page(page, "forms-person-refused", errors)
     page.get_by_label("Full name").fill("Zoë Ní Bhriain")
     page.get_by_role("button", name="Add the person").click()
     assert "The person and their fund are created." in banner(page)
-    assert page.locator("h1").inner_text() == "Zoë Ní Bhriain"
+    expect(page.locator("h1")).to_have_text("Zoë Ní Bhriain")
     check_page(page, "forms-person-created", errors)
 
     # 2. A delivery, from Ana's page.
@@ -43,7 +45,8 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
     check_page(page, "forms-delivery", errors)
     page.get_by_label("Hours", exact=True).fill("lots")
     page.get_by_role("button", name="Record the delivery").click()
-    assert page.locator("#quantity-error").is_visible() and page.get_by_label("Hours", exact=True).input_value() == "lots"
+    expect(page.locator("#quantity-error")).to_be_visible()
+    expect(page.get_by_label("Hours", exact=True)).to_have_value("lots")
     check_page(page, "forms-delivery-refused", errors)
     page.get_by_label("Hours", exact=True).fill("2.25")
     page.get_by_label("Day support").check()
@@ -62,7 +65,7 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
     page.get_by_label("Amount", exact=True).fill("12.34")
     page.get_by_label("Who was paid").fill("Café Ümit")
     page.get_by_role("button", name="Record the spend").click()
-    assert page.locator("#description-error").is_visible()
+    expect(page.locator("#description-error")).to_be_visible()
     assert page.get_by_label("Who was paid").input_value() == "Café Ümit"
     check_page(page, "forms-spend-refused", errors)
     page.get_by_label("What it was for").fill("Lunch out with a friend")
@@ -81,7 +84,8 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
     page.get_by_label("Planned hours a week").fill("lots")
     page.locator("#line-0-outcome").fill("Stays well at home")
     page.get_by_role("button", name="Add the plan version").click()
-    assert page.locator("#hours-day_support-error").is_visible() and page.locator("#line-0-domain-error").is_visible()
+    expect(page.locator("#hours-day_support-error")).to_be_visible()
+    expect(page.locator("#line-0-domain-error")).to_be_visible()
     assert page.locator("#line-0-outcome").input_value() == "Stays well at home"
     check_page(page, "forms-plan-refused", errors)
     page.get_by_label("Planned hours a week").fill("8.00")
@@ -110,7 +114,7 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
         for label, value in bad.items():
             page.get_by_label(label, exact=True).fill(value)
         page.get_by_role("button", name=button).click()
-        assert page.locator(".govuk-error-summary").is_visible(), name
+        expect(page.locator(".govuk-error-summary")).to_be_visible()
         for label, value in bad.items():
             assert page.get_by_label(label, exact=True).input_value() == value, name
         check_page(page, f"{name}-refused", errors)
@@ -129,12 +133,12 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
     check_page(page, "forms-council", errors)
     page.get_by_label("Days of notice before a surplus is taken back").fill("400")
     page.get_by_role("button", name="Save the rules").click()
-    assert page.locator("#surplus_notice_days-error").is_visible()
+    expect(page.locator("#surplus_notice_days-error")).to_be_visible()
     check_page(page, "forms-council-refused", errors)
     page.get_by_label("Days of notice before a surplus is taken back").fill("14")
     page.get_by_role("button", name="Save the rules").click()
     assert "The council's rules are saved." in banner(page)
-    assert page.locator("#history tbody tr").count() == 1
+    expect(page.locator("#history tbody tr")).to_have_count(1)
     check_page(page, "forms-council-saved", errors)
 
     # 11. The rate card: refused, then a rate added.
@@ -144,7 +148,8 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
     page.get_by_label("Service", exact=True).fill("waking_night")
     page.get_by_label("Rate", exact=True).fill("lots")
     page.get_by_role("button", name="Add the rate").click()
-    assert page.locator("#rate-error").is_visible() and page.get_by_label("Service", exact=True).input_value() == "waking_night"
+    expect(page.locator("#rate-error")).to_be_visible()
+    expect(page.get_by_label("Service", exact=True)).to_have_value("waking_night")
     check_page(page, "forms-rates-refused", errors)
     page.get_by_label("Night").check()
     page.get_by_label("Rate", exact=True).fill("110.00")
@@ -161,7 +166,7 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
     page.get_by_label("Name", exact=True).fill("Sleep-in, 12 Rowan Close")
     page.get_by_label("Number of places").fill("3")
     page.get_by_role("button", name="Set it up").click()
-    assert page.locator("#per_night-error").is_visible()
+    expect(page.locator("#per_night-error")).to_be_visible()
     check_page(page, "forms-shared-new-refused", errors)
     page.get_by_label("Cost a night (or leave empty and give a weekly cost)").fill("62.40")
     page.get_by_label("From", exact=True).fill("2026-10-01")
@@ -172,7 +177,7 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
     page.get_by_label("The person's id").fill(str(book.ana))
     page.get_by_label("Joins on").fill("2026-10-01")
     page.get_by_role("button", name="Add the member").click()
-    assert page.locator("#recorded_by-error").is_visible()
+    expect(page.locator("#recorded_by-error")).to_be_visible()
     check_page(page, "forms-shared-member-refused", errors)
     page.get_by_label("Who recorded their agreement").fill("Sam Broker")
     page.get_by_role("button", name="Add the member").click()
@@ -190,11 +195,12 @@ def test_finance_fills_in_the_forms_for_a_fund(api, monkeypatch, tmp_path, live,
     check_page(page, "forms-close", errors)
     page.get_by_label("Reference", exact=True).fill("NS-END-1")
     page.get_by_role("button", name="Continue").click()
-    assert page.locator("#destination-error").is_visible() and page.get_by_label("Reference", exact=True).input_value() == "NS-END-1"
+    expect(page.locator("#destination-error")).to_be_visible()
+    expect(page.get_by_label("Reference", exact=True)).to_have_value("NS-END-1")
     check_page(page, "forms-close-refused", errors)
     page.get_by_label("Back to the council").check()
     page.get_by_role("button", name="Continue").click()
-    assert page.locator("h1").inner_text() == "Check before the fund closes"
+    expect(page.locator("h1")).to_have_text("Check before the fund closes")
     assert page.locator("#paid-out-total").inner_text() == "£8,100.00"
     check_page(page, "forms-close-check", errors)
     page.get_by_role("button", name="Close the fund").click()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 import pages_book
 from browser import browser_context_args, browser_type_launch_args, check_page, live, watch  # noqa: F401
@@ -30,30 +31,30 @@ def test_finance_imports_a_file_with_one_bad_row_then_a_good_file(api, monkeypat
     errors = watch(page)
     sign_in(page, live, "fin")
     page.get_by_role("navigation", name="Your pages").get_by_role("link", name="Imports").click()
-    assert page.locator("h1").inner_text() == "Import deliveries"
+    expect(page.locator("h1")).to_have_text("Import deliveries")
     check_page(page, "ops-imports", errors)
     page.get_by_role("button", name="Upload and import").click()  # no file chosen
-    assert page.locator("#file-error").is_visible()
+    expect(page.locator("#file-error")).to_be_visible()
     check_page(page, "ops-imports-refused", errors)
 
     bad = csv_file(GOOD.format(p=book.ana, n=1),
                    f"{book.ana},2026-11-04,10:00,gardening,1.00,delivered,,personal_care,V-2")
     _upload(page, bad, "visits with a mistake.csv")
-    assert page.locator("h1").inner_text() == "The file was not imported"
+    expect(page.locator("h1")).to_have_text("The file was not imported")
     cells = page.locator("#bad-rows tbody tr").first.locator("td").all_inner_texts()
     assert cells[:2] == ["3", "service"] and cells[2].startswith("no rate for gardening on 2026-11-04")
-    assert page.locator("#bad-rows tbody tr").count() == 1
+    expect(page.locator("#bad-rows tbody tr")).to_have_count(1)
     check_page(page, "ops-import-bad-row", errors)
 
     page.get_by_role("link", name="Upload the file again").click()
     good = csv_file(GOOD.format(p=book.ana, n=1), GOOD.format(p=book.bo, n=2))
     _upload(page, good, "visits.csv")
-    assert page.locator("h1").inner_text() == "The file is imported"
+    expect(page.locator("h1")).to_have_text("The file is imported")
     assert page.locator("#written").inner_text() == "2"
     assert "Charged to their funds\t£80.00" in page.locator("#summary").inner_text()
     check_page(page, "ops-import-done", errors)
     page.get_by_role("link", name="Import another file").click()
-    assert page.locator("#recent tbody tr").count() == 2
+    expect(page.locator("#recent tbody tr")).to_have_count(2)
     check_page(page, "ops-imports-recent", errors)
 
 
@@ -105,19 +106,19 @@ def test_finance_runs_month_end_for_a_past_month_and_opens_the_delivery_log(api,
     assert page.locator("#issued").inner_text() == "2"
     check_page(page, "ops-month-end-issued", errors)
     page.get_by_role("link", name="See how each statement for 2026-11 was sent").click()
-    assert page.locator("h1").inner_text() == "Delivery log for November 2026"
+    expect(page.locator("h1")).to_have_text("Delivery log for November 2026")
     check_page(page, "ops-deliveries-november", errors)
 
     page.goto(f"{live}/month-end")
     page.get_by_role("link", name="Delivery log for October 2026").click()
-    assert page.locator(".govuk-summary-card").count() == 1  # Bo's e-mail needs a check
+    expect(page.locator(".govuk-summary-card")).to_have_count(1)  # Bo's e-mail needs a check
     check_page(page, "ops-deliveries-check", errors)
     with page.expect_download() as got:
         page.get_by_role("link", name="Download the letters to post (PDF, 1 letter)").click()
     assert got.value.suggested_filename == "print-batch-2026-10.pdf"
     page.get_by_role("button", name="Send it again").click()
     assert "It will be sent again on the next run." in page.content()
-    assert page.locator(".govuk-summary-card").count() == 0
+    expect(page.locator(".govuk-summary-card")).to_have_count(0)
     check_page(page, "ops-deliveries-resolved", errors)
 
 
@@ -132,7 +133,8 @@ def test_an_admin_filters_the_audit_log_and_a_bad_filter_is_refused_beside_its_f
     check_page(page, "ops-audit-log", errors)
     page.get_by_label("Person’s id").fill("ana")
     page.get_by_role("button", name="Show").click()
-    assert page.locator("#person_id-error").is_visible() and page.get_by_label("Person’s id").input_value() == "ana"
+    expect(page.locator("#person_id-error")).to_be_visible()
+    expect(page.get_by_label("Person’s id")).to_have_value("ana")
     check_page(page, "ops-audit-log-refused", errors)
     page.get_by_label("Person’s id").fill("")
     page.get_by_label("Action").select_option("POST")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from playwright.sync_api import expect
+
 import pages_book
 from browser import browser_context_args, browser_type_launch_args, check_page, focus_is_visible, live, watch  # noqa: F401
 from pages_book import PASSWORD, pounds
@@ -26,13 +28,13 @@ def test_a_person_reads_what_is_left_and_downloads_october_s_pdf(api, monkeypatc
     page.goto(f"{live}/login")
     check_page(page, "login", errors)
     sign_in(page, live, "ana", "not the password")
-    assert page.locator(".govuk-error-summary").is_visible()
+    expect(page.locator(".govuk-error-summary")).to_be_visible()
     assert page.title().startswith("Error: Sign in")
     check_page(page, "login-error", errors)
 
     sign_in(page, live, "ana")
     assert page.url == f"{live}/"
-    assert page.locator("h1").inner_text() == "Your money"
+    expect(page.locator("h1")).to_have_text("Your money")
     assert page.locator("#left-now").inner_text() == pounds(book.left_now)
     assert "Money is building up." in page.locator("#pace-sentence").inner_text()
     check_page(page, "person-home", errors)
@@ -41,7 +43,7 @@ def test_a_person_reads_what_is_left_and_downloads_october_s_pdf(api, monkeypatc
     check_page(page, "person-statements", errors)
     page.get_by_role("link", name="October 2026").click()
     assert page.url == f"{live}/people/{book.ana}/statements/2026-10"
-    assert page.locator("h1").inner_text() == "Your money for October 2026"
+    expect(page.locator("h1")).to_have_text("Your money for October 2026")
     assert f"You have {pounds(book.october_closing)} at the end of October." in page.content()
     check_page(page, "person-statement-october", errors)
     with page.expect_download() as got:
@@ -85,7 +87,7 @@ def test_a_family_member_sees_the_same_and_not_another_person_s_fund(api, monkey
         response = page.goto(f"{live}{path}")
         assert response.status == 403, path
         assert "9,000" not in page.content() and "Bo" not in page.locator("main").inner_text()
-    assert page.locator("h1").inner_text() == "You cannot see this page"
+    expect(page.locator("h1")).to_have_text("You cannot see this page")
     errors.clear()  # the browser logs each 403 it was sent; the page itself is checked below
     check_page(page, "error-403", errors)
 

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import openpyxl
+from playwright.sync_api import expect
 
 import review_book
 from browser import browser_context_args, browser_type_launch_args, check_page, live, watch  # noqa: F401
@@ -34,8 +35,8 @@ def test_an_auditor_finds_their_person_reads_hours_per_week_and_downloads_the_re
     user(api, "reviewer", "--role", "auditor", "--council", "Northshire")
     errors = watch(page)
     sign_in(page, live, "reviewer")
-    assert page.locator("h1").inner_text() == "Northshire’s people"
-    assert page.locator("#people tbody tr").count() == 2
+    expect(page.locator("h1")).to_have_text("Northshire’s people")
+    expect(page.locator("#people tbody tr")).to_have_count(2)
     check_page(page, "reviewer-home", errors)
 
     page.get_by_label("Find a person by name or council reference").fill("NS-0042")
@@ -44,7 +45,7 @@ def test_an_auditor_finds_their_person_reads_hours_per_week_and_downloads_the_re
     check_page(page, "reviewer-search", errors)
     page.get_by_role("link", name="Łukasz Nowak").click()
     assert page.url == f"{live}/people/{book['ana']}"
-    assert page.locator("h1").inner_text() == "Review of Łukasz Nowak’s fund"
+    expect(page.locator("h1")).to_have_text("Review of Łukasz Nowak’s fund")
     weeks = page.locator("#weeks tbody tr")
     assert [weeks.nth(i).locator("th, td").all_inner_texts()[:3] for i in range(weeks.count())][1:3] == \
         [["2026-W41", "7.00", "5.00"], ["2026-W42", "7.00", "7.50"]]
@@ -69,7 +70,7 @@ def test_a_person_asks_about_a_line_and_later_sees_the_answer(api, monkeypatch, 
     errors = watch(page)
     sign_in(page, live, "lukasz")
     page.get_by_role("navigation", name="Your pages").get_by_role("link", name="Your questions").click()
-    assert page.locator("h1").inner_text() == "Questions about your money"
+    expect(page.locator("h1")).to_have_text("Questions about your money")
     check_page(page, "person-questions-empty", errors)
 
     page.get_by_role("navigation", name="Your pages").get_by_role("link", name="What was spent on you").click()
@@ -77,7 +78,7 @@ def test_a_person_asks_about_a_line_and_later_sees_the_answer(api, monkeypatch, 
     assert page.url == f"{live}/people/{book['ana']}/queries?spend_id={book['spend']}"
     assert "Taxi Co: Taxi to drama" in page.locator("#about").inner_text()
     page.get_by_role("button", name="Send my question").click()  # nothing typed
-    assert page.locator(".govuk-error-summary").is_visible()
+    expect(page.locator(".govuk-error-summary")).to_be_visible()
     assert page.title().startswith("Error: ")
     check_page(page, "person-questions-error")  # a 422 is logged as a failed load: no console check
     page.get_by_label("Your question").fill("I did not go to drama on the 9th")
