@@ -4,10 +4,6 @@ It keeps the ledger's invariants in one place: legs that sum to zero, never two 
 funds in one transaction, nothing written to a closed fund, nothing dated into a month whose
 statement is issued, fund rows locked in a fixed order, and a monthly checkpoint per account
 so that a balance never re-reads all history.
-
-A provider account's checkpoint for a month is split over CHECKPOINT_SLOTS rows: every posting
-moves client money, and one row a month would be locked by each writer until it commits, so
-every fund's writers would queue behind each other's (see AccountMonth).
 """
 from __future__ import annotations
 
@@ -16,7 +12,6 @@ from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from ..clock import month_end, month_start, next_month
 from ..errors import Conflict
@@ -25,11 +20,6 @@ from .kinds import REVERSAL, kind_of
 from ..models import Account, AccountKindMonth, AccountMonth, Fund, Posting, Transaction
 
 PERSON_ACCOUNTS = ("available", "contingency")
-# Rows a provider account's month is split over; a database transaction writes one of them (its
-# first fund's), so two writers of different funds rarely wait for each other, and transactions
-# that share a slot take its rows in the order they took the one row before: no new deadlock.
-CHECKPOINT_SLOTS = 64
-_SLOT = "isf_checkpoint_slot"
 
 
 class LedgerBug(AssertionError):
@@ -209,7 +199,6 @@ def post(session, entries: list[Entry], funds: dict[int, Fund], user_id: int | N
         if e.person_id is not None and e.person_id not in funds:
             raise LedgerBug(f"fund {e.person_id} was not locked before posting")
     ids = _allocate_ids(session, len(entries))
-    slot = _checkpoint_slot(session, entries)
     postings, headers, months = [], [], {}
     for txn_id, e in zip(ids, entries):
         day = accounting_date(funds.get(e.person_id), e.date)
@@ -221,7 +210,7 @@ def post(session, entries: list[Entry], funds: dict[int, Fund], user_id: int | N
         month = month_start(day)
         for account, pence in e.legs:
             postings.append({"transaction_id": txn_id, "account_id": account.id, "date": day, "amount_pence": pence})
-            key = (account.id, month, 0 if account.person_id is not None else slot)
+            key = (account.id, month)
             months[key] = months.get(key, 0) + pence
         headers.append({"id": txn_id, "kind": e.kind, "date": day, "service_date": e.service_date or e.date,
                         "person_id": e.person_id, "description": e.description[:500],
@@ -237,23 +226,8 @@ def post(session, entries: list[Entry], funds: dict[int, Fund], user_id: int | N
     return entries
 
 
-def _checkpoint_slot(session, entries: list[Entry]) -> int:
-    """The slot of the provider accounts' checkpoints this database transaction writes: chosen
-    by its first post (the first fund's person id), kept until it commits or rolls back."""
-    if _SLOT not in session.info:
-        person = next((e.person_id for e in entries if e.person_id is not None), None)
-        session.info[_SLOT] = 0 if person is None else person % CHECKPOINT_SLOTS
-    return session.info[_SLOT]
-
-
-@sa.event.listens_for(Session, "after_transaction_end")
-def _forget_slot(session, transaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_SLOT, None)
-
-
 def _add_to_checkpoints(session, months: dict[tuple, int], model=AccountMonth,
-                        keys=("account_id", "month", "slot")) -> None:
+                        keys=("account_id", "month")) -> None:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(model)
