@@ -200,7 +200,8 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.spend_check.post": FINANCE_OR_BROKER,  # POST /people/<id>/spend/new/check (the spend and its photo)
     "pages.users.get": ADMIN,  # GET /admin/users
     "pages.users.post": ADMIN,  # POST /admin/users (create a user)
-    "pages.disable_user.post": ADMIN,  # POST /admin/users/disable
+    "pages.disable_user.get": ADMIN,  # GET /admin/users/<id>/disable (who, and that they will be signed out at once)
+    "pages.disable_user.post": ADMIN,  # POST /admin/users/<id>/disable (disable them, once)
     "pages.audit_log.get": ADMIN,  # GET /admin/audit-log (paged, filtered by user, action, person, day)
     "pages.audit_log_csv.get": ADMIN,  # GET /admin/audit-log.csv (the filtered rows, formula-safe)
     "pages.imports.get": FINANCE,  # GET /imports

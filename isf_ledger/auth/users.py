@@ -189,6 +189,13 @@ def end_sessions(session, user_id: int) -> None:
     session.execute(sa.update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1))
 
 
+def disable_user(session, user: User) -> None:
+    """Stop the user's token and password from working and end their page sessions at once (the
+    CLI's `users disable` and the admins' page; the caller commits). Their history stays."""
+    user.active = False
+    end_sessions(session, user.id)
+
+
 def can_see_person(user: Caller, person) -> bool:
     """`person` is anything with `id` and `council_id`. The same rule as a SQL filter on many
     people: `scopes.visible_people`."""
@@ -310,8 +317,7 @@ def init_app(app: Flask, directory: Directory) -> None:
     def disable_cmd(name):
         """Stop a user's token and password from working (their history stays)."""
         user = _user_named(name)
-        user.active = False
-        end_sessions(db.session, user.id)
+        disable_user(db.session, user)
         db.session.commit()
         click.echo(f"User {name!r} is disabled: their token and password no longer work, "
                    "and they are signed out of the web pages.")

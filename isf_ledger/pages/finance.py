@@ -337,7 +337,7 @@ def _issue(month: str) -> str:
         said = _month_refusal(first, e)
         if said is None:
             raise
-        raise Invalid("month", said) from None
+        raise Conflict(said, {"month": [said]}, code=e.code) from None  # beside the field, still the API's 409
     return url_for("pages.month_end", issued=done.month, count=done.issued, already=done.already_issued)
 
 

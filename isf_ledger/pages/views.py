@@ -20,12 +20,14 @@ from ..fields import has_control_characters
 from ..money import format_pence
 from ..reports.render_pdf import pounds
 from ..auth.users import caller_by_id, end_sessions, endpoint_key
-from .forms import PageForm
+from .forms import PageForm, refused_status
 from .frame import TEXT_SIZES, save_text_size
 from .signin import reserve_attempt, sign_in
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/assets")
+
+bp.after_request(refused_status)  # a page with a refused form answers 422 (forms.py)
 
 CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)])  # str.translate: remove them
 SIGNED_IN_FOR = 12 * 3600  # seconds a sign-in lasts, however the cookie is kept
