@@ -56,6 +56,8 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "bank_statements.upload.post": FINANCE,  # POST /api/v1/bank-statements
     "bank_statements.one_statement.get": FINANCE,  # GET /api/v1/bank-statements/<id>
     "bank_statements.match_line.post": FINANCE,  # POST /api/v1/bank-statements/<id>/lines/<id>/match
+    "bank_statements.record_interest_.post": FINANCE,  # POST /api/v1/bank-interest
+    "bank_statements.one_interest.get": FINANCE,  # GET /api/v1/bank-interest/<id>
     "councils.Councils.get": ANYONE,  # GET /api/v1/councils
     "councils.Councils.post": FINANCE,  # POST /api/v1/councils
     "councils.OneCouncil.get": NOT_PERSON,  # GET /api/v1/councils/<id>

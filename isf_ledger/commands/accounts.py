@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
 
     app.cli.add_command(import_group)
     app.cli.add_command(receipt_files_group)
+    app.cli.add_command(bank_group)
 
 
 @click.group("receipt-files")
@@ -96,3 +97,46 @@ def import_deliveries_cmd(file):
     note = " (this file was already imported)" if result["already_imported"] else ""
     click.echo(f"{result['rows']} rows: {result['written']} written, {result['skipped']} skipped, "
                f"{result['people']} people, £{format_pence(result['charged'])} charged{note}")
+
+
+@click.group("bank")
+def bank_group():
+    """The client bank account."""
+
+
+@bank_group.command("interest")
+@click.option("--date", "day", required=True, type=click.DateTime(["%Y-%m-%d"]), help="The day the bank paid it.")
+@click.option("--from", "period_from", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="The first day of the period it is for.")
+@click.option("--to", "period_to", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="The last day of the period (included).")
+@click.option("--amount", help="The interest, e.g. 10.00 (may be left out with --line).")
+@click.option("--line", "line_id", type=int, help="The bank statement line it was paid on: matched to it.")
+def bank_interest_cmd(day, period_from, period_to, amount, line_id):
+    """Record interest the bank paid on client money: shared among the funds by their daily
+    balances, or kept by the provider, as the provider's setting (provider set --bank-interest) says."""
+    from ..accounts.interest import record_interest
+    from ..errors import LedgerError
+    from ..money import MoneyError, format_pence, parse_pence
+    from ..provider import current
+
+    try:
+        pence = None if amount is None else parse_pence(amount)
+    except MoneyError as e:
+        click.echo(f"error: amount: {e}", err=True)
+        sys.exit(2)
+    try:
+        out = record_interest(db.session, handling=current(db.session).bank_interest, date=day.date(),
+                              period_from=period_from.date(), period_to=period_to.date(), amount_pence=pence,
+                              line_id=line_id)
+        db.session.commit()
+    except LedgerError as e:
+        db.session.rollback()
+        click.echo(f"error: {e.message}", err=True)
+        sys.exit(1)
+    click.echo(f"Interest {out['id']}: £{format_pence(out['amount'])} for {out['period_from']} to "
+               f"{out['period_to']}, {out['handling']}" + (f" among {sum(s['posted'] for s in out['shares'])} funds"
+                                                            if out["handling"] == "shared" else "") +
+               f"; kept by the provider £{format_pence(out['kept_by_provider'])}"
+               + (f" (£{format_pence(out['closed_fund_shares'])} of it closed funds' shares, to pay on)"
+                  if out["closed_fund_shares"] else ""))
