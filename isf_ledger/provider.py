@@ -24,6 +24,7 @@ from .api_base import ExactBlueprint
 from .db import db, utcnow
 from .fields import Text
 from .idempotency import write
+from .work import unit_of_work
 from .auth.users import guard
 
 DEFAULT_NAME = "Your support provider"
@@ -171,8 +172,8 @@ def init_app(app: Flask) -> None:
             for key, problems in e.messages.items():
                 click.echo(f"{key}: {'; '.join(map(str, problems))}", err=True)
             sys.exit(2)
-        details = update(db.session, changes)
-        db.session.commit()
+        with unit_of_work():
+            details = update(db.session, changes)
         click.echo(f"The provider is {details.name}.")
 
     @provider_cli.command("show")

@@ -30,7 +30,6 @@ def upload(**_):
     try:
         return import_statement(db.session, upload_.stream.read(), upload_.filename or "", g.user.id)
     except (ValueError, OverflowError, csv.Error) as e:  # a date, number or line no bank writes: the file's fault
-        db.session.rollback()
         raise Invalid("file", f"this file cannot be read as a bank statement: {e}") from None
 
 

@@ -7,6 +7,7 @@ import click
 from flask import Flask
 
 from ..db import db
+from ..work import end_reads, unit_of_work
 from ..workflows.self_audit import audit
 
 
@@ -20,7 +21,7 @@ def init_app(app: Flask) -> None:
             for line in found[:20]:
                 click.echo(f"    {line}")
             problems += len(found)
-        db.session.rollback()
+        end_reads()
         if problems:
             click.echo(f"{problems} problem(s) found")
             sys.exit(1)
@@ -44,8 +45,8 @@ def load_receipt_files_cmd(folder):
 
     from ..accounts.receipt_files import legacy_folder, load_folder
 
-    done = load_folder(db.session, Path(folder) if folder else legacy_folder())
-    db.session.commit()
+    with unit_of_work():
+        done = load_folder(db.session, Path(folder) if folder else legacy_folder())
     click.echo(f"{done['loaded']} loaded, {done['already']} already in the database")
     for sha256 in done["missing"]:
         click.echo(f"missing: {sha256}", err=True)
@@ -78,13 +79,12 @@ def import_deliveries_cmd(file):
             bar.update(n)
 
     try:
-        result = import_deliveries(db.session, data, filename=getattr(file, "name", ""),
-                                   progress=progress)
-        db.session.commit()
+        with unit_of_work():
+            result = import_deliveries(db.session, data, filename=getattr(file, "name", ""),
+                                       progress=progress)
         if bar is not None:
             bar.render_finish()
     except LedgerError as e:
-        db.session.rollback()
         click.echo(f"error: {e.message}", err=True)
         for err in e.details.get("errors", []):
             where = ", ".join(x for x in (f"row {err['row']}" if err["row"] else "",

@@ -24,12 +24,10 @@ import sqlalchemy as sa
 from flask import g, redirect, request
 from marshmallow import Schema, ValidationError, fields
 from marshmallow.validate import OneOf
-from sqlalchemy.exc import IntegrityError
 
 from ..db import db
 from ..errors import LedgerError
-from ..idempotency import MAX_KEY_LENGTH, IdempotencyRecord, request_hash
-from ..locks import lock_key
+from ..idempotency import MAX_KEY_LENGTH, IdempotencyRecord, once
 
 KEY_FIELD = "idempotency_key"
 NOT_FIELDS = {"csrf_token", KEY_FIELD}
@@ -117,28 +115,11 @@ class PageForm:
     def write(self, operation: Callable[[], str]):
         """Run `operation` (it writes and returns the path to go on to) once for this form's key,
         commit, and redirect there; a refusal is rolled back and shown on the form (returns None)."""
-        key = f"page:{self.key}"
-        digest = request_hash()
-        lock_key(db.session, f"idempotency:{g.user.id}:{key}")
-        seen = _recorded(key)
-        if seen is not None:
-            db.session.rollback()
-            return redirect(seen.body, 303)
         try:
-            target = operation()
+            target = once(f"page:{self.key}", operation, lambda path: (303, path), lambda seen, _: seen.body)
         except LedgerError as e:
-            db.session.rollback()
             self.refuse_error(e)
             return None
-        db.session.add(IdempotencyRecord(key=key, request_hash=digest, user_id=g.user.id, status=303, body=target))
-        try:
-            db.session.commit()
-        except IntegrityError:  # the same form, sent twice at once: the first one stands
-            db.session.rollback()
-            seen = _recorded(key)
-            if seen is None:
-                raise
-            return redirect(seen.body, 303)
         return redirect(target, 303)
 
 

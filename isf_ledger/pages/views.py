@@ -16,6 +16,7 @@ from marshmallow import Schema, fields as mfields, validate
 from .. import clock
 from ..auth.access import roles_for
 from ..db import db, utcnow
+from ..work import unit_of_work
 from ..fields import has_control_characters
 from ..money import format_pence
 from ..reports.render_pdf import pounds
@@ -108,8 +109,8 @@ def login_post():
                                          f"Try again after {at} (UK time).", 429)
         resp.headers["Retry-After"] = str(math.ceil((until - now).total_seconds()))
         return resp
-    who = sign_in(db.session, name, password, attempt)
-    db.session.commit()
+    with unit_of_work():
+        who = sign_in(db.session, name, password, attempt)
     if who is None:
         return _form_again(name, target, WRONG, 401)
     g.user = SimpleNamespace(id=who.id, name=who.name, role=who.role)  # the audit log names who signed in
@@ -129,8 +130,8 @@ def logout():
     the form, it only ever signs out the user whose session it is."""
     user = _session_user()
     if user is not None:
-        end_sessions(db.session, user.id)
-        db.session.commit()
+        with unit_of_work():
+            end_sessions(db.session, user.id)
         g.user = user  # the audit log names who signed out
     session.clear()
     return redirect(url_for("pages.login"))
@@ -147,6 +148,6 @@ def text_size():
     form = PageForm(TextSizeIn())
     back = local_path(request.form.get("next")) or url_for("pages.home")
     if form.load():
-        save_text_size(g.user.id, form.data["size"])
-        db.session.commit()
+        with unit_of_work():
+            save_text_size(g.user.id, form.data["size"])
     return redirect(back, 303)
