@@ -14,6 +14,7 @@ from ..api_base import ExactBlueprint
 from ..db import db
 from ..auth.users import guard
 from ..reports import actuals as ac
+from ..reports import current
 from ..reports import dashboard as dash
 from ..clock import parse_month
 
@@ -44,6 +45,9 @@ def dashboard(args):
     if args["format"] == "xlsx":
         return Response(dash.render_xlsx(db.session, as_of, args["sort"]), mimetype=XLSX,
                         headers={"Content-Disposition": f'attachment; filename="dashboard-{as_of}.xlsx"'})
+    if as_of == clock.today():  # today's figures are kept as the ledger changes (reports/current.py)
+        return current.current_dashboard(db.session, as_of, page=args["page"], per_page=args["per_page"],
+                                         sort=args["sort"])
     return dash.dashboard(db.session, as_of, page=args["page"], per_page=args["per_page"], sort=args["sort"])
 
 

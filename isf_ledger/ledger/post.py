@@ -17,6 +17,7 @@ from ..clock import month_end, month_start, next_month
 from ..errors import Conflict
 from ..money import format_pence
 from .kinds import REVERSAL, kind_of
+from .fund_figures import add_to_fund_figures
 from ..models import Account, AccountKindMonth, AccountMonth, Fund, Posting, Transaction
 
 PERSON_ACCOUNTS = ("available", "contingency")
@@ -222,6 +223,7 @@ def post(session, entries: list[Entry], funds: dict[int, Fund], user_id: int | N
     session.execute(sa.insert(Transaction.__table__).returning(Transaction.__table__.c.id), headers)
     _add_to_checkpoints(session, months)
     _add_to_kind_checkpoints(session, entries)
+    add_to_fund_figures(session, entries)  # each fund's current figures (ledger/fund_figures.py)
     _refuse_overdrawing(session, entries)
     return entries
 

@@ -10,6 +10,7 @@ from .contingency import ContingencyMovement
 from .spend import ReceiptFile, ReceiptFileContent, Spend
 from .closing import Clawback, FundClosing
 from .queries import FundQuery, QueryAnswer
+from .figures import FundFigureRow
 from .bank_statements import BankClearedItem, BankClearing, BankLine, BankMatch, BankReconciliation, BankStatement
 
 __all__ = [
@@ -47,4 +48,5 @@ __all__ = [
     "FundClosing",
     "FundQuery",
     "QueryAnswer",
+    "FundFigureRow",
 ]

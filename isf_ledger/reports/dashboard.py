@@ -39,6 +39,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from ..ledger.kinds import REVERSAL
+from ..db import among
 from ..models import Account, AccountKindMonth, Council, Delivery, DeliveryReversal, Fund, Person, Posting, Transaction
 from ..accounts.clawback import surplus_above
 from ..accounts.councils import rule_history, rule_on
@@ -94,6 +95,12 @@ class FundFigures:
     hours: dict = field(default_factory=dict)  # recent months: status -> hundredths
     queries_overdue: int = 0  # queries open beyond the working days they are due an answer in
     alerts: list[str] = field(default_factory=list)
+    # What the kept figures (reports/current.py) need besides: the plan year (with a plan in
+    # force), the surplus threshold, and the first day the figures may change with the calendar
+    # alone (None: not before a write; validity.valid_until).
+    year: tuple[date, date] | None = None
+    threshold: int = 0
+    until: date | None = None
 
     def as_json(self) -> dict:
         return {"person_id": self.person_id, "name": self.name, "council": self.council,
@@ -109,17 +116,31 @@ class FundFigures:
                 "queries_overdue": self.queries_overdue, "alerts": self.alerts}
 
 
-def _recent_hours(session, since: date, as_of: date) -> dict[int, dict[str, int]]:
-    """Every person's delivered, refused and provider-cancelled hundredths in the window, in one query."""
-    q = (sa.select(Delivery.person_id, Delivery.status, sa.func.sum(Delivery.quantity_hundredths))
+HOURS = ("delivered", "refused", "provider_cancelled")
+
+
+def _hours_query(since: date, as_of: date, person_ids, session, by_day: bool = False):
+    day = (Delivery.date,) if by_day else ()
+    q = (sa.select(Delivery.person_id, Delivery.status, *day, sa.func.sum(Delivery.quantity_hundredths))
          .outerjoin(DeliveryReversal, DeliveryReversal.delivery_id == Delivery.id)
          .where(DeliveryReversal.id.is_(None), Delivery.date >= since, Delivery.date <= as_of,
-                Delivery.status.in_(("delivered", "refused", "provider_cancelled")))
-         .group_by(Delivery.person_id, Delivery.status))
+                Delivery.status.in_(HOURS))
+         .group_by(Delivery.person_id, Delivery.status, *day))
+    return q if person_ids is None else q.where(among(session, Delivery.person_id, person_ids))
+
+
+def recent_hours(session, since: date, as_of: date, person_ids=None) -> dict[int, dict[str, int]]:
+    """Every person's (or the listed people's) delivered, refused and provider-cancelled
+    hundredths in the window, in one query."""
     out: dict[int, dict[str, int]] = {}
-    for pid, status, total in session.execute(q):
+    for pid, status, total in session.execute(_hours_query(since, as_of, person_ids, session)):
         out.setdefault(pid, {})[status] = int(total)
     return out
+
+
+def hours_window(as_of: date) -> date:
+    """The first day of the RECENT_MONTHS months up to `as_of` the hours' alerts look at."""
+    return add_months(as_of, -RECENT_MONTHS) + timedelta(days=1)
 
 
 # What uses the budget (forecast.USES_BUDGET): the fee, support, shared support and spend.
@@ -227,27 +248,32 @@ def _weeks(available: int, budget: int) -> Decimal | None:
     return (Decimal(available) * 52 / budget).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
-def fund_figures(session, as_of: date, council_id: int | None = None) -> list[FundFigures]:
+def fund_figures(session, as_of: date, council_id: int | None = None, person_ids=None,
+                 read: dict | None = None) -> list[FundFigures]:
     """Every fund's figures and alerts as at `as_of`, by person id (only one council's people,
-    for its reviewers, when `council_id` is given)."""
+    for its reviewers, when `council_id` is given; only `person_ids`' when given). `read`, when
+    given, gets the rows read on the way (people, plans, history, held) for validity.valid_until."""
     q = (sa.select(Person.id, Person.name, Person.council_reference, Fund.closed_on, Council)
          .join(Fund, Fund.person_id == Person.id).join(Council, Council.id == Person.council_id)
          .order_by(Person.id))
     if council_id is not None:
         q = q.where(Person.council_id == council_id)
+    if person_ids is not None:
+        q = q.where(among(session, Person.id, sorted(person_ids)))
     people = session.execute(q).all()
     ids = [p[0] for p in people]
     if not ids:
         return []
-    held = positions(session, None if council_id is None else ids, as_of)
+    some = council_id is not None or person_ids is not None
+    held = positions(session, ids if some else None, as_of)
     plans = plans_by_person(session, ids)
     got = received_by_person(session, ids, as_of)
     history = rule_history(session, {p[4].id for p in people})
     years = {pid: plan_year(plans.get(pid, []), as_of) for pid in ids}
     starts = {pid: y[0] for pid, y in years.items() if y}
     used = _plan_year_use(session, starts, as_of) if starts else {}
-    since = add_months(as_of, -RECENT_MONTHS) + timedelta(days=1)
-    recent = _recent_hours(session, since, as_of)
+    since = hours_window(as_of)
+    recent = recent_hours(session, since, as_of, ids if some else None)
     overdue = overdue_by_person(session, as_of)
     out, watch = [], {}  # watch: pid -> (the first day the surplus must have lasted from, what it must beat)
     for pid, name, ref, closed_on, council in people:
@@ -261,6 +287,7 @@ def fund_figures(session, as_of: date, council_id: int | None = None) -> list[Fu
         f.weeks_held = _weeks(f.available, f.annual_budget)
         weeks = rule_on(session, "surplus_threshold_weeks", council, plan, as_of, history)
         threshold, f.surplus = surplus_above(f.available, f.bank_value, weeks, f.annual_budget)
+        f.threshold = threshold
         if f.surplus:
             weeks = rule_on(session, "surplus_alert_weeks", council, plan, as_of, history)
             watch[pid] = (as_of - timedelta(weeks=weeks) + timedelta(days=1), f.bank_value + threshold)
@@ -271,27 +298,36 @@ def fund_figures(session, as_of: date, council_id: int | None = None) -> list[Fu
         year = years[pid]
         if year is not None and plan is not None:
             start, end = year
+            f.year = year
             f.spent, f.spent_on_support = used.get(pid, (0, 0))
             f.pace = round_half_up(Decimal(f.annual_budget) * ((as_of - start).days + 1) / ((end - start).days + 1))
-        f.hours = {s: recent.get(pid, {}).get(s, 0) for s in ("delivered", "refused", "provider_cancelled")}
+        f.hours = {s: recent.get(pid, {}).get(s, 0) for s in HOURS}
         f.queries_overdue = overdue.get(pid, 0)
         out.append(f)
     low = _lowest_available(session, {pid: w[0] for pid, w in watch.items()}, as_of)
     for f in out:
         f.surplus_lasting = f.person_id in watch and low[f.person_id] - watch[f.person_id][1] > 0
         f.alerts = _alerts(f)
+    if read is not None:
+        read.update(people=people, plans=plans, history=history, held=held)
     return out
 
 
-def _alerts(f: FundFigures) -> list[str]:
-    h = f.hours
+def hours_alerts(h: dict[str, int]) -> tuple[bool, bool]:
+    """(many_refusals, many_provider_cancellations) from recent hours."""
     given = h["delivered"] + h["provider_cancelled"]
+    return (h["refused"] > 0 and h["refused"] > h["delivered"] * REFUSAL_SHARE,
+            h["provider_cancelled"] > 0 and h["provider_cancelled"] > given * CANCELLATION_SHARE)
+
+
+def _alerts(f: FundFigures) -> list[str]:
+    refusals, cancellations = hours_alerts(f.hours)
     fired = {
         "overdrawn": f.available < 0,
         "underspending": f.surplus > 0 and f.surplus_lasting,
         "overspending": f.pace > 0 and f.spent_on_support > f.pace * (1 + OVERSPEND_MARGIN),
-        "many_refusals": h["refused"] > 0 and h["refused"] > h["delivered"] * REFUSAL_SHARE,
-        "many_provider_cancellations": h["provider_cancelled"] > 0 and h["provider_cancelled"] > given * CANCELLATION_SHARE,
+        "many_refusals": refusals,
+        "many_provider_cancellations": cancellations,
         "arrears": f.arrears > 0,
         "queries_overdue": f.queries_overdue > 0,
     }

@@ -12,7 +12,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
+from .. import clock
 from ..db import begin_read_only
+from ..models import FundFigureRow
+from ..reports.current import current_funds
+from ..reports.dashboard import fund_figures
 from ..money import apply_rate, format_pence
 from ..ledger.kinds import outflows
 from ..models import (Account, AccountKindMonth, AccountMonth, Clawback, ContingencyMovement, Delivery, FundClosing,
@@ -440,6 +444,37 @@ def unreconciled(session) -> list[Finding]:
                           f"funds total {format_pence(r['funds_total'])}")]
 
 
+FIGURE_WORDS = {"balance": "balance", "contingency": "contingency", "bank_liability": "bank of hours",
+                "annual_budget": "annual budget", "weeks_held": "weeks held",
+                "surplus_above_threshold": "surplus above threshold", "arrears": "arrears", "overdrawn": "overdrawn",
+                "plan_year_used": "used this plan year", "plan_year_pace": "budget pace", "alerts": "alerts",
+                "queries_overdue": "queries overdue", "name": "name", "council": "council"}
+
+
+def kept_figures_drift(session) -> list[Finding]:
+    """Each fund's kept dashboard figures (reports/current.py) against the slow path's as at
+    today, figure by figure; a row already marked stale is worked out again before it is read,
+    so it is not compared. `isf-ledger figures rebuild` works every row out again."""
+    F = FundFigureRow
+    today = clock.today()
+    stale = set(session.scalars(sa.select(F.person_id).where(sa.or_(F.stale_on <= today, F.figures_on > today))))
+    ledger = {f.person_id: f.as_json() for f in fund_figures(session, today) if f.person_id not in stale}
+    kept = {f.person_id: f.as_json() for f in current_funds(session, today, sort="person_id", per_page=10**9,
+                                                              fresh=False) if f.person_id not in stale}
+    out = []
+    for pid in sorted(set(ledger) | set(kept)):
+        mine, theirs = kept.get(pid), ledger.get(pid)
+        if mine is None or theirs is None:
+            out.append(Finding(pid, "has " + ("no kept dashboard figures" if mine is None else "kept dashboard "
+                                              "figures but no fund") + ": run `isf-ledger figures rebuild`"))
+            continue
+        wrong = [f"{FIGURE_WORDS.get(k, k)} kept as {mine[k]}, the ledger's {theirs[k]}"
+                 for k in theirs if mine.get(k) != theirs[k]]
+        if wrong:
+            out.append(Finding(pid, "; ".join(wrong) + " (`isf-ledger figures rebuild` works them out again)"))
+    return out
+
+
 def _label(names: dict[int, str], pid: int | None) -> str:
     return "the provider's books" if pid is None else f"{names.get(pid, 'unknown person')} (person {pid})"
 
@@ -464,6 +499,7 @@ def audit(session) -> dict[str, list[str]]:
         "no fund got back more fee than it paid": negative_fee(session),
         "every issued statement agrees with the ledger": statements_against_ledger(session),
         "client money equals the sum of funds": unreconciled(session),
+        "each fund's kept dashboard figures equal the ledger's": kept_figures_drift(session),
     }
     ids = {x for fs in found.values() for f in fs for x in (f.person_id, *f.others) if x is not None}
     names = {i: n for i, n in session.execute(sa.select(Person.id, Person.name).where(Person.id.in_(ids)))}
