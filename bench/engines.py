@@ -109,7 +109,8 @@ class SQLiteEngine(Engine):
 class PostgresEngine(Engine):
     name = "postgresql"
 
-    def __init__(self, keep: str | None = None):
+    def __init__(self, keep: str | None = None, template: str | None = None):
+        # `template`: a database to copy (CREATE DATABASE ... TEMPLATE) instead of starting empty.
         self.keep = keep
         self.db_name = f"isf_bench_keep_{keep}" if keep else f"isf_bench_{uuid.uuid4().hex[:10]}"
         self.dsn = PG_BASE.rsplit("/", 1)[0] + "/" + self.db_name
@@ -117,7 +118,7 @@ class PostgresEngine(Engine):
         with psycopg.connect(PG_BASE, autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.db_name,)).fetchone()
         if not exists:
-            _pg_admin(f"CREATE DATABASE {self.db_name}")
+            _pg_admin(f"CREATE DATABASE {self.db_name}" + (f" TEMPLATE {template}" if template else ""))
         self.admin = None
         self.analyzed_at = 0  # postings when last analysed
         self.analyses, self.analyse_seconds = 0, 0.0
@@ -181,6 +182,7 @@ class PostgresEngine(Engine):
         _pg_admin(f"DROP DATABASE IF EXISTS {self.db_name} WITH (FORCE)")
 
 
-def make(name: str, keep: str | None = None) -> Engine:
-    """A fresh database, or with `keep` (a cache key) the kept one of that key (see bench.books.kept)."""
-    return SQLiteEngine(keep) if name == "sqlite" else PostgresEngine(keep)
+def make(name: str, keep: str | None = None, template: str | None = None) -> Engine:
+    """A fresh database, or with `keep` (a cache key) the kept one of that key (see bench.books.kept);
+    on PostgreSQL, `template` makes the fresh one a copy of that database."""
+    return SQLiteEngine(keep) if name == "sqlite" else PostgresEngine(keep, template)

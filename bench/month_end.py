@@ -267,18 +267,12 @@ def fresh_books(name: str, people: int, seed: int, say=print):
     """A database of the engine's kind holding a copy of the kept books, for one run."""
     import shutil
 
-    from .engines import _pg_admin
-
     if name == "sqlite":
         source = sqlite_template(people, seed, say)
         engine = make("sqlite")
         shutil.copyfile(source, engine.path)
         return engine
-    template = postgres_template(people, seed, say)
-    engine = make("postgresql")
-    _pg_admin(f"DROP DATABASE {engine.db_name}")
-    _pg_admin(f"CREATE DATABASE {engine.db_name} TEMPLATE {template}")
-    return engine
+    return make("postgresql", template=postgres_template(people, seed, say))
 
 
 def audit_books(url: str) -> dict:
