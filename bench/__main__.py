@@ -1,5 +1,6 @@
 """`python -m bench [--people N] [--years Y] [--quick] [--engine sqlite|postgresql|both]`;
-`python -m bench audit [--quick]` for the self-audit alone (see bench/audit.py)."""
+`python -m bench audit [--quick]` for the self-audit alone (see bench/audit.py);
+`python -m bench posting [--quick]` for writing through the posting engine (see bench/posting.py)."""
 from __future__ import annotations
 
 import argparse
@@ -109,6 +110,10 @@ def main(argv=None) -> int:
         from .audit import main as audit_main
 
         return audit_main(argv[1:], say)
+    if argv[:1] == ["posting"]:
+        from .posting import main as posting_main
+
+        return posting_main(argv[1:], say)
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--people", type=int, default=None, help="people with the default history (default 1000)")
     p.add_argument("--years", type=int, default=1, help="years of history each (default 1)")

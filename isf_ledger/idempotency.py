@@ -11,18 +11,21 @@ import json
 from datetime import datetime
 from copy import deepcopy
 from functools import wraps
+from typing import Callable, TypeVar
 
 import sqlalchemy as sa
 from flask import Response, g, request
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from .api_base import IDEMPOTENCY_KEY_DOC, unique_keys
 from .db import db, utcnow
 from .errors import BadRequest, Conflict, DuplicateKey
 from .locks import lock_key
+from .work import unit_of_work
 
 MAX_KEY_LENGTH = 200
+T, R = TypeVar("T"), TypeVar("R")
 
 
 class IdempotencyRecord(db.Model):
@@ -83,28 +86,41 @@ def _replay(record: IdempotencyRecord, digest: str) -> Response:
     return resp
 
 
-@sa.event.listens_for(Session, "after_transaction_end")
-def _transaction_ended(session, transaction) -> None:
-    """A commit or rollback (not a savepoint's) while a keyed write runs is marked: it would
-    release the key's lock before the answer is stored (see write)."""
-    if transaction.parent is None and session.info.get("isf_keyed_write"):
-        session.info["isf_keyed_write_ended"] = True
+class _Seen(Exception):
+    """The key was answered before: the unit of work ends, keeping nothing."""
+
+    def __init__(self, record: IdempotencyRecord):
+        self.record = record
 
 
-def _run_once(view, args, kwargs):
-    """The view in the key's transaction. Operations never commit or roll back (a savepoint is
-    theirs to use): one that did would let a second request with the key run the write again."""
-    info = db.session.info
-    info["isf_keyed_write"], info["isf_keyed_write_ended"] = True, False
+def once(key: str, work: Callable[[], T], answer: Callable[[T], tuple[int, str] | None],
+         replay: Callable[[IdempotencyRecord], R]) -> T | R:
+    """`work()` once per key and user, as one unit of work. Requests with one key queue on its
+    lock until the first commits; the lookup comes after the lock, in the same transaction (on
+    read committed it sees the first one's record), and a key answered before is answered by
+    `replay(record)` without running. `answer(result)` (status and body, or None to keep none) is
+    stored with the key in the work's own commit: the lock is held until the answer is stored."""
+    digest = request_hash()
     try:
-        resp = view(*args, **kwargs)
-    finally:
-        ended = info.pop("isf_keyed_write_ended", False)
-        info.pop("isf_keyed_write", None)
-    if ended:
-        raise RuntimeError(f"{view.__name__} committed or rolled back inside its write: the Idempotency-Key's "
-                           "lock was released before its answer was stored")
-    return resp
+        with unit_of_work():
+            lock_key(db.session, f"idempotency:{g.user.id}:{key}")
+            seen = db.session.scalar(_recorded(key))
+            if seen is not None:
+                raise _Seen(seen)
+            result = work()
+            kept = answer(result)
+            if kept is not None:
+                db.session.add(IdempotencyRecord(key=key, request_hash=digest, user_id=g.user.id,
+                                                 status=kept[0], body=kept[1]))
+    except _Seen as e:
+        return replay(e.record, digest)
+    except IntegrityError:
+        # Another request with this key committed first: answer as it did.
+        seen = db.session.scalar(_recorded(key))
+        if seen is None:
+            raise
+        return replay(seen, digest)
+    return result
 
 
 def write(view):
@@ -117,31 +133,11 @@ def write(view):
             raise BadRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
                              {"Idempotency-Key": ["bad length"]})
         if key is None:
-            resp = view(*args, **kwargs)
-            db.session.commit()
-            return resp
-        digest = request_hash()
-        # Requests with one key queue here until the first commits. The lookup below comes after
-        # the lock, in the same transaction, and on read committed it sees the first one's record.
-        lock_key(db.session, f"idempotency:{g.user.id}:{key}")
-        seen = db.session.scalar(_recorded(key))
-        if seen is not None:
-            db.session.rollback()
-            return _replay(seen, digest)
-        resp = _run_once(view, args, kwargs)
-        if resp.status_code < 400:
-            db.session.add(IdempotencyRecord(key=key, request_hash=digest, user_id=g.user.id,
-                                             status=resp.status_code, body=resp.get_data(as_text=True)))
-        try:
-            db.session.commit()
-        except IntegrityError:
-            # Another request with this key committed first: answer as it did.
-            db.session.rollback()
-            seen = db.session.scalar(_recorded(key))
-            if seen is None:
-                raise
-            return _replay(seen, digest)
-        return resp
+            with unit_of_work():
+                return view(*args, **kwargs)
+        return once(key, lambda: view(*args, **kwargs),
+                    lambda resp: (resp.status_code, resp.get_data(as_text=True)) if resp.status_code < 400 else None,
+                    _replay)
 
     # Document the header on every write in the OpenAPI document.
     wrapper._apidoc = deepcopy(getattr(view, "_apidoc", {}))

@@ -24,12 +24,16 @@ from .api_base import ExactBlueprint
 from .db import db, utcnow
 from .fields import Text
 from .idempotency import write
+from .work import unit_of_work
 from .auth.users import guard
 
 DEFAULT_NAME = "Your support provider"
 PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{4,28}[0-9]$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-FIELDS = ("name", "address_lines", "phone", "email", "contact_name")
+FIELDS = ("name", "address_lines", "phone", "email", "contact_name", "bank_interest")
+# What happens to interest the bank pays on client money (accounts/interest.py): `shared` among
+# the funds in proportion to their daily balances, or kept by the `provider`. Statements say which.
+BANK_INTEREST = ("shared", "provider")
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class ProviderDetails:
     phone: str | None = None
     email: str | None = None
     contact_name: str | None = None
+    bank_interest: str = "shared"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -53,6 +58,7 @@ class ProviderRow(db.Model):
     phone: Mapped[str | None] = mapped_column(sa.String(40))
     email: Mapped[str | None] = mapped_column(sa.String(254))
     contact_name: Mapped[str | None] = mapped_column(sa.String(200))
+    bank_interest: Mapped[str] = mapped_column(sa.String(20), default="shared", server_default="shared")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
@@ -60,7 +66,8 @@ class ProviderRow(db.Model):
 def _details(row: ProviderRow | None) -> ProviderDetails:
     if row is None:
         return ProviderDetails()
-    return ProviderDetails(row.name, list(row.address_lines or []), row.phone, row.email, row.contact_name)
+    return ProviderDetails(row.name, list(row.address_lines or []), row.phone, row.email, row.contact_name,
+                           row.bank_interest or "shared")
 
 
 def current(session=None) -> ProviderDetails:
@@ -110,6 +117,7 @@ class ProviderPatch(Schema):
     phone = Text(allow_none=True, validate=validate.Regexp(PHONE, error="must be a phone number, such as 0161 496 0000"))
     email = Text(allow_none=True, validate=validate.Regexp(EMAIL, error="must be an e-mail address"))
     contact_name = Text(allow_none=True, validate=_line(200))
+    bank_interest = fields.String(validate=validate.OneOf(BANK_INTEREST, error="must be shared or provider"))
 
     @validates_schema
     def _something(self, data, **kw):
@@ -128,6 +136,7 @@ class ProviderOut(Schema):
     phone = fields.String(allow_none=True)
     email = fields.String(allow_none=True)
     contact_name = fields.String(allow_none=True)
+    bank_interest = fields.String()
 
 
 blp = ExactBlueprint("provider", __name__, url_prefix="/api/v1", description="The provider's own details")
@@ -138,7 +147,8 @@ class Provider(MethodView):
     @guard()
     @blp.response(200, ProviderOut)
     def get(self):
-        """Who "we" are on statements, letters and pages: name, address, phone, e-mail, the contact."""
+        """Who "we" are on statements, letters and pages: name, address, phone, e-mail, the contact;
+        and what happens to interest on client money (`bank_interest`: `shared` or `provider`)."""
         return current().as_dict()
 
     @guard()
@@ -161,18 +171,20 @@ def init_app(app: Flask) -> None:
     @click.option("--phone", help="The phone number for questions.")
     @click.option("--email", help="The e-mail address for questions.")
     @click.option("--contact-name", help="Who answers questions.")
-    def set_cmd(name, address_lines, phone, email, contact_name):
+    @click.option("--bank-interest", type=click.Choice(BANK_INTEREST),
+                  help="Interest on client money: shared among the funds, or kept by the provider.")
+    def set_cmd(name, address_lines, phone, email, contact_name, bank_interest):
         """Set the provider's details (those not given stay as they are)."""
         given = {"name": name, "address_lines": list(address_lines) or None, "phone": phone, "email": email,
-                 "contact_name": contact_name}
+                 "contact_name": contact_name, "bank_interest": bank_interest}
         try:
             changes = ProviderPatch().load({k: v for k, v in given.items() if v is not None})
         except ValidationError as e:
             for key, problems in e.messages.items():
                 click.echo(f"{key}: {'; '.join(map(str, problems))}", err=True)
             sys.exit(2)
-        details = update(db.session, changes)
-        db.session.commit()
+        with unit_of_work():
+            details = update(db.session, changes)
         click.echo(f"The provider is {details.name}.")
 
     @provider_cli.command("show")

@@ -170,12 +170,13 @@ def run_month_end(app: Flask) -> dict:
     from .db import db
     from .reports import sending as delivery
     from .reports import statements as st
+    from .work import unit_of_work
 
     month = add_months(month_start(clock.today()), -1)
     with app.app_context():
         try:
-            done = st.issue_month(db.session, month)
-            db.session.commit()
+            with unit_of_work():
+                done = st.issue_month(db.session, month)
             sent = delivery.send_month(db.session, month, delivery.SmtpSettings.from_app(app))
         finally:
             db.session.remove()

@@ -87,8 +87,14 @@ def test_an_admin_creates_a_user_and_disables_another_who_is_signed_out(api, mon
     page.get_by_role("button", name="Create the user").click()
     expect(page.locator("#new-token")).to_be_visible()
     check_page(page, "admin-users-created", errors)
-    page.get_by_role("button", name="Disable leaver").click()
-    assert "The user is disabled." in page.content()
+    page.get_by_role("link", name="Disable leaver").click()
+    expect(page.locator("h1")).to_have_text("Disable leaver?")
+    assert "They will be signed out at once." in page.locator("#what-happens").inner_text()
+    check_page(page, "admin-users-disable-check", errors)
+    leaver.reload()
+    assert leaver.url == f"{live}/"  # the check page disables nobody
+    page.get_by_role("button", name="Yes, disable leaver").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("leaver is disabled and signed out.")
     check_page(page, "admin-users-disabled", errors)
     leaver.reload()
     assert "/login" in leaver.url

@@ -81,6 +81,8 @@ NOT_FOR_ONE_PERSON = {
     "pages.text_size.post": "the signed-in user's own text size on the pages",
     "bank_statements.upload.post": "the client bank account's statement, for every fund",
     "bank_statements.match_line.post": "matches a bank line to ledger movements already posted; writes no money",
+    "bank_statements.record_interest_.post": "the bank's interest for every fund; a closed fund's share is "
+                                             "held by the provider, never posted to it (see test_interest.py)",
     "reconciliation.complete_reconciliation.post": "records that the client account reconciles, for every fund",
     "pages.month_end.post": "month end for every open fund, through statements.issue's operation",
     "pages.users.post": "a new user",

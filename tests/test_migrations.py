@@ -21,7 +21,7 @@ def test_downgrade_and_upgrade_again_from_empty(databases, backend):
         assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
         with app.app_context():
             kinds = db.session.scalars(sa.text("SELECT kind FROM accounts WHERE person_id IS NULL ORDER BY kind")).all()
-            assert kinds == ["client_money", "council_refunds", "council_voids", "fee_income", "provider_bank", "support_income",
+            assert kinds == ["client_money", "council_refunds", "council_voids", "fee_income", "interest_income", "provider_bank", "support_income",
                              "third_parties", "void"]
         assert runner.invoke(args=["db", "check"]).exit_code == 0
     finally:

@@ -348,7 +348,7 @@ def test_an_operation_that_commits_inside_a_keyed_write_is_caught(api, today, mo
         return done
 
     monkeypatch.setattr(st, "issue_month", commits)
-    with pytest.raises(RuntimeError, match="lock was released before its answer was stored"):
+    with pytest.raises(RuntimeError, match="an operation committed or rolled back inside its unit of work"):
         api.call("POST", "/api/v1/statements/2026-10/issue", {}, key="month-end-3")
     assert rows(api, "SELECT COUNT(*) FROM idempotency_keys WHERE key = 'month-end-3'") == [(0,)]
     assert rows(api, "SELECT person_id FROM statements") == [(ana,)]  # what it committed stays

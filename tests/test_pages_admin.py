@@ -45,16 +45,54 @@ def test_an_admin_creates_a_user_who_signs_in_and_disables_another_who_is_signed
 
     with api.app.app_context():
         leaver_id = db.session.scalar(sa.text("SELECT id FROM users WHERE name = 'leaver'"))
+    # The list links to a check page, which names them and disables nobody.
     page = admin.get("/admin/users").get_data(as_text=True)
-    form = form_fields(page, "/admin/users/disable") if f'value="{leaver_id}"' in page else None
-    key = [l for l in page.split("\n") if f'-{leaver_id}"' in l and "idempotency_key" in l]
-    assert key
-    token = form["csrf_token"]
-    r = admin.post("/admin/users/disable", data={"csrf_token": token, "user_id": str(leaver_id),
-                                                 "idempotency_key": key[0].split('value="')[1].split('"')[0]})
-    assert r.status_code == 303
+    assert f'href="/admin/users/{leaver_id}/disable"' in page and "/admin/users/disable" not in page
+    check = admin.get(f"/admin/users/{leaver_id}/disable")
+    html = check.get_data(as_text=True)
+    assert check.status_code == 200 and html.count("<h1") == 1 and "<title>Disable leaver? – " in html
+    assert "Disable leaver? They will be signed out at once." in text(html)
+    assert leaver.get("/").status_code == 200 and active(api, "leaver")
+    epoch = session_epoch(api, "leaver")
+    # Its button disables them, once: the same form sent twice goes to the same page.
+    fields = form_fields(html, f"/admin/users/{leaver_id}/disable")
+    r1 = admin.post(f"/admin/users/{leaver_id}/disable", data=fields)
+    r2 = admin.post(f"/admin/users/{leaver_id}/disable", data=fields)
+    assert r1.status_code == r2.status_code == 303 and r1.headers["Location"] == r2.headers["Location"]
+    assert "leaver is disabled and signed out." in text(admin.get(r1.headers["Location"]).get_data(as_text=True))
     assert "leaver broker Disabled" in text(admin.get("/admin/users").get_data(as_text=True))
+    assert not active(api, "leaver") and session_epoch(api, "leaver") == epoch + 1  # disabled once
     assert leaver.get("/").status_code == 302  # signed out: back to the sign-in form
+    # Again from a fresh form: said to be disabled already, nothing written.
+    again = admin.get(f"/admin/users/{leaver_id}/disable").get_data(as_text=True)
+    assert "leaver is disabled already." in text(again) and "Yes, disable" not in again
+
+
+def test_an_admin_cannot_disable_themself_or_nobody(api, book):
+    pages_book.user(api, "root", "--role", "admin")
+    admin = sign_in(api.app.test_client(), "root")
+    with api.app.app_context():
+        root_id = db.session.scalar(sa.text("SELECT id FROM users WHERE name = 'root'"))
+    page = admin.get(f"/admin/users/{root_id}/disable").get_data(as_text=True)
+    assert "You cannot disable yourself." in text(page) and "Yes, disable" not in page
+    fields = form_fields(admin.get("/admin/users").get_data(as_text=True), "/admin/users")
+    refused = admin.post(f"/admin/users/{root_id}/disable", data={"csrf_token": fields["csrf_token"],
+                                                                  "idempotency_key": "k1"})
+    assert refused.status_code == 422 and "You cannot disable yourself: ask another admin" in text(
+        refused.get_data(as_text=True))
+    assert active(api, "root") and admin.get("/").status_code == 200
+    assert admin.get("/admin/users/99999/disable").status_code == 404
+    assert admin.get(f"/admin/users/{2**40}/disable").status_code == 404
+
+
+def active(api, name: str) -> bool:
+    with api.app.app_context():
+        return db.session.scalar(sa.text("SELECT active FROM users WHERE name = :n"), {"n": name})
+
+
+def session_epoch(api, name: str) -> int:
+    with api.app.app_context():
+        return db.session.scalar(sa.text("SELECT session_epoch FROM users WHERE name = :n"), {"n": name})
 
 
 def test_only_admins_see_the_users(api, book):

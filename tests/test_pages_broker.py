@@ -189,7 +189,7 @@ def test_a_bad_week_is_refused_beside_each_field_keeps_what_was_typed_and_writes
                              "s2_status": "banked", "s2_start": "09:00", "s2_notice": "2026-11-04T08:00",
                              "s3_status": "delivered", "s3_start": "25:00"})
     html = r.get_data(as_text=True)
-    assert r.status_code == 200 and "There is a problem" in html and "<title>Error: " in html
+    assert r.status_code == 422 and "There is a problem" in html and "<title>Error: " in html
     assert 'href="#s0_quantity"' in html and 'id="s0_quantity-error"' in html and 'value="lots"' in html
     assert "Enter the hours as a number, for example 1.50" in text(html)
     assert 'id="s2_notice-error"' in html and 'value="2026-11-04T08:00"' in html
@@ -256,7 +256,7 @@ def test_a_bad_answer_is_refused_on_its_own_page_keeps_what_was_typed_and_writes
     fields = form_fields(bro.get(step).get_data(as_text=True), step)
     r = bro.post(step, data={**fields, "amount": "twelve"})
     html = r.get_data(as_text=True)
-    assert r.status_code == 200 and "<title>Error: " in html and 'id="amount-error"' in html and 'value="twelve"' in html
+    assert r.status_code == 422 and "<title>Error: " in html and 'id="amount-error"' in html and 'value="twelve"' in html
     assert "Enter how much it was in pounds and pence, for example 12.50" in text(html)
     for typed, kept in (("£8", "8"), ("£ 1,250.5", "1250.5"), ("1,250.00", "1250.00")):  # as a receipt writes it
         assert bro.post(step, data={**fields, "amount": typed}).status_code == 303
@@ -277,7 +277,7 @@ def test_a_bad_answer_is_refused_on_its_own_page_keeps_what_was_typed_and_writes
     r = bro.post(step, data={**fields, "file": (io.BytesIO(b"not a photo"), "receipt.jpg")},
                  content_type="multipart/form-data")
     html = r.get_data(as_text=True)
-    assert r.status_code == 200 and 'id="file-error"' in html and "is not an image" in html
+    assert r.status_code == 422 and 'id="file-error"' in html and "is not an image" in html
     # More than the fund holds: refused on the check page, nothing written.
     for name, given in (("what", {"description": "A holiday", "category": "holidays"}),
                         ("amount", {"amount": "99999.00"}), ("date", {"date": "2026-11-09"}),
@@ -288,7 +288,7 @@ def test_a_bad_answer_is_refused_on_its_own_page_keeps_what_was_typed_and_writes
     before = count_rows(api, "spend", book.ana)
     r = bro.post(check, data=form_fields(bro.get(check).get_data(as_text=True), check))
     html = r.get_data(as_text=True)
-    assert r.status_code == 200 and "There is a problem" in html and "<title>Error: " in html
+    assert r.status_code == 409 and "There is a problem" in html and "<title>Error: " in html
     assert count_rows(api, "spend", book.ana) == before
 
 
@@ -325,6 +325,6 @@ def test_long_answers_never_grow_the_session_cookie_past_what_a_browser_keeps(ap
     r = bro.post(path, data={**form_fields(bro.get(path).get_data(as_text=True), path),
                              "description": "A much longer answer " * 20, "category": "leisure"})
     html = r.get_data(as_text=True)
-    assert r.status_code == 200 and 'id="description-error"' in html
+    assert r.status_code == 422 and 'id="description-error"' in html
     assert "This is too long to keep: write it in fewer words" in text(html)
     assert bro.get("/people").status_code == 200  # still signed in

@@ -28,9 +28,11 @@ def people_count(api) -> int:
         return db.session.scalar(sa.text("SELECT count(*) FROM people"))
 
 
-def refused(r, field: str, *kept: str) -> str:
+def refused(r, field: str, *kept: str, status: int = 422) -> str:
+    """The form again, refused beside `field` with what was typed kept: 422 for what was typed,
+    409 where the operation refuses for the state of the fund (as the API answers)."""
     html = r.get_data(as_text=True)
-    assert r.status_code == 200, html
+    assert r.status_code == status, html
     assert "There is a problem" in html and "<title>Error: " in html
     assert f'href="#{field}"' in html and f'id="{field}-error"' in html, html
     for value in kept:
@@ -64,7 +66,7 @@ def test_a_bad_new_person_is_refused_beside_the_field_and_nothing_is_written(api
     api.post("/api/v1/people", {"name": "Ann", "council": "Northshire", "council_reference": "DUP-1"})
     before = people_count(api)
     refused(fin.post("/people/new", data={**fields, "name": "Another Ann", "council": "Northshire",
-                                          "council_reference": "DUP-1"}), "council_reference", 'value="Another Ann"')
+                                          "council_reference": "DUP-1"}), "council_reference", 'value="Another Ann"', status=409)
     assert people_count(api) == before
     # A broker may only name a council already known (as the API says to them).
     pages_book.user(api, "bro", "--role", "broker")
@@ -213,7 +215,7 @@ def test_money_is_set_aside_and_drawn_once_each_as_the_api_does(api, book, fin):
     assert balance(api, book.ana)["available"] == f"{Decimal(book.left_now) - Decimal('120.00'):.2f}"
     # Beyond the plan year's contingency: the operation's refusal; nothing written.
     refused(fin.post(path, data={**fresh(fin, path), "date": "2026-11-09", "amount": "380.01"}), "amount",
-            'value="380.01"')
+            'value="380.01"', status=409)
     refused(fin.post(path, data={**fresh(fin, path), "date": "2026-11-09", "amount": "1.234"}), "amount")
     assert api.get(f"/api/v1/people/{book.ana}/contingency")["set_aside"] == "120.00"
 
@@ -228,7 +230,7 @@ def test_money_is_set_aside_and_drawn_once_each_as_the_api_does(api, book, fin):
     draw = [m for m in held["movements"] if m["kind"] == "draw"]
     assert len(draw) == 1 and (draw[0]["reason"], draw[0]["authorised_by"]) == ("A taxi to the hospital", "Jo Bloggs")
     html = refused(fin.post(path, data={**fresh(fin, path), "date": "2026-11-10", "amount": "74.51",
-                                        "reason": "Too much", "authorised_by": "Jo"}), "amount", "Too much")
+                                        "reason": "Too much", "authorised_by": "Jo"}), "amount", "Too much", status=409)
     refused(fin.post(path, data={**fresh(fin, path), "date": "2026-11-10", "amount": "1.00",
                                  "authorised_by": "Jo"}), "reason")
     assert html and api.get(f"/api/v1/people/{book.ana}/contingency")["drawn"] == "45.50"
@@ -264,7 +266,7 @@ def test_a_fee_refund_is_recorded_once_and_never_beyond_the_fee_paid(api, book, 
     assert balance(api, book.ana)["available"] == f"{Decimal(book.left_now) + Decimal('5.00'):.2f}"
     # The fund has paid £300.00 of fee (10% of £3,000.00): £295.01 more is refused.
     refused(fin.post(path, data={**fresh(fin, path), "date": "2026-11-10", "amount": "295.01", "reason": "More"}),
-            "amount", 'value="295.01"')
+            "amount", 'value="295.01"', status=409)
     refused(fin.post(path, data={**fresh(fin, path), "date": "2026-11-10", "amount": "1.00"}), "reason")
     assert balance(api, book.ana)["available"] == f"{Decimal(book.left_now) + Decimal('5.00'):.2f}"
 
@@ -282,9 +284,9 @@ def test_a_clawback_shows_the_surplus_and_notice_and_is_recorded_once(api, book,
     # Without the notice it needs: refused; nothing written.
     before = balance(api, book.bo)["available"]
     refused(fin.post(path, data={**fresh(fin, path), "date": "2026-11-10", "amount": "1000.00",
-                                 "method": "repayment", "reference": "CB Ω"}), "notice_given_on", 'value="CB Ω"')
+                                 "method": "repayment", "reference": "CB Ω"}), "notice_given_on", 'value="CB Ω"', status=409)
     refused(fin.post(path, data={**fresh(fin, path), "date": "2026-11-10", "amount": "6100.01",
-                                 "notice_given_on": "2026-10-13", "method": "repayment"}), "amount")
+                                 "notice_given_on": "2026-10-13", "method": "repayment"}), "amount", status=409)
     assert balance(api, book.bo)["available"] == before
     data = {**fresh(fin, path), "date": "2026-11-10", "amount": "1000.00", "notice_given_on": "2026-10-13",
             "method": "repayment", "reference": "CB-1"}
@@ -405,7 +407,7 @@ def test_a_bad_plan_version_is_refused_beside_the_field_and_nothing_is_written(a
     refused(fin.post(path, data=plan_data(fields, surplus_notice_days="a fortnight")), "surplus_notice_days",
             'value="a fortnight"')
     # A version already starts on 1 April: the operation's refusal, beside the date.
-    refused(fin.post(path, data=plan_data(fields, effective_from="2026-04-01")), "effective_from")
+    refused(fin.post(path, data=plan_data(fields, effective_from="2026-04-01")), "effective_from", status=409)
     assert len(api.get(f"/api/v1/people/{book.ana}/plans")) == 1
 
 
@@ -487,7 +489,7 @@ def test_a_bad_rate_is_refused_beside_the_field_and_nothing_is_written(api, book
     refused(fin.post("/rates", data={**fields, "service": "day_support", "rate": "0",
                                      "effective_from": "2026-11-01"}), "unit")
     refused(fin.post("/rates", data={**fields, "service": "day_support", "unit": "hour", "rate": "20.00",
-                                     "effective_from": "2026-01-01"}), "effective_from")
+                                     "effective_from": "2026-01-01"}), "effective_from", status=409)
     assert len(api.get("/api/v1/rates")) == 1
 
 
@@ -576,7 +578,7 @@ def test_bad_shared_support_forms_are_refused_beside_the_field_and_nothing_is_wr
     # November is not over: charging it is refused on the page, and nothing is charged.
     month = f"{base}/charges/2026-11"
     r = fin.post(month, data=form_fields(fin.get(month).get_data(as_text=True), month))
-    assert r.status_code == 200 and "There is a problem" in r.get_data(as_text=True)
+    assert r.status_code == 409 and "There is a problem" in r.get_data(as_text=True)
     assert api.get(f"/api/v1/shared-arrangements/{arr['id']}/charges/2026-11", expect=404)
     assert fin.get("/shared/999999").status_code == 404
 

@@ -13,7 +13,8 @@ from isf_ledger.provider import current
 from test_documents_unicode import pdf_text as text
 
 DETAILS = {"name": "Brightwater Support", "address_lines": ["Unit 4, Mill Lane", "Northtown", "NT1 2AB"],
-           "phone": "01632 960 123", "email": "questions@brightwater.example.org", "contact_name": "Siân Owens"}
+           "phone": "01632 960 123", "email": "questions@brightwater.example.org", "contact_name": "Siân Owens",
+           "bank_interest": "shared"}
 WHO = ("Who we are We are Brightwater Support. We look after your fund. If you have a question, please ask "
        "Siân Owens. You can: • phone 01632 960 123 • e-mail questions@brightwater.example.org • write to "
        "Unit 4, Mill Lane, Northtown, NT1 2AB You can have this in another way: in large print, read aloud to "
@@ -29,7 +30,7 @@ def today(monkeypatch):
 
 def test_finance_sets_the_details_and_anyone_signed_in_reads_them(api):
     assert api.get("/api/v1/provider") == {"name": "Your support provider", "address_lines": [], "phone": None,
-                                           "email": None, "contact_name": None}
+                                           "email": None, "contact_name": None, "bank_interest": "shared"}
     assert api.call("PATCH", "/api/v1/provider", DETAILS).get_json() == DETAILS
     api.person("Ana")  # and so the council Northshire, for its auditor
     for token in (api.user("broker"), api.user("auditor", "--council", "Northshire")):
@@ -53,6 +54,7 @@ def test_finance_sets_the_details_and_anyone_signed_in_reads_them(api):
     ({"phone": "call us"}, "phone"), ({"address_lines": []}, "address_lines"),
     ({"address_lines": ["ok", " "]}, "address_lines"), ({"address_lines": "one line"}, "address_lines"),
     ({"contact_name": "x" * 201}, "contact_name"), ({"name": "A\x00B"}, "name"), ({"colour": "red"}, "colour"),
+    ({"bank_interest": "sometimes"}, "bank_interest"),
     ({}, "_schema")])
 def test_bad_details_are_refused_naming_the_field(api, body, field):
     r = api.call("PATCH", "/api/v1/provider", body)

@@ -4,7 +4,8 @@ movements (domain.md "The client bank account").
 A movement is one transaction's net effect on the client-money account, in bank terms (money in
 positive). Each new line is matched, in order: by a receipt's reference with the same amount;
 by the same amount within 4 days when exactly one movement fits; to every receipt of one day
-that sums to it exactly (a council's BACS batch); to every transfer of the provider's fees and
+that sums to it exactly (a council's BACS batch); to every share of one day's bank interest
+(accounts/interest.py); to every transfer of the provider's fees and
 charges of a month that sums to it exactly (movements that reach the provider's own bank). A
 line that fits more than one way gets a guess (the nearest movements, or a bounded search for
 movements that sum to it), shown and never posted; finance matches it by hand.
@@ -36,16 +37,17 @@ GUESSES = 50  # a statement read searches for a sum for at most this many of its
 
 def movements(session, start: date | None = None, end: date | None = None, unmatched_only: bool = True,
               ids: list[int] | None = None):
-    """Client-money movements: (transaction_id, date, amount in bank terms, reference, is_transfer)."""
+    """Client-money movements: (transaction_id, date, amount in bank terms, reference, is_transfer,
+    is_interest: a share of the bank's interest, accounts/interest.py)."""
     acc = provider_accounts(session)
     cm, own = acc["client_money"].id, acc["provider_bank"].id
     transfer = sa.select(Posting.transaction_id).where(Posting.account_id == own)
     q = (sa.select(Posting.transaction_id, Transaction.date, -sa.func.sum(Posting.amount_pence), Receipt.reference,
-                   Posting.transaction_id.in_(transfer))
+                   Posting.transaction_id.in_(transfer), Transaction.kind == "interest")
          .join(Transaction, Transaction.id == Posting.transaction_id)
          .outerjoin(Receipt, Receipt.transaction_id == Posting.transaction_id)
          .where(Posting.account_id == cm)
-         .group_by(Posting.transaction_id, Transaction.date, Receipt.reference)
+         .group_by(Posting.transaction_id, Transaction.date, Receipt.reference, Transaction.kind)
          .having(sa.func.sum(Posting.amount_pence) != 0))
     if start is not None:
         q = q.where(Posting.date >= start)
@@ -55,7 +57,7 @@ def movements(session, start: date | None = None, end: date | None = None, unmat
         q = q.where(Posting.transaction_id.in_(ids))
     if unmatched_only:
         q = q.where(~sa.exists().where(BankMatch.transaction_id == Posting.transaction_id))
-    return [(t, d, int(a), r or "", bool(x)) for t, d, a, r, x in session.execute(q)]
+    return [(t, d, int(a), r or "", bool(x), bool(i)) for t, d, a, r, x, i in session.execute(q)]
 
 
 class _Matcher:
@@ -92,6 +94,8 @@ class _Matcher:
                 continue
             if m[4] and m[1] <= line.date and month_start(m[1]) >= month_start(month_start(line.date) - timedelta(1)):
                 groups[("transfer", month_start(m[1]))].append(m)
+            elif m[5] and abs(m[1] - line.date) <= WINDOW:
+                groups[("interest", m[1])].append(m)  # every fund's share of one day's interest
             elif not m[4] and abs(m[1] - line.date) <= WINDOW:
                 groups[("day", m[1])].append(m)
         fits = [g for g in groups.values() if len(g) > 1 and sum(m[2] for m in g) == line.amount_pence]

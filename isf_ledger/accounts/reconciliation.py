@@ -33,10 +33,20 @@ def reconcile(session, as_of: date | None = None, detail: bool = False) -> dict:
             **bank_position(session, as_of or date.max, held, detail)}
 
 
+def _lock_completions(session) -> None:
+    """Hold the client money account's row until this transaction ends, so a second completion
+    waits, then reads the first (PostgreSQL: READ COMMITTED, each statement sees what committed
+    before it). SQLite needs nothing: a write begins with BEGIN IMMEDIATE, one writer at a time."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(Account.id).where(Account.code == "provider:client_money").with_for_update())
+
+
 def complete(session, as_of: date, user_id: int | None) -> dict:
     """Record that the bank, the ledger and the funds agree as at `as_of` (409 unless the bank
     difference and the difference are both 0.00); completing the same date again answers the
-    first completion."""
+    first completion. Completions run one at a time (`_lock_completions`), so two at once cannot
+    both pass: the second sees the first."""
+    _lock_completions(session)
     done = session.scalar(sa.select(BankReconciliation).where(BankReconciliation.as_of == as_of))
     if done is None:
         later = session.scalar(sa.select(sa.func.max(BankReconciliation.as_of)))

@@ -14,6 +14,7 @@ from ..api_base import ExactBlueprint
 from ..db import db
 from ..errors import Invalid, LedgerError, NotFound
 from ..idempotency import write
+from ..work import end_reads, unit_of_work
 from ..auth.users import guard
 from ..exports import journals as jn
 from ..exports import plain_text as pt
@@ -103,23 +104,22 @@ def init_app(app: Flask) -> None:
         """Write the books for an accountant's tool (beancount, ledger) or journals for the
         provider's finance system (xero, sage50, sage-accounting)."""
         try:
-            body, _, name, note = export(db.session, fmt, start, end)
-            out = open(output, "wb") if output else sys.stdout.buffer
-            try:
-                if isinstance(body, bytes):
-                    out.write(body)
-                else:
-                    for block in pt.in_blocks(body):
-                        out.write(block)
-            finally:
-                if output:
-                    out.close()
-                else:
-                    out.flush()
+            with unit_of_work():
+                body, _, name, note = export(db.session, fmt, start, end)
+                out = open(output, "wb") if output else sys.stdout.buffer
+                try:
+                    if isinstance(body, bytes):
+                        out.write(body)
+                    else:
+                        for block in pt.in_blocks(body):
+                            out.write(block)
+                finally:
+                    if output:
+                        out.close()
+                    else:
+                        out.flush()
         except LedgerError as e:
-            db.session.rollback()
             raise click.ClickException(e.message) from None
-        db.session.commit()
         if note:
             click.echo(f"Note: {note}.", err=True)
         if output:
@@ -134,10 +134,10 @@ def init_app(app: Flask) -> None:
             body = {"codes": dict(_pair(p, "--set") for p in pairs)}
             body["departments"] = {k: _number(v) for k, v in (_pair(d, "--department") for d in depts)}
             if pairs or depts:
-                jn.set_mapping(db.session, {k: v for k, v in body.items() if v}, None)
-                db.session.commit()
+                with unit_of_work():
+                    jn.set_mapping(db.session, {k: v for k, v in body.items() if v}, None)
         except LedgerError as e:
-            db.session.rollback()
+            end_reads()
             raise click.ClickException(e.message) from None
         mapping = jn.mapping_json(db.session)
         for kind, entry in mapping["codes"].items():

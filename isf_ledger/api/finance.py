@@ -16,6 +16,7 @@ from ..auth.users import guard
 from ..reports import actuals as ac
 from ..reports import dashboard as dash
 from ..clock import parse_month
+from ..work import end_reads
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 dashboard_blp = ExactBlueprint("dashboard", __name__, url_prefix="/api/v1", description="The provider's dashboard")
@@ -94,7 +95,7 @@ def init_app(app: Flask) -> None:
             if not isinstance(e, LedgerError):
                 raise
             raise click.BadParameter(e.message, param_hint="MONTH") from None
-        db.session.rollback()
+        end_reads()
         if output:
             with open(output, "wb") as f:
                 f.write(body)

@@ -9,6 +9,7 @@ from ..api_base import ExactBlueprint
 from ..db import db
 from ..errors import Invalid
 from ..idempotency import write
+from ..work import end_reads
 from ..auth.users import guard
 from ..accounts.imports import import_deliveries, read_file
 from ..accounts.schemas import imports as s
@@ -27,7 +28,7 @@ def read_first(view):
         upload = request.files.get("file")
         if upload is None:
             raise Invalid("file", "send the file as multipart/form-data in a field named file")
-        db.session.rollback()
+        end_reads()
         g.delivery_file = file = read_file(upload.stream.read())
         upload.stream.seek(0)  # the idempotency key's hash reads it again
         if file.errors:  # refused: checked against the ledger too, reading only, and never written

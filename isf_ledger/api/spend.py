@@ -19,6 +19,7 @@ from ..api_base import ExactBlueprint
 from ..db import db
 from ..errors import Invalid, NotFound
 from ..idempotency import write
+from ..work import end_reads
 from ..auth.users import MAX_ID, Scope, guard
 from ..models import Person, ReceiptFile, Spend
 from ..accounts.receipt_files import content_of
@@ -90,7 +91,7 @@ def _file_too_large_names_file(view):
         try:
             return view(*args, **kwargs)
         except RequestEntityTooLarge:
-            db.session.rollback()
+            end_reads()
             raise Invalid("file", f"is larger than {MAX_BYTES // (1024 * 1024)} MB") from None
 
     wrapper._apidoc = getattr(view, "_apidoc", {})

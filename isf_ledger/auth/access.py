@@ -47,6 +47,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .. import sheets
 from ..api_base import ExactBlueprint
 from ..db import BigId, db, utcnow
+from ..work import end_reads, unit_of_work
 from .users import (ADMIN, ANYONE, FINANCE, FINANCE_OR_AUDITOR, FINANCE_OR_BROKER, NOT_AUDITOR, NOT_PERSON,
     RESTRICTED, guard)
 
@@ -56,6 +57,8 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "bank_statements.upload.post": FINANCE,  # POST /api/v1/bank-statements
     "bank_statements.one_statement.get": FINANCE,  # GET /api/v1/bank-statements/<id>
     "bank_statements.match_line.post": FINANCE,  # POST /api/v1/bank-statements/<id>/lines/<id>/match
+    "bank_statements.record_interest_.post": FINANCE,  # POST /api/v1/bank-interest
+    "bank_statements.one_interest.get": FINANCE,  # GET /api/v1/bank-interest/<id>
     "councils.Councils.get": ANYONE,  # GET /api/v1/councils
     "councils.Councils.post": FINANCE,  # POST /api/v1/councils
     "councils.OneCouncil.get": NOT_PERSON,  # GET /api/v1/councils/<id>
@@ -200,7 +203,8 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "pages.spend_check.post": FINANCE_OR_BROKER,  # POST /people/<id>/spend/new/check (the spend and its photo)
     "pages.users.get": ADMIN,  # GET /admin/users
     "pages.users.post": ADMIN,  # POST /admin/users (create a user)
-    "pages.disable_user.post": ADMIN,  # POST /admin/users/disable
+    "pages.disable_user.get": ADMIN,  # GET /admin/users/<id>/disable (who, and that they will be signed out at once)
+    "pages.disable_user.post": ADMIN,  # POST /admin/users/<id>/disable (disable them, once)
     "pages.audit_log.get": ADMIN,  # GET /admin/audit-log (paged, filtered by user, action, person, day)
     "pages.audit_log_csv.get": ADMIN,  # GET /admin/audit-log.csv (the filtered rows, formula-safe)
     "pages.imports.get": FINANCE,  # GET /imports
@@ -274,12 +278,13 @@ def init_app(app: Flask) -> None:
         user = g.get("user")
         if not _audited(user):  # pages too: a person reading their fund on the web is logged
             return resp
-        # Its own transaction: whatever the view left uncommitted was refused and goes.
+        # Its own unit of work: whatever the view left uncommitted was refused and goes.
         try:
-            db.session.rollback()
-            _record(user, resp.status_code)
+            end_reads()
+            with unit_of_work():
+                _record(user, resp.status_code)
         except sa.exc.DBAPIError as e:  # the database is down or busy: the response stands
-            db.session.rollback()
+            end_reads()
             app.logger.error("audit log not written for %s %s: %s", request.method, request.path, e.orig)
         return resp
 
@@ -287,15 +292,13 @@ def init_app(app: Flask) -> None:
         now, path = utcnow(), request.full_path.rstrip("?")
         if user is None:
             if _count_anonymous(now) > _setting(app, "AUDIT_ANONYMOUS_ROWS_PER_WINDOW"):
-                db.session.commit()  # counted in the window's row only
-                return
+                return  # counted in the window's row only
             path = path[:ANONYMOUS_PATH]
         db.session.execute(sa.insert(AuditEntry).values(
             at=now, request_id=g.get("request_id") or uuid.uuid4().hex,
             user_id=user.id if user is not None else None, user_name=user.name if user is not None else None,
             role=user.role if user is not None else None, method=request.method,
             path=path[:2000], status=status))
-        db.session.commit()
 
     def _count_anonymous(now: datetime) -> int:
         """Count one more anonymous request in its window's row; how many the window has now."""
@@ -319,7 +322,7 @@ def init_app(app: Flask) -> None:
     def export_cmd(output):
         """Write the whole audit log as CSV, oldest first."""
         text = export_csv(db.session)
-        db.session.rollback()
+        end_reads()
         if output:
             with open(output, "w", encoding="utf-8", newline="") as f:
                 f.write(text)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import db, utcnow
 from ..errors import Forbidden, NotFound, Unauthorised
+from ..work import end_reads, unit_of_work
 
 ROLES = ("admin", "finance", "broker", "person", "auditor")
 ANYONE = ROLES
@@ -189,6 +190,13 @@ def end_sessions(session, user_id: int) -> None:
     session.execute(sa.update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1))
 
 
+def disable_user(session, user: User) -> None:
+    """Stop the user's token and password from working and end their page sessions at once (the
+    CLI's `users disable` and the admins' page; the caller commits). Their history stays."""
+    user.active = False
+    end_sessions(session, user.id)
+
+
 def can_see_person(user: Caller, person) -> bool:
     """`person` is anything with `id` and `council_id`. The same rule as a SQL filter on many
     people: `scopes.visible_people`."""
@@ -290,9 +298,9 @@ def init_app(app: Flask, directory: Directory) -> None:
                   help="Also set a password for the web pages (asked for if no value is given).")
     def create_cmd(name, role, person_id, council, password):
         """Create a user and print their API token (the last word printed)."""
-        user, token = create_user(db.session, directory, name=name, role=role, person_id=person_id,
-                                  council=council, password=_read_password(password))
-        db.session.commit()
+        with unit_of_work():
+            user, token = create_user(db.session, directory, name=name, role=role, person_id=person_id,
+                                      council=council, password=_read_password(password))
         click.echo(f"Created user {user.id} {name!r} with role {role}. Keep this API token safe; it is shown once.")
         click.echo(f"token: {token}")
 
@@ -303,16 +311,15 @@ def init_app(app: Flask, directory: Directory) -> None:
             link = (f"person {u.person_id}" if u.person_id else
                     f"council {directory.council_name(db.session, u.council_id)!r}" if u.council_id else "")
             click.echo(f"{u.id:>5}  {u.name:<30} {u.role:<8} {'active' if u.active else 'DISABLED':<8} {link}".rstrip())
-        db.session.rollback()
+        end_reads()
 
     @users_cli.command("disable")
     @click.argument("name")
     def disable_cmd(name):
         """Stop a user's token and password from working (their history stays)."""
-        user = _user_named(name)
-        user.active = False
-        end_sessions(db.session, user.id)
-        db.session.commit()
+        with unit_of_work():
+            user = _user_named(name)
+            disable_user(db.session, user)
         click.echo(f"User {name!r} is disabled: their token and password no longer work, "
                    "and they are signed out of the web pages.")
 
@@ -320,10 +327,10 @@ def init_app(app: Flask, directory: Directory) -> None:
     @click.argument("name")
     def token_cmd(name):
         """Give a user a new API token (the last word printed); the old one stops working."""
-        user = _user_named(name)
-        token, user.token_hash = _new_token()
-        end_sessions(db.session, user.id)
-        db.session.commit()
+        with unit_of_work():
+            user = _user_named(name)
+            token, user.token_hash = _new_token()
+            end_sessions(db.session, user.id)
         click.echo(f"New token for {name!r}; the old one no longer works and they are signed out of the web "
                    "pages. Keep it safe; it is shown once.")
         click.echo(f"token: {token}")

@@ -7,6 +7,7 @@ import click
 from flask import Flask
 
 from ..db import db
+from ..work import end_reads, unit_of_work
 from ..workflows.self_audit import audit
 
 
@@ -20,7 +21,7 @@ def init_app(app: Flask) -> None:
             for line in found[:20]:
                 click.echo(f"    {line}")
             problems += len(found)
-        db.session.rollback()
+        end_reads()
         if problems:
             click.echo(f"{problems} problem(s) found")
             sys.exit(1)
@@ -28,6 +29,7 @@ def init_app(app: Flask) -> None:
 
     app.cli.add_command(import_group)
     app.cli.add_command(receipt_files_group)
+    app.cli.add_command(bank_group)
 
 
 @click.group("receipt-files")
@@ -44,8 +46,8 @@ def load_receipt_files_cmd(folder):
 
     from ..accounts.receipt_files import legacy_folder, load_folder
 
-    done = load_folder(db.session, Path(folder) if folder else legacy_folder())
-    db.session.commit()
+    with unit_of_work():
+        done = load_folder(db.session, Path(folder) if folder else legacy_folder())
     click.echo(f"{done['loaded']} loaded, {done['already']} already in the database")
     for sha256 in done["missing"]:
         click.echo(f"missing: {sha256}", err=True)
@@ -78,13 +80,12 @@ def import_deliveries_cmd(file):
             bar.update(n)
 
     try:
-        result = import_deliveries(db.session, data, filename=getattr(file, "name", ""),
-                                   progress=progress)
-        db.session.commit()
+        with unit_of_work():
+            result = import_deliveries(db.session, data, filename=getattr(file, "name", ""),
+                                       progress=progress)
         if bar is not None:
             bar.render_finish()
     except LedgerError as e:
-        db.session.rollback()
         click.echo(f"error: {e.message}", err=True)
         for err in e.details.get("errors", []):
             where = ", ".join(x for x in (f"row {err['row']}" if err["row"] else "",
@@ -96,3 +97,45 @@ def import_deliveries_cmd(file):
     note = " (this file was already imported)" if result["already_imported"] else ""
     click.echo(f"{result['rows']} rows: {result['written']} written, {result['skipped']} skipped, "
                f"{result['people']} people, £{format_pence(result['charged'])} charged{note}")
+
+
+@click.group("bank")
+def bank_group():
+    """The client bank account."""
+
+
+@bank_group.command("interest")
+@click.option("--date", "day", required=True, type=click.DateTime(["%Y-%m-%d"]), help="The day the bank paid it.")
+@click.option("--from", "period_from", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="The first day of the period it is for.")
+@click.option("--to", "period_to", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="The last day of the period (included).")
+@click.option("--amount", help="The interest, e.g. 10.00 (may be left out with --line).")
+@click.option("--line", "line_id", type=int, help="The bank statement line it was paid on: matched to it.")
+def bank_interest_cmd(day, period_from, period_to, amount, line_id):
+    """Record interest the bank paid on client money: shared among the funds by their daily
+    balances, or kept by the provider, as the provider's setting (provider set --bank-interest) says."""
+    from ..accounts.interest import record_interest
+    from ..errors import LedgerError
+    from ..money import MoneyError, format_pence, parse_pence
+    from ..provider import current
+
+    try:
+        pence = None if amount is None else parse_pence(amount)
+    except MoneyError as e:
+        click.echo(f"error: amount: {e}", err=True)
+        sys.exit(2)
+    try:
+        with unit_of_work():
+            out = record_interest(db.session, handling=current(db.session).bank_interest, date=day.date(),
+                                  period_from=period_from.date(), period_to=period_to.date(), amount_pence=pence,
+                                  line_id=line_id)
+    except LedgerError as e:
+        click.echo(f"error: {e.message}", err=True)
+        sys.exit(1)
+    click.echo(f"Interest {out['id']}: £{format_pence(out['amount'])} for {out['period_from']} to "
+               f"{out['period_to']}, {out['handling']}" + (f" among {sum(s['posted'] for s in out['shares'])} funds"
+                                                            if out["handling"] == "shared" else "") +
+               f"; kept by the provider £{format_pence(out['kept_by_provider'])}"
+               + (f" (£{format_pence(out['closed_fund_shares'])} of it closed funds' shares, to pay on)"
+                  if out["closed_fund_shares"] else ""))

@@ -10,6 +10,7 @@ from ..db import db
 from ..errors import LedgerError
 from ..reports import statements as st
 from ..clock import month_end, parse_month
+from ..work import end_reads, unit_of_work
 
 
 def init_app(app: Flask) -> None:
@@ -31,7 +32,7 @@ def init_app(app: Flask) -> None:
         pool = None
         try:
             months = [parse_month(month)] if month else st.months_to_issue(db.session, parse_month(through))
-            db.session.rollback()  # the reads above end here: each month is its own transaction
+            end_reads()  # the reads above end here: each month is its own unit of work
             if workers > 0:
                 from concurrent.futures import ProcessPoolExecutor
                 pool = ProcessPoolExecutor(workers)
@@ -39,9 +40,8 @@ def init_app(app: Flask) -> None:
                 click.echo(f"Nothing to issue: every open fund's statements run to {through} already.")
             for first in months:
                 people = len(st.due_funds(db.session, first, month_end(first)))
-                with click.progressbar(length=people, label=f"Statements for {first:%Y-%m}") as bar:
+                with unit_of_work(), click.progressbar(length=people, label=f"Statements for {first:%Y-%m}") as bar:
                     done = st.issue_month(db.session, first, progress=bar.update, pool=pool)
-                db.session.commit()
                 numbers = [s["number"] for s in done.statements]
                 click.echo(f"{done.month}: {done.issued} statement(s) issued now, {done.already_issued} already "
                            "issued" + (f"; numbers {min(numbers)} to {max(numbers)}" if numbers else "") + ".")
@@ -55,7 +55,7 @@ def init_app(app: Flask) -> None:
                                                             if first != months[-1] else "."), err=True)
                     sys.exit(1)
         except LedgerError as e:
-            db.session.rollback()
+            end_reads()
             click.echo(f"Not issued: {e.message}", err=True)
             sys.exit(1)
         finally:
@@ -144,7 +144,7 @@ def init_app(app: Flask) -> None:
             click.echo(f"No person {person}.", err=True)
             sys.exit(1)
         data = render_review_pack(review_pack(db.session, person, first, last))
-        db.session.rollback()
+        end_reads()
         with open(output, "wb") as f:
             f.write(data)
         click.echo(f"Review pack for person {person}, {first:%Y-%m} to {last:%Y-%m}: {output} ({len(data)} bytes).")

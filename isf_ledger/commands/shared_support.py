@@ -8,6 +8,7 @@ from flask import Flask
 
 from ..db import db
 from ..errors import LedgerError
+from ..work import command
 from ..shared_support.charges import charge_run
 from ..clock import parse_month
 
@@ -25,12 +26,8 @@ def init_app(app: Flask) -> None:
             first = parse_month(month)
         except LedgerError as e:
             raise click.BadParameter(e.message, param_hint="MONTH") from None
-        try:
+        with command(lambda e: click.echo(f"Error: {e.message}", err=True)):
             done = charge_run(db.session, first)
-            db.session.commit()
-        except LedgerError as e:
-            db.session.rollback()
-            raise click.ClickException(e.message) from None
         click.echo(f"{first:%Y-%m}: {done.charged} arrangement(s) charged, {done.already} already charged before")
         for problem in done.not_charged:
             click.echo(f"NOT CHARGED {problem.line()}", err=True)

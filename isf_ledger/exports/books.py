@@ -33,6 +33,7 @@ PROVIDER_NAMES = {
     "third_parties": "Liabilities:DueToThirdParties",
     "fee_income": "Income:ManagementFees",
     "support_income": "Income:SupportCharges",
+    "interest_income": "Income:BankInterest",
     "void": "Expenses:EmptyPlaces",
 }
 POT_NAMES = {"available": "Available", "contingency": "Contingency"}

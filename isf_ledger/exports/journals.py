@@ -69,6 +69,7 @@ DEFAULT_CODES: dict[str, tuple[str, str]] = {
     "fee_income": ("4000", "Management fee income"),
     "support_income": ("4010", "Income from support charged"),
     "shared_arrangement": ("4020", "Income from shared support"),
+    "interest_income": ("4030", "Bank interest kept by the provider"),
     "void": ("5010", "Empty places borne by the provider"),
 }
 CODE = re.compile(r"[0-9]{1,8}")  # Sage's nominal codes: up to 8 digits (Xero takes these too)

@@ -62,6 +62,12 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     _kind("clawback", "Returned to the council", ("client_money",), ("available",), to=("client_money",)),
     _kind("closing", "Fund closed: balance paid out", ("client_money",), ("available", "contingency"),
           to=("client_money",)),
+    # Interest the bank paid on client money (accounts/interest.py): a fund's share into its
+    # `available`, or (with no fund) what the provider keeps, into its interest income...
+    _kind("interest", "Bank interest", ("client_money", "interest_income")),
+    # ...which moves out of client money to the provider's own bank in the same database
+    # transaction, as the fee does, so client money still equals the sum of the funds.
+    _kind("interest_to_provider", "Bank interest kept by the provider", ("client_money", "provider_bank")),
 )}
 # A reversal undoes exactly what it reverses (the engine builds it by negating every leg), so it
 # may touch whatever the original touched and may overdraw: it corrects a mistake.

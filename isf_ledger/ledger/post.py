@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from ..clock import month_end, month_start, next_month
+from ..db import utcnow
 from ..errors import Conflict
 from ..money import format_pence
 from .kinds import REVERSAL, kind_of
@@ -216,34 +217,96 @@ def post(session, entries: list[Entry], funds: dict[int, Fund], user_id: int | N
                         "person_id": e.person_id, "description": e.description[:500],
                         "reverses_id": e.reverses_id, "follows_id": e.follows_id, "reason": e.reason,
                         "created_by": user_id})
-    # RETURNING makes SQLAlchemy send multi-row INSERTs, so the database checks each batch once;
-    # on the tables, not the ORM classes, which would spend more time per row than the database.
-    session.execute(sa.insert(Posting.__table__).returning(Posting.__table__.c.id), postings)
-    session.execute(sa.insert(Transaction.__table__).returning(Transaction.__table__.c.id), headers)
-    _add_to_checkpoints(session, months)
-    _add_to_kind_checkpoints(session, entries)
+    if session.get_bind().dialect.name == "postgresql":
+        _write_postgresql(session, postings, headers, months, _kind_months(session, entries))
+    else:
+        # RETURNING makes SQLAlchemy send multi-row INSERTs, so the database checks each batch once;
+        # on the tables, not the ORM classes, which would spend more time per row than the database.
+        session.execute(sa.insert(Posting.__table__).returning(Posting.__table__.c.id), postings)
+        session.execute(sa.insert(Transaction.__table__).returning(Transaction.__table__.c.id), headers)
+        _add_to_checkpoints(session, months)
+        kind_months = _kind_months(session, entries)
+        if kind_months:
+            _add_to_checkpoints(session, kind_months, AccountKindMonth, KIND_MONTH_KEYS)
     _refuse_overdrawing(session, entries)
     return entries
 
 
+KIND_MONTH_KEYS = ("account_id", "month", "kind", "reverses_kind")
+# Each table's columns as the engine writes them, with their PostgreSQL types (for the arrays).
+_POSTING_COLUMNS = {"transaction_id": "BIGINT", "account_id": "INTEGER", "date": "DATE", "amount_pence": "BIGINT"}
+_HEADER_COLUMNS = {"id": "BIGINT", "kind": "VARCHAR(40)", "date": "DATE", "service_date": "DATE",
+                   "person_id": "INTEGER", "description": "VARCHAR(500)", "reverses_id": "BIGINT",
+                   "follows_id": "BIGINT", "reason": "VARCHAR(500)", "created_by": "INTEGER",
+                   "created_at": "TIMESTAMP WITH TIME ZONE"}
+_MONTH_COLUMNS = {"account_id": "INTEGER", "month": "DATE", "net_pence": "BIGINT"}
+_KIND_MONTH_COLUMNS = {"account_id": "INTEGER", "month": "DATE", "kind": "VARCHAR(40)",
+                       "reverses_kind": "VARCHAR(40)", "net_pence": "BIGINT"}
+
+
+def _unnest_insert(table: str, columns: dict[str, str], name: str, keys=None) -> str:
+    """PostgreSQL: INSERT of rows given as one array a column (parameters name0, name1...), so a
+    batch of any size is one short statement (psycopg and the server parse four parameters, not
+    four a row) and the statement-level triggers run once. With keys: add to net_pence on conflict."""
+    arrays = ", ".join(f"CAST(:{name}{i} AS {t}[])" for i, t in enumerate(columns.values()))
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+    if keys:
+        sql += f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET net_pence = {table}.net_pence + EXCLUDED.net_pence"
+    return sql
+
+
+def _arrays(name: str, rows: list[tuple]) -> dict[str, list]:
+    width = len(rows[0]) if rows else 0
+    return {f"{name}{i}": [r[i] for r in rows] for i in range(width)}
+
+
+_PG_POSTINGS = _unnest_insert("postings", _POSTING_COLUMNS, "p")
+# The headers and both checkpoints in one statement (three round trips in one): the header's
+# balance trigger runs at its end, over the postings already written by the statement before.
+_PG_HEADERS_AND_CHECKPOINTS = (
+    f"WITH headers AS ({_unnest_insert('transactions', _HEADER_COLUMNS, 'h')}), "
+    f"months AS ({_unnest_insert('account_months', _MONTH_COLUMNS, 'm', ('account_id', 'month'))}) "
+    + _unnest_insert("account_kind_months", _KIND_MONTH_COLUMNS, "k", KIND_MONTH_KEYS))
+
+
+def _write_postgresql(session, postings: list[dict], headers: list[dict], months: dict, kind_months: dict) -> None:
+    """The postings, then (one statement) the headers and the checkpoints: the checkpoint rows
+    sorted, so two writers touching the same provider accounts take row locks in one order."""
+    if not headers:
+        return
+    session.execute(sa.text(_PG_POSTINGS), _arrays("p", [tuple(r[c] for c in _POSTING_COLUMNS) for r in postings]))
+    now = utcnow()
+    params = _arrays("h", [tuple(now if c == "created_at" else h[c] for c in _HEADER_COLUMNS) for h in headers])
+    params.update(_arrays("m", [(*k, p) for k, p in sorted(months.items())]))
+    kinds = [(*k, p) for k, p in sorted(kind_months.items())]
+    params.update(_arrays("k", kinds) if kinds else {f"k{i}": [] for i in range(len(_KIND_MONTH_COLUMNS))})
+    session.execute(sa.text(_PG_HEADERS_AND_CHECKPOINTS), params)
+
+
 def _add_to_checkpoints(session, months: dict[tuple, int], model=AccountMonth,
                         keys=("account_id", "month")) -> None:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(model)
+    """SQLite: add to the checkpoints (PostgreSQL's are in _PG_HEADERS_AND_CHECKPOINTS)."""
+    table = model.__table__
+    stmt = sqlite.insert(table)
+    # RETURNING, on the table: one multi-row upsert a batch (as the postings), where the ORM's
+    # executemany sent a statement a row.
     stmt = stmt.on_conflict_do_update(index_elements=list(keys),
-                                      set_={"net_pence": model.net_pence + stmt.excluded.net_pence})
+                                      set_={"net_pence": table.c.net_pence + stmt.excluded.net_pence}
+                                      ).returning(table.c.net_pence)
     # Sorted, so two writers touching the same provider accounts take row locks in one order.
     rows = [{**dict(zip(keys, key)), "net_pence": p} for key, p in sorted(months.items())]
     session.execute(stmt, rows)
 
 
-def _add_to_kind_checkpoints(session, entries: list[Entry]) -> None:
+def _kind_months(session, entries: list[Entry]) -> dict[tuple, int]:
     """The people's pots' months by kind (AccountKindMonth), a reversal under the kind it reverses
-    too (reversing_entry says which; otherwise it is read, after the headers are written)."""
-    unknown = {e.reverses_id for e in entries if e.reverses_id is not None and e.kind_reversed is None}
+    too (reversing_entry says which; else the batch itself, else it is read)."""
+    in_batch = {e.posted_id: e.kind for e in entries}
+    unknown = {e.reverses_id for e in entries if e.reverses_id is not None and e.kind_reversed is None
+               and e.reverses_id not in in_batch}
     kinds = dict(session.execute(sa.select(Transaction.id, Transaction.kind)
                                  .where(Transaction.id.in_(unknown))).all()) if unknown else {}
+    kinds.update(in_batch)
     months: dict[tuple, int] = {}
     for e in entries:
         reversed_kind = "" if e.reverses_id is None else e.kind_reversed or kinds[e.reverses_id]
@@ -251,8 +314,7 @@ def _add_to_kind_checkpoints(session, entries: list[Entry]) -> None:
             if account.person_id is not None:
                 key = (account.id, month_start(e.posted_date), e.kind, reversed_kind)
                 months[key] = months.get(key, 0) + pence
-    if months:
-        _add_to_checkpoints(session, months, AccountKindMonth, ("account_id", "month", "kind", "reverses_kind"))
+    return months
 
 
 def balances(session, account_ids=None, as_of: date | None = None) -> dict[int, int]:

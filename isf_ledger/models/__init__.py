@@ -10,11 +10,14 @@ from .contingency import ContingencyMovement
 from .spend import ReceiptFile, ReceiptFileContent, Spend
 from .closing import Clawback, FundClosing
 from .queries import FundQuery, QueryAnswer
-from .bank_statements import BankClearedItem, BankClearing, BankLine, BankMatch, BankReconciliation, BankStatement
+from .bank_statements import (BankClearedItem, BankClearing, BankInterest, BankInterestShare, BankLine, BankMatch,
+                              BankReconciliation, BankStatement)
 
 __all__ = [
     "BankClearedItem",
     "BankClearing",
+    "BankInterest",
+    "BankInterestShare",
     "BankLine",
     "BankMatch",
     "BankReconciliation",

@@ -95,3 +95,43 @@ class BankClearedItem(db.Model):
     transaction_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("transactions.id"))
     line_id: Mapped[int | None] = mapped_column(sa.ForeignKey("bank_lines.id"))
     amount_pence: Mapped[Pence]
+
+
+class BankInterest(db.Model):
+    """Interest the bank paid on client money for a period: shared among the funds (`shared`) or
+    kept by the provider (`provider`), by the provider's setting when it was recorded; `kept_pence`
+    is what did not go to a fund. Append-only (a mistake is corrected by reversing its transactions)."""
+
+    __tablename__ = "bank_interest"
+    __table_args__ = (
+        sa.UniqueConstraint("period_from", "period_to"),
+        sa.CheckConstraint("handling IN ('shared', 'provider')", name="handling"),
+        sa.CheckConstraint("amount_pence > 0", name="amount"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    date: Mapped[date]
+    period_from: Mapped[date]
+    period_to: Mapped[date]
+    amount_pence: Mapped[Pence]
+    handling: Mapped[str] = mapped_column(sa.String(20))
+    kept_pence: Mapped[Pence]
+    line_id: Mapped[int | None] = mapped_column(sa.ForeignKey("bank_lines.id"), unique=True)
+    # What the provider kept (the interest in, to interest income) and its move to the provider's bank.
+    kept_transaction_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("transactions.id"))
+    transfer_transaction_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("transactions.id"))
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BankInterestShare(db.Model):
+    """One fund's part of an interest payment: its balance-days over the period (pence x days)
+    and its share; `transaction_id` is the fund's `interest` transaction (none for a fund closed
+    by then, whose share the provider holds to pay on)."""
+
+    __tablename__ = "bank_interest_shares"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interest_id: Mapped[int] = mapped_column(sa.ForeignKey("bank_interest.id"), index=True)
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("people.id"), index=True)
+    balance_days_pence: Mapped[Pence]
+    share_pence: Mapped[Pence]
+    transaction_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("transactions.id"))

@@ -1,17 +1,19 @@
 """Admins' pages: the users (list, create with a role, a linked person or council and a
-password, disable) over users.create_user and the same `active` flag as `flask users disable`.
-The new user's API token is shown once, on the page the create goes on to."""
+password, disable) over users.create_user and users.disable_user (as `isf-ledger users disable`).
+The new user's API token is shown once, on the page the create goes on to. Disabling asks first:
+a check page names the user and says they will be signed out at once, and its form's key makes
+a double submit disable once."""
 from __future__ import annotations
 
 import click
 import sqlalchemy as sa
-from flask import abort, g, render_template, request, session, url_for
+from flask import g, render_template, request, session, url_for
 from marshmallow import Schema, fields, validate
 
 from ..accounts.people import DIRECTORY
 from ..db import db
-from ..errors import Invalid
-from ..auth.users import ROLES, User, create_user
+from ..errors import Invalid, NotFound
+from ..auth.users import MAX_ID, ROLES, User, create_user, disable_user as disable
 from .forms import PageForm
 from .views import bp, signed_in
 
@@ -28,7 +30,7 @@ class UserIn(Schema):
 
 
 class DisableIn(Schema):
-    user_id = fields.Integer(required=True)
+    """Disabling names the user in its path: the form carries only its key."""
 
 
 @bp.route("/admin/users", methods=["GET", "POST"])
@@ -47,7 +49,7 @@ def users():
     token = session.pop("new_token", None) if request.args.get("created") else None
     return render_template("pages/admin_users.html", title="Users", form=form, rows=rows, token=token,
                            roles={r: r.capitalize() for r in ROLES}, error_count=len(form.errors),
-                           disable_key=PageForm(DisableIn()).key)
+                           disabled=_user(request.args["disabled"]) if request.args.get("disabled") else None)
 
 
 def _create(data: dict) -> str:
@@ -59,23 +61,36 @@ def _create(data: dict) -> str:
     return url_for("pages.users", created=user.id)
 
 
-@bp.post("/admin/users/disable")
+@bp.route("/admin/users/<int:user_id>/disable", methods=["GET", "POST"])
 @signed_in
-def disable_user():
-    """Disable a user: their token and password stop working and their sessions end."""
+def disable_user(user_id: int):
+    """Disable a user, once they are checked: the page names them and says they will be signed
+    out at once; its button disables them (their token and password stop working and their
+    sessions end). A second submit of the same form disables nothing more."""
+    user = _user(user_id)
+    if user is None:
+        raise NotFound(f"no user with id {user_id}")
     form = PageForm(DisableIn())
-    if not form.load():
-        abort(400)
-    return form.write(lambda: _disable(form.data["user_id"])) or abort(409)
+    if request.method == "POST":
+        done = form.write(lambda: _disable(user_id))
+        if done is not None:
+            return done
+    return render_template("pages/admin_user_disable.html", title=f"Disable {user.name}?", user=user, form=form,
+                           error_count=len(form.errors), yourself=user.id == g.user.id)
+
+
+def _user(user_id) -> User | None:
+    text = str(user_id)
+    return db.session.get(User, int(text)) if text.isdigit() and int(text) <= MAX_ID else None
 
 
 def _disable(user_id: int) -> str:
     user = db.session.get(User, user_id)
-    if user is None:
-        raise Invalid("user_id", "no such user")
     if user.id == g.user.id:
-        raise Invalid("user_id", "you cannot disable yourself")
-    user.active = False
+        raise Invalid("_form", "You cannot disable yourself: ask another admin")
+    if not user.active:
+        raise Invalid("_form", f"{user.name} is disabled already")
+    disable(db.session, user)
     return url_for("pages.users", disabled=user.id)
 
 

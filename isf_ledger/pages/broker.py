@@ -59,6 +59,7 @@ from ..accounts.schemas.spend import SpendIn
 from ..accounts.spend import SUGGESTED_CATEGORIES, record_spend
 from ..db import among, db
 from ..errors import Invalid, LedgerError, NotFound
+from ..work import unit_of_work
 from ..fields import EARLIEST, LATEST
 from ..reports.render_pdf import hours as hours_words
 from .forms import PageForm
@@ -559,11 +560,10 @@ def _take_file(form: PageForm, draft: dict) -> bool:
     if upload is None or not upload.filename:
         return True
     try:
-        data = read_upload(upload.stream)
-        sha256, media_type = store_pending(db.session, data, upload.filename)
-        db.session.commit()  # kept for the check page, which may be answered by another server
+        with unit_of_work():  # kept for the check page, which may be answered by another server
+            data = read_upload(upload.stream)
+            sha256, media_type = store_pending(db.session, data, upload.filename)
     except LedgerError as e:
-        db.session.rollback()
         form.errors["file"] = _first_message(e)
         return False
     draft["file"] = {"sha256": sha256, "name": (upload.filename or "receipt")[:255], "media_type": media_type,

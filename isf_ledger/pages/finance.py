@@ -34,6 +34,7 @@ from ..accounts.schemas.transactions import ReverseIn
 from ..accounts.spend import spend_of
 from ..db import db
 from ..errors import Conflict, Invalid
+from ..work import end_reads
 from ..accounts.hours import quantity
 from ..reports import dashboard as dash
 from ..reports import statements as st
@@ -181,7 +182,7 @@ def new_receipt(person_id: int):
         else:
             rate = fee_rate_on(db.session, person_id, form.data["date"])
             fee = 0 if form.data["fee_exempt"] else fee_on(form.data["amount_pence"], rate)
-            db.session.rollback()
+            end_reads()
             return render_template("pages/finance_receipt_check.html", title="Check the receipt", person=person,
                                    form=form, fee=fee, rate=rate, net=form.data["amount_pence"] - fee,
                                    source_label=SOURCE_LABELS[form.data["source"]])
@@ -337,7 +338,7 @@ def _issue(month: str) -> str:
         said = _month_refusal(first, e)
         if said is None:
             raise
-        raise Invalid("month", said) from None
+        raise Conflict(said, {"month": [said]}, code=e.code) from None  # beside the field, still the API's 409
     return url_for("pages.month_end", issued=done.month, count=done.issued, already=done.already_issued)
 
 

@@ -44,6 +44,7 @@ from ..accounts.schemas.spend import SpendIn
 from ..accounts.spend import SUGGESTED_CATEGORIES, record_spend
 from ..db import db
 from ..errors import LedgerError
+from ..work import end_reads
 from ..money import format_pence
 from ..auth.users import FINANCE, User
 from .finance import _step
@@ -434,10 +435,10 @@ def close(person_id: int):
                 would = close_fund(db.session, person_id, user_id=g.user.id, **form.data)
                 final = _final_figures(person_id, would["final_statement_number"])
             except LedgerError as e:
-                db.session.rollback()
+                end_reads()
                 form.refuse_error(e)
             else:
-                db.session.rollback()  # a dry run: nothing of it is kept
+                end_reads()  # a dry run: nothing of it is kept
                 return render_template("pages/finance_close_check.html", title="Check before the fund closes",
                                        person=person, form=form, would=would, final=final,
                                        destination=DESTINATION_WORDS[form.data["destination"]],

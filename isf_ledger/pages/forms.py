@@ -13,6 +13,12 @@ macros. Every form carries a hidden idempotency key, made when the form is shown
 operation once per key and user, commits, and sends the browser on (303) to the page the operation
 names; a second submit of the same form (a double click, a reload) writes nothing and goes to the
 same page. The key is kept with the API's (idempotency.py), under a "page:" prefix.
+
+A page shown with a refused form answers as the API would, whichever form it is: 422 for what
+was typed, or the operation's own 4xx when it refuses for the state of things (409: a line
+reversed already). Every PageForm made in a request is kept in `g`, and `refused_status` (run
+after every page) turns the page's 200 into that status when one of them has errors. A browser
+shows such a page as it shows any other.
 """
 from __future__ import annotations
 
@@ -24,12 +30,10 @@ import sqlalchemy as sa
 from flask import g, redirect, request
 from marshmallow import Schema, ValidationError, fields
 from marshmallow.validate import OneOf
-from sqlalchemy.exc import IntegrityError
 
 from ..db import db
 from ..errors import LedgerError
-from ..idempotency import MAX_KEY_LENGTH, IdempotencyRecord, request_hash
-from ..locks import lock_key
+from ..idempotency import MAX_KEY_LENGTH, IdempotencyRecord, once
 
 KEY_FIELD = "idempotency_key"
 NOT_FIELDS = {"csrf_token", KEY_FIELD}
@@ -45,10 +49,12 @@ class PageForm:
         self.messages = messages or {}  # field -> what to say when it is refused, in plain words
         self.values: dict[str, str] = dict(values or {})
         self.errors: dict[str, str] = {}
+        self.status = 422  # what a page showing this form refused answers (refused_status)
         self.data: dict = {}
         self.key = request.form.get(KEY_FIELD) if request.method == "POST" else None
         if not self.key or len(self.key) > MAX_KEY_LENGTH:
             self.key = secrets.token_urlsafe(24)
+        g.setdefault("page_forms", []).append(self)  # refused_status reads them once the page is made
 
     def load(self) -> bool:
         """Read the posted form through the schema: True with `data` loaded, else False with `errors`."""
@@ -117,28 +123,12 @@ class PageForm:
     def write(self, operation: Callable[[], str]):
         """Run `operation` (it writes and returns the path to go on to) once for this form's key,
         commit, and redirect there; a refusal is rolled back and shown on the form (returns None)."""
-        key = f"page:{self.key}"
-        digest = request_hash()
-        lock_key(db.session, f"idempotency:{g.user.id}:{key}")
-        seen = _recorded(key)
-        if seen is not None:
-            db.session.rollback()
-            return redirect(seen.body, 303)
         try:
-            target = operation()
+            target = once(f"page:{self.key}", operation, lambda path: (303, path), lambda seen, _: seen.body)
         except LedgerError as e:
-            db.session.rollback()
             self.refuse_error(e)
+            self.status = e.status if 400 <= e.status < 500 else 422
             return None
-        db.session.add(IdempotencyRecord(key=key, request_hash=digest, user_id=g.user.id, status=303, body=target))
-        try:
-            db.session.commit()
-        except IntegrityError:  # the same form, sent twice at once: the first one stands
-            db.session.rollback()
-            seen = _recorded(key)
-            if seen is None:
-                raise
-            return redirect(seen.body, 303)
         return redirect(target, 303)
 
 
@@ -152,6 +142,17 @@ PLAIN = {  # marshmallow's and money.py's words for a mistyped field -> plain wo
     "not a valid string.": "enter it as text",
     'not an amount of money: use pounds and pence, e.g. "12.50"': "use pounds and pence, like 12.50",
 }
+
+
+def refused_status(response):
+    """A page shown with a refused form (errors in the summary, what was typed kept) answers the
+    form's status (422, or the operation's 409) rather than 200, as the API does: a refusal is
+    never an OK. Redirects and statuses a page set itself are left as they are."""
+    if response.status_code == 200 and response.mimetype == "text/html":
+        refused = next((form for form in g.get("page_forms", ()) if form.errors), None)
+        if refused is not None:
+            response.status_code = refused.status
+    return response
 
 
 def typed(field, text: str):

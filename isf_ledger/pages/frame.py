@@ -21,6 +21,7 @@ from .. import provider as provider_details
 from ..db import db
 from ..errors import Forbidden, LedgerError, NotFound
 from ..auth.users import MAX_BIG_ID, RESTRICTED, Scope, can_see_person
+from ..work import end_reads
 
 TEXT_SIZES = ("normal", "large")
 
@@ -142,7 +143,7 @@ def init_errors(app: Flask) -> None:
     def _http(e: HTTPException):
         if not is_page_request():
             return json_http(e)
-        db.session.rollback()
+        end_reads()
         if isinstance(e, InternalServerError):
             app.logger.error("a page failed: %s %s", request.method, request.path,
                              exc_info=e.original_exception)
@@ -152,6 +153,6 @@ def init_errors(app: Flask) -> None:
     def _ledger(e: LedgerError):
         if not is_page_request():
             return json_ledger(e)
-        db.session.rollback()
+        end_reads()
         # A refused id outside a person's scope names nothing; other refusals say what went wrong.
         return error_page(e.status, None if e.status in (403, 404) else e.message)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import BigId, db, utcnow
 from ..errors import LedgerError
+from ..work import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -114,22 +115,20 @@ class Progress:
 
 def run(job_id: int, work: Work) -> None:
     """Run the job's work and record its outcome (see the module's docstring)."""
-    _set(job_id, state=RUNNING)
-    db.session.commit()
+    with unit_of_work():
+        _set(job_id, state=RUNNING)
     progress = Progress(job_id)
     try:
-        result = work(progress)
-        _set(job_id, state=DONE, result=result, done=progress.count or progress.done, total=progress.count)
-        db.session.commit()
+        with unit_of_work():
+            result = work(progress)
+            _set(job_id, state=DONE, result=result, done=progress.count or progress.done, total=progress.count)
     except LedgerError as e:
-        db.session.rollback()
-        _set(job_id, state=REFUSED, result={"message": e.message, "details": e.details})
-        db.session.commit()
+        with unit_of_work():
+            _set(job_id, state=REFUSED, result={"message": e.message, "details": e.details})
     except Exception:  # noqa: BLE001 - the job says it failed; the log has why
         log.exception("page job %s failed", job_id)
-        db.session.rollback()
-        _set(job_id, state=FAILED, result=None)
-        db.session.commit()
+        with unit_of_work():
+            _set(job_id, state=FAILED, result=None)
     finally:
         _live.pop(job_id, None)
 

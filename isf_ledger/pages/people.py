@@ -8,6 +8,7 @@ see a page is the access table (`signed_in`) and the one visibility rule (`visib
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -117,6 +118,43 @@ def year_pace(figures: dict, today: date) -> dict | None:
             "pace": pace, "tag": tag, "tag_class": colour}
 
 
+IRREGULAR = {"have": "has", "do": "does", "are": "is"}
+
+
+@dataclass(frozen=True)
+class Whose:
+    """Whose money a person's page says it is, by who reads it: "you" and "your" to the person
+    (and their family, who sign in as them), the person's name to anyone else (finance, a
+    broker, a council's reviewer): "Siân’s money", "Siân has £12.00 left". One template
+    serves both: `{{ w.You }} {{ w.verb("have") }} ...`, `{{ w.Your }} statements`."""
+
+    you: str
+    your: str
+    to_them: bool  # the reader is the person (or their family)
+
+    @property
+    def You(self) -> str:  # noqa: N802 - the word as it starts a sentence
+        return self.you[:1].upper() + self.you[1:] if self.to_them else self.you
+
+    @property
+    def Your(self) -> str:  # noqa: N802
+        return self.your[:1].upper() + self.your[1:] if self.to_them else self.your
+
+    def verb(self, word: str) -> str:
+        """The verb after `you`: "have" to the person, "has" after their name."""
+        return word if self.to_them else IRREGULAR.get(word, word + "s")
+
+
+def whose(person: Person) -> Whose:
+    user = g.get("user")
+    if user is not None and user.role == "person":
+        return Whose("you", "your", True)
+    return Whose(person.name, f"{person.name}’s", False)
+
+
+bp.add_app_template_global(whose, "whose")
+
+
 def _person(person_id: int) -> Person:
     person = g.get("person") if isinstance(g.get("person"), Person) else db.session.get(Person, person_id)
     if person is None:
@@ -138,7 +176,8 @@ def money_page(person_id: int, *, home: bool = False):
     used_hours = Decimal(hours_used(h))
     return render_template("pages/person_money.html", person=person, f=f, today=today, home=home,
                            year=year_pace(f, today), used_hours=used_hours,
-                           hours_pct=share(used_hours, h["planned"]), title="Your money")
+                           hours_pct=share(used_hours, h["planned"]), title=f"{whose(person).Your} money",
+                           w=whose(person))
 
 
 @bp.get("/people/<int:person_id>/this-month")
@@ -148,13 +187,14 @@ def this_month(person_id: int):
     """This month so far: money in and from whom, what it paid for, and the hours."""
     person = _person(person_id)
     today, f = _month_so_far(person_id)
-    received = _received_by_source(person_id, today)
+    received = _received_by_source(person_id, today, whose(person))
     shared = shared_working(db.session, person_id, today.replace(day=1), clock.month_end(today))
     return render_template("pages/person_month.html", person=person, f=f, today=today, received=received,
-                           shared=shared, used_hours=Decimal(hours_used(f["hours"])), title="This month so far")
+                           shared=shared, used_hours=Decimal(hours_used(f["hours"])), title="This month so far",
+                           w=whose(person))
 
 
-def _received_by_source(person_id: int, today: date) -> list[tuple[str, str]]:
+def _received_by_source(person_id: int, today: date, w: Whose) -> list[tuple[str, str]]:
     """This month's money in, by who paid it (receipts net of their reversals)."""
     from ..models import Receipt, Transaction
     first = today.replace(day=1)
@@ -164,11 +204,12 @@ def _received_by_source(person_id: int, today: date) -> list[tuple[str, str]]:
         .where(Receipt.person_id == person_id, Receipt.date >= first, Receipt.date <= today,
                Receipt.transaction_id.not_in(reversed_ids))
         .group_by(Receipt.source).order_by(Receipt.source)).all()
-    return [(SOURCE_WORDS.get(source, source), pence) for source, pence in rows]
+    return [(SOURCE_WORDS[source].format(Your=w.Your) if source in SOURCE_WORDS else source, pence)
+            for source, pence in rows]
 
 
 SOURCE_WORDS = {"council": "From the council", "health": "From the NHS (health)",
-                "client_contribution": "Your own part", "other": "From somewhere else"}
+                "client_contribution": "{Your} own part", "other": "From somewhere else"}
 
 
 @bp.get("/people/<int:person_id>/statements")
@@ -185,7 +226,8 @@ def statements(person_id: int):
         .where(Statement.person_id == person_id).order_by(Statement.month.desc())).all()
     months = [{"month": m.strftime("%Y-%m"), "name": f"{m:%B %Y}", "number": n, "issued_at": at,
                "closing": _json_text(closing)} for m, n, at, closing in rows]
-    return render_template("pages/person_statements.html", person=person, months=months, title="Your statements")
+    return render_template("pages/person_statements.html", person=person, months=months, w=whose(person),
+                           title=f"{whose(person).Your} statements")
 
 
 def _json_text(value) -> str:
@@ -217,7 +259,11 @@ def statement(person_id: int, month: str):
                   len(blocks))  # the plan year's table goes where the PDF draws its chart
     first = clock.parse_month(month)
     shared = shared_working(db.session, person_id, first, clock.month_end(first))
-    return render_template("pages/person_statement.html", person=_person(person_id), doc=doc,
+    person = _person(person_id)
+    w = whose(person)
+    if not w.to_them:  # the letter speaks to the person; the page says whose it is
+        heading = f"{w.Your} statement for {month_name(doc['month'])}"
+    return render_template("pages/person_statement.html", person=person, doc=doc, w=w,
                            heading=heading, blocks=blocks, at_end=at_end, month=month, shared=shared,
                            name=month_name(doc["month"]),
                            documents=DOCUMENTS, title=heading)
@@ -241,8 +287,9 @@ def spend(person_id: int):
     """What was spent on the person: who was paid, for what, when, the part of the plan, the receipt."""
     rows = spend_of(db.session, person_id)
     items = [{"spend": s, "reversed": r is not None, "file": f} for s, r, f in reversed(rows)]
-    return render_template("pages/person_spend.html", person=_person(person_id), items=items,
-                           title="What was spent on you")
+    person = _person(person_id)
+    return render_template("pages/person_spend.html", person=person, items=items, w=whose(person),
+                           title=f"What was spent on {whose(person).you}")
 
 
 @bp.get("/people/<int:person_id>/spend/<int:spend_id>/receipt")

@@ -21,6 +21,7 @@ from ..reports.render_pdf import month_name
 from ..auth.users import MAX_BIG_ID
 from .forms import PageForm
 from .frame import visible
+from .people import whose
 from .views import bp, signed_in
 
 LABELS = {"message": "Your question"}
@@ -36,7 +37,7 @@ def _about(person_id: int, field: str, value: str, found: dict | None = None) ->
     items already read for a list (_items_named); without it the one item is read here."""
     if field == "statement_month":
         try:
-            return f"your statement for {month_name(value)}"
+            return f"the statement for {month_name(value)}"
         except ValueError:
             return None
     if not value.isascii() or not value.isdigit() or int(value) > MAX_BIG_ID:
@@ -93,7 +94,7 @@ def _page(person_id: int, form: PageForm | None, item: dict, about: str | None, 
         field = _first_item(q)
         q["about"] = _about(person_id, field, str(q[field]), found) if field is not None else None
     return render_template("pages/queries.html", person=person, form=form, item=item, about=about,
-                           queries=items, title="Questions about your money"), status
+                           queries=items, title=f"Questions about {whose(person).your} money"), status
 
 
 @bp.get("/people/<int:person_id>/queries")

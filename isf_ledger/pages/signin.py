@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import BigId, db, utcnow
 from ..locks import lock_key
+from ..work import commit_step, end_reads
 from ..auth.users import User, password_matches
 
 MAX_FAILURES = 5
@@ -55,13 +56,13 @@ def reserve_attempt(session, name: str, now: datetime) -> int | datetime:
     lock_key(session, f"sign-in:{name}")
     until = locked_until(session, name, now)
     if until is not None:
-        session.rollback()
+        end_reads(session)
         return until
     attempt = SignInFailure(name=name, at=now)
     session.add(attempt)
     session.flush()
     attempt_id = attempt.id
-    session.commit()
+    commit_step(session)  # the attempt counts before the password is checked, whatever happens next
     return attempt_id
 
 
@@ -71,7 +72,7 @@ def sign_in(session, name: str, password: str, attempt_id: int):
     `reserve_attempt`) left to count. Nothing is held while argon2 runs; the caller commits."""
     row = session.execute(sa.select(User.id, User.name, User.role, User.session_epoch, User.active,
                                     User.password_hash).where(User.name == name)).first()
-    session.commit()
+    commit_step(session)  # nothing is held while argon2 runs
     # Always one argon2 check, also for a name without a user, so no answer comes back quicker.
     matches = password_matches(row.password_hash if row is not None else None, password)
     if row is None or not matches or not row.active:

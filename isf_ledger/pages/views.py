@@ -16,16 +16,19 @@ from marshmallow import Schema, fields as mfields, validate
 from .. import clock
 from ..auth.access import roles_for
 from ..db import db, utcnow
+from ..work import unit_of_work
 from ..fields import has_control_characters
 from ..money import format_pence
 from ..reports.render_pdf import pounds
 from ..auth.users import caller_by_id, end_sessions, endpoint_key
-from .forms import PageForm
+from .forms import PageForm, refused_status
 from .frame import TEXT_SIZES, save_text_size
 from .signin import reserve_attempt, sign_in
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/assets")
+
+bp.after_request(refused_status)  # a page with a refused form answers 422 (forms.py)
 
 CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)])  # str.translate: remove them
 SIGNED_IN_FOR = 12 * 3600  # seconds a sign-in lasts, however the cookie is kept
@@ -108,8 +111,8 @@ def login_post():
                                          f"Try again after {at} (UK time).", 429)
         resp.headers["Retry-After"] = str(math.ceil((until - now).total_seconds()))
         return resp
-    who = sign_in(db.session, name, password, attempt)
-    db.session.commit()
+    with unit_of_work():
+        who = sign_in(db.session, name, password, attempt)
     if who is None:
         return _form_again(name, target, WRONG, 401)
     g.user = SimpleNamespace(id=who.id, name=who.name, role=who.role)  # the audit log names who signed in
@@ -129,8 +132,8 @@ def logout():
     the form, it only ever signs out the user whose session it is."""
     user = _session_user()
     if user is not None:
-        end_sessions(db.session, user.id)
-        db.session.commit()
+        with unit_of_work():
+            end_sessions(db.session, user.id)
         g.user = user  # the audit log names who signed out
     session.clear()
     return redirect(url_for("pages.login"))
@@ -147,6 +150,6 @@ def text_size():
     form = PageForm(TextSizeIn())
     back = local_path(request.form.get("next")) or url_for("pages.home")
     if form.load():
-        save_text_size(g.user.id, form.data["size"])
-        db.session.commit()
+        with unit_of_work():
+            save_text_size(g.user.id, form.data["size"])
     return redirect(back, 303)

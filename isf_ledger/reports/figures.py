@@ -26,6 +26,7 @@ from ..clock import month_end, month_start
 # Heading of each kind of transaction, as money moves in `available`.
 HEADINGS = {
     "receipt": "receipts_total",
+    "interest": "receipts_total",  # the fund's share of the bank's interest is money paid in
     "fee": "management_fee_total",
     "fee_refund": "management_fee_total",
     "delivery": "support_charged_total",

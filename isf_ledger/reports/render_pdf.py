@@ -62,7 +62,22 @@ def threshold_words(weeks: int, amount: str | None = None) -> str:
 
 
 SOURCE_WORDS = {"council": "the council", "health": "the health service",
-                "client_contribution": "your own part", "other": "other money"}
+                "client_contribution": "your own part", "other": "other money",
+                "bank_interest": "interest from the bank"}
+
+
+def interest_words(interest: dict, you: str = "you", your: str = "your") -> str:
+    """How interest on the client money account is handled (the provider's setting when the
+    statement was made) and, when it is shared, the person's share this month."""
+    if interest.get("handling") == "provider":
+        return ("The bank pays a little interest on the account where we keep everyone's money. We, the "
+                f"provider, keep that interest; none of it is added to {your} money.")
+    words = ("The bank pays a little interest on the account where we keep everyone's money. We share it out: "
+             "each person gets a part in step with how much money they had there, day by day.")
+    received = Decimal(interest.get("received") or "0")
+    if received > 0:
+        return words + f" {your.capitalize()} share this month was {pounds(interest['received'])}."
+    return words + f" {you.capitalize()} had no share this month."
 FEW_ITEMS = 5  # things bought are listed one by one up to this many, grouped by kind above it
 
 REASON_WORDS = {"moved_provider": "You moved to a new provider.",
@@ -123,6 +138,8 @@ def letter(s: dict) -> list[tuple[str, str]]:
         paid_in = s.get("paid_in") or {}
         for source in sorted(paid_in, key=lambda k: list(SOURCE_WORDS).index(k) if k in SOURCE_WORDS else 99):
             out.append(("li", f"{SOURCE_WORDS.get(source, source)}: {pounds(paid_in[source])}"))
+    if s.get("interest"):
+        out += [("h", "Interest from the bank"), ("p", interest_words(s["interest"], you, your))]
     out.append(("h", "What it paid for"))
     if Decimal(s["support_charged_total"]):
         out.append(("p", f"Support: {pounds(s['support_charged_total'])}. This is the help our staff gave."))

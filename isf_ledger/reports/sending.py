@@ -39,6 +39,7 @@ from ..locks import lock_key
 from . import statements as st
 from ..models.statements import DeliveryPreference, PrintBatch, Statement, StatementDelivery
 from ..config import setting
+from ..work import commit_step, end_reads
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 # How long a live sender may hold a claimed row: one message is a handful of SMTP exchanges,
@@ -229,7 +230,7 @@ def plan_month(session, first: date, sender: str) -> int:
     lock_key(session, f"statements:deliveries:{first:%Y-%m}")  # SQLite: BEGIN IMMEDIATE serialises
     stmts = _latest_statements(session, first)
     if not stmts:
-        session.commit()
+        commit_step(session)  # a step of its own: the month's lock is let go before any mail is sent
         return 0
     person_ids = [s.person_id for s in stmts]
     prefs = preferences_on(session, person_ids, clock.today())
@@ -251,7 +252,7 @@ def plan_month(session, first: date, sender: str) -> int:
                      "created_at": utcnow()})
     if rows:
         session.execute(sa.insert(StatementDelivery), rows)
-    session.commit()
+    commit_step(session)  # a step of its own: the rows exist before anything is sent, so a rerun finds them
     return len(rows)
 
 
@@ -276,13 +277,13 @@ def _claim(session, row_id: int, now: datetime) -> bool:
         StatementDelivery.id == row_id, StatementDelivery.status == PENDING, _due(now))
         .values(status=SENDING, attempts=StatementDelivery.attempts + 1, last_error=None,
                 claimed_at=utcnow())).rowcount
-    session.commit()
+    commit_step(session)  # the claim is kept before the message leaves: of two senders one gets the row
     return claimed == 1
 
 
 def _finish(session, row_id: int, **values) -> None:
     session.execute(sa.update(StatementDelivery).where(StatementDelivery.id == row_id).values(**values))
-    session.commit()
+    commit_step(session)  # each row's outcome is kept as it is known, whatever happens to the next
 
 
 def month_label(first: date) -> str:
@@ -338,7 +339,7 @@ def _send_one(session, row: StatementDelivery, mailer: Mailer, settings: SmtpSet
         msg = build_email(stmt, row, session.get(Person, stmt.person_id), session.get(DeliveryPreference, row.preference_id),
                           st.stored_pdf(session, stmt), settings.sender)
     except (Conflict, ValueError) as e:  # the stored PDF does not match its hash, or a bad header: never send it
-        session.rollback()
+        end_reads(session)
         _finish(session, row_id, status=FAILED, last_error=str(getattr(e, "message", e))[:1000])
         result.counts[FAILED] += 1
         return
@@ -378,7 +379,7 @@ def _due_email_rows(session, now: datetime, first: date | None = None) -> list[S
     if first is not None:
         q = q.where(StatementDelivery.month == first)
     rows = list(session.scalars(q))
-    session.commit()  # nothing held while mail goes out
+    commit_step(session)  # nothing held while mail goes out
     return rows
 
 
@@ -472,7 +473,7 @@ def build_print_batch(session, first: date) -> int:
                                 .order_by(Statement.number, StatementDelivery.id)))
     new = [r.id for r in rows if r.status == PENDING]
     if not new:
-        session.commit()
+        commit_step(session)  # a step of its own: the print batch's lock is let go
         return 0
     parts = []
     for row in rows:
@@ -488,7 +489,7 @@ def build_print_batch(session, first: date) -> int:
         batch.pdf, batch.letters, batch.built_at = pdf, len(rows), now
     session.execute(sa.update(StatementDelivery).where(StatementDelivery.id.in_(new))
                     .values(status=SENT, attempts=StatementDelivery.attempts + 1, sent_at=utcnow()))
-    session.commit()
+    commit_step(session)  # the batch and its rows' `sent` are one step, kept together
     return len(new)
 
 

@@ -29,6 +29,7 @@ from ..accounts.clawback import surplus_above
 from ..accounts.councils import rule_history, rule_on
 from ..accounts.fees import fee_rate_in
 from ..accounts.instalments import arrears_of, instalments_of, received_by_person
+from ..accounts.interest import interest_received
 from ..ledger.kinds import kind_of
 from ..models import Account, Council, Fund, Person, Posting, Spend, Transaction
 from ..accounts.hours import hours_by_period
@@ -133,6 +134,9 @@ def statement_figures(session, person_ids: list[int], month: date, rules_on: dat
     got = received_by_person(session, person_ids, last)
     got_before = received_by_person(session, person_ids, first - timedelta(days=1))
     bought = _spend_items(session, person_ids, first, last)
+    interest = interest_received(session, person_ids, first, last)
+    from ..provider import current  # how interest on client money is handled, as set now
+    handling = current(session).bank_interest
     hours = statement_hours(session, person_ids, first)
     bank = bank_value(session, person_ids, last)
     years = {pid: plan_year(plans.get(pid, []), last) for pid in person_ids}
@@ -155,6 +159,9 @@ def statement_figures(session, person_ids: list[int], month: date, rules_on: dat
         out[pid]["paid_in"] = {source: format_pence(pence - before.get(source, 0))
                                for source, pence in sorted(got.get(pid, {}).items()) if pence - before.get(source, 0)}
         out[pid]["spend_items"] = bought.get(pid, [])
+        if interest.get(pid):
+            out[pid]["paid_in"]["bank_interest"] = format_pence(interest[pid])
+        out[pid]["interest"] = {"handling": handling, "received": format_pence(interest.get(pid, 0))}
     return out
 
 

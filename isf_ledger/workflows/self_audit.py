@@ -15,8 +15,8 @@ from sqlalchemy.orm import aliased
 from ..db import begin_read_only
 from ..money import apply_rate, format_pence
 from ..ledger.kinds import outflows
-from ..models import (Account, AccountKindMonth, AccountMonth, Clawback, ContingencyMovement, Delivery, FundClosing,
-    Person, Posting, RateAdjustmentLine, Receipt, Spend, Transaction)
+from ..models import (Account, AccountKindMonth, AccountMonth, BankInterest, BankInterestShare, Clawback,
+    ContingencyMovement, Delivery, FundClosing, Person, Posting, RateAdjustmentLine, Receipt, Spend, Transaction)
 from ..accounts.hours import CHARGED, quantity
 from ..accounts.reconciliation import reconcile
 from ..models.shared_support import ChargeLine
@@ -219,7 +219,8 @@ def _records():
                          arr.label("arr"))
 
     r, d, s, m, c, fc = Receipt, Delivery, Spend, ContingencyMovement, Clawback, FundClosing
-    ra, cl = RateAdjustmentLine, ChargeLine
+    ra, cl, sh, bi = RateAdjustmentLine, ChargeLine, BankInterestShare, BankInterest
+    nobody = sa.cast(sa.null(), sa.Integer)  # the provider's own books
     zero = sa.cast(sa.literal(0), sa.BigInteger)
     set_aside = m.kind == "set_aside"
     signed = sa.case((set_aside, -m.amount_pence), else_=m.amount_pence)
@@ -243,6 +244,12 @@ def _records():
             sa.case((cl.person_id.is_(None), zero), else_=-sa.func.sum(cl.amount_pence)), zero,
             sa.case((cl.person_id.is_(None), zero), else_=-sa.func.sum(cl.amount_pence)), sa.func.sum(cl.amount_pence))
         .where(cl.transaction_id.is_not(None)).group_by(cl.transaction_id, cl.person_id),
+        row(sh.transaction_id, "interest", sh.person_id, "interest share", sh.id, sh.share_pence, zero, sh.share_pence)
+        .where(sh.transaction_id.is_not(None)),
+        row(bi.kept_transaction_id, "interest", nobody, "interest", bi.id, zero, zero, zero)
+        .where(bi.kept_transaction_id.is_not(None)),
+        row(bi.transfer_transaction_id, "interest_to_provider", nobody, "interest", bi.id, zero, zero, zero)
+        .where(bi.transfer_transaction_id.is_not(None)),
     ]
     return sa.union_all(*parts).subquery()
 
@@ -252,7 +259,8 @@ def _records():
 RECORDED_BY = {"receipt": "receipt", "fee": "receipt", "delivery": "delivery",
                "rate_adjustment": "rate adjustment line", "spend": "spend", "contingency_set_aside":
                "contingency movement", "contingency_draw": "contingency movement", "clawback": "clawback",
-               "closing": "fund closing", "shared_charge": "shared charge line", "shared_void": "shared charge line"}
+               "closing": "fund closing", "shared_charge": "shared charge line", "shared_void": "shared charge line",
+               "interest": "interest share", "interest_to_provider": "interest"}
 NO_RECORD = {"fee_refund", REVERSAL}
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ...fields import Money
+from ...fields import Day, Money
 from ...auth.users import MAX_BIG_ID
 
 
@@ -55,3 +55,36 @@ STATEMENT_FILE_BODY = {"required": True, "content": {"multipart/form-data": {"sc
     "type": "object", "required": ["file"],
     "properties": {"file": {"type": "string", "format": "binary",
                             "description": "OFX, camt.053 XML, or a CSV (generic or a UK bank's export)"}}}}}}
+
+
+class InterestIn(Schema):
+    date = Day(required=True, metadata={"description": "the day the bank paid the interest"})
+    period_from = Day(required=True, metadata={"description": "the first day of the period it is for"})
+    period_to = Day(required=True, metadata={"description": "the last day of the period (both included)"})
+    amount = Money(positive=True, attribute="amount_pence",
+                   metadata={"description": "the interest; may be left out when line_id names its bank line"})
+    line_id = fields.Integer(strict=True, validate=validate.Range(1, MAX_BIG_ID),
+                             metadata={"description": "the statement line the bank paid it on: matched to it"})
+
+
+class InterestShareOut(Schema):
+    person_id = fields.Integer()
+    balance_days = Money(metadata={"description": "the fund's balance at the end of each day of the period, added up"})
+    share = Money()
+    transaction_id = fields.Integer(allow_none=True)
+    posted = fields.Boolean(metadata={"description": "false for a fund closed by then: the provider holds its "
+                                                     "share to pay on"})
+
+
+class InterestOut(Schema):
+    id = fields.Integer()
+    date = fields.Date()
+    period_from = fields.Date()
+    period_to = fields.Date()
+    amount = Money()
+    handling = fields.String(metadata={"description": "shared (among the funds) or provider (kept by the provider)"})
+    kept_by_provider = Money()
+    closed_fund_shares = Money()
+    line_id = fields.Integer(allow_none=True)
+    matched_transaction_ids = fields.List(fields.Integer())
+    shares = fields.List(fields.Nested(InterestShareOut))
