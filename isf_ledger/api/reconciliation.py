@@ -46,12 +46,8 @@ def reconciliation_report(args):
     """The reconciliation as at `as_of` (default today) as a report: the bank statement's
     balance, each outstanding receipt and payment, the unmatched bank lines, the difference, and
     who completed it and when; `?format=pdf` (a tagged PDF) or `xlsx`."""
-    from ..reports.render_reconciliation import render_pdf, render_xlsx
+    from ..reports.render_reconciliation import report_file
 
     as_of = args["as_of"] or clock.today()
-    r = report(db.session, as_of)
-    if args["format"] == "xlsx":
-        return Response(render_xlsx(r), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": f'attachment; filename="reconciliation-{as_of}.xlsx"'})
-    return Response(render_pdf(r), mimetype="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="reconciliation-{as_of}.pdf"'})
+    data, mimetype, name = report_file(report(db.session, as_of), as_of, args["format"])
+    return Response(data, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -17,7 +17,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
 from .. import config as cfg
-from . import (admin, audit, broker, finance, finance_forms, finance_shared, frame, home, imports,  # noqa: F401 - they
+from . import (admin, audit, bank, broker, finance, finance_forms, finance_shared, frame, home, imports,  # noqa: F401 - they
                jobs, month_end, people, queries, review)  # register their pages on bp
 from .frame import error_page, init_errors  # noqa: F401 - create_app calls init_errors
 from .home import nav_links

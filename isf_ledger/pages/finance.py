@@ -260,7 +260,8 @@ def links_for_role(role: str) -> list[dict]:
     if role in ("admin", "finance"):
         return [{"href": url_for("pages.dashboard"), "text": "Dashboard"},
                 {"href": url_for("pages.month_end"), "text": "Month end"},
-                {"href": url_for("pages.imports"), "text": "Imports"}] + (
+                {"href": url_for("pages.imports"), "text": "Imports"},
+                {"href": url_for("pages.bank"), "text": "Bank"}] + (
                     _admin_links() if role == "admin" else [])
     return []
 

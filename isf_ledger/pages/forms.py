@@ -94,6 +94,20 @@ class PageForm:
             return f"{label}: {'choose one' if choose else 'fill this in'}"
         return f"{label}: {PLAIN[text.strip().casefold()]}"
 
+    def uploaded(self, *, missing: str, empty: str):
+        """The posted file (field `file`) and its bytes, or None with `missing` or `empty` beside it."""
+        upload = request.files.get("file")
+        data = upload.read() if upload is not None else b""
+        if upload is not None:
+            upload.stream.seek(0)  # the form key's request hash reads it again
+        if upload is None or not upload.filename:
+            self.errors["file"] = missing
+        elif not data:
+            self.errors["file"] = empty
+        else:
+            return upload, data
+        return None
+
     def refuse_error(self, e: LedgerError) -> None:
         """Show an operation's refusal: beside the fields it names, else its message at the top (a
         refusal naming no field of the form, such as an arrangement's id, says why in words)."""

@@ -38,15 +38,10 @@ def imports():
     """Upload a deliveries file; recent imports and how each ended."""
     form = PageForm(ImportIn(), labels={"file": "Upload a CSV or XLSX file"})
     if request.method == "POST" and form.load():
-        upload = request.files.get("file")
-        data = upload.read() if upload is not None else b""
-        if upload is not None:
-            upload.stream.seek(0)  # the form key's request hash reads it again
-        if upload is None or not upload.filename:
-            form.errors["file"] = "Choose a CSV or XLSX file to upload"
-        elif not data:
-            form.errors["file"] = "The file is empty: choose the file with the deliveries in it"
-        else:
+        file = form.uploaded(missing="Choose a CSV or XLSX file to upload",
+                             empty="The file is empty: choose the file with the deliveries in it")
+        if file:
+            upload, data = file
             done = form.write(lambda: _start(upload.filename, data))
             if done is not None:
                 jobs.launch()

@@ -209,3 +209,13 @@ def render_pdf(r: dict) -> bytes:
         doc.block("h", "Bank lines the ledger does not hold")
         doc.block("p", "None: every line of the bank statement is matched to the ledger.")
     return doc.pdf.output()
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def report_file(report: dict, as_of: date, format: str) -> tuple[bytes, str, str]:
+    """The report as a file to send: its bytes, media type and name (`format` pdf or xlsx)."""
+    if format == "xlsx":
+        return render_xlsx(report), XLSX, f"reconciliation-{as_of}.xlsx"
+    return render_pdf(report), "application/pdf", f"reconciliation-{as_of}.pdf"
