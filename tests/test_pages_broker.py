@@ -328,3 +328,27 @@ def test_long_answers_never_grow_the_session_cookie_past_what_a_browser_keeps(ap
     assert r.status_code == 422 and 'id="description-error"' in html
     assert "This is too long to keep: write it in fewer words" in text(html)
     assert bro.get("/people").status_code == 200  # still signed in
+
+
+def test_a_session_reversed_by_finance_is_recorded_again_from_the_week(api, book, bro):
+    """Issue 25: the week page sends its rows as a deliveries file, and imports skip a file seen
+    before; a session recorded, reversed (entered for the wrong day, say) and recorded again the
+    same way made the same file, so nothing was written and the page said it was recorded before."""
+    path = f"/people/{book.ana}/week?week=2026-W45"
+    mark = {"s0_status": "delivered", "s0_start": "09:00", "s0_quantity": "1.50"}
+    first = bro.post(path, data={**week_form(bro, path), **mark})
+    assert first.status_code == 303 and "recorded=1" in first.headers["Location"]
+    monday = [d for d in deliveries(api, book.ana, **{"from": "2026-11-02", "to": "2026-11-02"})]
+    assert [d["status"] for d in monday] == ["delivered"]
+    api.post(f"/api/v1/deliveries/{monday[0]['id']}/reverse", {"reason": "Recorded twice by mistake"})
+    html = bro.get(path).get_data(as_text=True)
+    assert 'name="s0_status"' in html  # offered again: the reversed session is not recorded any more
+    before = count_rows(api, "deliveries", book.ana)
+    again = bro.post(path, data={**as_sent(html, path), **mark})
+    assert again.status_code == 303 and "recorded=1" in again.headers["Location"], again.headers["Location"]
+    assert count_rows(api, "deliveries", book.ana) == before + 1
+    assert "1 session is recorded." in text(bro.get(again.headers["Location"]).get_data(as_text=True))
+    monday = deliveries(api, book.ana, **{"from": "2026-11-02", "to": "2026-11-02"})
+    assert [(d["status"], d["quantity"], d["reversed"]) for d in monday] == [("delivered", "1.50", True),
+                                                                             ("delivered", "1.50", False)]
+    assert monday[0]["external_id"] != monday[1]["external_id"]  # each a visit of its own submission

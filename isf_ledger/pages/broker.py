@@ -31,6 +31,7 @@ and spend with a photo of its receipt, one question a page. Finance may use them
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 from dataclasses import dataclass
@@ -303,7 +304,7 @@ SESSION_FIELD = {"status": "status", "start_time": "start", "quantity": "quantit
                  "date": "status", "service": "status", "person": "status"}
 DRAW_FIELD = {"date": "date", "start_time": "start", "quantity": "quantity", "status": "quantity",
               "service": "quantity", "person": "quantity", "notice_given_at": "quantity"}
-HEADER = ("person", "date", "start_time", "service", "quantity", "status", "notice_given_at", "domain")
+HEADER = ("person", "date", "start_time", "service", "quantity", "status", "notice_given_at", "domain", "external_id")
 
 
 def _week_rows(form: PageForm, person_id: int, sessions: list[Planned], offered: set[int], draws: list[dict],
@@ -348,10 +349,14 @@ class WeekRefused(LedgerError):
 
 def _record_week(person_id: int, monday: date, rows: list[dict], where: dict, key: str) -> str:
     """The week's rows as a deliveries file through import_deliveries: written whole or not at all."""
+    # Each row is a visit of this submission (the form's key): imports skip a file or a visit seen
+    # before, and a session reversed and recorded again the same way would otherwise be the same
+    # file. A second submit of one form is answered by its key before this runs.
+    visit = "week-page:" + hashlib.sha256(key.encode()).hexdigest()[:32]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=HEADER, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({**row, "external_id": f"{visit}:{n}"} for n, row in enumerate(rows, start=1))
     try:
         done = import_deliveries(db.session, out.getvalue().encode(), user_id=g.user.id,
                                  filename=f"week {week_label(monday)} of person {person_id} (web page)",
