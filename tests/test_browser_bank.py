@@ -4,13 +4,15 @@ bank's interest from its line, and completes the reconciliation once it agrees (
 1280 px, 320 px and 200% zoom (screenshots in test-artifacts/screenshots/bank-*)."""
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
 from playwright.sync_api import expect
 
 import pages_book
-from browser import browser_context_args, browser_type_launch_args, check_page, live, watch  # noqa: F401
+from browser import (browser_context_args, browser_type_launch_args, check_page, focus_is_visible, live,  # noqa: F401
+                     watch)
 from isf_ledger import clock
 from test_browser_person import sign_in
 
@@ -82,3 +84,35 @@ def test_finance_uploads_matches_records_interest_and_reconciles(api, live, page
     expect(page.locator(".govuk-notification-banner")).to_contain_text("The reconciliation is completed.")
     assert "Last reconciled with the bank\t3 Nov 2026" in page.locator("#position").inner_text()
     check_page(page, "bank-reconciled", errors)
+
+
+def test_the_bank_by_keyboard_only_with_the_focus_always_visible(api, live, page):
+    ana = api.person("Ana", opened_on="2026-09-01")
+    api.receipt(ana, amount="250.00", date="2026-10-01", fee_exempt=True)
+    api.receipt(ana, amount="350.00", date="2026-10-02", fee_exempt=True)
+    pages_book.user(api, "fin", "--role", "finance")
+    sign_in(page, live, "fin")
+    page.goto(f"{live}/bank")
+    page.set_input_files("#file", files=[{"name": "october.csv", "mimeType": "text/csv",
+                                          "buffer": b"Date,Description,Amount\n02/10/2026,CHEQUES,600.00\n"}])
+
+    def tab_to(text: str) -> None:
+        for _ in range(60):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement === document.body"):
+                continue
+            assert focus_is_visible(page), (text, page.url, page.evaluate("document.activeElement.outerHTML")[:300])
+            if page.evaluate("(document.activeElement.textContent || '').trim()") == text:
+                return
+        raise AssertionError(f"{text!r} cannot be reached with the keyboard")
+
+    tab_to("Upload and match")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/bank/statements/\d+\?done=uploaded$"))
+    tab_to("Match line 1")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/lines/\d+/match$"))
+    tab_to("Match the line")  # the guess is typed in already: Enter confirms it
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*\?done=matched$"))
+    assert "Every line is matched." in page.locator("main").inner_text()
