@@ -84,6 +84,10 @@ NOT_FOR_ONE_PERSON = {
     "bank_statements.record_interest_.post": "the bank's interest for every fund; a closed fund's share is "
                                              "held by the provider, never posted to it (see test_interest.py)",
     "reconciliation.complete_reconciliation.post": "records that the client account reconciles, for every fund",
+    "pages.bank.post": "the bank's statement uploaded from the page, as bank_statements.upload",
+    "pages.match_bank_line.post": "a bank line matched from the page, as bank_statements.match_line",
+    "pages.bank_interest.post": "the bank's interest recorded from the page, as bank_statements.record_interest_",
+    "pages.reconcile_bank.post": "the reconciliation completed from the page, as reconciliation.complete",
     "pages.month_end.post": "month end for every open fund, through statements.issue's operation",
     "pages.users.post": "a new user",
     "pages.disable_user.post": "disables a user",
