@@ -42,6 +42,10 @@ from .engines import make, postgres_problem
 MONTH = date(2026, 10, 1)
 COUNCIL, BUDGET, RECEIVED, FEE = "Northshire", 2_600_000, 200_000, 20_000
 TARGET_SECONDS_10K, TARGET_RATIO = 120, 1.5
+# `build` commits every COMMIT_EVERY people: each of its database transactions writes the provider
+# accounts' checkpoints in one slot (its first person's, ledger.post._checkpoint_slot), and
+# bulk_build writes the same rows.
+COMMIT_EVERY = 200
 
 BARE_OPENING = """SELECT a.person_id, a.kind, SUM(m.net_pence) FROM account_months m JOIN accounts a ON a.id = m.account_id
                    WHERE a.person_id IS NOT NULL AND m.month < {ph} GROUP BY a.person_id, a.kind"""
@@ -90,7 +94,7 @@ def build(url: str, people: int, seed: int) -> None:
                                      legs=[(acc["available"], -pence), (prov["support_income"], pence),
                                            (prov["client_money"], pence), (prov["provider_bank"], -pence)]))
             post(s, entries, funds)
-            if n % 200 == 199:
+            if n % COMMIT_EVERY == COMMIT_EVERY - 1:
                 s.commit()
         s.commit()
     with app.app_context():
@@ -102,14 +106,16 @@ def bulk_build(url: str, people: int, seed: int, batch: int = 1000) -> None:
     as multi-row inserts into a freshly migrated database: the rows create_person, add_plan and
     `post` write (people, funds, accounts, plan versions and services, transaction ids, postings
     before their headers, the monthly checkpoints by account and by kind), with the ids they would
-    be given, a commit per `batch` people. The database's own triggers still check every
-    transaction balances and stays in one fund. On an empty database only."""
+    be given, a commit per `batch` people. The provider accounts' checkpoints are in the slots
+    `post` gives them: that of the first person of each of build's commits (COMMIT_EVERY people).
+    The database's own triggers still check every transaction balances and stays in one fund. On
+    an empty database only."""
     import sqlalchemy as sa
 
     from isf_ledger import create_app
     from isf_ledger.accounts.councils import council_for_person
     from isf_ledger.accounts.plans import DEFAULT_FEE_RATE
-    from isf_ledger.ledger.post import PERSON_ACCOUNTS, provider_accounts
+    from isf_ledger.ledger.post import CHECKPOINT_SLOTS, PERSON_ACCOUNTS, provider_accounts
     from isf_ledger.models import (Account, AccountKindMonth, AccountMonth, Fund, Person, PlanService, PlanVersion,
                                    Posting, Transaction, TransactionId)
 
@@ -122,12 +128,13 @@ def bulk_build(url: str, people: int, seed: int, batch: int = 1000) -> None:
         prov = {k: a.id for k, a in provider_accounts(s).items()}
         account_id = (s.scalar(sa.select(sa.func.max(Account.id))) or 0) + 1
         txn_id = posting_id = 1
-        provider_months: dict[int, int] = {}
+        provider_months: dict[tuple[int, int], int] = {}  # (account, slot)
         for lo in range(0, people, batch):
             rows = {t: [] for t in ("people", "funds", "accounts", "plans", "services", "ids", "postings",
                                     "headers", "months", "kinds")}
             for n in range(lo, min(people, lo + batch)):
                 pid = n + 1
+                slot = (n - n % COMMIT_EVERY + 1) % CHECKPOINT_SLOTS  # build's transaction's first person
                 name, reference, charges = person_month(n, seed)
                 rows["people"].append({"id": pid, "name": name, "council_id": council.id,
                                        "council_reference": reference})
@@ -163,7 +170,8 @@ def bulk_build(url: str, people: int, seed: int, batch: int = 1000) -> None:
                                                  "date": day, "amount_pence": pence})
                         posting_id += 1
                         if account in prov.values():
-                            provider_months[account] = provider_months.get(account, 0) + pence
+                            key = (account, slot)
+                            provider_months[key] = provider_months.get(key, 0) + pence
                         else:
                             own[account] = own.get(account, 0) + pence
                             by_kind[(account, kind)] = by_kind.get((account, kind), 0) + pence
@@ -179,8 +187,8 @@ def bulk_build(url: str, people: int, seed: int, batch: int = 1000) -> None:
                                (Transaction, "headers"), (AccountMonth, "months"), (AccountKindMonth, "kinds")):
                 s.execute(sa.insert(model.__table__), rows[key])
             s.commit()
-        s.execute(sa.insert(AccountMonth.__table__), [{"account_id": a, "month": MONTH, "net_pence": p}
-                                                      for a, p in sorted(provider_months.items())])
+        s.execute(sa.insert(AccountMonth.__table__), [{"account_id": a, "month": MONTH, "slot": slot, "net_pence": p}
+                                                      for (a, slot), p in sorted(provider_months.items())])
         s.commit()
     with app.app_context():
         db.engine.dispose()
@@ -188,13 +196,14 @@ def bulk_build(url: str, people: int, seed: int, batch: int = 1000) -> None:
 
 def books_key(people: int, seed: int) -> str:
     """What the books depend on: their size and seed, the builders, the schema (every migration)
-    and the product code whose rows bulk_build stands in for. Any change builds them again."""
+    and the product code whose rows bulk_build stands in for (build's commits too: they choose the
+    provider checkpoints' slots). Any change builds them again."""
     import glob
     import hashlib
     import inspect
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    h = hashlib.sha256(f"{people}:{seed}".encode())
+    h = hashlib.sha256(f"{people}:{seed}:{COMMIT_EVERY}".encode())
     for fn in (person_month, build, bulk_build):
         h.update(inspect.getsource(fn).encode())
     paths = sorted(glob.glob(os.path.join(root, "migrations", "versions", "*.py")))

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from isf_ledger.accounts.fees import fee_entry, fee_on
 from isf_ledger.clock import month_start
 from isf_ledger.db import db
-from isf_ledger.ledger.post import Entry, lock_funds, post, provider_accounts
+from isf_ledger.ledger.post import CHECKPOINT_SLOTS, Entry, lock_funds, post, provider_accounts
 from isf_ledger.models import Account
 
 from .engines import make, postgres_problem
@@ -100,11 +100,15 @@ def bare_write(raw, engine_name: str, batches: list[list[Entry]], maintain) -> f
         cur.execute(allocate, (len(entries),))
         ids = sorted(r[0] for r in cur.fetchall())
         legs, heads, months, kinds = [], [], {}, {}
+        # The provider accounts' checkpoint slot, as post() chooses it: the transaction's first fund's.
+        first = next((e.person_id for e in entries if e.person_id is not None), None)
+        slot = 0 if first is None else first % CHECKPOINT_SLOTS
         for txn, e in zip(ids, entries):
             month = month_start(e.date)
             for account, pence in e.legs:
                 legs.append((txn, account.id, e.date, pence))
-                months[(account.id, month)] = months.get((account.id, month), 0) + pence
+                key = (account.id, month, 0 if account.person_id is not None else slot)
+                months[key] = months.get(key, 0) + pence
                 if account.person_id is not None:
                     key = (account.id, month, e.kind, "")
                     kinds[key] = kinds.get(key, 0) + pence
@@ -112,7 +116,7 @@ def bare_write(raw, engine_name: str, batches: list[list[Entry]], maintain) -> f
         _insert_rows(cur, ph, "postings (transaction_id, account_id, date, amount_pence)", legs)
         _insert_rows(cur, ph, "transactions (id, kind, date, service_date, person_id, description, created_at)",
                      heads)
-        for name, keys, rows in (("account_months", ("account_id", "month"), months),
+        for name, keys, rows in (("account_months", ("account_id", "month", "slot"), months),
                                  ("account_kind_months", ("account_id", "month", "kind", "reverses_kind"), kinds)):
             items = sorted(rows.items())
             for i in range(0, len(items), 500):

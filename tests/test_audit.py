@@ -188,7 +188,7 @@ def plant(api, backend, person_id, kind, legs, day="2026-11-05"):
         for name, pence in legs:
             account = accounts.get(name) or provider[name]
             s.execute(sa.text("INSERT INTO account_months (account_id, month, net_pence) VALUES (:a, :m, :p) "
-                              "ON CONFLICT (account_id, month) DO UPDATE "
+                              "ON CONFLICT (account_id, month, slot) DO UPDATE "
                               "SET net_pence = account_months.net_pence + excluded.net_pence"),
                       {"a": account.id, "m": month, "p": pence})
             if name in accounts:

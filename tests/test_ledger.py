@@ -6,11 +6,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from isf_ledger.ledger.post import Entry, lock_funds, person_accounts, post, provider_accounts
+from isf_ledger.ledger.post import CHECKPOINT_SLOTS, Entry, lock_funds, person_accounts, post, provider_accounts
 from isf_ledger.models import Fund
 from isf_ledger.accounts.receipts import record_receipt
 from isf_ledger.db import db
 from isf_ledger.errors import Conflict
+from isf_ledger.money import format_pence
 
 
 def count(app, table):
@@ -323,3 +324,51 @@ def test_sqlite_insert_or_replace_cannot_rewrite_history(api, backend, sql):
     if backend != "sqlite":
         pytest.skip("INSERT OR REPLACE is SQLite's")
     history_refuses(api, sql)
+
+
+# --- checkpoint slots --------------------------------------------------------------------------
+
+def test_receipts_for_people_in_different_slots_write_their_own_provider_checkpoints_and_still_add_up(api):
+    """A provider account's month is kept in the writing fund's slot (ledger.post.CHECKPOINT_SLOTS):
+    two people's receipts land in two rows of client money for October, their own pots in slot 0,
+    and the balances, the reconciliation (both read the checkpoints once the month is past) and
+    the self-audit agree with the postings to the penny."""
+    ana, bo = api.person("Ana Smith"), api.person("Bo Jones")
+    assert ana % CHECKPOINT_SLOTS != bo % CHECKPOINT_SLOTS
+    api.receipt(ana, "2000.01", "2026-10-01")
+    api.receipt(bo, "333.33", "2026-10-02")
+    api.receipt(ana, "10.07", "2026-10-03")  # a later transaction of Ana's: her slot again
+    with api.app.app_context():
+        s = db.session
+        prov = {k: a.id for k, a in provider_accounts(s).items()}
+        people = {(who, k): a.id for who, pid in (("ana", ana), ("bo", bo)) for k, a in person_accounts(s, pid).items()}
+        rows = s.execute(sa.text("SELECT account_id, slot, net_pence FROM account_months "
+                                 "WHERE month = '2026-10-01'")).all()
+        posted = dict(s.execute(sa.text("SELECT account_id, SUM(amount_pence) FROM postings "
+                                        "WHERE date >= '2026-10-01' AND date < '2026-11-01' GROUP BY account_id")).all())
+        s.rollback()
+    slots: dict[int, dict[int, int]] = {}
+    for account, slot, pence in rows:
+        slots.setdefault(account, {})[slot] = pence
+    for kind in ("client_money", "fee_income", "provider_bank"):
+        assert set(slots[prov[kind]]) == {ana % CHECKPOINT_SLOTS, bo % CHECKPOINT_SLOTS}, kind
+    assert all(set(slots[a]) == {0} for a in people.values() if a in slots)
+    assert {a: sum(by_slot.values()) for a, by_slot in slots.items()} == {a: int(p) for a, p in posted.items()}
+    # Ana's slot of client money holds both her receipts less their fees, Bo's his.
+    pence = {"ana": posted[people[("ana", "available")]], "bo": posted[people[("bo", "available")]]}
+    client_money = slots[prov["client_money"]]
+    assert (-client_money[ana % CHECKPOINT_SLOTS], -client_money[bo % CHECKPOINT_SLOTS]) == (pence["ana"], pence["bo"])
+
+    # Balances and the reconciliation in November: October read from its (slotted) checkpoints.
+    a, b = api.balance(ana, "2026-11-30"), api.balance(bo, "2026-11-30")
+    assert (a["available"], b["available"]) == (api.balance(ana, "2026-10-31")["available"],
+                                                api.balance(bo, "2026-10-31")["available"])
+    assert a["available"] == format_pence(pence["ana"]) and b["available"] == format_pence(pence["bo"])
+    for as_of in ("2026-10-31", "2026-11-30"):
+        rec = api.get(f"/api/v1/reconciliation?as_of={as_of}")
+        assert rec["funds_total"] == rec["client_money_held"] == format_pence(pence["ana"] + pence["bo"]), rec
+        assert rec["difference"] == "0.00" and rec["reconciles"] is True
+
+    result = api.runner.invoke(args=["audit"])
+    assert result.exit_code == 0, result.output
+    assert "the books hold" in result.output and "BAD" not in result.output

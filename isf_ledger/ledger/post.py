@@ -4,6 +4,10 @@ It keeps the ledger's invariants in one place: legs that sum to zero, never two 
 funds in one transaction, nothing written to a closed fund, nothing dated into a month whose
 statement is issued, fund rows locked in a fixed order, and a monthly checkpoint per account
 so that a balance never re-reads all history.
+
+A provider account's checkpoint for a month is split over CHECKPOINT_SLOTS rows: every posting
+moves client money, and one row a month would be locked by each writer until it commits, so
+every fund's writers would queue behind each other's (see AccountMonth).
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import Session
 
 from ..clock import month_end, month_start, next_month
 from ..db import utcnow
@@ -21,6 +26,11 @@ from .kinds import REVERSAL, kind_of
 from ..models import Account, AccountKindMonth, AccountMonth, Fund, Posting, Transaction
 
 PERSON_ACCOUNTS = ("available", "contingency")
+# Rows a provider account's month is split over; a database transaction writes one of them (its
+# first fund's), so two writers of different funds rarely wait for each other, and transactions
+# that share a slot take its rows in the order they took the one row before: no new deadlock.
+CHECKPOINT_SLOTS = 64
+_SLOT = "isf_checkpoint_slot"
 
 
 class LedgerBug(AssertionError):
@@ -200,6 +210,7 @@ def post(session, entries: list[Entry], funds: dict[int, Fund], user_id: int | N
         if e.person_id is not None and e.person_id not in funds:
             raise LedgerBug(f"fund {e.person_id} was not locked before posting")
     ids = _allocate_ids(session, len(entries))
+    slot = _checkpoint_slot(session, entries)
     postings, headers, months = [], [], {}
     for txn_id, e in zip(ids, entries):
         day = accounting_date(funds.get(e.person_id), e.date)
@@ -211,7 +222,7 @@ def post(session, entries: list[Entry], funds: dict[int, Fund], user_id: int | N
         month = month_start(day)
         for account, pence in e.legs:
             postings.append({"transaction_id": txn_id, "account_id": account.id, "date": day, "amount_pence": pence})
-            key = (account.id, month)
+            key = (account.id, month, 0 if account.person_id is not None else slot)
             months[key] = months.get(key, 0) + pence
         headers.append({"id": txn_id, "kind": e.kind, "date": day, "service_date": e.service_date or e.date,
                         "person_id": e.person_id, "description": e.description[:500],
@@ -232,6 +243,22 @@ def post(session, entries: list[Entry], funds: dict[int, Fund], user_id: int | N
     return entries
 
 
+def _checkpoint_slot(session, entries: list[Entry]) -> int:
+    """The slot of the provider accounts' checkpoints this database transaction writes: chosen
+    by its first post (its first fund's person id), kept until it commits or rolls back."""
+    if _SLOT not in session.info:
+        person = next((e.person_id for e in entries if e.person_id is not None), None)
+        session.info[_SLOT] = 0 if person is None else person % CHECKPOINT_SLOTS
+    return session.info[_SLOT]
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def _forget_slot(session, transaction) -> None:
+    if transaction.parent is None:  # the database transaction, not a savepoint
+        session.info.pop(_SLOT, None)
+
+
+MONTH_KEYS = ("account_id", "month", "slot")
 KIND_MONTH_KEYS = ("account_id", "month", "kind", "reverses_kind")
 # Each table's columns as the engine writes them, with their PostgreSQL types (for the arrays).
 _POSTING_COLUMNS = {"transaction_id": "BIGINT", "account_id": "INTEGER", "date": "DATE", "amount_pence": "BIGINT"}
@@ -239,7 +266,7 @@ _HEADER_COLUMNS = {"id": "BIGINT", "kind": "VARCHAR(40)", "date": "DATE", "servi
                    "person_id": "INTEGER", "description": "VARCHAR(500)", "reverses_id": "BIGINT",
                    "follows_id": "BIGINT", "reason": "VARCHAR(500)", "created_by": "INTEGER",
                    "created_at": "TIMESTAMP WITH TIME ZONE"}
-_MONTH_COLUMNS = {"account_id": "INTEGER", "month": "DATE", "net_pence": "BIGINT"}
+_MONTH_COLUMNS = {"account_id": "INTEGER", "month": "DATE", "slot": "SMALLINT", "net_pence": "BIGINT"}
 _KIND_MONTH_COLUMNS = {"account_id": "INTEGER", "month": "DATE", "kind": "VARCHAR(40)",
                        "reverses_kind": "VARCHAR(40)", "net_pence": "BIGINT"}
 
@@ -265,7 +292,7 @@ _PG_POSTINGS = _unnest_insert("postings", _POSTING_COLUMNS, "p")
 # balance trigger runs at its end, over the postings already written by the statement before.
 _PG_HEADERS_AND_CHECKPOINTS = (
     f"WITH headers AS ({_unnest_insert('transactions', _HEADER_COLUMNS, 'h')}), "
-    f"months AS ({_unnest_insert('account_months', _MONTH_COLUMNS, 'm', ('account_id', 'month'))}) "
+    f"months AS ({_unnest_insert('account_months', _MONTH_COLUMNS, 'm', MONTH_KEYS)}) "
     + _unnest_insert("account_kind_months", _KIND_MONTH_COLUMNS, "k", KIND_MONTH_KEYS))
 
 
@@ -283,8 +310,7 @@ def _write_postgresql(session, postings: list[dict], headers: list[dict], months
     session.execute(sa.text(_PG_HEADERS_AND_CHECKPOINTS), params)
 
 
-def _add_to_checkpoints(session, months: dict[tuple, int], model=AccountMonth,
-                        keys=("account_id", "month")) -> None:
+def _add_to_checkpoints(session, months: dict[tuple, int], model=AccountMonth, keys=MONTH_KEYS) -> None:
     """SQLite: add to the checkpoints (PostgreSQL's are in _PG_HEADERS_AND_CHECKPOINTS)."""
     table = model.__table__
     stmt = sqlite.insert(table)

@@ -81,11 +81,17 @@ class AccountMonth(db.Model):
     """Net movement of an account in a month: a checkpoint so balances never re-read all history.
 
     Derived from postings, kept in the same database transaction, and rebuildable from them.
+
+    A provider account's month is split over `slot`s (ledger.post.CHECKPOINT_SLOTS), one per
+    writer's fund: every delivery, receipt and spend moves client money, so one row per month
+    would be locked by every writer until it commits and serialise them all. A person's pot has
+    only slot 0 (its writers already queue on the fund's lock). Readers sum over the slots.
     """
 
     __tablename__ = "account_months"
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), primary_key=True)
     month: Mapped[date] = mapped_column(primary_key=True)  # first day of the month
+    slot: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, default=0, server_default="0")
     net_pence: Mapped[Pence] = mapped_column(default=0)
 
 
