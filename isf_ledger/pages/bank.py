@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import re
+from datetime import date
 
 import sqlalchemy as sa
 from flask import Response, abort, g, render_template, request, url_for
@@ -29,7 +30,7 @@ from ..ledger.kinds import kind_of
 from ..models import BankInterest, BankLine, BankReconciliation, BankStatement, Person, Transaction
 from ..provider import current
 from ..reports.render_reconciliation import report_file
-from .finance_forms import DATE, MONEY, FormField, facts_rows, show, submitted
+from .finance_forms import DATE, MONEY, FormField, show, submitted
 from .forms import PageForm
 from .views import bp, money, signed_in
 
@@ -192,7 +193,6 @@ def reconcile_bank():
 
 
 def _day(text):
-    from datetime import date
     try:
         return date.fromisoformat(text or "")
     except ValueError:
