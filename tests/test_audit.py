@@ -237,6 +237,17 @@ def test_money_no_record_explains_is_found_naming_the_person(api, backend, kind,
         f"Ana Smith (person {ana}): transaction {txn} is a {kind} {why}, {pence // 100}.00 to the fund"]}
 
 
+def test_each_check_lists_its_findings_by_person_however_the_rows_come_back(api, backend):
+    ana, bo = api.person("Ana Smith"), api.person("Bo Li")
+    for pid in (ana, bo):
+        api.receipt(pid, "205.50")
+    planted = {pid: plant(api, backend, pid, "gift", credit(500_000, "client_money")) for pid in (bo, ana)}
+    assert findings(api)["every transaction has the record of its kind and moved what it records"] == [
+        f"Ana Smith (person {ana}): transaction {planted[ana]} is a gift (a kind the engine does not know), "
+        "5000.00 to the fund",
+        f"Bo Li (person {bo}): transaction {planted[bo]} is a gift (a kind the engine does not know), 5000.00 to the fund"]
+
+
 def test_a_delivery_shifted_by_a_penny_with_its_checkpoints_fixed_is_found(api, books, backend, db_url):
     """Triggers off: every leg of the delivery one penny larger, the checkpoints made to agree."""
     assert findings(api) == {}

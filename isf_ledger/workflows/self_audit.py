@@ -475,6 +475,9 @@ def audit(session) -> dict[str, list[str]]:
     }
     ids = {x for fs in found.values() for f in fs for x in (f.person_id, *f.others) if x is not None}
     names = {i: n for i, n in session.execute(sa.select(Person.id, Person.name).where(Person.id.in_(ids)))}
+    # Each check's findings by person (the provider's books last), so a report reads the same
+    # however the database happened to return its rows.
     return {name: [f"{_label(names, f.person_id)}: "
-                   + f.message.replace("{others}", ", ".join(_label(names, x) for x in f.others)) for f in fs]
+                   + f.message.replace("{others}", ", ".join(_label(names, x) for x in f.others))
+                   for f in sorted(fs, key=lambda f: (f.person_id is None, f.person_id or 0, f.message))]
             for name, fs in found.items()}
