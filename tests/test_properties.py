@@ -59,6 +59,10 @@ def pounds(pence: int) -> str:
     return f"{sign}{abs(pence) // 100}.{abs(pence) % 100:02d}"
 
 
+def pence(text: str) -> int:
+    return int(Decimal(text) * 100)
+
+
 @dataclass
 class PlanModel:
     version: int
@@ -591,7 +595,8 @@ class Provider(RuleBasedStateMachine):
     """People with plans and money in, all but the first sharing a sleep-in; deliveries of every
     status (banked with and without the notice, drawn from the bank within and beyond it),
     contingency set aside and drawn, spend, clawbacks within and beyond the surplus, month end in
-    order (with the sleep-in's shared charges) and closing a fund. Every write is
+    order (with the sleep-in's shared charges), the bank's interest each month (shared by
+    balance-days or kept by the provider) and closing a fund. Every write is
     dated on one day that only moves forward (so the model never has to move a late item into the
     open month), and the model says what each write does to `available`, `contingency` and the
     bank, or that it is refused with nothing written. After every step: each balance is the
@@ -800,6 +805,45 @@ class Provider(RuleBasedStateMachine):
             return
         self.post(path, body)
         f.available -= amount
+
+    @precondition(lambda self: self.interest_month() is not None)
+    @rule(amount=st.integers(1, 5_000), keep=st.booleans())
+    def bank_interest(self, amount, keep):
+        """The bank's interest for the last whole month, once: shared by the funds' balance-days
+        (a closed fund's share held by the provider, never posted to it) or kept by the provider."""
+        month = self.interest_month()
+        self.call("PATCH", "/api/v1/provider", {"bank_interest": "provider" if keep else "shared"})
+        last = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        body = {"date": self.day.isoformat(), "period_from": month.isoformat(), "period_to": last.isoformat(),
+                "amount": pounds(amount)}
+        self.interest_through = month
+        if not keep and all(f.closed for f in self.funds.values()):  # whether any held money then: ask the API
+            r = self.call("POST", "/api/v1/bank-interest", body)
+            if r.status_code == 409:
+                assert r.get_json()["error"]["code"] == "no_money_held", r.get_json()
+                return
+            assert r.status_code == 201, r.get_json()
+            out = r.get_json()
+        else:
+            out = self.post("/api/v1/bank-interest", body)
+        shares = {s["person_id"]: (pence(s["share"]), s["posted"]) for s in out["shares"]}
+        if keep:
+            assert shares == {} and out["kept_by_provider"] == pounds(amount), out
+            return
+        # Shares add up to the interest exactly; a fund closed by the payment's day is never paid.
+        assert sum(p for p, _ in shares.values()) == amount or not shares, out
+        for pid, (share, posted) in shares.items():
+            assert share >= 0 and posted is not self.funds[pid].closed, (pid, out)
+            if posted:
+                self.funds[pid].available += share
+        held_for_closed = sum(p for p, posted in shares.values() if not posted)
+        assert out["closed_fund_shares"] == pounds(held_for_closed), out
+        self.post("/api/v1/bank-interest", body, refused=True, code="interest_already_recorded")
+
+    def interest_month(self) -> date | None:
+        month = date(2026, 1, 1) if getattr(self, "interest_through", None) is None else \
+            (self.interest_through + timedelta(days=32)).replace(day=1)
+        return month if (month + timedelta(days=32)).replace(day=1) <= self.day else None
 
     @precondition(lambda self: self.next_month_end() is not None)
     @rule()
