@@ -131,7 +131,7 @@ def totals(session, today: date) -> dict:
                           ).one()
     added = {"funds": int(row[0]), **{k: int(v) for k, v in zip(SUMMED, row[1:])},
              "alerts": {a: int(v) for a, v in zip(ALERTS, row[1 + len(SUMMED):])}}
-    return totals_of(session, added, today)
+    return totals_of(session, added, today, kept=True)
 
 
 def dashboard(session, today: date, *, page: int = 1, per_page: int = 50, sort: str = "name") -> dict:

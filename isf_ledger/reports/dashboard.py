@@ -321,9 +321,13 @@ def sums(funds: list[FundFigures]) -> dict:
             "alerts": {a: sum(a in f.alerts for f in funds) for a in ALERTS}}
 
 
-def totals_of(session, added: dict, as_of: date) -> dict:
-    """The totals from `sums`' figures, with the reconciliation as at `as_of`."""
-    rec = reconcile(session, as_of)
+def totals_of(session, added: dict, as_of: date, kept: bool = False) -> dict:
+    """The totals from `sums`' figures, with the reconciliation as at `as_of`. `kept`: the
+    figures are every fund's (the kept rows, reports/current.py), so the funds' side of the
+    reconciliation is theirs and only client money is read (the person accounts are
+    ledger.post.PERSON_ACCOUNTS: available and contingency)."""
+    funds = (added["available"] + added["contingency"], added["overdrawn"]) if kept else None
+    rec = reconcile(session, as_of, funds=funds)
     return {
         "funds": added["funds"],
         "balance": format_pence(added["available"]),
