@@ -15,7 +15,7 @@ from ..errors import Conflict
 from ..money import format_pence
 from ..ledger.kinds import kind_of
 from .bank_statements import bank_position
-from ..models import Account, BankReconciliation
+from ..models import Account, BankReconciliation, Posting
 
 
 def reconcile(session, as_of: date | None = None, detail: bool = False, funds: tuple[int, int] | None = None) -> dict:
@@ -32,7 +32,10 @@ def reconcile(session, as_of: date | None = None, detail: bool = False, funds: t
                         if kind == "available" and every.get(a, 0) < 0)
     else:
         funds_total, overdrawn = funds
-        every = balances(session, [client], as_of)
+        # Nothing dated after `as_of` on the account (its last posting, along its index): its
+        # monthly checkpoints alone are its balance, not the month's postings summed.
+        last = session.scalar(sa.select(sa.func.max(Posting.date)).where(Posting.account_id == client))
+        every = balances(session, [client], None if as_of is None or last is None or last <= as_of else as_of)
     # The bank account is an asset: its postings run negative, so the money held is minus their sum.
     held = -every.get(client, 0)
     return {"as_of": as_of, "funds_total": funds_total, "client_money_held": held,

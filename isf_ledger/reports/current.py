@@ -29,7 +29,7 @@ ALERT_COLUMN = {a: getattr(F, f"alert_{a}") for a in ALERTS}
 
 
 def _stale(today: date):
-    return sa.or_(F.figures_on.is_(None), F.figures_on != today)
+    return sa.or_(F.figures_on.is_(None), F.figures_on < today, F.figures_on > today)  # along the index
 
 
 def refresh(session, today: date) -> int:
