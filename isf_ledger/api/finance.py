@@ -47,8 +47,11 @@ def dashboard(args):
         return Response(dash.render_xlsx(db.session, as_of, args["sort"]), mimetype=XLSX,
                         headers={"Content-Disposition": f'attachment; filename="dashboard-{as_of}.xlsx"'})
     if as_of == clock.today():  # today's figures are kept beside the ledger (reports/current.py)
-        with unit_of_work() as session:
-            current.refresh(session, as_of)
+        if current.stale(db.session, as_of):
+            end_reads()
+            with unit_of_work() as session:
+                session.connection(execution_options=current.WRITES)
+                current.refresh(session, as_of)
         return current.dashboard(db.session, as_of, page=args["page"], per_page=args["per_page"], sort=args["sort"])
     return dash.dashboard(db.session, as_of, page=args["page"], per_page=args["per_page"], sort=args["sort"])
 

@@ -81,8 +81,11 @@ def dashboard():
     council, alert = request.args.get("council", ""), request.args.get("alert", "")
     name = request.args.get("name", "").strip()[:200]
     # Today's figures, kept beside the ledger: one page of rows (reports/current.py).
-    with unit_of_work() as session:
-        current.refresh(session, as_of)
+    if current.stale(db.session, as_of):
+        end_reads()
+        with unit_of_work() as session:
+            session.connection(execution_options=current.WRITES)
+            current.refresh(session, as_of)
     totals = current.totals(db.session, as_of)
     count = current.count_of(db.session, council, alert, name) if council or alert or name else totals["funds"]
     pages = max(1, ceil(count / PER_PAGE))

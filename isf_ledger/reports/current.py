@@ -5,7 +5,9 @@ The figures in a row are the slow path's (reports.dashboard.fund_figures), never
 their own: `refresh` works the stale rows out again through it, for those funds alone (every
 fund at once when most are stale, as on a new day), and writes each back only if no write
 changed it meanwhile (its version, raised by the triggers). Any other date takes the slow path.
-Entry points run `refresh` in their unit of work, then read. A row is made for each fund by the
+Entry points, when `stale`, run `refresh` in a unit of work of its own whose connection has the
+WRITES option (a GET's transaction on SQLite is otherwise a read that cannot take the write lock
+once another writer has committed), then read. A row is made for each fund by the
 trigger on funds (funds are never removed), so the rows are the funds.
 """
 from __future__ import annotations
@@ -30,6 +32,14 @@ ALERT_COLUMN = {a: getattr(F, f"alert_{a}") for a in ALERTS}
 
 def _stale(today: date):
     return sa.or_(F.figures_on.is_(None), F.figures_on < today, F.figures_on > today)  # along the index
+
+
+def stale(session, today: date) -> bool:
+    """Whether any row is to be worked out again before today's dashboard is read (a read)."""
+    return session.scalar(sa.select(F.person_id).where(_stale(today)).limit(1)) is not None
+
+
+WRITES = {"isf_write": True}  # the connection's option for refresh's transaction (SQLite: BEGIN IMMEDIATE)
 
 
 def refresh(session, today: date) -> int:
