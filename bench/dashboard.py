@@ -99,6 +99,14 @@ def bare_sql(raw, ph: str, as_of: date, per_page: int | None = 50) -> list[tuple
     return rows if per_page is None else rows[:per_page]
 
 
+def bare_rows(raw) -> list[tuple]:
+    """The first page's 50 kept rows (fund_figures), by balance, along its index: the floor a
+    page of the kept figures is measured against."""
+    cur = raw.cursor()
+    cur.execute("SELECT * FROM fund_figures ORDER BY available DESC, person_id LIMIT 50")
+    return cur.fetchall()
+
+
 def bare_workbook(raw, ph: str, as_of: date) -> int:
     """The XLSX's baseline: every fund's figures from bare_sql, written as the same workbook (the
     same columns, write-only openpyxl, money as Decimal) with no app: the lower bound of a
@@ -197,6 +205,11 @@ def run(name: str, people: int, seed: int, profile: bool = False, keep: bool = F
         headers = {"Authorization": f"Bearer {token}"}
         as_of = books.as_of.isoformat()
 
+        # The books' last day is today, as a finance lead opens the dashboard: the kept figures
+        # (reports/current.py) are read; the first request works every fund's row out.
+        from isf_ledger import clock
+        clock.today = lambda: books.as_of
+
         def page():
             r = client.get(f"/api/v1/dashboard?as_of={as_of}&sort=-balance&per_page=50", headers=headers)
             assert r.status_code == 200, r.get_json()
@@ -207,7 +220,9 @@ def run(name: str, people: int, seed: int, profile: bool = False, keep: bool = F
             assert r.status_code == 200
             return len(r.data)
 
-        page()  # warm: the first request builds the app's caches
+        began = time.perf_counter()
+        page()  # warm: the first request builds the app's caches and works out every kept row
+        t_first = time.perf_counter() - began
         if profile:
             _profile_queries(app, page)
         t_json, doc = _median(page)
@@ -216,6 +231,7 @@ def run(name: str, people: int, seed: int, profile: bool = False, keep: bool = F
         try:
             t_sql, first = _median(lambda: bare_sql(raw, engine.placeholder(), books.as_of))
             t_sql_xlsx, _ = _median(lambda: bare_workbook(raw, engine.placeholder(), books.as_of))
+            t_rows, _ = _median(lambda: bare_rows(raw))
         finally:
             raw.close()
         assert [f["person_id"] for f in doc["funds"]] == [r[0] for r in first], "the two first pages differ"
@@ -230,6 +246,9 @@ def run(name: str, people: int, seed: int, profile: bool = False, keep: bool = F
         say(f"  dashboard XLSX, every fund ({size / 1024:.0f} KiB):   {t_xlsx * 1000:8.0f} ms")
         say(f"  bare SQL of the same figures, first page:      {t_sql * 1000:8.0f} ms")
         say(f"  bare SQL, every fund, written as the workbook: {t_sql_xlsx * 1000:8.0f} ms")
+        say(f"  the first request of the day (every row worked out): {t_first * 1000:8.0f} ms")
+        say(f"  bare indexed query of the page's 50 kept rows:  {t_rows * 1000:8.1f} ms "
+            f"(JSON / it: {t_json / t_rows:.1f}x, target within 2x)")
         ratio = t_json / t_sql if t_sql else float("inf")
         xratio = t_xlsx / t_sql_xlsx if t_sql_xlsx else float("inf")
         say(f"  JSON / bare SQL: {ratio:.2f}x {'PASS' if ratio <= 2 else 'MISS'} (target within 2x); "

@@ -104,9 +104,11 @@ def _sqlite_begin(conn):
         return
     # A writer takes SQLite's write lock up front, so two writers queue instead of one failing
     # half-way with "database is locked"; reads (GET requests, and connections opened with the
-    # `isf_read_only` execution option, as the audit's) start an ordinary transaction.
-    reading = (conn.get_execution_options().get("isf_read_only", False)
-               or (has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")))
+    # `isf_read_only` execution option, as the audit's) start an ordinary transaction, unless the
+    # read writes derived rows (`isf_write`: today's dashboard working out its stale kept figures).
+    options = conn.get_execution_options()
+    reading = not options.get("isf_write", False) and (
+        options.get("isf_read_only", False) or (has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")))
     conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 

@@ -15,18 +15,29 @@ from ..errors import Conflict
 from ..money import format_pence
 from ..ledger.kinds import kind_of
 from .bank_statements import bank_position
-from ..models import Account, BankReconciliation
+from ..models import Account, BankReconciliation, Posting
 
 
-def reconcile(session, as_of: date | None = None, detail: bool = False) -> dict:
-    every = balances(session, None, as_of)
-    person_accounts = dict(session.execute(
-        sa.select(Account.id, Account.kind).where(Account.person_id.is_not(None))).all())
-    funds_total = sum(every.get(a, 0) for a in person_accounts)
-    overdrawn = sum(-every.get(a, 0) for a, kind in person_accounts.items()
-                    if kind == "available" and every.get(a, 0) < 0)
+def reconcile(session, as_of: date | None = None, detail: bool = False, funds: tuple[int, int] | None = None) -> dict:
+    """`funds`: the funds' total and what is overdrawn as at `as_of`, when the caller already
+    has them (the dashboard's kept figures, checked by the self-audit against the ledger), so
+    only the client money account is read."""
+    client = provider_accounts(session)["client_money"].id
+    if funds is None:
+        every = balances(session, None, as_of)
+        person_accounts = dict(session.execute(
+            sa.select(Account.id, Account.kind).where(Account.person_id.is_not(None))).all())
+        funds_total = sum(every.get(a, 0) for a in person_accounts)
+        overdrawn = sum(-every.get(a, 0) for a, kind in person_accounts.items()
+                        if kind == "available" and every.get(a, 0) < 0)
+    else:
+        funds_total, overdrawn = funds
+        # Nothing dated after `as_of` on the account (its last posting, along its index): its
+        # monthly checkpoints alone are its balance, not the month's postings summed.
+        last = session.scalar(sa.select(sa.func.max(Posting.date)).where(Posting.account_id == client))
+        every = balances(session, [client], None if as_of is None or last is None or last <= as_of else as_of)
     # The bank account is an asset: its postings run negative, so the money held is minus their sum.
-    held = -every.get(provider_accounts(session)["client_money"].id, 0)
+    held = -every.get(client, 0)
     return {"as_of": as_of, "funds_total": funds_total, "client_money_held": held,
             "difference": held - funds_total, "funds_overdrawn": overdrawn,
             "reconciles": held == funds_total,

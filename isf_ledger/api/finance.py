@@ -14,9 +14,10 @@ from ..api_base import ExactBlueprint
 from ..db import db
 from ..auth.users import guard
 from ..reports import actuals as ac
+from ..reports import current
 from ..reports import dashboard as dash
 from ..clock import parse_month
-from ..work import end_reads
+from ..work import end_reads, unit_of_work
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 dashboard_blp = ExactBlueprint("dashboard", __name__, url_prefix="/api/v1", description="The provider's dashboard")
@@ -45,6 +46,13 @@ def dashboard(args):
     if args["format"] == "xlsx":
         return Response(dash.render_xlsx(db.session, as_of, args["sort"]), mimetype=XLSX,
                         headers={"Content-Disposition": f'attachment; filename="dashboard-{as_of}.xlsx"'})
+    if as_of == clock.today():  # today's figures are kept beside the ledger (reports/current.py)
+        if current.stale(db.session, as_of):
+            end_reads()
+            with unit_of_work() as session:
+                session.connection(execution_options=current.WRITES)
+                current.refresh(session, as_of)
+        return current.dashboard(db.session, as_of, page=args["page"], per_page=args["per_page"], sort=args["sort"])
     return dash.dashboard(db.session, as_of, page=args["page"], per_page=args["per_page"], sort=args["sort"])
 
 

@@ -13,8 +13,18 @@ from ..workflows.self_audit import audit
 
 def init_app(app: Flask) -> None:
     @app.cli.command("audit")
-    def audit_cmd():
+    @click.option("--rebuild-figures", is_flag=True,
+                  help="First work every fund's kept dashboard figures out again from the ledger, as at today.")
+    def audit_cmd(rebuild_figures):
         """Re-derive every balance, check every invariant; exit 1 on any difference."""
+        if rebuild_figures:
+            from .. import clock
+            from ..reports.current import mark_all_stale, refresh
+
+            with unit_of_work() as session:
+                mark_all_stale(session)
+                done = refresh(session, clock.today())
+            click.echo(f"{done} fund(s): kept dashboard figures worked out again")
         problems = 0
         for name, found in audit(db.session).items():
             click.echo(f"{'ok ' if not found else 'BAD'} {name}")

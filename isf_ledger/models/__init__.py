@@ -7,6 +7,7 @@ from .rates import Rate
 from .receipts import Receipt
 from .hours import PlanService, Delivery, DeliveryImport, DeliveryReversal, RateAdjustmentLine
 from .contingency import ContingencyMovement
+from .figures import FundFigureRow
 from .spend import ReceiptFile, ReceiptFileContent, Spend
 from .closing import Clawback, FundClosing
 from .queries import FundQuery, QueryAnswer
@@ -14,6 +15,7 @@ from .bank_statements import (BankClearedItem, BankClearing, BankInterest, BankI
                               BankReconciliation, BankStatement)
 
 __all__ = [
+    "FundFigureRow",
     "BankClearedItem",
     "BankClearing",
     "BankInterest",

@@ -34,8 +34,9 @@ from ..accounts.schemas.transactions import ReverseIn
 from ..accounts.spend import spend_of
 from ..db import db
 from ..errors import Conflict, Invalid
-from ..work import end_reads
+from ..work import end_reads, unit_of_work
 from ..accounts.hours import quantity
+from ..reports import current
 from ..reports import dashboard as dash
 from ..reports import statements as st
 from ..api.finance import XLSX
@@ -79,20 +80,25 @@ def dashboard():
         sort = "name"
     council, alert = request.args.get("council", ""), request.args.get("alert", "")
     name = request.args.get("name", "").strip()[:200]
-    funds = dash.fund_figures(db.session, as_of)
-    totals = dash.totals(db.session, funds, as_of)
-    shown = [f for f in funds if (not council or f.council == council) and (not alert or alert in f.alerts)
-             and (not name or name.casefold() in f.name.casefold())]
-    shown = dash.sort_funds(shown, sort)
-    pages = max(1, ceil(len(shown) / PER_PAGE))
+    # Today's figures, kept beside the ledger: one page of rows (reports/current.py).
+    if current.stale(db.session, as_of):
+        end_reads()
+        with unit_of_work() as session:
+            session.connection(execution_options=current.WRITES)
+            current.refresh(session, as_of)
+    totals = current.totals(db.session, as_of)
+    count = current.count_of(db.session, council, alert, name) if council or alert or name else totals["funds"]
+    pages = max(1, ceil(count / PER_PAGE))
     try:
         page = min(max(1, int(request.args.get("page", "1"))), pages)
     except ValueError:
         page = 1
-    councils = sorted({f.council for f in funds}, key=str.casefold)
+    shown = current.page_of(db.session, sort=sort, page=page, per_page=PER_PAGE, council=council, alert=alert,
+                            name=name)
+    councils = current.councils_of(db.session)
     keep = {k: v for k, v in (("council", council), ("alert", alert), ("name", name), ("sort", sort)) if v}
     return render_template("pages/finance_dashboard.html", title="Dashboard", as_of=as_of, totals=totals,
-                           funds=shown[(page - 1) * PER_PAGE:page * PER_PAGE], count=len(shown), page=page,
+                           funds=shown, count=count, page=page,
                            pages=pages, sort=sort, council=council, alert=alert, name=name, councils=councils,
                            keep=keep, columns=COLUMNS, page_items=[
                                {"number": n, "href": dashboard_url(keep, page=n), "current": n == page}

@@ -38,6 +38,7 @@ from io import BytesIO
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
+from ..db import among
 from ..ledger.kinds import REVERSAL
 from ..models import Account, AccountKindMonth, Council, Delivery, DeliveryReversal, Fund, Person, Posting, Transaction
 from ..accounts.clawback import surplus_above
@@ -60,6 +61,7 @@ OVERSPEND_MARGIN = Decimal("0.10")  # 10% beyond the budget's pace
 REFUSAL_SHARE = Decimal("0.20")  # refused > 20% of delivered
 CANCELLATION_SHARE = Decimal("0.10")  # provider-cancelled > 10% of what was meant to be given
 RECENT_MONTHS = 3
+HOURS = ("delivered", "refused", "provider_cancelled")  # the recent hours shown, by status
 ALERTS = ("overdrawn", "underspending", "overspending", "many_refusals", "many_provider_cancellations", "arrears",
           "queries_overdue")
 # Sort keys: the JSON's names; "-" first for largest first. Ties go by person id.
@@ -109,13 +111,16 @@ class FundFigures:
                 "queries_overdue": self.queries_overdue, "alerts": self.alerts}
 
 
-def _recent_hours(session, since: date, as_of: date) -> dict[int, dict[str, int]]:
-    """Every person's delivered, refused and provider-cancelled hundredths in the window, in one query."""
+def _recent_hours(session, since: date, as_of: date, person_ids=None) -> dict[int, dict[str, int]]:
+    """Every person's (or the listed people's) delivered, refused and provider-cancelled
+    hundredths in the window, in one query."""
     q = (sa.select(Delivery.person_id, Delivery.status, sa.func.sum(Delivery.quantity_hundredths))
          .outerjoin(DeliveryReversal, DeliveryReversal.delivery_id == Delivery.id)
          .where(DeliveryReversal.id.is_(None), Delivery.date >= since, Delivery.date <= as_of,
                 Delivery.status.in_(("delivered", "refused", "provider_cancelled")))
          .group_by(Delivery.person_id, Delivery.status))
+    if person_ids is not None:
+        q = q.where(among(session, Delivery.person_id, person_ids))
     out: dict[int, dict[str, int]] = {}
     for pid, status, total in session.execute(q):
         out.setdefault(pid, {})[status] = int(total)
@@ -221,25 +226,29 @@ def _lowest_available(session, since: dict[int, date], as_of: date) -> dict[int,
     return {pid: min(low.get(pid, running[pid]), running[pid]) for pid in since}
 
 
-def _weeks(available: int, budget: int) -> Decimal | None:
+def weeks_held(available: int, budget: int) -> Decimal | None:
     if budget <= 0:
         return None
     return (Decimal(available) * 52 / budget).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
-def fund_figures(session, as_of: date, council_id: int | None = None) -> list[FundFigures]:
+def fund_figures(session, as_of: date, council_id: int | None = None, person_ids=None) -> list[FundFigures]:
     """Every fund's figures and alerts as at `as_of`, by person id (only one council's people,
-    for its reviewers, when `council_id` is given)."""
+    for its reviewers, when `council_id` is given; only `person_ids`' when given: the kept
+    figures' refresh, reports/current.py)."""
     q = (sa.select(Person.id, Person.name, Person.council_reference, Fund.closed_on, Council)
          .join(Fund, Fund.person_id == Person.id).join(Council, Council.id == Person.council_id)
          .order_by(Person.id))
     if council_id is not None:
         q = q.where(Person.council_id == council_id)
+    if person_ids is not None:
+        q = q.where(among(session, Person.id, sorted(person_ids)))
     people = session.execute(q).all()
     ids = [p[0] for p in people]
     if not ids:
         return []
-    held = positions(session, None if council_id is None else ids, as_of)
+    some = council_id is not None or person_ids is not None
+    held = positions(session, ids if some else None, as_of)
     plans = plans_by_person(session, ids)
     got = received_by_person(session, ids, as_of)
     history = rule_history(session, {p[4].id for p in people})
@@ -247,7 +256,7 @@ def fund_figures(session, as_of: date, council_id: int | None = None) -> list[Fu
     starts = {pid: y[0] for pid, y in years.items() if y}
     used = _plan_year_use(session, starts, as_of) if starts else {}
     since = add_months(as_of, -RECENT_MONTHS) + timedelta(days=1)
-    recent = _recent_hours(session, since, as_of)
+    recent = _recent_hours(session, since, as_of, ids if some else None)
     overdue = overdue_by_person(session, as_of)
     out, watch = [], {}  # watch: pid -> (the first day the surplus must have lasted from, what it must beat)
     for pid, name, ref, closed_on, council in people:
@@ -258,7 +267,7 @@ def fund_figures(session, as_of: date, council_id: int | None = None) -> list[Fu
         mine = plans.get(pid, [])
         plan = in_force(windows(mine), as_of) if mine else None
         f.annual_budget = plan.annual_budget_pence if plan else 0
-        f.weeks_held = _weeks(f.available, f.annual_budget)
+        f.weeks_held = weeks_held(f.available, f.annual_budget)
         weeks = rule_on(session, "surplus_threshold_weeks", council, plan, as_of, history)
         threshold, f.surplus = surplus_above(f.available, f.bank_value, weeks, f.annual_budget)
         if f.surplus:
@@ -273,7 +282,7 @@ def fund_figures(session, as_of: date, council_id: int | None = None) -> list[Fu
             start, end = year
             f.spent, f.spent_on_support = used.get(pid, (0, 0))
             f.pace = round_half_up(Decimal(f.annual_budget) * ((as_of - start).days + 1) / ((end - start).days + 1))
-        f.hours = {s: recent.get(pid, {}).get(s, 0) for s in ("delivered", "refused", "provider_cancelled")}
+        f.hours = {s: recent.get(pid, {}).get(s, 0) for s in HOURS}
         f.queries_overdue = overdue.get(pid, 0)
         out.append(f)
     low = _lowest_available(session, {pid: w[0] for pid, w in watch.items()}, as_of)
@@ -300,17 +309,35 @@ def _alerts(f: FundFigures) -> list[str]:
 
 def totals(session, funds: list[FundFigures], as_of: date) -> dict:
     """The provider's totals: what it must make good, and all funds against client money."""
-    rec = reconcile(session, as_of)
+    return totals_of(session, sums(funds), as_of)
+
+
+SUMMED = ("available", "contingency", "bank_value", "surplus", "arrears", "overdrawn")
+
+
+def sums(funds: list[FundFigures]) -> dict:
+    """What the totals add up over the funds (reports/current.py adds the same in SQL)."""
+    return {"funds": len(funds), **{k: sum(getattr(f, k) for f in funds) for k in SUMMED},
+            "alerts": {a: sum(a in f.alerts for f in funds) for a in ALERTS}}
+
+
+def totals_of(session, added: dict, as_of: date, kept: bool = False) -> dict:
+    """The totals from `sums`' figures, with the reconciliation as at `as_of`. `kept`: the
+    figures are every fund's (the kept rows, reports/current.py), so the funds' side of the
+    reconciliation is theirs and only client money is read (the person accounts are
+    ledger.post.PERSON_ACCOUNTS: available and contingency)."""
+    funds = (added["available"] + added["contingency"], added["overdrawn"]) if kept else None
+    rec = reconcile(session, as_of, funds=funds)
     return {
-        "funds": len(funds),
-        "balance": format_pence(sum(f.available for f in funds)),
-        "contingency": format_pence(sum(f.contingency for f in funds)),
-        "bank_liability": format_pence(sum(f.bank_value for f in funds)),
-        "surplus_above_threshold": format_pence(sum(f.surplus for f in funds)),
-        "arrears": format_pence(sum(f.arrears for f in funds)),
-        "overdrawn": format_pence(sum(f.overdrawn for f in funds)),
+        "funds": added["funds"],
+        "balance": format_pence(added["available"]),
+        "contingency": format_pence(added["contingency"]),
+        "bank_liability": format_pence(added["bank_value"]),
+        "surplus_above_threshold": format_pence(added["surplus"]),
+        "arrears": format_pence(added["arrears"]),
+        "overdrawn": format_pence(added["overdrawn"]),
         "provider_must_make_good": format_pence(rec["funds_overdrawn"]),
-        "alerts": {a: sum(a in f.alerts for f in funds) for a in ALERTS},
+        "alerts": dict(added["alerts"]),
         "reconciliation": {"funds_total": format_pence(rec["funds_total"]),
                            "client_money_held": format_pence(rec["client_money_held"]),
                            "difference": format_pence(rec["difference"]), "reconciles": rec["reconciles"],
