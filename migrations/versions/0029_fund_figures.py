@@ -13,7 +13,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = "0029_fund_figures"
-down_revision = "0027_bank_interest"
+down_revision = "0028_checkpoint_slots"
 branch_labels = None
 depends_on = None
 
