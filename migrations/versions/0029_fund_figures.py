@@ -7,7 +7,7 @@ today's dashboard (or `isf-ledger figures rebuild`) works them out. Each column 
 sorts by has an index each way, ties by person id ascending (as the slow path sorts).
 
 Revision ID: 0029_fund_figures
-Revises: 0027_bank_interest (the lead re-chains: 0028_checkpoint_slots may come between)
+Revises: 0028_checkpoint_slots
 """
 from alembic import op
 import sqlalchemy as sa
