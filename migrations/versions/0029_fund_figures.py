@@ -110,6 +110,9 @@ def _sqlite():
                    f"{MARK_SQLITE.format(who=who.format(rows=rows))}; END")
 
 
+PG_PREFIX = "zz_fund_figures_"
+
+
 def _postgresql():
     # Once a statement, over its rows (an import of many deliveries marks each fund once).
     yield ("CREATE FUNCTION isf_fund_figures_new_fund() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
@@ -123,7 +126,10 @@ def _postgresql():
             fn = f"isf_fund_figures_{table}_{verb.lower()}"
             body = "; ".join(MARK.format(who=who.format(rows=r)) for r in rows)
             yield f"CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body}; RETURN NULL; END $$"
-            yield (f"CREATE TRIGGER fund_figures_{table}_{verb.lower()} AFTER {verb} ON {table} REFERENCING {refs} "
+            # Named to sort after every guard: PostgreSQL fires a table's triggers of one kind in name
+            # order, and marking a row stale waits for its lock, so a write a guard refuses (a leg
+            # joining another session's open transaction) must be refused before it waits.
+            yield (f"CREATE TRIGGER {PG_PREFIX}{table}_{verb.lower()} AFTER {verb} ON {table} REFERENCING {refs} "
                    f"FOR EACH STATEMENT EXECUTE FUNCTION {fn}()")
 
 
@@ -134,7 +140,7 @@ def downgrade():
         op.execute("DROP FUNCTION IF EXISTS isf_fund_figures_new_fund()")
         for table, _, _ in WATCHED:
             for verb in ("insert", "update", "delete"):
-                op.execute(f"DROP TRIGGER IF EXISTS fund_figures_{table}_{verb} ON {table}")
+                op.execute(f"DROP TRIGGER IF EXISTS {PG_PREFIX}{table}_{verb} ON {table}")
                 op.execute(f"DROP FUNCTION IF EXISTS isf_fund_figures_{table}_{verb}()")
     else:
         op.execute("DROP TRIGGER IF EXISTS fund_figures_new_fund")
