@@ -130,3 +130,16 @@ def focus_is_visible(page) -> bool:
         return s.backgroundColor === 'rgb(255, 221, 0)' || (s.outlineStyle !== 'none' && s.outlineWidth !== '0px')
             || s.boxShadow !== 'none';
     }""")
+
+
+def tab_to(page, text: str, tries: int = 60) -> None:
+    """Press Tab until the focus is on the control whose text is `text`, the focus visible at
+    every stop (past the last control the focus leaves the page, then comes back at the top)."""
+    for _ in range(tries):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement === document.body"):
+            continue
+        assert focus_is_visible(page), (text, page.url, page.evaluate("document.activeElement.outerHTML")[:300])
+        if page.evaluate("(document.activeElement.textContent || '').trim()") == text:
+            return
+    raise AssertionError(f"{text!r} cannot be reached with the keyboard")

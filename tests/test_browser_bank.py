@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 import pages_book
-from browser import (browser_context_args, browser_type_launch_args, check_page, focus_is_visible, live,  # noqa: F401
+from browser import (browser_context_args, browser_type_launch_args, check_page, live, tab_to,  # noqa: F401
                      watch)
 from isf_ledger import clock
 from test_browser_person import sign_in
@@ -98,23 +98,13 @@ def test_the_bank_by_keyboard_only_with_the_focus_always_visible(api, live, page
     page.set_input_files("#file", files=[{"name": "october.csv", "mimeType": "text/csv",
                                           "buffer": b"Date,Description,Amount\n02/10/2026,CHEQUES,600.00\n"}])
 
-    def tab_to(text: str) -> None:
-        for _ in range(60):
-            page.keyboard.press("Tab")
-            if page.evaluate("document.activeElement === document.body"):
-                continue
-            assert focus_is_visible(page), (text, page.url, page.evaluate("document.activeElement.outerHTML")[:300])
-            if page.evaluate("(document.activeElement.textContent || '').trim()") == text:
-                return
-        raise AssertionError(f"{text!r} cannot be reached with the keyboard")
-
-    tab_to("Upload and match")
+    tab_to(page, "Upload and match")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/bank/statements/\d+\?done=uploaded$"))
-    tab_to("Match line 1")
+    tab_to(page, "Match line 1")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/lines/\d+/match$"))
-    tab_to("Match the line")  # the guess is typed in already: Enter confirms it
+    tab_to(page, "Match the line")  # the guess is typed in already: Enter confirms it
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*\?done=matched$"))
     assert "Every line is matched." in page.locator("main").inner_text()

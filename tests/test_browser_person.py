@@ -10,7 +10,8 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 import pages_book
-from browser import browser_context_args, browser_type_launch_args, check_page, focus_is_visible, live, watch  # noqa: F401
+from browser import (browser_context_args, browser_type_launch_args, check_page, focus_is_visible, live,  # noqa: F401
+                     tab_to, watch)
 from pages_book import PASSWORD, pounds
 
 
@@ -126,27 +127,17 @@ def test_keyboard_only_with_the_focus_always_visible(api, monkeypatch, tmp_path,
     page.keyboard.press("Enter")
     page.wait_for_url(f"{live}/")
 
-    def tab_to(text: str) -> None:
-        for _ in range(40):
-            page.keyboard.press("Tab")
-            if page.evaluate("document.activeElement === document.body"):
-                continue  # past the last control the focus leaves the page, then comes back at the top
-            assert focus_is_visible(page), (text, page.url, page.evaluate("document.activeElement.outerHTML")[:300])
-            if page.evaluate("document.activeElement.textContent.trim()") == text:
-                return
-        raise AssertionError(f"{text!r} cannot be reached with the keyboard")
-
-    tab_to("Your statements")
+    tab_to(page, "Your statements")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/statements$"))
-    tab_to("October 2026")
+    tab_to(page, "October 2026")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/statements/2026-10$"))
     with page.expect_download() as got:
-        tab_to("Statement for October 2026 (PDF)")
+        tab_to(page, "Statement for October 2026 (PDF)")
         page.keyboard.press("Enter")
     assert Path(got.value.path()).read_bytes()[:5] == b"%PDF-"
-    tab_to("Sign out")
+    tab_to(page, "Sign out")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/login$"))
 
