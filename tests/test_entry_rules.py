@@ -95,6 +95,20 @@ def test_a_broker_may_not_set_the_fee_or_rates(api, field, value):
     assert api.receipt(pid, "1000.00", "2026-11-02")["fee"] == "100.00"
 
 
+def test_a_brokers_new_version_keeps_the_fee_and_rates_finance_set(api):
+    rates(api)
+    pid = api.person("Ana")
+    api.plan(pid, effective_from="2026-04-01", management_fee_rate="0.05", rate_overrides={"day_support": "20.00"})
+    d = api.post(f"/api/v1/people/{pid}/deliveries", delivery(date="2026-10-05"))
+    assert d["charge"] == "200.00"
+    broker = api.user("broker")
+    plan = api.post(f"/api/v1/people/{pid}/plans", {"effective_from": "2026-10-01", "annual_budget": "30000.00"},
+                    token=broker)
+    assert (plan["version"], plan["management_fee_rate"], plan["rate_overrides"]) == (2, "0.05", {"day_support": "20.00"})
+    assert plan["adjustments"] == []  # the charged session is not re-priced at the rate card's 18.50
+    assert api.receipt(pid, "1000.00", "2026-11-02")["fee"] == "50.00"
+
+
 @pytest.mark.parametrize("fields, field", [
     ({"management_fee_rate": "0.51"}, "management_fee_rate"),
     ({"management_fee_rate": "1.0"}, "management_fee_rate"),

@@ -28,8 +28,8 @@ from .versions import in_force, windows  # noqa: F401 - read from here too
 
 DEFAULT_FEE_RATE = Decimal("0.10")
 # The fee is at most half of what comes in, for everyone; what the fund pays the provider is
-# finance's to agree, as are prices other than the rate card's: a broker's plan version takes
-# the default fee and the rate card (api/plans.py refuses these fields from a broker with 403).
+# finance's to agree, as are prices other than the rate card's: a broker's plan version keeps
+# the terms in force (carry_finance_terms; api/plans.py refuses these fields from a broker with 403).
 MAX_FEE_RATE = Decimal("0.50")
 FINANCE_ONLY = ("management_fee_rate", "rate_overrides")
 # Lancashire's six outcome domains: every budget line, charge and spend names one.
@@ -85,6 +85,22 @@ def add_plan(session, person_id: int, *, effective_from: date, annual_budget_pen
     session.flush()
     session.refresh(plan)
     return plan
+
+
+def carry_finance_terms(session, person_id: int, args: dict) -> dict:
+    """A version from someone who may not set FINANCE_ONLY keeps finance's terms: the fee rate and
+    rate overrides of the version in force on its first day (else the person's latest), so a
+    broker's new version never quietly resets them to the default and re-prices charged support."""
+    start = args["effective_from"]
+    q = sa.select(PlanVersion).where(PlanVersion.person_id == person_id)
+    before = session.scalars(q.where(PlanVersion.effective_from <= start)
+                             .order_by(PlanVersion.effective_from.desc(), PlanVersion.version.desc()).limit(1)).first()
+    basis = before or session.scalars(q.order_by(PlanVersion.effective_from.desc(),
+                                                 PlanVersion.version.desc()).limit(1)).first()
+    if basis is None:
+        return args
+    return {**args, "management_fee_rate": basis.management_fee_rate,
+            "rate_overrides": {k: Decimal(v) for k, v in (basis.rate_overrides or {}).items()}}
 
 
 def _check_sizes(budget_lines, planned_weekly_hours, rate_overrides) -> None:

@@ -11,7 +11,7 @@ from ..db import db
 from ..errors import Forbidden
 from ..idempotency import write
 from ..auth.users import FINANCE, guard
-from ..accounts.plans import FINANCE_ONLY, add_plan, plans_of
+from ..accounts.plans import FINANCE_ONLY, add_plan, carry_finance_terms, plans_of
 from ..accounts.rate_adjustments import adjust_charges
 from ..accounts.schemas import plans as s
 from ..auth.scopes import PERSON
@@ -51,13 +51,16 @@ class Plans(MethodView):
         """Add a new version of the person's support plan; deliveries already charged from its start are
         re-priced at its rates (its rate_overrides, else the rate card) by one rate adjustment.
         `management_fee_rate` and `rate_overrides` are finance's to set: a broker's version takes
-        the default fee and the rate card, and a broker sending either field is refused (403)."""
+        the fee and overrides of the version in force on its first day (the default fee and the
+        rate card for a first version), and a broker sending either field is refused (403)."""
         return new_version(person_id, args, user_id=g.user.id)
 
 
 def new_version(person_id: int, args: dict, *, user_id: int | None):
     """A new plan version, and deliveries already charged from its start re-priced by one rate
     adjustment (the plan page writes through this too)."""
+    if g.user.role not in FINANCE:
+        args = carry_finance_terms(db.session, person_id, args)
     plan = add_plan(db.session, person_id, user_id=user_id, **args)
     plan.adjustments = adjust_charges(db.session, since=plan.effective_from, person_ids=[person_id],
                                       why=f"plan version {plan.version}", user_id=user_id)
