@@ -50,6 +50,7 @@ from ..models import Account, Council, Delivery, Person, Posting, Transaction
 from ..db import month_label, utcnow
 from ..errors import Invalid
 from ..money import format_pence
+from ..sheets import csv_cell
 from .books import first_posting_date, last_posting_date
 from ..models.exports import ExportDepartment, ExportRun, NominalCode
 from ..clock import month_end
@@ -91,10 +92,9 @@ SHARED_TRACKING = "shared_support"
 
 
 def spreadsheet_text(text: str) -> str:
-    """A text cell a spreadsheet will show as text, never run as a formula: one starting with
-    = + - @, a tab or a carriage return gets a leading apostrophe. (The lead folds this into the
-    shared helper of branch `hostile`.)"""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """A text cell a spreadsheet will show as text, never run as a formula, with control
+    characters replaced: as every CSV the app writes (sheets.csv_cell)."""
+    return csv_cell(text)
 
 
 # --- The provider's nominal codes and departments -----------------------------------------
