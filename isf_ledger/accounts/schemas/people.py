@@ -8,15 +8,15 @@ from ...fields import Day
 from .common import Text
 
 
+class PersonIn(Schema):
+    name = Text(200, required=True)
+    council = Text(200, required=True)
+    council_reference = TextField(validate=validate.Length(max=100), allow_none=True, load_default=None)
+
+
 def _no_control_characters(text: str) -> None:
     if has_control_characters(text):
         raise ValidationError("must not contain control characters (such as NUL, a tab or a line break)")
-
-
-class PersonIn(Schema):
-    name = TextField(required=True, validate=[validate.Length(min=1, max=200), _no_control_characters])
-    council = Text(200, required=True)
-    council_reference = TextField(validate=validate.Length(max=100), allow_none=True, load_default=None)
 
 
 class PersonPatch(Schema):
