@@ -598,4 +598,5 @@ def demo_cmd(people, months, seed, append, if_empty):
                f"{ended.fee_refunds} fee refund{'s' * (ended.fee_refunds != 1)}, "
                f"{ended.closings} fund{'s' * (ended.closings != 1)} closed, "
                f"{seconds:.1f} seconds (seed {seed}, {start.isoformat()} to {today.isoformat()})")
-    click.echo("To use the API, get a token: isf-ledger users create --name NAME --role finance")
+    click.echo("To use the API, get a token (on make run's SQLite file): "
+               "ISF_ENV=development .venv/bin/isf-ledger users create --name NAME --role finance")
