@@ -92,7 +92,7 @@ def run(app, args) -> int:
 
         body = b"".join(inner(environ, start))
         statuses[seen.get("status", "?")[:1] + "xx"] += 1
-        if seen.get("status", "200")[:1] == "5" and not seen["status"].startswith("503"):
+        if seen.get("status", "200")[:1] == "5":
             server_errors.append((environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""),
                                   seen["status"], body[:300].decode("utf-8", "replace")))
         return [body]
