@@ -5,6 +5,7 @@ Roles are cluster-wide, so each run names its own (a random suffix) and drops th
 from __future__ import annotations
 
 import secrets
+from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -12,6 +13,7 @@ from psycopg import errors
 from sqlalchemy.engine import make_url
 
 from conftest import PG_BASE, PG_PROBLEM, _admin
+from test_audit import credit, plant
 from isf_ledger import clock, create_app
 from isf_ledger.db import db
 
@@ -76,6 +78,14 @@ def test_the_app_works_as_a_role_that_cannot_switch_the_guards_off(recipe):
         audit = runner.invoke(args=["audit"])
         assert audit.exit_code == 0, audit.output
         assert "the books hold" in audit.output
+        # Money planted through plain INSERTs, with every guard on, as the app's role could: found.
+        with _as(app_url) as conn:
+            pid = conn.execute("SELECT MIN(id) FROM people").fetchone()[0]
+        txn = plant(SimpleNamespace(app=app), "postgresql", pid, "gift", credit(500_000, "client_money"),
+                    day=clock.today().isoformat())
+        audit = runner.invoke(args=["audit"])
+        assert audit.exit_code == 1, audit.output
+        assert f"transaction {txn} is a gift (a kind the engine does not know)" in audit.output, audit.output
     finally:
         with app.app_context():
             db.session.remove()
@@ -102,3 +112,33 @@ def test_the_app_works_as_a_role_that_cannot_switch_the_guards_off(recipe):
                     "DELETE FROM postings"):
             with pytest.raises(errors.RestrictViolation, match="immutable"):
                 conn.execute(sql)
+
+        # Nor can a temporary table stand in for one the guards read (pg_temp is searched first
+        # unless a function's search_path puts it last): two balanced legs in a temporary
+        # `postings`, one unbalanced leg in the real one, and the balance check must see the real one.
+        pid, account = conn.execute("SELECT person_id, id FROM accounts WHERE person_id IS NOT NULL "
+                                    "ORDER BY id LIMIT 1").fetchone()
+        conn.execute("CREATE TEMP TABLE postings (id int, transaction_id int, account_id int, amount_pence bigint)")
+        with pytest.raises(errors.CheckViolation, match="unbalanced"), conn.transaction():
+            txn, = conn.execute("INSERT INTO transaction_ids (id) SELECT nextval(pg_get_serial_sequence("
+                                "'public.transactions', 'id')) RETURNING id").fetchone()
+            conn.execute("INSERT INTO pg_temp.postings VALUES (1, %s, %s, 100), (2, %s, %s, -100)",
+                         (txn, account, txn, account))
+            conn.execute("INSERT INTO public.postings (transaction_id, account_id, date, amount_pence) "
+                         "VALUES (%s, %s, '2026-11-05', 99999)", (txn, account))
+            conn.execute("INSERT INTO public.transactions (id, kind, date, service_date, person_id, description, "
+                         "created_at) VALUES (%s, 'receipt', '2026-11-05', '2026-11-05', %s, 'planted', now())",
+                         (txn, pid))
+        # Every function of the schema has its search_path pinned (one made or replaced by a later
+        # migration without `SET search_path` would open the same door).
+        unpinned = conn.execute(
+            "SELECT p.proname FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace "
+            "AND NOT COALESCE(p.proconfig @> ARRAY['search_path=public, pg_temp'], false)").fetchall()
+        assert unpinned == []
+
+        # What the app's role cannot do, quietly: ANALYZE (the demo's statistics refresh) is skipped
+        # with a warning, as PostgreSQL 15 lets only the owner analyse (README says so).
+        notices = []
+        conn.add_notice_handler(lambda d: notices.append(d.message_primary))
+        conn.execute("ANALYZE public.postings")  # not the temporary one
+        assert notices == ['skipping "postings" --- only table or database owner can analyze it']
