@@ -203,8 +203,14 @@ RECORD_FAULTS = [
     # A clawback recorded as more than it repaid; its posting repaying twice the record.
     (RECORDS, ["UPDATE clawbacks SET amount_pence = 10001 WHERE id = {clawback}"]),
     (RECORDS, ["UPDATE postings SET amount_pence = amount_pence * 2 WHERE transaction_id = {clawback_txn}"]),
-    # A closing recorded as paying out more than its posting did.
+    # A closing recorded as paying out more than its posting did; its posting paying out 100.00
+    # of the contingency from available instead (the same total), so the fund closed with 100.00
+    # left in its contingency and available overdrawn by as much.
     (RECORDS, ["UPDATE fund_closings SET paid_out_pence = paid_out_pence + 1 WHERE id = {closing}"]),
+    (RECORDS, ["UPDATE postings SET amount_pence = amount_pence - 10000 WHERE transaction_id = {closing_txn} "
+               "AND account_id = {available_acc}",
+               "UPDATE postings SET amount_pence = amount_pence + 10000 WHERE transaction_id = {closing_txn} "
+               "AND account_id = {contingency_acc}"]),
     # A fee refund has no record but the fee it gives back: one giving back more than the fund paid.
     ("no fund got back more fee than it paid",
      ["UPDATE postings SET amount_pence = amount_pence * 20 WHERE transaction_id = {refund_txn}"]),

@@ -272,8 +272,10 @@ NO_RECORD = {"fee_refund", REVERSAL}
 def records_against_postings(session) -> list[Finding]:
     """Every transaction has the record of its kind (a delivery, a spend, a charge line...) and
     moved exactly what that record says on the fund's pots and the arrangement's account; every
-    record's transaction exists, is of its kind and in its person's fund. Two queries: the
-    transactions without their record, and the records against their transactions' legs."""
+    record's transaction exists, is of its kind and in its person's fund; a closed fund holds
+    nothing (its closing paid out both pots: the record says only the total). Three queries: the
+    records against their transactions' legs, the transactions without their record, and the
+    closed funds' pots."""
     t, p, a = Transaction, Posting, Account
     rec = _records()
     legs = (sa.select(p.transaction_id.label("txn"),
@@ -312,6 +314,17 @@ def records_against_postings(session) -> list[Finding]:
         why = (f"with no {RECORDED_BY[kind]} recorded" if kind in RECORDED_BY
                else "(a kind the engine does not know)")
         out.append(Finding(pid, f"transaction {txn} is a {kind} {why}, {format_pence(net)} to the fund"))
+    # A closing pays out all of both pots and the fund takes no writes after it: a closing that
+    # paid the right total from the wrong pots (or a closed fund with money left) leaves money in one.
+    fc = FundClosing
+    held_av, held_co = _sum_if(a.kind == "available"), _sum_if(a.kind == "contingency")
+    still = (sa.select(fc.id, fc.person_id, fc.date, fc.paid_out_pence, held_av, held_co)
+             .join(a, a.person_id == fc.person_id).join(p, p.account_id == a.id)
+             .group_by(fc.id, fc.person_id, fc.date, fc.paid_out_pence)
+             .having(sa.or_(held_av != 0, held_co != 0)))
+    for cid, pid, day, paid, av, co in session.execute(still):
+        out.append(Finding(pid, f"fund closing {cid}: the fund closed on {day} (paying out {format_pence(paid)}) "
+                                f"still holds {format_pence(av)} in available and {format_pence(co)} in contingency"))
     return out
 
 
