@@ -211,7 +211,10 @@ RECORD_FAULTS = [
                "AND account_id = {available_acc}",
                "UPDATE postings SET amount_pence = amount_pence + 10000 WHERE transaction_id = {closing_txn} "
                "AND account_id = {contingency_acc}"]),
-    # A fee refund has no record but the fee it gives back: one giving back more than the fund paid.
+    # A fee refund has no record but the fee it gives back: one that took nothing from fee income
+    # (the money came from client money), and one giving back more than the fund paid.
+    (RECORDS, ["UPDATE postings SET account_id = {client_money} WHERE transaction_id = {refund_txn} "
+               "AND account_id = {fee_income}"]),
     ("no fund got back more fee than it paid",
      ["UPDATE postings SET amount_pence = amount_pence * 20 WHERE transaction_id = {refund_txn}"]),
 ]
@@ -321,6 +324,17 @@ def test_a_fee_refund_beyond_the_fee_paid_is_found(api, backend):
     plant(api, backend, ana, "fee_refund", credit(2_000_000, "fee_income", "client_money", "provider_bank"))
     assert findings(api) == {"no fund got back more fee than it paid": [
         f"Ana Smith (person {ana}): the fund has been refunded 19979.45 more fee than it paid"]}
+
+
+def test_a_fee_refund_that_gave_back_no_fee_is_found(api, backend):
+    """Money into a fund as a fee refund, from client money and not fee income: within the fee
+    paid, yet no fee was given back."""
+    ana = api.person("Ana Smith")
+    api.receipt(ana, "205.50")
+    txn = plant(api, backend, ana, "fee_refund", credit(1_000, "client_money"))
+    assert findings(api) == {"every transaction has the record of its kind and moved what it records": [
+        f"Ana Smith (person {ana}): transaction {txn} is a fee refund of 10.00 to available that gave back "
+        "0.00 of fee income"]}
 
 
 @pytest.mark.parametrize("kind, pence, legs, why", [
