@@ -138,8 +138,8 @@ def test_each_check_finds_its_fault_and_names_the_person(api, books, backend, db
 @pytest.fixture
 def kinds_book(api, monkeypatch):
     """Ana with a record of every other kind beside her postings: a contingency set-aside and a
-    draw, a spend, her share of a shared sleep-in (Bo has the other place), a clawback, a fee
-    refund, then her fund closed; Bo stays open."""
+    draw, a spend, her share of a shared sleep-in (Bo has the other place), a delivery re-priced by
+    a backdated rate, a clawback, a fee refund, then her fund closed; Bo stays open."""
     monkeypatch.setattr(clock, "today", lambda: date(2026, 11, 20))
     ana, bo = api.person("Ana Smith", opened_on="2026-10-01"), api.person("Bo Jones", opened_on="2026-10-01")
     for pid in (ana, bo):
@@ -159,11 +159,17 @@ def kinds_book(api, monkeypatch):
             "person_id": pid, "from": "2026-10-01", "to": "2026-10-31", "agreed_on": "2026-09-01",
             "recorded_by": "Sam"})
     charged = api.post(f"/api/v1/shared-arrangements/{arr['id']}/charges/2026-10", {})
+    api.post("/api/v1/rates", {"service": "day_support", "unit": "hour", "rate": "18.50",
+                               "effective_from": "2026-01-01"})
+    api.post(f"{people}/deliveries", {"date": "2026-10-05", "start_time": "10:00", "service": "day_support",
+                                      "quantity": "10.00", "status": "delivered", "domain": "personal_care"})
+    uplift = api.post("/api/v1/rates", {"service": "day_support", "unit": "hour", "rate": "19.00",
+                                        "effective_from": "2026-10-01"})
     clawed = api.post(f"{people}/clawbacks", {"date": "2026-11-01", "amount": "100.00", "reference": "CB-1",
                                               "notice_given_on": "2026-10-04"})
     refund = api.post(f"{people}/fee-refunds", {"date": "2026-11-02", "amount": "50.00",
                                                 "reason": "the council's contract refunds fee on recoveries"})
-    closed = api.post(f"{people}/close", {"date": "2026-11-15", "destination": "council", "reference": "NS-1"})
+    closed = api.post(f"{people}/close", {"date": "2026-11-20", "destination": "council", "reference": "NS-1"})
     share, = [line["transaction_id"] for s in charged["shares"] if s["person_id"] == ana for line in s["lines"]]
     with api.app.app_context():
         prov = provider_accounts(db.session)
@@ -176,7 +182,8 @@ def kinds_book(api, monkeypatch):
     return {"ana": ana, "bo": bo, "aside": aside["id"], "aside_txn": aside["transaction_id"], "draw": drawn["id"],
             "draw_txn": drawn["transaction_id"], "spend": spent["id"], "spend_txn": spent["transaction_id"],
             "share_txn": share, "clawback": clawed["id"], "clawback_txn": clawed["transaction_id"],
-            "refund_txn": refund["transaction_id"], "closing_txn": closed["transaction_id"], **ids}
+            "refund_txn": refund["transaction_id"], "closing_txn": closed["transaction_id"],
+            "uplift_txn": uplift["adjustments"][0]["transaction_id"], **ids}
 
 
 RECORDS = "every transaction has the record of its kind and moved what it records"
@@ -200,6 +207,11 @@ RECORD_FAULTS = [
                "AND account_id = {arrangement}",
                "UPDATE postings SET amount_pence = amount_pence + 1 WHERE transaction_id = {share_txn} "
                "AND account_id = {client_money}"]),
+    # A backdated rate's adjustment line saying a penny more than its posting; its posting charging
+    # twice the lines.
+    (RECORDS, ["UPDATE rate_adjustment_lines SET difference_pence = difference_pence + 1 "
+               "WHERE transaction_id = {uplift_txn}"]),
+    (RECORDS, ["UPDATE postings SET amount_pence = amount_pence * 2 WHERE transaction_id = {uplift_txn}"]),
     # A clawback recorded as more than it repaid; its posting repaying twice the record.
     (RECORDS, ["UPDATE clawbacks SET amount_pence = 10001 WHERE id = {clawback}"]),
     (RECORDS, ["UPDATE postings SET amount_pence = amount_pence * 2 WHERE transaction_id = {clawback_txn}"]),
