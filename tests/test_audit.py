@@ -15,6 +15,7 @@ from isf_ledger.workflows.self_audit import audit
 from isf_ledger.db import begin_read_only
 from isf_ledger.ledger.post import person_accounts, provider_accounts
 from isf_ledger.db import db
+from isf_ledger.shared_support.charges import account_code
 
 
 def tamper(backend: str, db_url: str, *statements: str) -> None:
@@ -112,20 +113,130 @@ MORE_FAULTS = [
 ]
 
 
-@pytest.mark.parametrize("check, statements", list(FAULTS.items()) + MORE_FAULTS,
-                         ids=[f"{i}-{c[:30]}" for i, (c, _) in enumerate(list(FAULTS.items()) + MORE_FAULTS)])
-def test_each_check_finds_its_fault_and_names_the_person(api, books, backend, db_url, check, statements):
+def check_finds(api, backend, db_url, book, check, statements):
+    """The books audit clean; after the plant, `check` finds it, every finding naming Ana."""
     with api.app.app_context():
         assert not any(audit(db.session).values())
         db.session.rollback()
-    tamper(backend, db_url, *[s.format(**books) for s in statements])
+    tamper(backend, db_url, *[s.format(**book) for s in statements])
     with api.app.app_context():
         found = audit(db.session)
         db.session.rollback()
     assert found[check], found
-    assert all(f"Ana Smith (person {books['ana']})" in line for line in found[check]), found[check]
+    assert all(f"Ana Smith (person {book['ana']})" in line for line in found[check]), found[check]
+    return found
+
+
+@pytest.mark.parametrize("check, statements", list(FAULTS.items()) + MORE_FAULTS,
+                         ids=[f"{i}-{c[:30]}" for i, (c, _) in enumerate(list(FAULTS.items()) + MORE_FAULTS)])
+def test_each_check_finds_its_fault_and_names_the_person(api, books, backend, db_url, check, statements):
+    found = check_finds(api, backend, db_url, books, check, statements)
     if check == "no transaction moves money between funds":
         assert f"Bo Jones (person {books['bo']})" in found[check][0]
+
+
+@pytest.fixture
+def kinds_book(api, monkeypatch):
+    """Ana with a record of every other kind beside her postings: a contingency set-aside and a
+    draw, a spend, her share of a shared sleep-in (Bo has the other place), a delivery re-priced by
+    a backdated rate, a clawback, a fee refund, then her fund closed; Bo stays open."""
+    monkeypatch.setattr(clock, "today", lambda: date(2026, 11, 20))
+    ana, bo = api.person("Ana Smith", opened_on="2026-10-01"), api.person("Bo Jones", opened_on="2026-10-01")
+    for pid in (ana, bo):
+        api.plan(pid, effective_from="2026-10-01", contingency_amount="500.00")
+        api.receipt(pid, "5000.00")
+    people = f"/api/v1/people/{ana}"
+    aside = api.post(f"{people}/contingency/set-aside", {"date": "2026-10-02", "amount": "300.00"})
+    drawn = api.post(f"{people}/contingency/draws", {"date": "2026-10-03", "amount": "50.00",
+                                                     "reason": "extra support", "authorised_by": "Jo Pickering"})
+    spent = api.post(f"{people}/spend", {"date": "2026-10-06", "amount": "12.50", "payee": "Leisure centre",
+                                         "category": "leisure", "domain": "health", "description": "swim"})
+    arr = api.post("/api/v1/shared-arrangements", {"name": "Sleep-in, 12 Rowan Close", "capacity": 2,
+                                                   "method": "equal", "per_night": "62.40",
+                                                   "effective_from": "2026-10-01"})
+    for pid in (ana, bo):
+        api.post(f"/api/v1/shared-arrangements/{arr['id']}/members", {
+            "person_id": pid, "from": "2026-10-01", "to": "2026-10-31", "agreed_on": "2026-09-01",
+            "recorded_by": "Sam"})
+    charged = api.post(f"/api/v1/shared-arrangements/{arr['id']}/charges/2026-10", {})
+    api.post("/api/v1/rates", {"service": "day_support", "unit": "hour", "rate": "18.50",
+                               "effective_from": "2026-01-01"})
+    api.post(f"{people}/deliveries", {"date": "2026-10-05", "start_time": "10:00", "service": "day_support",
+                                      "quantity": "10.00", "status": "delivered", "domain": "personal_care"})
+    uplift = api.post("/api/v1/rates", {"service": "day_support", "unit": "hour", "rate": "19.00",
+                                        "effective_from": "2026-10-01"})
+    clawed = api.post(f"{people}/clawbacks", {"date": "2026-11-01", "amount": "100.00", "reference": "CB-1",
+                                              "notice_given_on": "2026-10-04"})
+    refund = api.post(f"{people}/fee-refunds", {"date": "2026-11-02", "amount": "50.00",
+                                                "reason": "the council's contract refunds fee on recoveries"})
+    closed = api.post(f"{people}/close", {"date": "2026-11-20", "destination": "council", "reference": "NS-1"})
+    share, = [line["transaction_id"] for s in charged["shares"] if s["person_id"] == ana for line in s["lines"]]
+    with api.app.app_context():
+        prov = provider_accounts(db.session)
+        ids = {k: a.id for k, a in prov.items()}
+        ids["arrangement"] = db.session.scalar(sa.text("SELECT id FROM accounts WHERE code = :c"),
+                                               {"c": account_code(arr["id"])})
+        ids["closing"] = db.session.scalar(sa.text("SELECT id FROM fund_closings WHERE person_id = :p"), {"p": ana})
+        ids.update({f"{k}_acc": a.id for k, a in person_accounts(db.session, ana).items()})
+        db.session.rollback()
+    return {"ana": ana, "bo": bo, "aside": aside["id"], "aside_txn": aside["transaction_id"], "draw": drawn["id"],
+            "draw_txn": drawn["transaction_id"], "spend": spent["id"], "spend_txn": spent["transaction_id"],
+            "share_txn": share, "clawback": clawed["id"], "clawback_txn": clawed["transaction_id"],
+            "refund_txn": refund["transaction_id"], "closing_txn": closed["transaction_id"],
+            "uplift_txn": uplift["adjustments"][0]["transaction_id"], **ids}
+
+
+RECORDS = "every transaction has the record of its kind and moved what it records"
+# Faults against the records of the other kinds (kinds_book), each with the check that must find it.
+RECORD_FAULTS = [
+    # A spend whose posting moved twice what the spend says, a spend saying another amount, a spend
+    # transaction whose record is gone or points elsewhere.
+    (RECORDS, ["UPDATE postings SET amount_pence = amount_pence * 2 WHERE transaction_id = {spend_txn}"]),
+    (RECORDS, ["UPDATE spend SET amount_pence = 1300 WHERE id = {spend}"]),
+    (RECORDS, ["DELETE FROM spend WHERE id = {spend}"]),
+    (RECORDS, ["UPDATE spend SET transaction_id = 999999 WHERE id = {spend}"]),
+    # Contingency: a set-aside recorded as another amount, a draw posted twice over, a set-aside
+    # recorded as a draw.
+    (RECORDS, ["UPDATE contingency_movements SET amount_pence = 30100 WHERE id = {aside}"]),
+    (RECORDS, ["UPDATE postings SET amount_pence = amount_pence * 2 WHERE transaction_id = {draw_txn}"]),
+    (RECORDS, ["UPDATE contingency_movements SET kind = 'draw' WHERE id = {aside}"]),
+    # A shared-support charge line saying a penny more than its posting; a posting paying the
+    # arrangement a penny less than the line (the fund's leg as charged).
+    (RECORDS, ["UPDATE shared_charge_lines SET amount_pence = amount_pence + 1 WHERE transaction_id = {share_txn}"]),
+    (RECORDS, ["UPDATE postings SET amount_pence = amount_pence - 1 WHERE transaction_id = {share_txn} "
+               "AND account_id = {arrangement}",
+               "UPDATE postings SET amount_pence = amount_pence + 1 WHERE transaction_id = {share_txn} "
+               "AND account_id = {client_money}"]),
+    # A backdated rate's adjustment line saying a penny more than its posting; its posting charging
+    # twice the lines.
+    (RECORDS, ["UPDATE rate_adjustment_lines SET difference_pence = difference_pence + 1 "
+               "WHERE transaction_id = {uplift_txn}"]),
+    (RECORDS, ["UPDATE postings SET amount_pence = amount_pence * 2 WHERE transaction_id = {uplift_txn}"]),
+    # A clawback recorded as more than it repaid; its posting repaying twice the record.
+    (RECORDS, ["UPDATE clawbacks SET amount_pence = 10001 WHERE id = {clawback}"]),
+    (RECORDS, ["UPDATE postings SET amount_pence = amount_pence * 2 WHERE transaction_id = {clawback_txn}"]),
+    # A closing recorded as paying out more than its posting did; its posting paying out 100.00
+    # of the contingency from available instead (the same total), so the fund closed with 100.00
+    # left in its contingency and available overdrawn by as much.
+    (RECORDS, ["UPDATE fund_closings SET paid_out_pence = paid_out_pence + 1 WHERE id = {closing}"]),
+    (RECORDS, ["UPDATE postings SET amount_pence = amount_pence - 10000 WHERE transaction_id = {closing_txn} "
+               "AND account_id = {available_acc}",
+               "UPDATE postings SET amount_pence = amount_pence + 10000 WHERE transaction_id = {closing_txn} "
+               "AND account_id = {contingency_acc}"]),
+    # A fee refund has no record but the fee it gives back: one that took nothing from fee income
+    # (the money came from client money), and one giving back more than the fund paid.
+    (RECORDS, ["UPDATE postings SET account_id = {client_money} WHERE transaction_id = {refund_txn} "
+               "AND account_id = {fee_income}"]),
+    ("no fund got back more fee than it paid",
+     ["UPDATE postings SET amount_pence = amount_pence * 20 WHERE transaction_id = {refund_txn}"]),
+]
+
+
+@pytest.mark.parametrize("check, statements", RECORD_FAULTS,
+                         ids=[f"{i}-{s[0][7:40]}" for i, (_, s) in enumerate(RECORD_FAULTS)])
+def test_each_record_check_finds_its_fault_and_names_the_person(api, kinds_book, backend, db_url, check,
+                                                                statements):
+    check_finds(api, backend, db_url, kinds_book, check, statements)
 
 
 def test_the_audit_checks_every_invariant_it_names(api):
@@ -225,6 +336,17 @@ def test_a_fee_refund_beyond_the_fee_paid_is_found(api, backend):
     plant(api, backend, ana, "fee_refund", credit(2_000_000, "fee_income", "client_money", "provider_bank"))
     assert findings(api) == {"no fund got back more fee than it paid": [
         f"Ana Smith (person {ana}): the fund has been refunded 19979.45 more fee than it paid"]}
+
+
+def test_a_fee_refund_that_gave_back_no_fee_is_found(api, backend):
+    """Money into a fund as a fee refund, from client money and not fee income: within the fee
+    paid, yet no fee was given back."""
+    ana = api.person("Ana Smith")
+    api.receipt(ana, "205.50")
+    txn = plant(api, backend, ana, "fee_refund", credit(1_000, "client_money"))
+    assert findings(api) == {"every transaction has the record of its kind and moved what it records": [
+        f"Ana Smith (person {ana}): transaction {txn} is a fee refund of 10.00 to available that gave back "
+        "0.00 of fee income"]}
 
 
 @pytest.mark.parametrize("kind, pence, legs, why", [

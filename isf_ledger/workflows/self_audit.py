@@ -260,7 +260,8 @@ def _records():
 
 
 # Kinds whose every transaction has a record beside it (RECORDED_BY); a fee refund has none: its
-# reason is on the transaction, and the fund's net fee paid may never go below zero.
+# reason is on the transaction, it moves from fee income what it gives the fund, and the fund's
+# net fee paid may never go below zero.
 RECORDED_BY = {"receipt": "receipt", "fee": "receipt", "delivery": "delivery",
                "rate_adjustment": "rate adjustment line", "spend": "spend", "contingency_set_aside":
                "contingency movement", "contingency_draw": "contingency movement", "clawback": "clawback",
@@ -272,8 +273,11 @@ NO_RECORD = {"fee_refund", REVERSAL}
 def records_against_postings(session) -> list[Finding]:
     """Every transaction has the record of its kind (a delivery, a spend, a charge line...) and
     moved exactly what that record says on the fund's pots and the arrangement's account; every
-    record's transaction exists, is of its kind and in its person's fund. Two queries: the
-    transactions without their record, and the records against their transactions' legs."""
+    record's transaction exists, is of its kind and in its person's fund; a closed fund holds
+    nothing (its closing paid out both pots: the record says only the total); a fee refund, which
+    has no record, gave the fund exactly the fee income it gave back. Four queries: the records
+    against their transactions' legs, the transactions without their record, the fee refunds' legs
+    and the closed funds' pots."""
     t, p, a = Transaction, Posting, Account
     rec = _records()
     legs = (sa.select(p.transaction_id.label("txn"),
@@ -312,6 +316,30 @@ def records_against_postings(session) -> list[Finding]:
         why = (f"with no {RECORDED_BY[kind]} recorded" if kind in RECORDED_BY
                else "(a kind the engine does not know)")
         out.append(Finding(pid, f"transaction {txn} is a {kind} {why}, {format_pence(net)} to the fund"))
+    # A fee refund has no record of its own: what it records is the fee it gives back, so it puts
+    # into `available` exactly what it takes from fee income (the fund's net fee paid, never below
+    # zero, is `negative_fee`'s), and nothing else of the fund moves.
+    fund_leg = a.person_id.is_not(None)
+    r_av, r_co = _sum_if(sa.and_(fund_leg, a.kind == "available")), _sum_if(sa.and_(fund_leg, a.kind == "contingency"))
+    r_fee = _sum_if(sa.and_(a.person_id.is_(None), a.kind == "fee_income"))
+    refunds = (sa.select(t.id, t.person_id, r_av, r_co, r_fee).join(p, p.transaction_id == t.id)
+               .join(a, a.id == p.account_id).where(t.kind == "fee_refund").group_by(t.id, t.person_id)
+               .having(sa.or_(r_av != -r_fee, r_co != 0)))
+    for txn, pid, av, co, fee in session.execute(refunds):
+        out.append(Finding(pid, f"transaction {txn} is a fee refund of {format_pence(av)} to available"
+                                + (f" and {format_pence(co)} to contingency" if co else "")
+                                + f" that gave back {format_pence(-fee)} of fee income"))
+    # A closing pays out all of both pots and the fund takes no writes after it: a closing that
+    # paid the right total from the wrong pots (or a closed fund with money left) leaves money in one.
+    fc = FundClosing
+    held_av, held_co = _sum_if(a.kind == "available"), _sum_if(a.kind == "contingency")
+    still = (sa.select(fc.id, fc.person_id, fc.date, fc.paid_out_pence, held_av, held_co)
+             .join(a, a.person_id == fc.person_id).join(p, p.account_id == a.id)
+             .group_by(fc.id, fc.person_id, fc.date, fc.paid_out_pence)
+             .having(sa.or_(held_av != 0, held_co != 0)))
+    for cid, pid, day, paid, av, co in session.execute(still):
+        out.append(Finding(pid, f"fund closing {cid}: the fund closed on {day} (paying out {format_pence(paid)}) "
+                                f"still holds {format_pence(av)} in available and {format_pence(co)} in contingency"))
     return out
 
 
