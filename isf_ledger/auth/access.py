@@ -1,7 +1,7 @@
 """Who may call what, in one table, and the append-only audit log of what they did.
 
 ACCESS maps each endpoint and method ("people.People.post") to the roles that may call it;
-`users.guard` reads it on every request, and tests/test_access_matrix.py checks every rule of
+`users.guard` reads it on every request, and tests/auth/test_access_matrix.py checks every rule of
 the app's URL map has an entry, so an endpoint added without a rule fails the tests. Scope (a
 person sees only their own fund, an auditor only their council's people) is checked by the
 view's `Scope` on top of the role. The README's table is generated from ACCESS
