@@ -355,7 +355,7 @@ def issued_documents(engine) -> list[dict]:
 def lower_bound(engine, pool, docs: list[dict]) -> float:
     """Bare aggregates over the month, then the same documents month end issued rendered with the
     same renderer, all handed to the pool at once (no batches, no app)."""
-    from isf_ledger.reports.statements import render_later
+    from isf_ledger.reports.render_pool import render_later
 
     began = time.perf_counter()
     raw, ph = engine.raw(), engine.placeholder()
