@@ -53,7 +53,8 @@ def create_app(config: dict | None = None) -> Flask:
             render_as_batch=True, compare_type=True)
 
     from . import cli as ledger_cli
-    from .auth import access, audit_log, users
+    from .auth import access, audit_log
+    from .commands import users as users_cli
     from .api import audit_log as audit_log_api
     from . import errors, pages, provider, web
     from . import api as accounts_api
@@ -81,7 +82,7 @@ def create_app(config: dict | None = None) -> Flask:
     pages.init_app(app, api_blueprints)  # the API reads Bearer tokens, no cookie: no CSRF token
     errors.init_app(app)  # after the Api, so the contract's error shape wins
     pages.init_errors(app)  # after errors: pages answer errors as pages, the API as JSON
-    users.init_app(app, DIRECTORY)
+    users_cli.init_app(app, DIRECTORY)
     access.init_app(app)  # the access table
     audit_log.init_app(app)  # request ids and the audit log
     accounts_cli.init_app(app)
