@@ -6,7 +6,7 @@
 Books: N people, each with a plan from 2026-10-01, a council receipt and its fee on the 1st and
 a support charge on about 4 days in 5 of October 2026: the rows the product's create_person,
 add_plan and posting engine write (`build`), written in bulk (`bulk_build`, the same rows and ids:
-tests/test_bench_books.py compares the two row for row, and the self-audit finds the same in
+tests/bench/test_bench_books.py compares the two row for row, and the self-audit finds the same in
 both), in a child process so the peak memory printed is month end's alone. They are built once
 per size, seed and version of the schema and the code they stand in for (`books_key`), kept in the
 bench cache (a SQLite file; a PostgreSQL database copied from it), and each run works on a copy:
@@ -102,7 +102,7 @@ def build(url: str, people: int, seed: int) -> None:
 
 
 def bulk_build(url: str, people: int, seed: int, batch: int = 1000) -> None:
-    """The same books as `build`, row for row (tests/test_bench_books.py compares them), written
+    """The same books as `build`, row for row (tests/bench/test_bench_books.py compares them), written
     as multi-row inserts into a freshly migrated database: the rows create_person, add_plan and
     `post` write (people, funds, accounts, plan versions and services, transaction ids, postings
     before their headers, the monthly checkpoints by account and by kind), with the ids they would
@@ -355,7 +355,7 @@ def issued_documents(engine) -> list[dict]:
 def lower_bound(engine, pool, docs: list[dict]) -> float:
     """Bare aggregates over the month, then the same documents month end issued rendered with the
     same renderer, all handed to the pool at once (no batches, no app)."""
-    from isf_ledger.reports.statements import render_later
+    from isf_ledger.reports.render_pool import render_later
 
     began = time.perf_counter()
     raw, ph = engine.raw(), engine.placeholder()

@@ -53,7 +53,9 @@ def create_app(config: dict | None = None) -> Flask:
             render_as_batch=True, compare_type=True)
 
     from . import cli as ledger_cli
-    from .auth import access, users
+    from .auth import access, audit_log
+    from .commands import users as users_cli
+    from .api import audit_log as audit_log_api
     from . import errors, pages, provider, web
     from . import api as accounts_api
     from .commands import accounts as accounts_cli
@@ -71,7 +73,7 @@ def create_app(config: dict | None = None) -> Flask:
     # Ids in paths are ASCII digits: Python's int() would also read "١٢" (Arabic-Indic digits).
     app.url_map.converters["int"] = AsciiInt
     api = LedgerApi(app)
-    api_blueprints = [*accounts_api.BLUEPRINTS, shared_api.blp, reports_api.blp, access.blp,
+    api_blueprints = [*accounts_api.BLUEPRINTS, shared_api.blp, reports_api.blp, audit_log_api.blp,
                       finance_api.dashboard_blp, finance_api.actuals_blp, exports_api.blp, provider.blp,
                       forecast_api.blp]
     for blueprint in api_blueprints:
@@ -80,8 +82,9 @@ def create_app(config: dict | None = None) -> Flask:
     pages.init_app(app, api_blueprints)  # the API reads Bearer tokens, no cookie: no CSRF token
     errors.init_app(app)  # after the Api, so the contract's error shape wins
     pages.init_errors(app)  # after errors: pages answer errors as pages, the API as JSON
-    users.init_app(app, DIRECTORY)
-    access.init_app(app)  # request ids and the audit log
+    users_cli.init_app(app, DIRECTORY)
+    access.init_app(app)  # the access table
+    audit_log.init_app(app)  # request ids and the audit log
     accounts_cli.init_app(app)
     app.cli.add_command(demo_cmd)
     shared_cli.init_app(app)

@@ -4,6 +4,14 @@ is 10 November 2026. The figures the pages must show are worked out here from wh
 so a test compares a page with the ledger, never with a number typed twice."""
 from __future__ import annotations
 
+import re
+from contextlib import contextmanager
+from html import unescape
+
+import sqlalchemy as sa
+
+from isf_ledger.db import db
+
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -63,3 +71,35 @@ def build(api, monkeypatch, tmp_path) -> Book:
 
 def pounds(text: str) -> str:
     return f"£{Decimal(text):,.2f}"
+
+
+# Reading pages in the Flask client: signed in, as words, and counting their queries.
+def sign_in(client, name):
+    html = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    r = client.post("/login", data={"csrf_token": token, "name": name, "password": PASSWORD})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    return client
+
+
+def text(html: str) -> str:
+    """The page's words, tags gone and spaces collapsed, as a reader hears them."""
+    html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html))).strip()
+
+
+@contextmanager
+def counted(app):
+    seen = []
+
+    def count(conn, cursor, statement, *a):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE")):
+            seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)

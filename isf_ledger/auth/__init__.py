@@ -1,1 +1,1 @@
-"""Who may do what: users, tokens and passwords, roles and the guard (users.py), who may see a person (scopes.py), the access table and the audit log (access.py)."""
+"""Who may do what: users, tokens, roles and the guard (users.py), passwords (passwords.py), who may see a person (scopes.py), the access table (access.py), the audit log (audit_log.py)."""

@@ -1,13 +1,11 @@
-"""Who may do what: users, their roles and scope, tokens for the API and passwords for the pages.
-
-Tokens are long and random, so a SHA-256 of the token is enough to look one up quickly and
-safely; passwords are chosen by people, so they are hashed with argon2.
+"""Who may do what: users, their roles and scope, tokens for the API, and the guard every view
+wears. Tokens are long and random, so a SHA-256 of the token is enough to look one up quickly
+and safely (passwords, chosen by people, are passwords.py's).
 """
 from __future__ import annotations
 
 import hashlib
 import secrets
-import sys
 from datetime import datetime
 from dataclasses import dataclass
 from functools import wraps
@@ -15,14 +13,12 @@ from typing import Callable
 
 import click
 import sqlalchemy as sa
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, current_app, g, request
+from flask import current_app, g, request
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import db, utcnow
 from ..errors import Forbidden, NotFound, Unauthorised
-from ..work import end_reads, unit_of_work
+from .passwords import PASSWORDS, password_problem
 
 ROLES = ("admin", "finance", "broker", "person", "auditor")
 ANYONE = ROLES
@@ -57,50 +53,6 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-PASSWORDS = PasswordHasher()  # one set of argon2 parameters for hashing and checking
-_DUMMY_HASH: list[str] = []  # made on first use: checked when there is no hash, so that takes as long
-
-
-MIN_PASSWORD_LENGTH = 12
-
-
-def _common_passwords() -> frozenset[str]:
-    """zxcvbn's list of the 30,000 passwords most often found in breaches, and a few that this
-    product's users would be likely to pick."""
-    from zxcvbn.frequency_lists import FREQUENCY_LISTS
-    own = ("isfledger", "isf-ledger", "individualservicefund", "individualservicefunds", "passwordpassword",
-           "password1234", "password12345", "password123456", "123456789012", "qwertyuiopasdf")
-    return frozenset(FREQUENCY_LISTS["passwords"]) | frozenset(own)
-
-
-_COMMON: list[frozenset[str]] = []  # read on first use
-
-
-def password_problem(password: str) -> str | None:
-    """Why a new password is refused, or None: length and common passwords, no composition rules
-    (NIST SP 800-63B): a few unrelated words make a good one."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return (f"a password must be at least {MIN_PASSWORD_LENGTH} characters long (this one has "
-                f"{len(password)}); a few unrelated words make a good one")
-    if not _COMMON:
-        _COMMON.append(_common_passwords())
-    folded = password.casefold()
-    if folded in _COMMON[0] or "".join(folded.split()) in _COMMON[0]:
-        return "this password is on a list of common passwords; choose another (a few unrelated words make a good one)"
-    return None
-
-
-def password_matches(password_hash: str | None, password: str) -> bool:
-    """Whether `password` is the one hashed; always an argon2 check, also with no hash at all,
-    so a name without a user (or without a password) answers no faster than a wrong password."""
-    if not _DUMMY_HASH:
-        _DUMMY_HASH.append(PASSWORDS.hash(secrets.token_urlsafe(16)))
-    try:
-        return PASSWORDS.verify(password_hash or _DUMMY_HASH[0], password) and password_hash is not None
-    except (VerificationError, InvalidHashError):  # a wrong password, or a hash that is not argon2
-        return False
-
-
 @dataclass(frozen=True)
 class Directory:
     """How users are linked to the rest of the product, given by whoever owns people and councils
@@ -115,6 +67,14 @@ class Directory:
 def _new_token() -> tuple[str, str]:
     token = secrets.token_urlsafe(32)
     return token, hash_token(token)
+
+
+def new_token(session, user: User) -> str:
+    """A new API token for the user (shown once); the old one stops working and their page
+    sessions end."""
+    token, user.token_hash = _new_token()
+    end_sessions(session, user.id)
+    return token
 
 
 def create_user(session, directory: Directory, *, name: str, role: str, person_id: int | None = None,
@@ -262,75 +222,3 @@ def guard(scope: Scope | None = None):
         return wrapper
 
     return decorator
-
-
-def _read_password(password: str | None) -> str | None:
-    if password != "":
-        return password
-    if sys.stdin is not None and sys.stdin.isatty():
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    else:  # a script: the password is the first line of standard input
-        password = (sys.stdin.readline() if sys.stdin else "").rstrip("\r\n")
-    if not password:
-        raise click.BadParameter("give a password: --password VALUE, or one line on standard input",
-                                 param_hint="--password")
-    return password
-
-
-def _user_named(name: str) -> User:
-    user = db.session.scalar(sa.select(User).where(User.name == name))
-    if user is None:
-        raise click.BadParameter(f"no user named {name!r}", param_hint="NAME")
-    return user
-
-
-def init_app(app: Flask, directory: Directory) -> None:
-    @app.cli.group("users")
-    def users_cli():
-        """Manage who may use the ledger."""
-
-    @users_cli.command("create")
-    @click.option("--name", required=True, help="A unique name for the user.")
-    @click.option("--role", required=True, type=click.Choice(ROLES))
-    @click.option("--person", "person_id", type=int, help="For role person: the person's id.")
-    @click.option("--council", help="For role auditor: the council whose people they may see.")
-    @click.option("--password", is_flag=False, flag_value="", default=None,
-                  help="Also set a password for the web pages (asked for if no value is given).")
-    def create_cmd(name, role, person_id, council, password):
-        """Create a user and print their API token (the last word printed)."""
-        with unit_of_work():
-            user, token = create_user(db.session, directory, name=name, role=role, person_id=person_id,
-                                      council=council, password=_read_password(password))
-        click.echo(f"Created user {user.id} {name!r} with role {role}. Keep this API token safe; it is shown once.")
-        click.echo(f"token: {token}")
-
-    @users_cli.command("list")
-    def list_cmd():
-        """List users: name, role, what they are linked to, and whether they may sign in."""
-        for u in db.session.scalars(sa.select(User).order_by(User.id)):
-            link = (f"person {u.person_id}" if u.person_id else
-                    f"council {directory.council_name(db.session, u.council_id)!r}" if u.council_id else "")
-            click.echo(f"{u.id:>5}  {u.name:<30} {u.role:<8} {'active' if u.active else 'DISABLED':<8} {link}".rstrip())
-        end_reads()
-
-    @users_cli.command("disable")
-    @click.argument("name")
-    def disable_cmd(name):
-        """Stop a user's token and password from working (their history stays)."""
-        with unit_of_work():
-            user = _user_named(name)
-            disable_user(db.session, user)
-        click.echo(f"User {name!r} is disabled: their token and password no longer work, "
-                   "and they are signed out of the web pages.")
-
-    @users_cli.command("token")
-    @click.argument("name")
-    def token_cmd(name):
-        """Give a user a new API token (the last word printed); the old one stops working."""
-        with unit_of_work():
-            user = _user_named(name)
-            token, user.token_hash = _new_token()
-            end_sessions(db.session, user.id)
-        click.echo(f"New token for {name!r}; the old one no longer works and they are signed out of the web "
-                   "pages. Keep it safe; it is shown once.")
-        click.echo(f"token: {token}")

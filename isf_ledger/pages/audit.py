@@ -1,7 +1,7 @@
-"""Admins' audit log page: the log that access.py writes (as GET /api/v1/audit-log reads it),
+"""Admins' audit log page: the log that auth/audit_log.py writes (as GET /api/v1/audit-log reads it),
 newest first, a page at a time, filtered by user, action (the method), person (a fund's path)
 and UK day; and the same rows, every one of them, as a CSV file with formula-safe cells
-(sheets.Writer, as access.export_csv)."""
+(sheets.Writer, as audit_log.export_csv)."""
 from __future__ import annotations
 
 import io
@@ -13,7 +13,7 @@ from flask import Response, render_template, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from .. import clock, sheets
-from ..auth.access import AUDIT_COLUMNS, AuditEntry, _cell
+from ..auth.audit_log import AUDIT_COLUMNS, AuditEntry, cell
 from ..db import db
 from ..auth.users import User
 from .forms import PageForm
@@ -113,6 +113,6 @@ def audit_log_csv():
     w = sheets.Writer(out, lineterminator="\n")
     w.writerow(AUDIT_COLUMNS)
     for row in db.session.execute(q):
-        w.writerow([_cell(v) for v in row])
+        w.writerow([cell(v) for v in row])
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'})

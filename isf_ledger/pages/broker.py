@@ -48,7 +48,7 @@ from .. import clock
 from ..auth.scopes import PERSON
 from ..accounts.bank import bank_events, held_at
 from ..accounts.dates import check_fact_date
-from ..accounts.hours import STATUSES, hours_by_period, quantity
+from ..accounts.hours import STATUSES, banking_notice_hours, hours_by_period, quantity
 from ..accounts.imports import ImportRefused, import_deliveries
 from ..models import BudgetLine, Delivery, DeliveryReversal, Fund, Person, PlanService, PlanVersion
 from ..models.queries import FundQuery, QueryAnswer
@@ -375,7 +375,7 @@ def _record_week(person_id: int, monday: date, rows: list[dict], where: dict, ke
 
 
 def _notice_hours() -> int:
-    return current_app.config["BANKING_NOTICE_HOURS"]
+    return banking_notice_hours()
 
 
 MISSING = {"date": "Enter the day", "start_time": "Enter the time it started, for example 09:30",

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import Response, current_app, g, render_template, request, url_for
+from flask import Response, g, render_template, request, url_for
 
 from .. import clock
 from ..api.clawback import CloseIn, FeeRefundIn, ClawbackIn
@@ -32,7 +32,7 @@ from ..auth.scopes import PERSON
 from ..accounts.clawback import notice_letter, record_clawback, record_fee_refund, surplus_on
 from ..workflows.closing import close_fund
 from ..accounts.contingency import contingency_of, record_draw, record_set_aside
-from ..accounts.hours import DeliveryIn as Session, record_deliveries  # one session of support, as the API records it
+from ..accounts.hours import DeliveryIn as Session, banking_notice_hours, record_deliveries  # one session of support, as the API records it
 from ..models import Rate
 from ..accounts.councils import known_names
 from ..accounts.people import correct_name, create_person, name_history
@@ -198,7 +198,7 @@ def new_delivery(person_id: int):
 
 def _delivery(person_id: int, data: dict) -> str:
     record_deliveries(db.session, person_id, [Session(**data)], user_id=g.user.id,
-                      notice_hours=current_app.config["BANKING_NOTICE_HOURS"])
+                      notice_hours=banking_notice_hours())
     return done(person_id, "delivery", "#deliveries")
 
 

@@ -89,10 +89,9 @@ def arrangement(arrangement_id: int):
     names = dict(db.session.execute(sa.select(Person.id, Person.name).where(
         Person.id.in_([m["person_id"] for m in data["members"]]))).all()) if data["members"] else {}
     last_month = clock.parse_month(f"{clock.today():%Y-%m}")
-    from ..reports.statements import add_months
     return render_template("pages/finance_shared.html", title=found.name, a=data, names=names,
                            methods=METHOD_WORDS, domains=DOMAIN_WORDS, done_words=SHARED_DONE,
-                           month=f"{add_months(last_month, -1):%Y-%m}")
+                           month=f"{clock.add_months(last_month, -1):%Y-%m}")
 
 
 @bp.route("/shared/<int:arrangement_id>/versions/new", methods=["GET", "POST"])

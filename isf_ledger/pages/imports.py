@@ -16,6 +16,7 @@ from marshmallow import Schema
 
 from .. import clock
 from ..accounts.imports import COLUMNS, OPTIONAL, import_deliveries, read_file
+from ..accounts.hours import banking_notice_hours
 from ..db import db
 from . import jobs
 from .forms import PageForm
@@ -56,7 +57,7 @@ def imports():
 def _start(filename: str, data: bytes) -> str:
     """The import's job, to run once the form's commit has made it (small files in this request)."""
     job = jobs.create("import", filename)
-    user_id, notice = g.user.id, current_app.config["BANKING_NOTICE_HOURS"]
+    user_id, notice = g.user.id, banking_notice_hours()  # read in the request: the job runs without it
 
     def work(progress: jobs.Progress) -> dict:
         file = read_file(data)  # as the API's read_first: checked without the database (ImportRefused)

@@ -2,7 +2,7 @@
 statement, and what was spent on them. Written for a person with a learning disability: short
 sentences, one idea each, money in pounds and hours in hours and minutes.
 
-Every figure comes from the statement's read-model (reports.statements.statement_figures for the
+Every figure comes from the statement's read-model (reports.statement_figures.statement_figures for the
 month so far, the issued figures for a statement), so a page, the PDF and the API agree. Who may
 see a page is the access table (`signed_in`) and the one visibility rule (`visible`).
 """
@@ -24,6 +24,8 @@ from ..accounts.spend import spend_of
 from ..db import db
 from ..errors import NotFound
 from ..reports import statements as st
+from ..reports.forecast import pace as pace_of
+from ..reports.statement_figures import statement_figures
 from ..api.reports import statement_file
 from ..models.statements import Statement
 from ..reports.review_pack import shared_working
@@ -111,7 +113,7 @@ def year_pace(figures: dict, today: date) -> dict | None:
     budget, used = Decimal(year["annual_budget"]), Decimal(year["used_to_date"])
     elapsed = Decimal((today - start).days + 1) / Decimal((end - start).days + 1)
     used_share = used / budget if budget > 0 else Decimal(0)
-    pace = st.pace(used_share, elapsed)
+    pace = pace_of(used_share, elapsed)
     tag, colour = PACE_TAGS[pace]
     return {"start": start, "end": end, "budget": year["annual_budget"], "used": year["used_to_date"],
             "used_pct": share(used, budget), "elapsed_pct": int((elapsed * 100).to_integral_value(ROUND_HALF_UP)),
@@ -164,7 +166,7 @@ def _person(person_id: int) -> Person:
 
 def _month_so_far(person_id: int) -> tuple[date, dict]:
     today = clock.today()
-    return today, st.statement_figures(db.session, [person_id], today)[person_id]
+    return today, statement_figures(db.session, [person_id], today)[person_id]
 
 
 def money_page(person_id: int, *, home: bool = False):

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..db import BigId, db, utcnow
 from ..locks import lock_key
 from ..work import commit_step, end_reads
-from ..auth.users import User, password_matches
+from ..auth.passwords import password_matches
+from ..auth.users import User
 
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)

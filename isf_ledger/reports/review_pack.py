@@ -5,7 +5,7 @@ A pack covers whole calendar months, like the statements it must agree with: `fr
 are widened to the months that hold them. Each month's money is read with the statements'
 headings (figures.HEADINGS), so a month's row equals that month's issued statement; the
 position at the end (balance, contingency, bank, surplus, arrears, forecast) is the last
-month's statement figures (statements.statement_figures). Everything is read set-based: the
+month's statement figures (statement_figures.statement_figures). Everything is read set-based: the
 same number of queries whatever the length of the period or the number of lines.
 
 Sheets: Summary; Months (each month as its statement says it); Ledger (a row a transaction, on
@@ -40,7 +40,7 @@ from ..models.shared_support import Arrangement, ChargeLine, ChargeRun
 from ..sheets import QUANTITY, words
 from .render_pdf import day
 from .render_xlsx import LABELS, ORDER
-from .statements import statement_figures
+from .statement_figures import statement_figures
 from ..db import month_label
 from ..sheets import DATE, append, fit_columns, print_to_width, table
 from .figures import HEADINGS, MONEY_HEADINGS, OUTGOING, actual_by_domain

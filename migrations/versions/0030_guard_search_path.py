@@ -6,7 +6,7 @@ and PostgreSQL looks in the session's temporary schema first. So the app's own c
 holding two balanced legs, then insert one unbalanced leg and its header into the real tables:
 the balance check read the temporary table and let it in. Each function now runs with the
 schema it was made in first and pg_temp last (PostgreSQL's advice for functions others call).
-A function made or replaced later needs the same SET (tests/test_least_privilege.py checks).
+A function made or replaced later needs the same SET (tests/ledger/test_least_privilege.py checks).
 
 Revision ID: 0030_guard_search_path
 Revises: 0029_fund_figures

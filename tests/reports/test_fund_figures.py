@@ -2,7 +2,7 @@
 (reports.dashboard.fund_figures) as at today: after every kind of write and as the calendar moves
 on, every fund's figures, the totals and every sort's order are the same, to the penny; a
 planted difference is found by the self-audit and mended by `isf-ledger figures rebuild`."""
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 import sqlalchemy as sa

@@ -1,6 +1,6 @@
 """Completing a reconciliation takes a lock: two completions at once cannot both pass.
 
-On PostgreSQL, with two connections as tests/test_concurrency.py uses them: the first completion
+On PostgreSQL, with two connections as tests/ledger/test_concurrency.py uses them: the first completion
 is held inside its transaction (after its checks, while it clears); the second, sent then, must
 wait for it and then see it. Without the lock both would read "nothing completed later" and
 both be recorded, the earlier date after the later one. SQLite serialises writers with BEGIN

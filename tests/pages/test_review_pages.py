@@ -112,7 +112,7 @@ def test_a_person_raises_a_query_from_a_line_and_later_sees_its_answer(api, book
 
 
 def test_the_reviewers_pages_read_in_the_same_queries_whatever_the_history(api, book):
-    from test_pages_person import counted
+    from pages_book import counted
     auditor = sign_in(api, "reviewer", "auditor", "--council", "Northshire")
     person = sign_in(api, "lukasz", "person", "--person", str(book["ana"]))
     pages = [(auditor, "/"), (auditor, "/?q=nowak"), (auditor, f"/people/{book['ana']}"),

@@ -8,9 +8,7 @@ import sqlalchemy as sa
 import pages_book
 from isf_ledger.db import db
 from test_pages_finance import book, form_fields  # noqa: F401 - the fixture
-from test_pages_person import sign_in, text
-
-
+from pages_book import sign_in, text
 def users_named(api, name: str) -> int:
     with api.app.app_context():
         return db.session.scalar(sa.text("SELECT count(*) FROM users WHERE name = :n"), {"n": name})

@@ -385,7 +385,7 @@ def test_the_reconciliation_report_as_a_workbook(api):
 def test_the_reconciliation_report_as_a_tagged_pdf(api, tmp_path):
     import pdfua
     import pikepdf
-    from test_documents_unicode import elements, pdf_text
+    from pdfs import elements, pdf_text
 
     _mistyped_month(api)
     r = api.call("GET", "/api/v1/reconciliation/report?as_of=2026-10-31")
@@ -411,7 +411,7 @@ def test_the_reconciliation_report_as_a_tagged_pdf(api, tmp_path):
 
 
 def test_the_report_before_any_statement_and_at_the_last_day_it_takes(api):
-    from test_documents_unicode import pdf_text
+    from pdfs import pdf_text
 
     bad = api.call("GET", "/api/v1/reconciliation/report?as_of=9999-12-31")
     assert bad.status_code == 422 and "as_of" in bad.get_json()["error"]["details"]

@@ -543,8 +543,7 @@ def test_two_charge_runs_of_one_month_at_once_charge_once(api, backend):
 def test_listing_arrangements_reads_in_a_handful_of_queries_whatever_their_number(api):
     """Finance's list and a person's (who sees only their own membership) read the same few
     queries for 2 arrangements as for 20, and say what each arrangement's own read says."""
-    from test_pages_person import counted
-
+    from pages_book import counted
     ana, bo = api.person("Ana"), api.person("Bo")
     as_ana = api.user("person", "--person", str(ana))
     counts, made = {}, 0

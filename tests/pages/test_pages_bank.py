@@ -14,9 +14,7 @@ import sqlalchemy as sa
 import pages_book
 from isf_ledger import clock
 from isf_ledger.db import db
-from test_pages_person import counted, sign_in, text
-
-
+from pages_book import counted, sign_in, text
 @pytest.fixture(autouse=True)
 def today(monkeypatch):
     monkeypatch.setattr(clock, "today", lambda: date(2026, 11, 5))

@@ -3,17 +3,13 @@ every table the same (ids included; only the creation times differ), on each eng
 copied from the bulk-built SQLite file, as the benchmark copies them)."""
 from __future__ import annotations
 
-import os
-import sys
 
 import pytest
 import sqlalchemy as sa
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from bench import month_end as me  # noqa: E402
-from bench.books import copy_books  # noqa: E402
-from isf_ledger.db import db  # noqa: E402
+from bench import month_end as me
+from bench.books import copy_books
+from isf_ledger.db import db
 
 PEOPLE, SEED = 7, 3
 SKIP_COLUMNS = {"created_at"}  # when each row was written

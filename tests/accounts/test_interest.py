@@ -14,10 +14,8 @@ from isf_ledger.db import db
 from isf_ledger.models import Transaction
 
 import pages_book
-from test_documents_unicode import pdf_text
-from test_pages_person import sign_in, text as page_text
-
-
+from pdfs import pdf_text
+from pages_book import sign_in, text as page_text
 @pytest.fixture(autouse=True)
 def today(monkeypatch):
     monkeypatch.setattr(clock, "today", lambda: date(2026, 11, 5))

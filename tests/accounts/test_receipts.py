@@ -120,8 +120,7 @@ def test_a_plan_moves_the_fund_opening_earlier_never_later(api):
 
 
 def test_listing_receipts_reads_in_a_handful_of_queries_whatever_their_number(api):
-    from test_pages_person import counted
-
+    from pages_book import counted
     pid = api.person()
     api.plan(pid)
     made = []

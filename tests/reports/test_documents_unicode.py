@@ -13,6 +13,7 @@ from pypdf import PdfReader
 from isf_ledger import clock
 from isf_ledger.db import db
 from isf_ledger.reports.pdfdoc import PLACEHOLDER
+from pdfs import elements, pdf_text  # noqa: F401 (others import them from here too)
 
 
 @pytest.fixture
@@ -20,10 +21,6 @@ def today(monkeypatch):
     box = {"day": date(2026, 11, 20)}
     monkeypatch.setattr(clock, "today", lambda: box["day"])
     return box
-
-
-def pdf_text(data: bytes) -> str:
-    return " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages).split())
 
 
 def statement_pdf(api, pid, month, **query):
@@ -107,16 +104,6 @@ def test_a_name_the_font_cannot_draw_still_makes_the_statement_and_is_kept_as_ac
     with pikepdf.open(io.BytesIO(data)) as pdf:
         actual = [str(e.ActualText) for e in elements(pdf.Root.StructTreeRoot) if "/ActualText" in e]
     assert any(a.startswith(f"This is for {name}.") for a in actual), actual
-
-
-def elements(node):
-    """The structure elements below a node, depth first (reading order)."""
-    kids = node.get("/K")
-    kids = kids if isinstance(kids, pikepdf.Array) else [kids] if kids is not None else []
-    for k in kids:
-        if isinstance(k, pikepdf.Dictionary) and k.get("/Type") == "/StructElem":
-            yield k
-            yield from elements(k)
 
 
 def test_a_correction_a_close_and_a_surplus_letter_with_unicode_text_answer(api, today):

@@ -14,9 +14,7 @@ import sqlalchemy as sa
 import pages_book
 from isf_ledger.db import db
 from pages_book import pounds
-from test_pages_person import counted, sign_in, text
-
-
+from pages_book import counted, sign_in, text
 @pytest.fixture
 def book(api, monkeypatch, tmp_path):
     return pages_book.build(api, monkeypatch, tmp_path)

@@ -50,7 +50,7 @@ def test_nobody_restricted_writes_and_only_admin_reads_the_audit_log():
 
 
 def test_the_readme_prints_the_table():
-    readme = Path(__file__).resolve().parent.parent.joinpath("README.md").read_text()
+    readme = Path(__file__).resolve().parents[2].joinpath("README.md").read_text()
     block = re.search(r"<!-- access-table -->\n(.*?)<!-- /access-table -->", readme, re.S)
     assert block, "README.md lacks the access table markers"
     assert block.group(1) == readme_table(), "regenerate it: python -m isf_ledger.access_table"
@@ -82,7 +82,7 @@ def test_each_role_is_refused_exactly_where_the_table_says(api):
             if not path.startswith("/api/"):
                 # A page reads no Bearer token: without a session a GET sends the caller to sign
                 # in, and a form (a POST) without a CSRF token is refused first, before the
-                # session is read (tests/test_review_pages.py checks pages' roles signed in).
+                # session is read (tests/pages/test_review_pages.py checks pages' roles signed in).
                 assert r.status_code == (302 if method == "GET" else 400), (role, method, path, r.status_code)
             elif role not in ACCESS[key]:
                 assert r.status_code == 403, (role, method, path, r.status_code)

@@ -21,8 +21,7 @@ from isf_ledger.db import db, utcnow
 from isf_ledger.pages import jobs
 from isf_ledger.reports import sending as dl
 from test_pages_finance import book, fin, form_fields  # noqa: F401 - the fixtures
-from test_pages_person import counted, sign_in, text
-
+from pages_book import counted, sign_in, text
 GOOD = "{p},2026-11-03,10:00,day_support,2.00,delivered,,personal_care,V-{n}"
 HEADER = "person,date,start_time,service,quantity,status,notice_given_at,domain,external_id"
 

@@ -10,7 +10,7 @@ from pypdf import PdfReader
 
 from isf_ledger import clock
 from isf_ledger.provider import current
-from test_documents_unicode import pdf_text as text
+from pdfs import pdf_text as text
 
 DETAILS = {"name": "Brightwater Support", "address_lines": ["Unit 4, Mill Lane", "Northtown", "NT1 2AB"],
            "phone": "01632 960 123", "email": "questions@brightwater.example.org", "contact_name": "Siân Owens",

@@ -10,8 +10,7 @@ from urllib.parse import urldefrag, urlsplit
 import pytest
 
 import pages_book
-from test_pages_person import sign_in
-
+from pages_book import sign_in
 SKIP = ("/assets/", "/logout")  # files, and the sign-out form's target
 MAX_PAGES = 120
 

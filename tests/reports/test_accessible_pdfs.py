@@ -9,12 +9,11 @@ from datetime import date
 import pdfua
 import pikepdf
 import pytest
-from pypdf import PdfReader
 
 from isf_ledger import clock
 from isf_ledger.db import db
 from isf_ledger.reports import sending as dl
-from test_documents_unicode import elements, pdf_text
+from pdfs import elements, pdf_text
 
 
 @pytest.fixture

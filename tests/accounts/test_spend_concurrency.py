@@ -2,7 +2,7 @@
 into two funds is paid once."""
 from collections import Counter
 
-from test_concurrency import Client, Setup, assert_books_hold, needs_postgresql, run_threads
+from racing import Client, Setup, assert_books_hold, needs_postgresql, run_threads
 
 
 def funded(setup, name, contingency=None):

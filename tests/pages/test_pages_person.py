@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from contextlib import contextmanager
 from html import unescape
 from pathlib import Path
 
@@ -22,28 +21,14 @@ from isf_ledger.db import db
 from isf_ledger.pages.forms import PageForm
 from isf_ledger.pages.views import signed_in
 from isf_ledger.reports.render_pdf import letter
-from pages_book import PASSWORD, pounds
+from pages_book import counted, pounds, sign_in, text
 
-STATIC = Path(__file__).resolve().parent.parent / "isf_ledger" / "pages" / "static"
+STATIC = Path(__file__).resolve().parents[2] / "isf_ledger" / "pages" / "static"
 
 
 @pytest.fixture
 def book(api, monkeypatch, tmp_path):
     return pages_book.build(api, monkeypatch, tmp_path)
-
-
-def sign_in(client, name):
-    html = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-    r = client.post("/login", data={"csrf_token": token, "name": name, "password": PASSWORD})
-    assert r.status_code == 302, r.get_data(as_text=True)
-    return client
-
-
-def text(html: str) -> str:
-    """The page's words, tags gone and spaces collapsed, as a reader hears them."""
-    html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html))).strip()
 
 
 def test_a_person_reads_what_is_left_the_pace_and_the_hours(api, book):
@@ -229,23 +214,6 @@ def test_errors_are_pages_with_the_provider_s_contact_and_the_api_keeps_json(api
     assert r.status_code == 500 and r.mimetype == "text/html"
     assert "Sorry, something went wrong on our side" in r.get_data(as_text=True)
     assert "01234 567890" in r.get_data(as_text=True) and "a bug" not in r.get_data(as_text=True)
-
-
-@contextmanager
-def counted(app):
-    seen = []
-
-    def count(conn, cursor, statement, *a):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE")):
-            seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
 
 
 def test_each_page_reads_in_a_handful_of_queries_whatever_the_history(api, book):

@@ -11,9 +11,7 @@ import pages_book
 from pages_book import PNG
 from test_pages_finance import book, fin  # noqa: F401 - the fixtures: pages_book's book, finance signed in
 from test_pages_finance import count_rows, form_fields, more_funds, page_queries
-from test_pages_person import sign_in, text
-
-
+from pages_book import sign_in, text
 def fresh(client, path: str) -> dict:
     """The hidden fields (CSRF token, form key) of a freshly shown form."""
     page = client.get(path)

@@ -22,9 +22,7 @@ from isf_ledger.db import db
 from isf_ledger.pages.broker import planned_sessions
 from pages_book import PNG, pounds
 from test_pages_finance import count_rows, form_fields
-from test_pages_person import counted, sign_in, text
-
-
+from pages_book import counted, sign_in, text
 @pytest.fixture
 def book(api, monkeypatch, tmp_path):
     return pages_book.build(api, monkeypatch, tmp_path)
