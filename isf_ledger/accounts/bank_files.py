@@ -170,13 +170,12 @@ def _generic(rows, header):
     cols = {name: i for i, name in enumerate(header)}
     two = "money in" in cols
     at = [cols.get(name) for name in ("date", "description", "amount", "money in", "money out", "balance")]
-    width = 1 + max(i for i in at if i is not None)
-    # A column the file lacks reads the cell past the last one read: always blank, as is a cell
-    # a short row lacks.
-    cells = itemgetter(*(width if i is None else i for i in at))
-    pad = [""] * (width + 1)
+    # Each row read padded with blanks: a cell a short row lacks is blank, and so is a column the
+    # file lacks (read as the last blank).
+    cells = itemgetter(*(-1 if i is None else i for i in at))
+    pad = [""] * (1 + max(i for i in at if i is not None))
     for n, row in rows:
-        day, text, amount, money_in, money_out, balance = cells(row[:width] + pad[min(len(row), width):])
+        day, text, amount, money_in, money_out, balance = cells(row + pad)
         pence = (_optional_pence(money_in, n, "Money in") - _optional_pence(money_out, n, "Money out")
                  if two else _pence(amount, n, "Amount"))
         yield Line(n, _date(day, n, "Date"), pence, text.strip(),
