@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import csv
 from functools import lru_cache
+from operator import itemgetter
 import hashlib
 import io
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
 from ..errors import LedgerError
 
@@ -50,8 +52,10 @@ class StatementRefused(LedgerError):
                          {"file": [f"{where}{reason}"], "errors": [{"line": line, "column": column, "reason": reason}]})
 
 
-@dataclass
-class Line:
+class Line(NamedTuple):
+    """One line as the bank wrote it. A tuple of plain values: the cyclic garbage collector stops
+    watching it, so a year's statement held in memory does not set off its full collections."""
+
     line_no: int
     date: date
     amount_pence: int
@@ -82,6 +86,9 @@ _PLAIN_AMOUNT = re.compile(r"([-+]?)([0-9]{1,9})\.([0-9]{2})")
 
 
 def _pence(text, line, column) -> int:
+    if m := _PLAIN_AMOUNT.fullmatch(text or ""):  # the usual shape as written: nothing to strip
+        pence = int(m[2]) * 100 + int(m[3])
+        return -pence if m[1] == "-" else pence
     raw = (text or "").strip().replace(",", "").replace("£", "")
     negative = raw.startswith("(") and raw.endswith(")")
     raw = raw.strip("()")
@@ -159,14 +166,16 @@ BARCLAYS = ["group", "acc id", "account no", "type", "bank code", "curr", "entry
             "tla code", "cheque no", "status", "description"]
 
 
-def _generic(rows, start, header):
+def _generic(rows, header):
     cols = {name: i for i, name in enumerate(header)}
     two = "money in" in cols
     at = [cols.get(name) for name in ("date", "description", "amount", "money in", "money out", "balance")]
+    # Each row read padded with blanks: a cell a short row lacks is blank, and so is a column the
+    # file lacks (read as the last blank).
+    cells = itemgetter(*(-1 if i is None else i for i in at))
+    pad = [""] * (1 + max(i for i in at if i is not None))
     for n, row in rows:
-        size = len(row)
-        day, text, amount, money_in, money_out, balance = (
-            row[i] if i is not None and i < size else "" for i in at)
+        day, text, amount, money_in, money_out, balance = cells(row + pad)
         pence = (_optional_pence(money_in, n, "Money in") - _optional_pence(money_out, n, "Money out")
                  if two else _pence(amount, n, "Amount"))
         yield Line(n, _date(day, n, "Date"), pence, text.strip(),
@@ -205,7 +214,7 @@ _HSBC_ACCOUNT = re.compile(r"'?\d{6}-\d{8}")
 
 
 def _read_csv(text: str) -> Statement:
-    all_rows = [(n, row) for n, row in enumerate(csv.reader(io.StringIO(text)), 1) if any(c.strip() for c in row)]
+    all_rows = [(n, row) for n, row in enumerate(csv.reader(io.StringIO(text)), 1) if "".join(row).strip()]
     if not all_rows:
         raise StatementRefused(None, None, "the file has no lines")
     first = _norm(all_rows[0][1])
@@ -221,7 +230,7 @@ def _read_csv(text: str) -> Statement:
         fmt, lines = "hsbc", _hsbc(all_rows)
     elif first[:3] == ["date", "description", "amount"] or first[:4] == ["date", "description", "money in",
                                                                           "money out"]:
-        fmt, lines = "csv", _generic(all_rows[1:], 1, first)
+        fmt, lines = "csv", _generic(all_rows[1:], first)
     else:
         raise StatementRefused(1, None, "not a statement layout this reads: OFX, camt.053, "
                                         "Date,Description,Amount, Date,Description,Money in,Money out, "
