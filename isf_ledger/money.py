@@ -5,6 +5,7 @@ every amount shared between people is split by the largest remainder so nothing 
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from fractions import Fraction
@@ -37,8 +38,10 @@ def parse_pence(value: object) -> int:
     return pence
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def format_pence(pence: int) -> str:
-    """Pence -> '1800.00' / '-12.50'."""
+    """Pence -> '1800.00' / '-12.50'. Memoised: month end formats about 36 amounts a statement,
+    most of them the same few (0, the budget, the instalments)."""
     sign = "-" if pence < 0 else ""
     pounds, p = divmod(abs(int(pence)), 100)
     return f"{sign}{pounds}.{p:02d}"

@@ -192,6 +192,10 @@ def interest_received(session, person_ids: list[int], first: date, last: date) -
          .join(Transaction, Transaction.id == Posting.transaction_id)
          .outerjoin(original, original.id == Transaction.reverses_id)
          .where(Account.kind == "available", among(session, Account.person_id, person_ids), kind == "interest",
-                Posting.date >= first, Posting.date <= last)
+                Posting.date >= first, Posting.date <= last,
+                # through the funds' available accounts: filtered on the person alone PostgreSQL
+                # reads the whole month's postings by date for every slice of month end
+                Posting.account_id.in_(sa.select(Account.id).where(
+                    among(session, Account.person_id, person_ids), Account.kind == "available")))
          .group_by(Account.person_id))
     return {pid: int(p) for pid, p in session.execute(q)}

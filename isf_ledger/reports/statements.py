@@ -109,7 +109,7 @@ def _lock_fund_rows(session, person_ids: list[int]) -> None:
     """Writers to these funds wait until month end commits, so nothing is dated into the month
     between reading its figures and closing it (SQLite: BEGIN IMMEDIATE already does this)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.select(Fund.id).where(Fund.person_id.in_(person_ids))
+        session.execute(sa.select(Fund.id).where(among(session, Fund.person_id, person_ids))
                         .order_by(Fund.person_id).with_for_update())
 
 
@@ -132,7 +132,7 @@ def _store(session, rows: list[dict], documents: list[bytes]) -> list[int]:
 
 def _close_month(session, person_ids: list[int], first: date) -> None:
     """The month is closed for these people: issued_through only ever moves forward."""
-    session.execute(sa.update(Fund).where(Fund.person_id.in_(person_ids), sa.or_(
+    session.execute(sa.update(Fund).where(among(session, Fund.person_id, person_ids), sa.or_(
         Fund.issued_through.is_(None), Fund.issued_through < first)).values(issued_through=first))
 
 
