@@ -86,9 +86,6 @@ _PLAIN_AMOUNT = re.compile(r"([-+]?)([0-9]{1,9})\.([0-9]{2})")
 
 
 def _pence(text, line, column) -> int:
-    if m := _PLAIN_AMOUNT.fullmatch(text or ""):  # the usual shape as written: nothing to strip
-        pence = int(m[2]) * 100 + int(m[3])
-        return -pence if m[1] == "-" else pence
     raw = (text or "").strip().replace(",", "").replace("£", "")
     negative = raw.startswith("(") and raw.endswith(")")
     raw = raw.strip("()")
